@@ -1,0 +1,184 @@
+// Package zktest starts a real ZooKeeper server (Debian's zookeeper package)
+// for tests: one standalone server per call, on a free loopback port, with
+// its data in the test's temp dir, stopped when the test ends.
+//
+// When ZooKeeper is not installed the test is skipped on a developer's
+// machine but FAILS in CI (CI=true), so a missing install step in .ci/run
+// cannot turn the ZooKeeper tests into silent skips.
+package zktest
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// javaClassPathDir holds the jars Debian's zookeeper package installs (and
+// its dependencies).
+const javaClassPathDir = "/usr/share/java"
+
+// Server is a running ZooKeeper server.
+type Server struct {
+	// Addr is host:port of the client port on loopback.
+	Addr string
+
+	dir string
+	cmd *exec.Cmd
+	log string
+	t   testing.TB
+}
+
+// Start launches a ZooKeeper server for the test and waits until it answers
+// "ruok". The server is stopped (and its output shown on failure) by
+// t.Cleanup.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	classPath, err := classPath()
+	if err != nil {
+		missing(t, err)
+	}
+	if _, err := exec.LookPath("java"); err != nil {
+		missing(t, fmt.Errorf("java not on PATH: %w", err))
+	}
+	s := &Server{dir: t.TempDir(), t: t}
+	port, err := freePort()
+	if err != nil {
+		t.Fatalf("zktest: pick a port: %v", err)
+	}
+	s.Addr = fmt.Sprintf("127.0.0.1:%d", port)
+	cfg := strings.Join([]string{
+		"tickTime=200",
+		"initLimit=10",
+		"syncLimit=5",
+		"dataDir=" + filepath.Join(s.dir, "data"),
+		"clientPort=" + fmt.Sprint(port),
+		"clientPortAddress=127.0.0.1",
+		"maxClientCnxns=0",
+		"admin.enableServer=false",
+		"4lw.commands.whitelist=ruok,stat,srvr,mntr",
+		// Sessions may be as short as 2 ticks, so tests can expire them quickly.
+		"minSessionTimeout=400",
+		"maxSessionTimeout=60000",
+	}, "\n") + "\n"
+	cfgPath := filepath.Join(s.dir, "zoo.cfg")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatalf("zktest: write zoo.cfg: %v", err)
+	}
+	s.log = filepath.Join(s.dir, "zookeeper.log")
+	logf, err := os.Create(s.log)
+	if err != nil {
+		t.Fatalf("zktest: create log: %v", err)
+	}
+	s.cmd = exec.Command("java",
+		"-Xmx256m", "-Dzookeeper.log.dir="+s.dir, "-Dzookeeper.root.logger=INFO,CONSOLE",
+		"-cp", classPath, "org.apache.zookeeper.server.quorum.QuorumPeerMain", cfgPath)
+	s.cmd.Stdout = logf
+	s.cmd.Stderr = logf
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := s.cmd.Start(); err != nil {
+		logf.Close()
+		t.Fatalf("zktest: start ZooKeeper: %v", err)
+	}
+	logf.Close()
+	exited := make(chan error, 1)
+	go func() { exited <- s.cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		<-exited
+		if t.Failed() {
+			s.dumpLog()
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if ok, _ := s.Ruok(); ok {
+			return s
+		}
+		select {
+		case err := <-exited:
+			exited <- err
+			s.dumpLog()
+			t.Fatalf("zktest: ZooKeeper exited before answering ruok: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.dumpLog()
+			t.Fatalf("zktest: ZooKeeper on %s did not answer ruok within 30s", s.Addr)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the server's readiness, not waiting for a result
+	}
+}
+
+// Ruok sends the "ruok" four-letter word and reports whether the server
+// answered "imok".
+func (s *Server) Ruok() (bool, error) {
+	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
+	if err != nil {
+		return false, err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("ruok")); err != nil {
+		return false, err
+	}
+	line, err := bufio.NewReader(c).ReadString('k')
+	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		return false, err
+	}
+	return strings.TrimSpace(line) == "imok", nil
+}
+
+func (s *Server) dumpLog() {
+	b, err := os.ReadFile(s.log)
+	if err != nil {
+		return
+	}
+	if len(b) > 8192 {
+		b = b[len(b)-8192:]
+	}
+	s.t.Logf("zktest: ZooKeeper log tail:\n%s", b)
+}
+
+// classPath builds the Java class path from the jars Debian installs, the
+// way the zookeeper package's own scripts do.
+func classPath() (string, error) {
+	jars, err := filepath.Glob(filepath.Join(javaClassPathDir, "*.jar"))
+	if err != nil {
+		return "", err
+	}
+	found := false
+	for _, j := range jars {
+		if strings.HasPrefix(filepath.Base(j), "zookeeper") {
+			found = true
+		}
+	}
+	if !found {
+		return "", errors.New("no zookeeper jar in " + javaClassPathDir + " (install it: apt-get install -y zookeeper)")
+	}
+	return strings.Join(jars, ":"), nil
+}
+
+func missing(t testing.TB, err error) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("zktest: ZooKeeper is required in CI: %v", err)
+	}
+	t.Skipf("zktest: ZooKeeper not available (%v); CI installs it", err)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
