@@ -1,0 +1,563 @@
+// Package config is the configuration of healer-scheduler: one Config with
+// its defaults, its flags, its environment variables and its config file, and
+// the checks that refuse a bad configuration at start-up.
+//
+// # Sources and precedence
+//
+// Every setting has a Mesos-style flag (--snake_case). The same setting can
+// be given as an environment variable HEALER_<FLAG_NAME_UPPERCASE> (how
+// Marathon configures apps) and, except --config and --validate_only, as a
+// key of the same name in the --config file. For each setting the value
+// comes from exactly one place, the first of:
+//
+//  1. the command line (--num_allowed_repairs=2),
+//  2. the environment (HEALER_NUM_ALLOWED_REPAIRS=2),
+//  3. the config file (num_allowed_repairs: 2),
+//  4. the built-in default (Default).
+//
+// Values are never merged across sources: --repair_set on the command line
+// replaces the file's repair_set as a whole, so an operator reading one place
+// sees the whole setting. The config file alone can express per-problem
+// ladders (ladders), per-zone caps (zone_caps) and steps with a timeout,
+// approval or drain (repair_order as a list of steps).
+//
+// The config file is YAML, or JSON (chosen by a .json extension or a leading
+// '{'). Unknown keys are errors that name the key, because a typo in a safety
+// setting must never be silently ignored; so are unknown HEALER_* variables.
+//
+// # The self-healing design's flags
+//
+//	--repair_set=<repair_id>=<path_to_cmd>,...
+//	--repair_order=<repair_id>:<scope>,...
+//	--num_allowed_repairs=<integer>
+//
+// are accepted exactly as written in that design; see ParseRepairSet and
+// ParseRepairOrder for the syntax and docs/configuration.md for the rest.
+//
+// # Contract
+//
+// Load returns either an error that names the offending flag, variable or
+// key, its value and what to do, or a Config that has passed Validate and in
+// which every step has a non-zero timeout. Load reads no process globals:
+// arguments and environment are passed in, so tests and main share it.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Config is everything healer-scheduler is configured with.
+type Config struct {
+	// Mesos.
+
+	// Master is host:port, a comma-separated list of them, or
+	// zk://[user:pass@]host:port,.../mesos.
+	Master string
+	// FrameworkName, Role, Principal and SecretFile go into the FrameworkInfo
+	// and the HTTP basic auth of the scheduler API.
+	FrameworkName string
+	Role          string
+	Principal     string
+	SecretFile    string
+	// FailoverTimeout is how long the master keeps healer's tasks after the
+	// scheduler disconnects. Long by default, so a failover never loses the
+	// repair tasks in flight.
+	FailoverTimeout time.Duration
+	Checkpoint      bool
+	// ExecutorURI overrides where agents fetch healer-executor from; empty
+	// means the scheduler's own admin port serves it.
+	ExecutorURI string
+	// TaskCPUs and TaskMemMB are the resources of a repair or monitor task.
+	TaskCPUs  float64
+	TaskMemMB float64
+
+	// ZooKeeper. ZK is zk://[user:pass@]host:port,.../path; the path is
+	// healer's chroot (default /healer), as in Mesos' own --zk. Empty means an
+	// in-memory store, for trial runs only.
+	ZK               string
+	ZKSessionTimeout time.Duration
+
+	// Admin API.
+	AdminListen string
+
+	// Repairs.
+
+	// RepairSet is --repair_set: the repair commands by id.
+	RepairSet []Repair
+	// RepairOrder is --repair_order: the default ladder, used for problems
+	// without their own ladder.
+	RepairOrder []Step
+	// Ladders are per-problem ladders (config file only).
+	Ladders map[string][]Step
+	// NumAllowedRepairs is the cluster-wide cap on agents with a step in
+	// flight. At least 1: to stop repairs use --mode or a pause instead.
+	NumAllowedRepairs int
+	// ZoneCap caps agents in a step per fault-domain zone; 0 is unlimited.
+	// ZoneCaps overrides it per zone (config file only; each at least 1).
+	ZoneCap  int
+	ZoneCaps map[string]int
+	// MaxUnhealthy trips the storm breaker: it trips when the agents in an
+	// incident or isolated exceed both MaxUnhealthy (of known agents) and
+	// MaxUnhealthyMin, so a tiny cluster does not trip on its first repair.
+	MaxUnhealthy    Threshold
+	MaxUnhealthyMin int
+	// MinRepairSpacing is the minimum time between two repair starts.
+	MinRepairSpacing time.Duration
+	// Probation is how long an agent is watched after a successful step.
+	Probation time.Duration
+	// ResetAfter: an incident within this long of the previous one continues
+	// the ladder; after it the ladder starts over.
+	ResetAfter time.Duration
+	// OfferTimeout: an agent-scope step that gets no usable offer from its
+	// agent within this long fails (the agent is too broken to run a task).
+	OfferTimeout time.Duration
+	// StepTimeout is the timeout of steps that do not set their own.
+	StepTimeout time.Duration
+	// DrainTimeout bounds the wait for other frameworks' tasks to leave a
+	// draining agent before a drain: true step runs anyway.
+	DrainTimeout time.Duration
+	Isolation    Isolation
+	Mode         Mode
+
+	// Process.
+	LogFormat    string
+	LogLevel     string
+	ConfigFile   string
+	ValidateOnly bool
+
+	// origin says where each setting came from (flag name → source), for
+	// error messages. Nil for a Config not made by Load.
+	origin map[string]source
+	file   string
+}
+
+type source int
+
+const (
+	fromDefault source = iota
+	fromFile
+	fromEnv
+	fromFlag
+)
+
+// Default returns the built-in defaults. They are chosen so that the defaults
+// alone never start more than one repair at a time.
+func Default() Config {
+	return Config{
+		FrameworkName:     "healer",
+		Role:              "*",
+		FailoverTimeout:   7 * 24 * time.Hour,
+		Checkpoint:        true,
+		TaskCPUs:          0.1,
+		TaskMemMB:         32,
+		ZKSessionTimeout:  10 * time.Second,
+		AdminListen:       ":7070",
+		NumAllowedRepairs: 1,
+		MaxUnhealthy:      Threshold{Percent: 20, IsPercent: true},
+		MaxUnhealthyMin:   5,
+		Probation:         10 * time.Minute,
+		ResetAfter:        time.Hour,
+		OfferTimeout:      5 * time.Minute,
+		StepTimeout:       30 * time.Minute,
+		DrainTimeout:      30 * time.Minute,
+		Isolation:         IsolationDeactivate,
+		Mode:              ModeExecute,
+		LogFormat:         "text",
+		LogLevel:          "info",
+	}
+}
+
+// DefaultZKPath is healer's chroot when --zk names none.
+const DefaultZKPath = "/healer"
+
+// binding ties one setting to its flag name, its usage and a flag.Value that
+// reads and writes the Config field. All three sources go through it.
+type binding struct {
+	name  string
+	usage string
+	value flag.Value
+	// fileOK is false for settings that make no sense in the file itself.
+	fileOK bool
+}
+
+func (c *Config) bindings() []binding {
+	b := []binding{
+		{"master", "Mesos master: host:port, a comma-separated list, or zk://host:port,.../mesos (required)", &stringValue{&c.Master}, true},
+		{"zk", "ZooKeeper for healer's state: zk://[user:pass@]host:port,.../path; the path is healer's chroot (default " + DefaultZKPath + "); empty means an in-memory store (trial runs only)", &stringValue{&c.ZK}, true},
+		{"zk_session_timeout", "ZooKeeper session timeout", &durationValue{&c.ZKSessionTimeout}, true},
+		{"framework_name", "Mesos framework name", &stringValue{&c.FrameworkName}, true},
+		{"role", "Mesos role to subscribe with", &stringValue{&c.Role}, true},
+		{"principal", "Mesos principal (HTTP basic auth user)", &stringValue{&c.Principal}, true},
+		{"secret_file", "file holding the principal's secret (HTTP basic auth password)", &stringValue{&c.SecretFile}, true},
+		{"failover_timeout", "how long the master keeps healer's tasks while no scheduler is connected", &durationValue{&c.FailoverTimeout}, true},
+		{"checkpoint", "ask agents to checkpoint healer's tasks", &boolValue{&c.Checkpoint}, true},
+		{"executor_uri", "URI agents fetch healer-executor from (default: served by the scheduler's admin port)", &stringValue{&c.ExecutorURI}, true},
+		{"task_cpus", "CPUs of a repair or monitor task", &floatValue{&c.TaskCPUs}, true},
+		{"task_mem", "memory of a repair or monitor task, in MB", &floatValue{&c.TaskMemMB}, true},
+		{"admin_listen", "address of the admin HTTP API, host:port or :port", &stringValue{&c.AdminListen}, true},
+		{"repair_set", "repair commands: <repair_id>=<path_to_cmd>,... (run with /bin/sh -c; no commas; use the config file for more)", &repairSetValue{&c.RepairSet}, true},
+		{"repair_order", "default ladder: <repair_id>:<scope>,... with scope master or slave (agent); built-in: isolate", &repairOrderValue{&c.RepairOrder}, true},
+		{"num_allowed_repairs", "agents with a repair step in flight, cluster-wide (≥ 1)", &intValue{&c.NumAllowedRepairs}, true},
+		{"zone_cap", "agents with a repair step in flight per fault-domain zone (0 = unlimited)", &intValue{&c.ZoneCap}, true},
+		{"max_unhealthy", "storm breaker: stop repairs above this many unhealthy agents, a count or a percentage of known agents", &thresholdValue{&c.MaxUnhealthy}, true},
+		{"max_unhealthy_min", "storm breaker never trips at or below this many unhealthy agents", &intValue{&c.MaxUnhealthyMin}, true},
+		{"min_repair_spacing", "minimum time between two repair starts", &durationValue{&c.MinRepairSpacing}, true},
+		{"probation", "how long an agent is watched after a successful step", &durationValue{&c.Probation}, true},
+		{"reset_after", "a new incident within this long of the last continues the ladder; later ones start it over", &durationValue{&c.ResetAfter}, true},
+		{"offer_timeout", "an agent-scope step with no usable offer from its agent within this long fails", &durationValue{&c.OfferTimeout}, true},
+		{"step_timeout", "timeout of steps that set none", &durationValue{&c.StepTimeout}, true},
+		{"drain_timeout", "longest wait for an agent to drain before a drain step runs anyway", &durationValue{&c.DrainTimeout}, true},
+		{"isolation", "how to isolate an agent: deactivate, drain or maintenance", &isolationValue{&c.Isolation}, true},
+		{"mode", "observe (record signals), dry-run (decide, do nothing) or execute", &modeValue{&c.Mode}, true},
+		{"log_format", "text or json", &choiceValue{&c.LogFormat, []string{"text", "json"}}, true},
+		{"log_level", "debug, info, warn or error", &choiceValue{&c.LogLevel, []string{"debug", "info", "warn", "error"}}, true},
+		{"config", "YAML or JSON config file (per-problem ladders, zone caps, any flag)", &stringValue{&c.ConfigFile}, false},
+		{"validate_only", "check the configuration, print it and exit 0 (or 2 on error)", &boolValue{&c.ValidateOnly}, false},
+	}
+	return b
+}
+
+// AddFlags registers every setting on fs, bound to c's fields, with c's
+// current values as defaults. Call it on a Default() Config.
+func (c *Config) AddFlags(fs *flag.FlagSet) { c.addFlags(fs, nil) }
+
+// addFlags is AddFlags that also records the first Set error, with the flag
+// name and value, in *firstErr: the flag package's own wording
+// ("invalid value ... for flag -x") is not what an operator should read.
+func (c *Config) addFlags(fs *flag.FlagSet, firstErr *error) {
+	for _, b := range c.bindings() {
+		fs.Var(&capture{binding: b, firstErr: firstErr}, b.name, b.usage)
+	}
+}
+
+type capture struct {
+	binding
+	firstErr *error
+}
+
+func (v *capture) String() string {
+	if v == nil || v.value == nil {
+		return "" // flag.isZeroValue builds a zero capture.
+	}
+	return v.value.String()
+}
+
+func (v *capture) Set(s string) error {
+	err := v.value.Set(s)
+	if err != nil && v.firstErr != nil && *v.firstErr == nil {
+		*v.firstErr = fmt.Errorf("--%s=%s: %w", v.name, s, err)
+	}
+	return err
+}
+
+func (v *capture) IsBoolFlag() bool {
+	b, ok := v.value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+// EnvName is the environment variable for a flag: HEALER_ and the flag name
+// in upper case.
+func EnvName(flagName string) string { return "HEALER_" + strings.ToUpper(flagName) }
+
+// label names a setting the way the operator wrote it, so an error points at
+// the right place: --x, HEALER_X or "config file F: x".
+func (c *Config) label(name string) string {
+	switch c.origin[name] {
+	case fromEnv:
+		return EnvName(name)
+	case fromFile:
+		return fmt.Sprintf("config file %s: %s", c.file, name)
+	}
+	return "--" + name
+}
+
+// finalize fills what depends on other settings once all sources are in.
+func (c *Config) finalize() {
+	fill := func(steps []Step) {
+		for i := range steps {
+			if steps[i].Timeout == 0 {
+				steps[i].Timeout = c.StepTimeout
+			}
+		}
+	}
+	fill(c.RepairOrder)
+	for _, l := range c.Ladders {
+		fill(l)
+	}
+}
+
+// Validate checks the whole configuration and returns every problem found,
+// joined, each naming the setting, its value and what to do.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{c.label(name)}, args...)...))
+	}
+
+	if strings.TrimSpace(c.Master) == "" {
+		bad("master", "required: the Mesos master as host:port, a comma-separated list, or zk://host:port/mesos")
+	} else if err := checkMaster(c.Master); err != nil {
+		bad("master", "%v", err)
+	}
+	if c.ZK != "" {
+		if _, err := ParseZKURL(c.ZK); err != nil {
+			bad("zk", "%v", err)
+		}
+	}
+	if c.ZKSessionTimeout <= 0 {
+		bad("zk_session_timeout", "must be positive (e.g. 10secs)")
+	}
+	if strings.TrimSpace(c.FrameworkName) == "" {
+		bad("framework_name", "must not be empty")
+	}
+	if c.Role == "" || strings.IndexFunc(c.Role, unicode.IsSpace) >= 0 || c.Role == "." || c.Role == ".." || strings.HasPrefix(c.Role, "/") || strings.HasPrefix(c.Role, "-") {
+		bad("role", "invalid Mesos role %q (non-empty, no whitespace, not . or .., not starting with / or -; * is the default role)", c.Role)
+	}
+	if c.SecretFile != "" && c.Principal == "" {
+		bad("secret_file", "is set but --principal is not; set --principal to the user the secret belongs to")
+	}
+	if c.FailoverTimeout <= 0 {
+		bad("failover_timeout", "must be positive: with 0 the master kills healer's repair tasks whenever the scheduler fails over (the default is 1weeks)")
+	}
+	if !(c.TaskCPUs > 0) {
+		bad("task_cpus", "must be positive, got %v", c.TaskCPUs)
+	}
+	if !(c.TaskMemMB > 0) {
+		bad("task_mem", "must be positive (MB), got %v", c.TaskMemMB)
+	}
+	if _, port, err := net.SplitHostPort(c.AdminListen); err != nil {
+		bad("admin_listen", "%q is not host:port or :port", c.AdminListen)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		bad("admin_listen", "%q has an invalid port", c.AdminListen)
+	}
+	if strings.IndexFunc(c.ExecutorURI, unicode.IsSpace) >= 0 {
+		bad("executor_uri", "%q contains whitespace", c.ExecutorURI)
+	}
+
+	if c.NumAllowedRepairs < 1 {
+		bad("num_allowed_repairs", "must be at least 1, got %d; to stop repairs use --mode=observe or dry-run, or pause healer", c.NumAllowedRepairs)
+	}
+	if c.ZoneCap < 0 {
+		bad("zone_cap", "must be 0 (unlimited) or more, got %d", c.ZoneCap)
+	}
+	for _, z := range sortedKeys(c.ZoneCaps) {
+		if z == "" {
+			bad("zone_caps", "empty zone name")
+		}
+		if c.ZoneCaps[z] < 1 {
+			bad("zone_caps", "zone %q: cap must be at least 1, got %d (leave the zone out for --zone_cap)", z, c.ZoneCaps[z])
+		}
+	}
+	if c.MaxUnhealthy.IsPercent && !(c.MaxUnhealthy.Percent > 0 && c.MaxUnhealthy.Percent <= 100) ||
+		!c.MaxUnhealthy.IsPercent && c.MaxUnhealthy.Count < 1 {
+		bad("max_unhealthy", "%q must be a count ≥ 1 or a percentage in (0, 100]", c.MaxUnhealthy)
+	}
+	if c.MaxUnhealthyMin < 0 {
+		bad("max_unhealthy_min", "must be 0 or more, got %d", c.MaxUnhealthyMin)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+		zero bool
+	}{
+		{"min_repair_spacing", c.MinRepairSpacing, true},
+		{"probation", c.Probation, true},
+		{"reset_after", c.ResetAfter, true},
+		{"offer_timeout", c.OfferTimeout, false},
+		{"step_timeout", c.StepTimeout, false},
+		{"drain_timeout", c.DrainTimeout, false},
+	} {
+		if d.v < 0 || d.v == 0 && !d.zero {
+			bad(d.name, "must be positive, got %s", d.v)
+		}
+	}
+	if _, err := ParseIsolation(string(c.Isolation)); err != nil {
+		bad("isolation", "%v", err)
+	}
+	if _, err := ParseMode(string(c.Mode)); err != nil {
+		bad("mode", "%v", err)
+	}
+
+	errs = append(errs, c.validateRepairs()...)
+	return errors.Join(errs...)
+}
+
+func (c Config) validateRepairs() []error {
+	var errs []error
+	known := map[string]bool{}
+	for _, r := range c.RepairSet {
+		if err := checkRepair(r.ID, r.Command); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", c.label("repair_set"), err))
+		} else if known[r.ID] {
+			errs = append(errs, fmt.Errorf("%s: duplicate repair id %q (each id may be defined once)", c.label("repair_set"), r.ID))
+		}
+		known[r.ID] = true
+	}
+	unknown := func(id string) string {
+		return fmt.Sprintf("unknown repair id %q (not in %s, and not a built-in: %s)", id, c.label("repair_set"), strings.Join(Builtins(), ", "))
+	}
+	checkLadder := func(where string, steps []Step) {
+		seen := map[string]bool{}
+		for i, s := range steps {
+			at := where
+			if len(steps) > 1 {
+				at = fmt.Sprintf("%s step %d (%s)", where, i+1, s.Action)
+			}
+			if err := checkID(s.Action); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", at, err))
+				continue
+			}
+			if _, builtin := builtins[s.Action]; !builtin && !known[s.Action] {
+				errs = append(errs, fmt.Errorf("%s: %s", where, unknown(s.Action)))
+			}
+			if seen[s.Action] {
+				errs = append(errs, fmt.Errorf("%s: duplicate repair id %q (a ladder runs each repair once; list it once)", where, s.Action))
+			}
+			seen[s.Action] = true
+			if s.Scope != ScopeAgent && s.Scope != ScopeMaster {
+				errs = append(errs, fmt.Errorf("%s: unknown scope %q (want master or slave/agent)", at, s.Scope))
+			} else if err := checkBuiltinScope(s.Action, s.Scope); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", at, err))
+			}
+			if s.Timeout < 0 {
+				errs = append(errs, fmt.Errorf("%s: negative timeout %s", at, s.Timeout))
+			}
+		}
+	}
+	checkLadder(c.label("repair_order"), c.RepairOrder)
+	for _, p := range sortedKeys(c.Ladders) {
+		where := fmt.Sprintf("%s.%s", c.label("ladders"), p)
+		if err := checkProblem(p); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", c.label("ladders"), err))
+		}
+		if len(c.Ladders[p]) == 0 {
+			errs = append(errs, fmt.Errorf("%s: empty ladder; give it at least one step or remove it to use repair_order", where))
+		}
+		checkLadder(where, c.Ladders[p])
+	}
+	if c.Mode != ModeObserve && len(c.RepairOrder) == 0 && len(c.Ladders) == 0 {
+		errs = append(errs, fmt.Errorf("%s: empty, and no per-problem ladders in a config file: healer would have no repair to run; set e.g. --repair_order=isolate:master, or run with --mode=observe", c.label("repair_order")))
+	}
+	return errs
+}
+
+var problemPattern = idPattern
+
+func checkProblem(p string) error {
+	if !problemPattern.MatchString(p) {
+		return fmt.Errorf("invalid problem name %q (use letters, digits, '_', '-', '.'; at most 63 characters)", p)
+	}
+	return nil
+}
+
+// checkMaster accepts what Mesos' own --master accepts, less file://.
+func checkMaster(m string) error {
+	if strings.HasPrefix(m, "zk://") {
+		_, err := ParseZKURL(m)
+		return err
+	}
+	for _, hp := range strings.Split(m, ",") {
+		if err := checkHostPort(strings.TrimSpace(hp)); err != nil {
+			return fmt.Errorf("%q: %w (want host:port, a comma-separated list, or zk://host:port/mesos)", m, err)
+		}
+	}
+	return nil
+}
+
+func checkHostPort(hp string) error {
+	host, port, err := net.SplitHostPort(hp)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", hp)
+	}
+	if host == "" {
+		return fmt.Errorf("%q has no host", hp)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("%q has an invalid port", hp)
+	}
+	return nil
+}
+
+// ZKURL is a parsed zk://[user:pass@]host:port,.../path.
+type ZKURL struct {
+	Servers  []string
+	User     string
+	Password string
+	// Path is the chroot, DefaultZKPath when the URL has none.
+	Path string
+}
+
+// ParseZKURL parses zk://[user:pass@]host:port,host:port,.../path, the form
+// Mesos uses for its --zk and --master flags.
+func ParseZKURL(s string) (ZKURL, error) {
+	rest, ok := strings.CutPrefix(s, "zk://")
+	if !ok {
+		return ZKURL{}, fmt.Errorf("%q is not a zk:// URL (want zk://[user:pass@]host:port,.../path)", redactZK(s))
+	}
+	var z ZKURL
+	hosts, path, _ := strings.Cut(rest, "/")
+	if cred, h, ok := strings.Cut(hosts, "@"); ok {
+		hosts = h
+		u, p, ok := strings.Cut(cred, ":")
+		if !ok || u == "" {
+			return ZKURL{}, fmt.Errorf("%q: credentials must be user:password", redactZK(s))
+		}
+		z.User, z.Password = u, p
+	}
+	if hosts == "" {
+		return ZKURL{}, fmt.Errorf("%q names no ZooKeeper server", redactZK(s))
+	}
+	for _, hp := range strings.Split(hosts, ",") {
+		if err := checkHostPort(hp); err != nil {
+			return ZKURL{}, fmt.Errorf("%q: %w", redactZK(s), err)
+		}
+		z.Servers = append(z.Servers, hp)
+	}
+	path = "/" + strings.TrimRight(path, "/")
+	if path == "/" {
+		path = DefaultZKPath
+	}
+	for _, seg := range strings.Split(path[1:], "/") {
+		if seg == "" || seg == "." || seg == ".." || strings.ContainsAny(seg, "\x00 ") {
+			return ZKURL{}, fmt.Errorf("%q: invalid ZooKeeper path %q", redactZK(s), path)
+		}
+	}
+	z.Path = path
+	return z, nil
+}
+
+// redactZK hides the password of a zk:// URL, for messages and logs.
+func redactZK(s string) string {
+	rest, ok := strings.CutPrefix(s, "zk://")
+	if !ok {
+		return s
+	}
+	hosts, path, hasPath := strings.Cut(rest, "/")
+	cred, h, ok := strings.Cut(hosts, "@")
+	if !ok {
+		return s
+	}
+	u, _, _ := strings.Cut(cred, ":")
+	out := "zk://" + u + ":xxxxx@" + h
+	if hasPath {
+		out += "/" + path
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

@@ -1,0 +1,359 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// This file holds the value types of the configuration and their parsers.
+// Every parser is used for all three sources (flag, environment, file), so a
+// value means the same thing wherever an operator writes it, and every String
+// method prints a form its parser accepts again (the fuzz tests hold us to it).
+
+// Scope says where a repair step runs.
+type Scope string
+
+const (
+	// ScopeAgent runs the step as a task on the broken agent itself, through an
+	// offer from that agent. The self-healing design calls this scope "slave";
+	// "slave" is accepted on input and normalised to "agent".
+	ScopeAgent Scope = "agent"
+	// ScopeMaster runs the step on the scheduler's host (e.g. an IPMI power
+	// cycle), for agents too broken to run a task.
+	ScopeMaster Scope = "master"
+)
+
+// ParseScope accepts "agent", "master" and the design's legacy "slave".
+func ParseScope(s string) (Scope, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "agent", "slave":
+		return ScopeAgent, nil
+	case "master":
+		return ScopeMaster, nil
+	case "":
+		return "", errors.New(`missing scope (want "master" or "slave"/"agent")`)
+	}
+	return "", fmt.Errorf(`unknown scope %q (want "master" or "slave"/"agent")`, s)
+}
+
+// Mode is the staged-rollout mode of the self-healing design.
+type Mode string
+
+const (
+	// ModeObserve records signals and incidents but decides nothing.
+	ModeObserve Mode = "observe"
+	// ModeDryRun decides and records what it would do, and does nothing.
+	ModeDryRun Mode = "dry-run"
+	// ModeExecute repairs.
+	ModeExecute Mode = "execute"
+)
+
+// ParseMode accepts observe, dry-run (or dry_run) and execute.
+func ParseMode(s string) (Mode, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "observe":
+		return ModeObserve, nil
+	case "dry-run", "dry_run", "dryrun":
+		return ModeDryRun, nil
+	case "execute":
+		return ModeExecute, nil
+	}
+	return "", fmt.Errorf("unknown mode %q (want observe, dry-run or execute)", s)
+}
+
+// Isolation is how healer tells the Mesos master to stop using an agent
+// at the end of its ladder.
+type Isolation string
+
+const (
+	// IsolationDeactivate uses the operator API's DEACTIVATE_AGENT: no new
+	// offers from the agent, running tasks untouched.
+	IsolationDeactivate Isolation = "deactivate"
+	// IsolationDrain uses DRAIN_AGENT: tasks are killed and the agent drained.
+	IsolationDrain Isolation = "drain"
+	// IsolationMaintenance schedules a maintenance window and marks the
+	// machine DOWN.
+	IsolationMaintenance Isolation = "maintenance"
+)
+
+// ParseIsolation accepts deactivate, drain and maintenance.
+func ParseIsolation(s string) (Isolation, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "deactivate":
+		return IsolationDeactivate, nil
+	case "drain":
+		return IsolationDrain, nil
+	case "maintenance":
+		return IsolationMaintenance, nil
+	}
+	return "", fmt.Errorf("unknown isolation method %q (want deactivate, drain or maintenance)", s)
+}
+
+// Threshold is a limit given either as an absolute count ("25") or as a
+// percentage of known agents ("20%"). Exactly one of Count and Percent is
+// meaningful: Percent when IsPercent.
+type Threshold struct {
+	Count     int
+	Percent   float64
+	IsPercent bool
+}
+
+// ParseThreshold parses "25" or "20%" (or "12.5%").
+func ParseThreshold(s string) (Threshold, error) {
+	t := strings.TrimSpace(s)
+	if p, ok := strings.CutSuffix(t, "%"); ok {
+		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil || math.IsNaN(f) || f <= 0 || f > 100 {
+			return Threshold{}, fmt.Errorf("invalid percentage %q (want a number in (0, 100] followed by %%, e.g. 20%%)", s)
+		}
+		return Threshold{Percent: f, IsPercent: true}, nil
+	}
+	n, err := strconv.Atoi(t)
+	if err != nil || n < 1 {
+		return Threshold{}, fmt.Errorf("invalid threshold %q (want a count ≥ 1 such as 25, or a percentage such as 20%%)", s)
+	}
+	return Threshold{Count: n}, nil
+}
+
+// String prints the form ParseThreshold accepts.
+func (t Threshold) String() string {
+	if t.IsPercent {
+		return strconv.FormatFloat(t.Percent, 'g', -1, 64) + "%"
+	}
+	return strconv.Itoa(t.Count)
+}
+
+// Limit returns the threshold for a cluster of known agents: the count, or
+// the percentage of known rounded down.
+func (t Threshold) Limit(known int) int {
+	if !t.IsPercent {
+		return t.Count
+	}
+	return int(math.Floor(float64(known) * t.Percent / 100))
+}
+
+// mesosDurationUnits are the unit suffixes of Mesos' own Duration flags
+// (stout's Duration::parse), longest first so "ms" is not read as "s".
+var mesosDurationUnits = []struct {
+	suffix string
+	unit   time.Duration
+}{
+	{"weeks", 7 * 24 * time.Hour},
+	{"days", 24 * time.Hour},
+	{"hrs", time.Hour},
+	{"mins", time.Minute},
+	{"secs", time.Second},
+	{"ms", time.Millisecond},
+	{"us", time.Microsecond},
+	{"ns", time.Nanosecond},
+}
+
+// ParseDuration accepts Go durations ("10m", "1h30m", "500ms") and the
+// Mesos forms operators type into Mesos flags ("10mins", "5secs", "1days",
+// "2weeks", "1.5hrs"). A bare "0" is zero. Negative durations are rejected:
+// no knob in healer means anything with a negative time.
+func ParseDuration(s string) (time.Duration, error) {
+	t := strings.TrimSpace(s)
+	if t == "" {
+		return 0, errors.New(`empty duration (want e.g. 10m or 10mins)`)
+	}
+	if d, err := time.ParseDuration(t); err == nil {
+		if d < 0 {
+			return 0, fmt.Errorf("negative duration %q", s)
+		}
+		return d, nil
+	}
+	for _, u := range mesosDurationUnits {
+		num, ok := strings.CutSuffix(t, u.suffix)
+		if !ok {
+			continue
+		}
+		f, err := strconv.ParseFloat(num, 64)
+		if err != nil || num == "" || strings.ContainsAny(num, "eEnNiIxXpP_+") {
+			break
+		}
+		if f < 0 {
+			return 0, fmt.Errorf("negative duration %q", s)
+		}
+		d := f * float64(u.unit)
+		if d >= math.MaxInt64 {
+			return 0, fmt.Errorf("duration %q is too long", s)
+		}
+		return time.Duration(d), nil
+	}
+	return 0, fmt.Errorf("invalid duration %q (want a Go duration such as 90s, 10m, 1h30m, or a Mesos one such as 10mins, 5secs, 1days)", s)
+}
+
+// Repair is one entry of --repair_set: an action id and the command that
+// performs it.
+type Repair struct {
+	ID string
+	// Command is a command line, run with /bin/sh -c on the agent (agent
+	// scope) or on the scheduler's host (master scope). Spaces are allowed; a
+	// path that contains spaces must be quoted for the shell. Commas cannot be
+	// written in --repair_set (they separate entries): define such commands
+	// in the config file's repair_set mapping instead.
+	Command string
+}
+
+// Step is one rung of a repair ladder.
+type Step struct {
+	// Action is a repair id from repair_set or a built-in (isolate).
+	Action string
+	Scope  Scope
+	// Timeout bounds the step; zero means --step_timeout. Load fills it in,
+	// so a loaded Config never has a zero timeout.
+	Timeout time.Duration
+	// Approval makes the step wait for an operator's approval.
+	Approval bool
+	// Drain puts the agent into a maintenance window (DRAINING) first, so
+	// other frameworks move their tasks away.
+	Drain bool
+}
+
+// BuiltinIsolate is the built-in last-resort action: tell the master to stop
+// using the agent (see --isolation). It is run by the scheduler, so its scope
+// is always master.
+const BuiltinIsolate = "isolate"
+
+// builtins are action ids that need no repair_set entry.
+var builtins = map[string]Scope{BuiltinIsolate: ScopeMaster}
+
+// Builtins lists the built-in action ids, for messages and documentation.
+func Builtins() []string { return []string{BuiltinIsolate} }
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+
+func checkID(id string) error {
+	if id == "" {
+		return errors.New("empty repair id")
+	}
+	if !idPattern.MatchString(id) {
+		return fmt.Errorf("invalid repair id %q (use letters, digits, '_', '-', '.'; at most 63 characters; start with a letter or digit)", id)
+	}
+	return nil
+}
+
+// ParseRepairSet parses the self-healing design's
+// --repair_set=<repair_id>=<path_to_cmd>,... The command is everything after
+// the first '=' up to the next ','. Ids must be unique and must not redefine a
+// built-in. An empty string is an empty set.
+func ParseRepairSet(s string) ([]Repair, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []Repair
+	seen := map[string]bool{}
+	for _, entry := range strings.Split(s, ",") {
+		id, cmd, ok := strings.Cut(entry, "=")
+		id, cmd = strings.TrimSpace(id), strings.TrimSpace(cmd)
+		if !ok {
+			return nil, fmt.Errorf("entry %q is not <repair_id>=<path_to_cmd>", entry)
+		}
+		if err := checkRepair(id, cmd); err != nil {
+			return nil, err
+		}
+		if seen[id] {
+			return nil, fmt.Errorf("duplicate repair id %q (each id may be defined once)", id)
+		}
+		seen[id] = true
+		out = append(out, Repair{ID: id, Command: cmd})
+	}
+	return out, nil
+}
+
+func checkRepair(id, cmd string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	if _, ok := builtins[id]; ok {
+		return fmt.Errorf("repair id %q is a built-in and cannot be redefined; pick another id", id)
+	}
+	if cmd == "" {
+		return fmt.Errorf("repair id %q has an empty command", id)
+	}
+	if strings.ContainsAny(cmd, "\x00\n\r") {
+		return fmt.Errorf("repair id %q: command contains a NUL or newline; put multi-line logic in a script and give its path", id)
+	}
+	return nil
+}
+
+// FormatRepairSet prints repairs in --repair_set syntax. It is the inverse of
+// ParseRepairSet for every set that contains no comma in a command.
+func FormatRepairSet(rs []Repair) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = r.ID + "=" + r.Command
+	}
+	return strings.Join(parts, ",")
+}
+
+// ParseRepairOrder parses the self-healing design's
+// --repair_order=<repair_id>:<scope>,... Scope is master or slave (agent is
+// accepted and "slave" is normalised to agent). The built-in isolate may be
+// written without a scope and is always master-scoped. Ids must be unique.
+// Whether an id is defined is checked by Config.Validate, which knows the
+// repair set. Timeouts are left zero (meaning --step_timeout).
+func ParseRepairOrder(s string) ([]Step, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []Step
+	seen := map[string]bool{}
+	for _, entry := range strings.Split(s, ",") {
+		st, err := parseOrderEntry(entry)
+		if err != nil {
+			return nil, err
+		}
+		if seen[st.Action] {
+			return nil, fmt.Errorf("duplicate repair id %q (a ladder runs each repair once; list it once)", st.Action)
+		}
+		seen[st.Action] = true
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+func parseOrderEntry(entry string) (Step, error) {
+	id, scope, hasScope := strings.Cut(entry, ":")
+	id = strings.TrimSpace(id)
+	if err := checkID(id); err != nil {
+		return Step{}, fmt.Errorf("entry %q: %w", entry, err)
+	}
+	if !hasScope {
+		if b, ok := builtins[id]; ok {
+			return Step{Action: id, Scope: b}, nil
+		}
+		return Step{}, fmt.Errorf("entry %q has no scope (write %s:master or %s:slave)", entry, id, id)
+	}
+	sc, err := ParseScope(scope)
+	if err != nil {
+		return Step{}, fmt.Errorf("entry %q: %w", entry, err)
+	}
+	if err := checkBuiltinScope(id, sc); err != nil {
+		return Step{}, fmt.Errorf("entry %q: %w", entry, err)
+	}
+	return Step{Action: id, Scope: sc}, nil
+}
+
+func checkBuiltinScope(id string, sc Scope) error {
+	if b, ok := builtins[id]; ok && sc != b {
+		return fmt.Errorf("built-in %q runs on the scheduler through the master; its scope must be %s", id, b)
+	}
+	return nil
+}
+
+// FormatRepairOrder prints steps in --repair_order syntax (action:scope).
+// Timeouts, approval and drain have no flag syntax; use the config file.
+func FormatRepairOrder(steps []Step) string {
+	parts := make([]string, len(steps))
+	for i, s := range steps {
+		parts[i] = s.Action + ":" + string(s.Scope)
+	}
+	return strings.Join(parts, ",")
+}
