@@ -1,0 +1,59 @@
+# healer's front door. `make test` is what CI runs (see .ci/run).
+
+GO        ?= go
+PKGS      := ./...
+BIN       := bin
+TOOLS     := $(CURDIR)/.tools
+STATICCHECK_VERSION := v0.8.2
+# Packages whose fuzz targets `make fuzz` runs, each for FUZZTIME.
+FUZZTIME  ?= 20s
+BENCHTIME ?= 1s
+
+.PHONY: all build test integration bench fuzz lint proto demo clean
+
+all: build
+
+## build: compile every binary into ./bin
+build:
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/...
+
+## test: unit, scenario, property, conformance and integration tests, race detector on
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 9m $(PKGS)
+
+## integration: the end-to-end suites against the Mesos emulator and a real ZooKeeper, verbose
+integration:
+	$(GO) test -race -count=1 -timeout 20m -v ./integration/...
+
+## bench: benchmarks, including the coordinator's hot paths and the emulator's 10,000-agent scale run
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -timeout 30m $(PKGS)
+
+## fuzz: a short run of every fuzz target (seeds live in each package's testdata/fuzz)
+fuzz:
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  for target in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/^func //'); do \
+	    echo "fuzz $$pkg $$target ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+## lint: gofmt, go vet and staticcheck
+lint: $(TOOLS)/staticcheck
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(TOOLS)/staticcheck $(PKGS)
+
+$(TOOLS)/staticcheck:
+	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+## proto: regenerate the gogo/protobuf code in proto/ and fail if the committed code differs
+proto:
+	./scripts/proto.sh
+
+clean:
+	rm -rf $(BIN) $(TOOLS)
