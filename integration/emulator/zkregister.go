@@ -1,0 +1,532 @@
+package emulator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/gogo/protobuf/proto"
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+
+	"github.com/healer-mesos/healer/integration/emulator/mesosjson"
+)
+
+// DefaultZKSessionTimeout is Mesos' --zk_session_timeout, used by masters and
+// detectors alike (mesos-protocol.md 3.1).
+const DefaultZKSessionTimeout = 10 * time.Second
+
+// zkMemberLabel is the prefix of the znodes masters publish their MasterInfo
+// JSON under since Mesos 0.24 (src/master/constants.hpp MASTER_INFO_JSON_LABEL).
+const zkMemberLabel = "json.info"
+
+// ZKURL is a parsed zk://[user:password@]host:port[,host:port...]/path URL.
+type ZKURL struct {
+	Servers []string // host:port of each ZooKeeper server
+	Path    string   // the group's znode, e.g. /mesos; never "/"
+	// User and Password, when set, authenticate with the digest scheme;
+	// nodes are then created readable by the world and writable only by
+	// their creator, as Mesos does.
+	User, Password string
+}
+
+// ParseZKURL parses a ZooKeeper URL the way Mesos' zookeeper::URL::parse and
+// the master detector do (include/mesos/zookeeper/url.hpp).
+func ParseZKURL(s string) (ZKURL, error) {
+	rest, ok := strings.CutPrefix(s, "zk://")
+	if !ok {
+		return ZKURL{}, fmt.Errorf("emulator: parse ZooKeeper URL %q: expecting 'zk://' at the beginning of the URL", s)
+	}
+	var u ZKURL
+	// Credentials are everything before the last '@' (a password may hold '@').
+	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
+		cred := rest[:i]
+		rest = rest[i+1:]
+		user, pass, ok := strings.Cut(cred, ":")
+		if !ok {
+			return ZKURL{}, fmt.Errorf("emulator: parse ZooKeeper URL %q: expecting 'user:password' credentials", s)
+		}
+		u.User, u.Password = user, pass
+	}
+	// The path starts at the first '/'.
+	i := strings.IndexByte(rest, '/')
+	if i < 0 {
+		return ZKURL{}, fmt.Errorf("emulator: parse ZooKeeper URL %q: expecting a path", s)
+	}
+	servers, path := rest[:i], rest[i:]
+	if path == "/" {
+		return ZKURL{}, fmt.Errorf("emulator: parse ZooKeeper URL %q: Expecting a (chroot) path for ZooKeeper ('/' is not supported)", s)
+	}
+	u.Path = strings.TrimSuffix(path, "/")
+	for _, hp := range strings.Split(servers, ",") {
+		if _, _, err := net.SplitHostPort(hp); err != nil {
+			return ZKURL{}, fmt.Errorf("emulator: parse ZooKeeper URL %q: server %q: %w", s, hp, err)
+		}
+		u.Servers = append(u.Servers, hp)
+	}
+	return u, nil
+}
+
+// String formats the URL back, credentials included.
+func (u ZKURL) String() string {
+	cred := ""
+	if u.User != "" || u.Password != "" {
+		cred = u.User + ":" + u.Password + "@"
+	}
+	return "zk://" + cred + strings.Join(u.Servers, ",") + u.Path
+}
+
+// acl is the ACL Mesos gives the group's nodes: open without credentials,
+// "world: read, authenticated creator: all" with them
+// (zookeeper::EVERYONE_READ_CREATOR_ALL).
+func (u ZKURL) acl() []zk.ACL {
+	if u.User == "" && u.Password == "" {
+		return zk.WorldACL(zk.PermAll)
+	}
+	return []zk.ACL{
+		{Perms: zk.PermRead, Scheme: "world", ID: "anyone"},
+		{Perms: zk.PermAll, Scheme: "auth", ID: ""},
+	}
+}
+
+// ZKConfig configures a ZooKeeper session of a contender or detector.
+type ZKConfig struct {
+	URL            ZKURL
+	SessionTimeout time.Duration // 0: DefaultZKSessionTimeout
+	// ConnectTimeout bounds the wait for the first session; 0: 15 s.
+	ConnectTimeout time.Duration
+	Logger         *slog.Logger  // nil: discard
+}
+
+func (c ZKConfig) sessionTimeout() time.Duration {
+	if c.SessionTimeout <= 0 {
+		return DefaultZKSessionTimeout
+	}
+	return c.SessionTimeout
+}
+
+// connect opens a session, authenticating when the URL has credentials.
+func (c ZKConfig) connect() (*zk.Conn, <-chan zk.Event, error) {
+	logger := c.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	conn, events, err := zk.Connect(c.URL.Servers, c.sessionTimeout(),
+		zk.WithLogger(zkLogger{logger}), zk.WithLogInfo(false))
+	if err != nil {
+		return nil, nil, fmt.Errorf("emulator: connect to ZooKeeper %v: %w", c.URL.Servers, err)
+	}
+	// go-zookeeper connects in the background and fails queued requests
+	// if its first attempt fails (e.g. a server still starting), so wait
+	// for the session before using it.
+	connectTimeout := c.ConnectTimeout
+	if connectTimeout <= 0 {
+		connectTimeout = 15 * time.Second
+	}
+	timeout := time.NewTimer(connectTimeout)
+	defer timeout.Stop()
+	for conn.State() != zk.StateHasSession {
+		select {
+		case <-events:
+		case <-timeout.C:
+			conn.Close()
+			return nil, nil, fmt.Errorf("emulator: connect to ZooKeeper %v: no session within %v", c.URL.Servers, connectTimeout)
+		}
+	}
+	if c.URL.User != "" || c.URL.Password != "" {
+		if err := conn.AddAuth("digest", []byte(c.URL.User+":"+c.URL.Password)); err != nil {
+			conn.Close()
+			return nil, nil, fmt.Errorf("emulator: authenticate to ZooKeeper: %w", err)
+		}
+	}
+	return conn, events, nil
+}
+
+// zkLogger routes go-zookeeper's Printf logging to slog.
+type zkLogger struct{ l *slog.Logger }
+
+func (z zkLogger) Printf(format string, args ...any) { z.l.Debug(fmt.Sprintf(format, args...)) }
+
+// zkMember is one child of the group znode that takes part in the election.
+type zkMember struct {
+	name  string
+	label string // "json.info", "info" or "" (bare sequence)
+	seq   uint64
+}
+
+// parseMember recognises election members as the C++ detector does: a name
+// ending in "_<digits>" (any label) or made only of digits. Other children
+// (log_replicas) are skipped.
+func parseMember(name string) (zkMember, bool) {
+	label, digits := "", name
+	if i := strings.LastIndexByte(name, '_'); i >= 0 {
+		label, digits = name[:i], name[i+1:]
+	}
+	if digits == "" || strings.TrimLeft(digits, "0123456789") != "" {
+		return zkMember{}, false
+	}
+	seq, err := strconv.ParseUint(digits, 10, 64)
+	if err != nil {
+		return zkMember{}, false
+	}
+	return zkMember{name: name, label: label, seq: seq}, true
+}
+
+// lowestMember returns the member with the lowest sequence number.
+func lowestMember(children []string) (zkMember, bool) {
+	var members []zkMember
+	for _, c := range children {
+		if m, ok := parseMember(c); ok {
+			members = append(members, m)
+		}
+	}
+	if len(members) == 0 {
+		return zkMember{}, false
+	}
+	sort.Slice(members, func(i, j int) bool { return members[i].seq < members[j].seq })
+	return members[0], true
+}
+
+// decodeMasterInfo parses a member's data by its label: JSON for json.info,
+// binary protobuf for info, a UPID string ("master@ip:port") for bare
+// sequence nodes of the oldest masters.
+func decodeMasterInfo(label string, data []byte) (mesos.MasterInfo, error) {
+	var info mesos.MasterInfo
+	switch label {
+	case zkMemberLabel:
+		if err := mesosjson.Unmarshal(data, &info); err != nil {
+			return info, fmt.Errorf("emulator: decode MasterInfo JSON: %w", err)
+		}
+	case "info":
+		if err := proto.Unmarshal(data, &info); err != nil {
+			return info, fmt.Errorf("emulator: decode MasterInfo protobuf: %w", err)
+		}
+	default:
+		pid := string(data)
+		_, hostPort, ok := strings.Cut(pid, "@")
+		host, port, err := net.SplitHostPort(hostPort)
+		if !ok || err != nil {
+			return info, fmt.Errorf("emulator: decode master UPID %q: not name@ip:port", pid)
+		}
+		p, err := strconv.ParseUint(port, 10, 16)
+		if err != nil {
+			return info, fmt.Errorf("emulator: decode master UPID %q: %w", pid, err)
+		}
+		p32 := uint32(p)
+		info.PID = &pid
+		info.Hostname = &host
+		info.Port = &p32
+		info.IP = MesosIPv4(net.ParseIP(host))
+		info.Address = &mesos.Address{Hostname: proto.String(host), IP: proto.String(host), Port: int32(p)}
+	}
+	return info, nil
+}
+
+// MesosIPv4 encodes an IPv4 address as MasterInfo.ip: its four bytes in
+// network order read as a little-endian host integer, so 10.0.0.1 is
+// 16777226 (MESOS-1201). Non-IPv4 addresses give 0.
+func MesosIPv4(ip net.IP) uint32 {
+	v4 := ip.To4()
+	if v4 == nil {
+		return 0
+	}
+	return uint32(v4[0]) | uint32(v4[1])<<8 | uint32(v4[2])<<16 | uint32(v4[3])<<24
+}
+
+// LeaderHostPort is where a master's HTTP endpoints are, from its MasterInfo:
+// address.hostname (or address.ip) and address.port, falling back to the
+// deprecated hostname/port fields.
+func LeaderHostPort(info mesos.MasterInfo) string {
+	host, port := info.GetHostname(), int(info.GetPort())
+	if a := info.Address; a != nil {
+		if a.GetHostname() != "" {
+			host = a.GetHostname()
+		} else if a.GetIP() != "" {
+			host = a.GetIP()
+		}
+		port = int(a.Port)
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+// ensurePath creates path and its parents as persistent nodes with empty
+// data, as the masters do when the group node is missing.
+func ensurePath(conn *zk.Conn, path string, acl []zk.ACL) error {
+	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	cur := ""
+	for _, p := range parts {
+		cur += "/" + p
+		_, err := conn.Create(cur, nil, 0, acl)
+		if err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			return fmt.Errorf("emulator: create znode %s: %w", cur, err)
+		}
+	}
+	return nil
+}
+
+// ZKContender is one master's membership in the Mesos master group: an
+// EPHEMERAL|SEQUENTIAL <path>/json.info_<seq> node holding its MasterInfo
+// JSON. It is elected when its node has the lowest sequence, and loses
+// candidacy for good when its session expires or its node disappears — then a
+// Mesos master aborts; the owner of a ZKContender must stop leading.
+type ZKContender struct {
+	conn    *zk.Conn
+	node    string
+	elected chan struct{}
+	lost    chan struct{}
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	once    sync.Once
+}
+
+// NewZKContender joins the group with info, creating the group's path if
+// missing.
+func NewZKContender(cfg ZKConfig, info mesos.MasterInfo) (*ZKContender, error) {
+	data, err := mesosjson.Marshal(&info)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: encode MasterInfo: %w", err)
+	}
+	conn, events, err := cfg.connect()
+	if err != nil {
+		return nil, err
+	}
+	acl := cfg.URL.acl()
+	if err := ensurePath(conn, cfg.URL.Path, acl); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	node, err := conn.Create(cfg.URL.Path+"/"+zkMemberLabel+"_", data, zk.FlagEphemeral|zk.FlagSequence, acl)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("emulator: join master group %s: %w", cfg.URL.Path, err)
+	}
+	c := &ZKContender{
+		conn:    conn,
+		node:    node,
+		elected: make(chan struct{}),
+		lost:    make(chan struct{}),
+		stop:    make(chan struct{}),
+	}
+	c.wg.Add(1)
+	go c.run(cfg.URL.Path, events)
+	return c, nil
+}
+
+// Node is the full path of this master's znode.
+func (c *ZKContender) Node() string { return c.node }
+
+// Elected is closed once this master has the lowest sequence in the group.
+func (c *ZKContender) Elected() <-chan struct{} { return c.elected }
+
+// Lost is closed when candidacy is lost (session expired, node deleted, or
+// Close).
+func (c *ZKContender) Lost() <-chan struct{} { return c.lost }
+
+// Close withdraws: the session is closed, which deletes the ephemeral node at
+// once, so another master is elected without waiting for a session timeout.
+func (c *ZKContender) Close() {
+	c.once.Do(func() {
+		close(c.stop)
+		c.conn.Close()
+	})
+	c.wg.Wait()
+}
+
+func (c *ZKContender) run(path string, events <-chan zk.Event) {
+	defer c.wg.Done()
+	defer close(c.lost)
+	name := c.node[strings.LastIndexByte(c.node, '/')+1:]
+	elected := false
+	for {
+		children, _, watch, err := c.conn.ChildrenW(path)
+		if err != nil {
+			if c.waitRetry(events) {
+				continue
+			}
+			return
+		}
+		if !contains(children, name) {
+			return // our node is gone: the session expired
+		}
+		if low, ok := lowestMember(children); ok && low.name == name && !elected {
+			elected = true
+			close(c.elected)
+		}
+		select {
+		case <-c.stop:
+			return
+		case ev := <-events:
+			if ev.State == zk.StateExpired {
+				return
+			}
+		case <-watch:
+		}
+	}
+}
+
+// waitRetry waits for a session event after a failed request; false means
+// stop (closed or expired).
+func (c *ZKContender) waitRetry(events <-chan zk.Event) bool {
+	select {
+	case <-c.stop:
+		return false
+	case ev := <-events:
+		return ev.State != zk.StateExpired
+	}
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// ZKDetector watches the master group and reports the current leader's
+// MasterInfo, as Mesos' ZooKeeperMasterDetector does.
+type ZKDetector struct {
+	conn *zk.Conn
+	path string
+
+	mu       sync.Mutex
+	leader   *mesos.MasterInfo // nil: no leader
+	node     string            // leader's znode name
+	changed  chan struct{}     // closed and replaced on every leader change
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	stopOnce sync.Once
+}
+
+// NewZKDetector opens a session and starts watching cfg.URL.Path. The path
+// need not exist yet.
+func NewZKDetector(cfg ZKConfig) (*ZKDetector, error) {
+	conn, events, err := cfg.connect()
+	if err != nil {
+		return nil, err
+	}
+	d := &ZKDetector{conn: conn, path: cfg.URL.Path, changed: make(chan struct{}), stop: make(chan struct{})}
+	d.wg.Add(1)
+	go d.run(events)
+	return d, nil
+}
+
+// Leader returns the current leader, and a channel closed at the next leader
+// change (including "no leader").
+func (d *ZKDetector) Leader() (*mesos.MasterInfo, <-chan struct{}) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.leader, d.changed
+}
+
+// WaitLeader waits until a leader is known that satisfies accept (nil: any)
+// or ctx ends.
+func (d *ZKDetector) WaitLeader(ctx context.Context, accept func(mesos.MasterInfo) bool) (mesos.MasterInfo, error) {
+	for {
+		leader, changed := d.Leader()
+		if leader != nil && (accept == nil || accept(*leader)) {
+			return *leader, nil
+		}
+		select {
+		case <-ctx.Done():
+			return mesos.MasterInfo{}, fmt.Errorf("emulator: wait for a leading master: %w", ctx.Err())
+		case <-changed:
+		}
+	}
+}
+
+// Close ends the detector's session.
+func (d *ZKDetector) Close() {
+	d.stopOnce.Do(func() {
+		close(d.stop)
+		d.conn.Close()
+	})
+	d.wg.Wait()
+}
+
+func (d *ZKDetector) setLeader(node string, info *mesos.MasterInfo) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if node == d.node {
+		return
+	}
+	d.node, d.leader = node, info
+	close(d.changed)
+	d.changed = make(chan struct{})
+}
+
+func (d *ZKDetector) run(events <-chan zk.Event) {
+	defer d.wg.Done()
+	for {
+		var watch <-chan zk.Event
+		children, _, w, err := d.conn.ChildrenW(d.path)
+		switch {
+		case errors.Is(err, zk.ErrNoNode):
+			// Wait for the group to be created.
+			_, _, w, err = d.conn.ExistsW(d.path)
+			watch = w
+			d.setLeader("", nil)
+		case err == nil:
+			watch = w
+			d.detect(children)
+		}
+		if err != nil {
+			// Disconnected or closing: wait for the session to change.
+			select {
+			case <-d.stop:
+				return
+			case ev := <-events:
+				if ev.State == zk.StateExpired {
+					d.setLeader("", nil)
+				}
+			}
+			continue
+		}
+		select {
+		case <-d.stop:
+			return
+		case <-events:
+		case <-watch:
+		}
+	}
+}
+
+// detect reads the lowest member's data; a member that vanished between the
+// listing and the read is left to the next watch event.
+func (d *ZKDetector) detect(children []string) {
+	low, ok := lowestMember(children)
+	if !ok {
+		d.setLeader("", nil)
+		return
+	}
+	data, _, err := d.conn.Get(d.path + "/" + low.name)
+	if err != nil {
+		return
+	}
+	info, err := decodeMasterInfo(low.label, data)
+	if err != nil {
+		// A leader we cannot parse is no leader we can follow.
+		d.setLeader(low.name, nil)
+		return
+	}
+	d.setLeader(low.name, &info)
+}
+
+// DetectLeader connects, waits for a leading master in the group and returns
+// its MasterInfo.
+func DetectLeader(ctx context.Context, cfg ZKConfig) (mesos.MasterInfo, error) {
+	d, err := NewZKDetector(cfg)
+	if err != nil {
+		return mesos.MasterInfo{}, err
+	}
+	defer d.Close()
+	return d.WaitLeader(ctx, nil)
+}
