@@ -102,7 +102,7 @@ type ZKConfig struct {
 	SessionTimeout time.Duration // 0: DefaultZKSessionTimeout
 	// ConnectTimeout bounds the wait for the first session; 0: 15 s.
 	ConnectTimeout time.Duration
-	Logger         *slog.Logger  // nil: discard
+	Logger         *slog.Logger // nil: discard
 }
 
 func (c ZKConfig) sessionTimeout() time.Duration {
