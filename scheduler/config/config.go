@@ -416,6 +416,7 @@ func (c Config) validateRepairs() []error {
 				continue
 			}
 			if _, builtin := builtins[s.Action]; !builtin && !known[s.Action] {
+				// The id names the step; "step 2 (rebot)" would say it twice.
 				errs = append(errs, fmt.Errorf("%s: %s", where, unknown(s.Action)))
 			}
 			if seen[s.Action] {

@@ -75,7 +75,8 @@ func (c *Config) applyFile(name string, data []byte) error {
 		if err := json.Unmarshal(data, &v); err != nil {
 			var se *json.SyntaxError
 			if errors.As(err, &se) {
-				line, col := lineCol(data, se.Offset)
+				// Offset counts the bytes read, the offending one included.
+				line, col := lineCol(data, se.Offset-1)
 				return fmt.Errorf("config file %s: line %d, column %d: invalid JSON: %w", name, line, col, err)
 			}
 			return fmt.Errorf("config file %s: invalid JSON: %w", name, err)
@@ -374,9 +375,7 @@ func (c *Config) fileZoneCaps(v *yaml.Node) error {
 }
 
 func lineCol(data []byte, off int64) (line, col int) {
-	if off > int64(len(data)) {
-		off = int64(len(data))
-	}
+	off = max(0, min(off, int64(len(data))))
 	line = 1 + bytes.Count(data[:off], []byte("\n"))
 	col = int(off) - bytes.LastIndexByte(data[:off], '\n')
 	return line, col
