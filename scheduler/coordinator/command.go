@@ -1,0 +1,157 @@
+package coordinator
+
+import "fmt"
+
+func (c *Coordinator) command(e Command) error {
+	reject := func(err error) error {
+		c.decide(Decision{Kind: DecRejected, Agent: e.Agent, Incident: e.Incident, Err: err,
+			Note: e.Op.String(), Principal: e.Principal})
+		if e.Agent != "" {
+			return fmt.Errorf("%s %s by %q: %w", e.Op, e.Agent, e.Principal, err)
+		}
+		return fmt.Errorf("%s by %q: %w", e.Op, e.Principal, err)
+	}
+	if e.Principal == "" {
+		return reject(ErrNoPrincipal)
+	}
+	switch e.Op {
+	case OpPause:
+		if e.Reason == "" {
+			return reject(ErrNoReason)
+		}
+		g := &c.global
+		g.Paused, g.PauseReason, g.PausedBy, g.PausedAt = true, e.Reason, e.Principal, c.now
+		c.markGlobal()
+		c.decide(Decision{Kind: DecPaused, Err: ErrPaused, Note: e.Reason, Principal: e.Principal})
+		return nil
+	case OpResume:
+		// Resume also resets a tripped breaker. If the cluster is still
+		// over max_unhealthy the breaker trips again in this same Step and
+		// says so: the operator's way through is a higher limit or a force.
+		g := &c.global
+		if !g.Paused && !g.Breaker.Tripped {
+			c.decide(Decision{Kind: DecResumed, Note: "nothing to resume", Principal: e.Principal})
+			return nil
+		}
+		g.Paused, g.PauseReason, g.PausedBy, g.PausedAt = false, "", "", timeZero
+		g.Breaker = StormBreaker{}
+		c.markGlobal()
+		c.decide(Decision{Kind: DecResumed, Note: e.Reason, Principal: e.Principal})
+		return nil
+	case OpApprove, OpCancel, OpIsolate, OpReactivate, OpExclude, OpInclude, OpForce:
+	default:
+		return reject(ErrUnknownCommand)
+	}
+
+	a := c.agents[e.Agent]
+	if a == nil {
+		return reject(ErrUnknownAgent)
+	}
+	r := &a.rec
+	if e.Incident != 0 && (e.Op == OpApprove || e.Op == OpCancel || e.Op == OpForce) && e.Incident != r.Incident.ID {
+		return reject(ErrStaleIncident)
+	}
+	d := Decision{Agent: r.ID, Incident: r.Incident.ID, Principal: e.Principal, Note: e.Reason}
+	switch e.Op {
+	case OpApprove:
+		if r.State != StateAwaitingApproval {
+			return reject(ErrNotAwaitingApproval)
+		}
+		c.edit(a)
+		r.Incident.Approved, r.Incident.ApprovedBy = true, e.Principal
+		d.Kind, d.Step, d.Action = DecApproved, r.Incident.Step, c.stepOf(r).Action
+		c.decide(d)
+		c.enqueue(a)
+	case OpCancel:
+		if !r.State.open() {
+			return reject(ErrNoIncident)
+		}
+		c.edit(a)
+		if r.State == StateRepairing {
+			c.kill(a, ResultCancelled)
+		}
+		c.up(a)
+		d.Kind = DecCancelled
+		c.decide(d)
+		c.closeIncident(a)
+	case OpIsolate:
+		if r.State == StateIsolated {
+			return reject(ErrIsolated)
+		}
+		if c.immutable() {
+			return reject(ErrImmutable)
+		}
+		c.edit(a)
+		if r.State == StateRepairing {
+			c.kill(a, ResultCancelled)
+		}
+		note := noteOperator
+		if e.Reason != "" {
+			note = e.Reason
+		}
+		c.isolate(a, false, false, e.Principal, note)
+	case OpReactivate:
+		if r.State != StateIsolated {
+			return reject(ErrNotIsolated)
+		}
+		if c.immutable() {
+			return reject(ErrImmutable)
+		}
+		c.edit(a)
+		// The operator vouches for the agent: its escalation history resets.
+		r.State, r.IsolatedAt, r.LastClosedAt, r.NextStep, r.Drained = StateHealthy, timeZero, timeZero, 0, false
+		c.act(Action{Kind: ActReactivate, Agent: r.ID, Hostname: r.Hostname, Isolation: c.policy.Isolation,
+			Principal: e.Principal})
+		d.Kind = DecReactivated
+		c.decide(d)
+	case OpExclude, OpInclude:
+		want := e.Op == OpExclude
+		d.Kind = DecIncluded
+		if want {
+			d.Kind = DecExcluded
+		}
+		if r.Excluded == want {
+			d.Note = "unchanged"
+			c.decide(d)
+			return nil
+		}
+		c.edit(a)
+		r.Excluded = want
+		c.decide(d)
+	case OpForce:
+		return c.force(a, e, reject)
+	}
+	return nil
+}
+
+// force starts the agent's next step now, bypassing every limit but
+// Immutable. On a healthy agent it opens an incident first; in probation it
+// moves to the next step, as a relapse would.
+func (c *Coordinator) force(a *agent, e Command, reject func(error) error) error {
+	r := &a.rec
+	switch {
+	case c.policy.Mode != ModeExecute:
+		return reject(ErrNotExecuting)
+	case c.immutable():
+		return reject(ErrImmutable)
+	case r.State == StateRepairing:
+		return reject(ErrStepInFlight)
+	case r.State == StateIsolated:
+		return reject(ErrIsolated)
+	}
+	c.edit(a)
+	switch r.State {
+	case StateHealthy:
+		problem := e.Problem
+		if problem == "" {
+			problem = "operator"
+		}
+		c.open(a, problem, "operator", e.Reason)
+	case StateProbation:
+		r.Incident.Step++
+		r.Incident.ProbationEnds = timeZero
+	}
+	r.Incident.Approved, r.Incident.ApprovedBy = true, e.Principal
+	c.start(a, true, e.Principal)
+	return nil
+}

@@ -1,0 +1,353 @@
+package coordinator
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Coordinator is the repair state machine. It is not safe for concurrent
+// use: one goroutine of the runtime owns it.
+type Coordinator struct {
+	policy Policy
+	agents map[AgentID]*agent
+	// hosts resolves hostnames to agent ids; a hostname shared by several
+	// agents is ambiguous as a signal target.
+	hosts  map[string][]AgentID
+	global GlobalRecord
+	link   link
+
+	// Derived from the records, never persisted: counts by state, forced
+	// steps in flight, steps in flight per zone, the agents in flight, and
+	// the pending and timer queues. count/uncount keep them in step with
+	// every record change, and Restore re-derives them the same way.
+	counts       [numStates]int
+	forced       int
+	zoneInFlight map[string]int
+	inFlight     map[AgentID]*agent
+	pending      queue
+	timers       queue
+	gen          uint64
+
+	// Per-Step scratch, reused so the hot path does not allocate.
+	now         time.Time
+	step        uint64
+	dirty       []*agent
+	deleted     []AgentID
+	enqueued    []*agent
+	skip        []queueItem
+	globalDirty bool
+	globalOut   GlobalRecord
+	actions     []Action
+	decisions   []Decision
+	persisted   []AgentRecord
+}
+
+// agent is the coordinator's in-memory view of one record.
+type agent struct {
+	rec AgentRecord
+	// counted says rec is reflected in the derived counts; edit uncounts,
+	// commit counts again.
+	counted   bool
+	removed   bool
+	dirtyStep uint64
+	pend      queueSlot
+	timer     queueSlot
+}
+
+// queueSlot is an agent's live entry in a queue, if any.
+type queueSlot struct {
+	queued bool
+	at     time.Time
+	gen    uint64
+}
+
+// link is the connectivity that gates starts (Immutable). It is not
+// persisted: a restored coordinator starts with everything down.
+type link struct {
+	master, reconciled, zk bool
+	since                  time.Time
+}
+
+// New returns a coordinator with no agents, for a first start.
+func New(p Policy) (*Coordinator, error) {
+	return Restore(p, nil, GlobalRecord{})
+}
+
+// Restore rebuilds a coordinator from the policy and its persisted records
+// alone (after a crash or a failover). It starts Immutable until the runtime
+// reports master connected, reconciled and the ZooKeeper session up.
+func Restore(p Policy, records []AgentRecord, g GlobalRecord) (*Coordinator, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Coordinator{
+		policy:       p,
+		agents:       make(map[AgentID]*agent, len(records)),
+		hosts:        make(map[string][]AgentID, len(records)),
+		global:       g,
+		zoneInFlight: make(map[string]int),
+		inFlight:     make(map[AgentID]*agent),
+	}
+	for i := range records {
+		r := records[i]
+		if err := checkRecord(&r); err != nil {
+			return nil, err
+		}
+		if _, dup := c.agents[r.ID]; dup {
+			return nil, fmt.Errorf("restore: agent %s recorded twice: %w", r.ID, ErrCorruptRecord)
+		}
+		a := &agent{rec: r}
+		c.agents[r.ID] = a
+		c.indexHost(a)
+		c.commit(a)
+	}
+	return c, nil
+}
+
+func checkRecord(r *AgentRecord) error {
+	bad := func(what string) error {
+		return fmt.Errorf("restore: agent %q: %s: %w", r.ID, what, ErrCorruptRecord)
+	}
+	switch {
+	case r.ID == "":
+		return bad("no id")
+	case r.State >= numStates:
+		return bad("unknown state")
+	case r.State.open() != (r.Incident.ID != 0):
+		return bad("open incident does not match state " + r.State.String())
+	case r.Incident.ID > r.Incidents:
+		return bad("incident id beyond incident count")
+	case (r.State == StateRepairing) != (r.Incident.Run.Attempt != 0):
+		return bad("step in flight does not match state " + r.State.String())
+	case r.Incident.Run.Attempt > r.Attempts:
+		return bad("attempt id beyond attempt count")
+	case r.State == StateRepairing && r.Incident.Run.deadline().IsZero():
+		return bad("step in flight without a deadline")
+	case r.State == StateProbation && r.Incident.ProbationEnds.IsZero():
+		return bad("probation without an end")
+	case len(r.History) > HistoryLen:
+		return bad("history too long")
+	}
+	return nil
+}
+
+// Policy returns the policy the coordinator decides with.
+func (c *Coordinator) Policy() Policy { return c.policy }
+
+// Step feeds one event and returns what to persist, do and log, in that
+// order. The error, if any, says why the event was rejected (a sentinel,
+// wrapped with detail); the Ready is meaningful either way (it carries the
+// rejection's decision, and whatever became due at the event's time).
+func (c *Coordinator) Step(ev Event) (Ready, error) {
+	c.begin(ev.at())
+	var err error
+	switch e := ev.(type) {
+	case Signal:
+		err = c.signal(e)
+	case AgentAdded:
+		err = c.addAgent(e.ID, e.Hostname, e.Zone, false)
+	case AgentUpdated:
+		err = c.addAgent(e.ID, e.Hostname, e.Zone, true)
+	case AgentRemoved:
+		err = c.removeAgent(e)
+	case StepStarted:
+		err = c.started(e)
+	case StepOutcome:
+		err = c.outcome(e)
+	case Command:
+		err = c.command(e)
+	case Connectivity:
+		c.connectivity(e)
+	case Tick:
+		c.tick()
+	default:
+		panic(fmt.Sprintf("coordinator: unknown event type %T", ev))
+	}
+	c.schedule()
+	c.reportHeld()
+	return c.ready(), err
+}
+
+func (c *Coordinator) begin(now time.Time) {
+	c.now = now
+	c.step++
+	c.dirty = c.dirty[:0]
+	c.deleted = c.deleted[:0]
+	c.enqueued = c.enqueued[:0]
+	c.actions = c.actions[:0]
+	c.decisions = c.decisions[:0]
+	c.persisted = c.persisted[:0]
+	c.globalDirty = false
+}
+
+func (c *Coordinator) ready() Ready {
+	c.commitAll()
+	for _, a := range c.dirty {
+		if !a.removed {
+			c.persisted = append(c.persisted, a.rec)
+		}
+	}
+	r := Ready{Actions: c.actions, Decisions: c.decisions}
+	r.Persist.Agents = c.persisted
+	r.Persist.Deleted = c.deleted
+	if c.globalDirty {
+		c.globalOut = c.global
+		r.Persist.Global = &c.globalOut
+	}
+	return r
+}
+
+func (c *Coordinator) decide(d Decision) {
+	d.At = c.now
+	c.decisions = append(c.decisions, d)
+}
+
+func (c *Coordinator) act(a Action) {
+	c.actions = append(c.actions, a)
+}
+
+// edit marks a's record as changing in this Step: it will be persisted, and
+// it leaves the derived counts until commit puts it back.
+func (c *Coordinator) edit(a *agent) {
+	if a.dirtyStep != c.step {
+		a.dirtyStep = c.step
+		c.dirty = append(c.dirty, a)
+	}
+	if a.counted {
+		c.uncount(a)
+	}
+}
+
+// commit puts an edited record back into the derived counts and queues.
+func (c *Coordinator) commit(a *agent) {
+	if a.counted || a.removed {
+		return
+	}
+	c.count(a)
+	r := &a.rec
+	if r.State == StatePending {
+		c.requeue(&c.pending, &a.pend, r.ID, r.Incident.PendingSince)
+	} else {
+		a.pend.queued = false
+	}
+	if d, ok := deadline(r); ok {
+		c.requeue(&c.timers, &a.timer, r.ID, d)
+	} else {
+		a.timer.queued = false
+	}
+}
+
+func (c *Coordinator) commitAll() {
+	for _, a := range c.dirty {
+		c.commit(a)
+	}
+}
+
+func (c *Coordinator) requeue(q *queue, s *queueSlot, id AgentID, at time.Time) {
+	if s.queued && s.at.Equal(at) {
+		return
+	}
+	c.gen++
+	*s = queueSlot{queued: true, at: at, gen: c.gen}
+	q.push(queueItem{at: at, id: id, gen: c.gen})
+}
+
+// live returns the agent a queue item stands for, or nil if it is stale.
+func (c *Coordinator) live(it queueItem, slot func(*agent) *queueSlot) *agent {
+	a := c.agents[it.id]
+	if a == nil {
+		return nil
+	}
+	s := slot(a)
+	if !s.queued || s.gen != it.gen {
+		return nil
+	}
+	return a
+}
+
+func pendSlot(a *agent) *queueSlot  { return &a.pend }
+func timerSlot(a *agent) *queueSlot { return &a.timer }
+
+// deadline is when the record next needs attention from a tick.
+func deadline(r *AgentRecord) (time.Time, bool) {
+	switch r.State {
+	case StateRepairing:
+		return r.Incident.Run.deadline(), true
+	case StateProbation:
+		return r.Incident.ProbationEnds, true
+	}
+	return time.Time{}, false
+}
+
+func (c *Coordinator) count(a *agent) {
+	r := &a.rec
+	c.counts[r.State]++
+	if r.State == StateRepairing {
+		c.zoneInFlight[r.Zone]++
+		c.inFlight[r.ID] = a
+		if r.Incident.Run.Forced {
+			c.forced++
+		}
+	}
+	a.counted = true
+}
+
+func (c *Coordinator) uncount(a *agent) {
+	r := &a.rec
+	c.counts[r.State]--
+	if r.State == StateRepairing {
+		c.zoneInFlight[r.Zone]--
+		if c.zoneInFlight[r.Zone] == 0 {
+			delete(c.zoneInFlight, r.Zone)
+		}
+		delete(c.inFlight, r.ID)
+		if r.Incident.Run.Forced {
+			c.forced--
+		}
+	}
+	a.counted = false
+}
+
+func (c *Coordinator) indexHost(a *agent) {
+	if h := a.rec.Hostname; h != "" {
+		c.hosts[h] = append(c.hosts[h], a.rec.ID)
+	}
+}
+
+func (c *Coordinator) unindexHost(a *agent) {
+	h := a.rec.Hostname
+	if h == "" {
+		return
+	}
+	ids := slices.DeleteFunc(slices.Clone(c.hosts[h]), func(id AgentID) bool { return id == a.rec.ID })
+	if len(ids) == 0 {
+		delete(c.hosts, h)
+	} else {
+		c.hosts[h] = ids
+	}
+}
+
+func (c *Coordinator) unhealthy() int {
+	return c.counts[StatePending] + c.counts[StateAwaitingApproval] + c.counts[StateRepairing] +
+		c.counts[StateProbation] + c.counts[StateIsolated]
+}
+
+func (c *Coordinator) immutable() bool {
+	return !c.link.master || !c.link.reconciled || !c.link.zk
+}
+
+// why says why the coordinator is Immutable, most fundamental cause first.
+func (c *Coordinator) why() string {
+	switch {
+	case !c.link.master:
+		return "not connected to a Mesos master"
+	case !c.link.reconciled:
+		return "not reconciled since subscribing"
+	case !c.link.zk:
+		return "no ZooKeeper session"
+	}
+	return ""
+}
+
+func (c *Coordinator) markGlobal() { c.globalDirty = true }

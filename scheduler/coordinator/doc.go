@@ -1,0 +1,54 @@
+// Package coordinator is healer's repair coordinator: a pure, deterministic
+// state machine that decides which repair runs where and when.
+//
+// # Contract
+//
+// The coordinator is shaped like etcd raft's RawNode. It owns no goroutine,
+// touches no network, disk or clock and does not log. The runtime feeds it
+// one event at a time with [Coordinator.Step]; every event carries its own
+// time (Event.At), and time only advances through events, typically a [Tick].
+// Each call returns a [Ready] holding, in this order:
+//
+//  1. Persist: the full per-agent records that changed (and ids of records
+//     to delete) plus the global record when it changed;
+//  2. Actions: what the runtime must do in the world (launch an agent-scope
+//     step, run a master-scope step, isolate, reactivate, kill a step, bring
+//     an agent back up from maintenance);
+//  3. Decisions: one record per decision, saying what was decided and why,
+//     for logs, metrics, the audit trail and the admin API.
+//
+// The runtime must persist first, then act, then log. Every action's intent
+// is part of the records in the same Ready (write-ahead), so a crash between
+// persisting and acting loses at most an action whose effect the next leader
+// rediscovers through reconciliation; it never loses the intent.
+//
+// The slices in a Ready are owned by the coordinator and are valid only until
+// the next call to Step (raft's "valid until Advance"); the runtime copies
+// what it keeps. Records' History slices are never modified after they have
+// been emitted, so a copied AgentRecord may be kept indefinitely.
+//
+// # Rebuild
+//
+// [Restore] rebuilds a coordinator from its policy and persisted records
+// alone. Everything that influences a decision is in those records, except
+// connectivity (master, reconciliation, ZooKeeper session), which a restored
+// coordinator assumes to be down: it starts Immutable, and the runtime feeds
+// the connectivity events again as it re-subscribes. A restored coordinator
+// then decides exactly as the original would have after losing its
+// connections. The one field that is deliberately not kept current in
+// storage is the open incident's duplicate-signal counter (Incident.Signals
+// and Incident.LastSignalAt): a duplicate signal changes no decision, so it
+// costs no ZooKeeper write; the counter is written along with the record's
+// next real change and may undercount after a crash.
+//
+// # Rules
+//
+// The per-agent lifecycle is healthy → pending → repairing(step k) →
+// probation → healthy. A failed, timed-out, lost or never-offered step
+// escalates to step k+1, so does a relapse (a signal during probation); past
+// the end of the ladder the agent is isolated and stays isolated until an
+// operator reactivates it. Starts are gated by the mode, Immutable, the
+// global pause, the storm breaker, per-agent exclusion, num_allowed_repairs,
+// the per-zone cap and the minimum spacing between starts; pending agents get
+// freed slots oldest first. See [Policy] for every limit and its default.
+package coordinator

@@ -1,0 +1,53 @@
+package coordinator
+
+import "errors"
+
+// Signals that cannot name exactly one concrete agent are rejected with one
+// of these.
+var (
+	ErrNoTarget        = errors.New("signal names no agent")
+	ErrWildcardTarget  = errors.New("signal target is a wildcard, not one agent")
+	ErrUnknownAgent    = errors.New("unknown agent")
+	ErrAmbiguousTarget = errors.New("signal target names more than one agent")
+	ErrNoProblem       = errors.New("signal names no problem")
+)
+
+// Reasons a repair start is held; Decision.Err carries them.
+var (
+	ErrObserveOnly     = errors.New("observe mode: signals are recorded only")
+	ErrImmutable       = errors.New("immutable: not connected to a master, not reconciled, or no ZooKeeper session")
+	ErrPaused          = errors.New("repairs are paused")
+	ErrBreakerTripped  = errors.New("storm breaker tripped")
+	ErrExcluded        = errors.New("agent is excluded from repairs")
+	ErrLimitReached    = errors.New("num_allowed_repairs reached")
+	ErrZoneCapReached  = errors.New("zone cap reached")
+	ErrSpacing         = errors.New("minimum spacing between repair starts not yet elapsed")
+	ErrAwaitingApprove = errors.New("step awaits operator approval")
+)
+
+// Operator commands and step outcomes that do not apply are refused with one
+// of these.
+var (
+	ErrNoIncident          = errors.New("agent has no open incident")
+	ErrStaleIncident       = errors.New("incident is not the agent's open incident")
+	ErrNotAwaitingApproval = errors.New("agent's step does not await approval")
+	ErrNotIsolated         = errors.New("agent is not isolated")
+	ErrIsolated            = errors.New("agent is isolated")
+	ErrStepInFlight        = errors.New("agent has a step in flight")
+	ErrNoPrincipal         = errors.New("operator command names no principal")
+	ErrNoReason            = errors.New("operator command needs a reason")
+	ErrUnknownCommand      = errors.New("unknown operator command")
+	ErrUnknownResult       = errors.New("unknown step result")
+	ErrStaleOutcome        = errors.New("outcome is for a step that is no longer in flight")
+)
+
+// ErrInvalidPolicy wraps every Policy.Validate error; ErrCorruptRecord every
+// inconsistency Restore finds in persisted records.
+var (
+	ErrInvalidPolicy = errors.New("invalid policy")
+	ErrCorruptRecord = errors.New("corrupt persisted record")
+)
+
+// ErrNotExecuting refuses an operator force outside ModeExecute: nothing is
+// launched in observe or dry-run.
+var ErrNotExecuting = errors.New("mode is not execute: nothing is launched")

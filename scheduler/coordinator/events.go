@@ -1,0 +1,148 @@
+package coordinator
+
+import "time"
+
+// Event is an input to Coordinator.Step. The concrete types are Signal,
+// AgentAdded, AgentUpdated, AgentRemoved, StepStarted, StepOutcome, Command,
+// Connectivity and Tick.
+type Event interface {
+	at() time.Time
+}
+
+// Signal says an agent is unhealthy. Agent is an agent id or a hostname and
+// must name exactly one known agent.
+type Signal struct {
+	At      time.Time
+	Agent   string
+	Problem string
+	Source  string
+	Message string
+}
+
+// AgentAdded announces an agent (or refreshes one already known).
+type AgentAdded struct {
+	At       time.Time
+	ID       AgentID
+	Hostname string
+	Zone     string
+}
+
+// AgentUpdated changes a known agent's hostname or zone.
+type AgentUpdated struct {
+	At       time.Time
+	ID       AgentID
+	Hostname string
+	Zone     string
+}
+
+// AgentRemoved forgets an agent; a step in flight on it is killed.
+type AgentRemoved struct {
+	At time.Time
+	ID AgentID
+}
+
+// StepStarted reports that an agent-scope step's task was launched on an
+// offer from its agent; the step's timeout runs from now.
+type StepStarted struct {
+	At      time.Time
+	Agent   AgentID
+	Attempt uint64
+}
+
+// StepOutcome reports how a step ended. Result is one of ResultSucceeded,
+// ResultFailed (with ExitCode), ResultTimedOut, ResultLost, ResultNoOffer.
+type StepOutcome struct {
+	At         time.Time
+	Agent      AgentID
+	Attempt    uint64
+	Result     Result
+	ExitCode   int
+	OutputTail string
+}
+
+// Op is an operator command.
+type Op uint8
+
+const (
+	OpApprove Op = iota + 1
+	OpCancel
+	OpIsolate
+	OpReactivate
+	OpExclude
+	OpInclude
+	OpPause
+	OpResume
+	// OpForce starts the agent's next step now, bypassing limits, pause,
+	// breaker, exclusion and approval (not Immutable: nothing can be
+	// launched without a master). Audited with its principal.
+	OpForce
+)
+
+var opNames = [...]string{"", "approve", "cancel", "isolate", "reactivate", "exclude", "include", "pause", "resume", "force"}
+
+func (o Op) String() string {
+	if int(o) < len(opNames) && o != 0 {
+		return opNames[o]
+	}
+	return "op?"
+}
+
+// Command is an operator command. Principal is required (audit).
+type Command struct {
+	At        time.Time
+	Op        Op
+	Agent     AgentID
+	Principal string
+	// Incident, when non-zero, must be the agent's open incident (approve,
+	// cancel, force), so a command cannot hit a newer incident by mistake.
+	Incident uint64
+	// Reason is required for pause; optional elsewhere.
+	Reason string
+	// Problem names the problem of the incident a force opens on a healthy
+	// agent; default "operator".
+	Problem string
+}
+
+// Link is a connectivity change.
+type Link uint8
+
+const (
+	// MasterConnected: subscribed (or re-subscribed) to a master; the
+	// coordinator stays Immutable until Reconciled.
+	MasterConnected Link = iota + 1
+	MasterDisconnected
+	Reconciled
+	ZKSessionUp
+	ZKSessionDown
+)
+
+var linkNames = [...]string{"", "master-connected", "master-disconnected", "reconciled", "zk-up", "zk-down"}
+
+func (l Link) String() string {
+	if int(l) < len(linkNames) && l != 0 {
+		return linkNames[l]
+	}
+	return "link?"
+}
+
+// Connectivity reports a change in the coordinator's connections.
+type Connectivity struct {
+	At     time.Time
+	Change Link
+}
+
+// Tick advances time: step and offer timeouts, probation ends and pending
+// agents waiting for spacing are handled on ticks.
+type Tick struct {
+	At time.Time
+}
+
+func (e Signal) at() time.Time       { return e.At }
+func (e AgentAdded) at() time.Time   { return e.At }
+func (e AgentUpdated) at() time.Time { return e.At }
+func (e AgentRemoved) at() time.Time { return e.At }
+func (e StepStarted) at() time.Time  { return e.At }
+func (e StepOutcome) at() time.Time  { return e.At }
+func (e Command) at() time.Time      { return e.At }
+func (e Connectivity) at() time.Time { return e.At }
+func (e Tick) at() time.Time         { return e.At }

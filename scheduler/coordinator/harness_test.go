@@ -1,0 +1,279 @@
+package coordinator
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// t0 is the scenario clock's origin; output shows times relative to it.
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func rel(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return "+" + t.Sub(t0).String()
+}
+
+// store is a model of the runtime's persistent store: it applies Persist
+// outputs exactly as the runtime would, and Restore reads from it.
+type store struct {
+	agents map[AgentID]AgentRecord
+	global GlobalRecord
+}
+
+func newStore() *store { return &store{agents: map[AgentID]AgentRecord{}} }
+
+func (s *store) apply(p Persist) {
+	for _, r := range p.Agents {
+		s.agents[r.ID] = r
+	}
+	for _, id := range p.Deleted {
+		delete(s.agents, id)
+	}
+	if p.Global != nil {
+		s.global = *p.Global
+	}
+}
+
+func (s *store) records() []AgentRecord {
+	out := make([]AgentRecord, 0, len(s.agents))
+	for _, r := range s.agents {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b AgentRecord) int { return strings.Compare(string(a.ID), string(b.ID)) })
+	return out
+}
+
+// checkInvariants recomputes everything the coordinator derives from its
+// records and panics if the incremental bookkeeping drifted.
+func (c *Coordinator) checkInvariants() {
+	var counts [numStates]int
+	forced := 0
+	zones := map[string]int{}
+	for id, a := range c.agents {
+		r := &a.rec
+		if id != r.ID || !a.counted || a.removed {
+			panic(fmt.Sprintf("agent %s: id %s counted=%v removed=%v", id, r.ID, a.counted, a.removed))
+		}
+		if err := checkRecord(r); err != nil {
+			panic(err)
+		}
+		counts[r.State]++
+		if r.State == StateRepairing {
+			zones[r.Zone]++
+			if r.Incident.Run.Forced {
+				forced++
+			}
+			if c.inFlight[id] != a {
+				panic("agent " + string(id) + " repairing but not in inFlight")
+			}
+		}
+		if (r.State == StatePending) != a.pend.queued {
+			panic(fmt.Sprintf("agent %s: state %s pend.queued=%v", id, r.State, a.pend.queued))
+		}
+		if _, ok := deadline(r); ok != a.timer.queued {
+			panic(fmt.Sprintf("agent %s: state %s timer.queued=%v", id, r.State, a.timer.queued))
+		}
+	}
+	if counts != c.counts || forced != c.forced || len(c.inFlight) != counts[StateRepairing] {
+		panic(fmt.Sprintf("counts drifted: have %v forced %d, want %v forced %d", c.counts, c.forced, counts, forced))
+	}
+	for z, n := range c.zoneInFlight {
+		if zones[z] != n {
+			panic(fmt.Sprintf("zone %q in flight: have %d want %d", z, n, zones[z]))
+		}
+	}
+	if len(zones) != len(c.zoneInFlight) {
+		panic(fmt.Sprintf("zones in flight: have %v want %v", c.zoneInFlight, zones))
+	}
+}
+
+// checkWriteAhead returns an error if an action in rd is not backed by the
+// state persisted in the same Ready.
+func checkWriteAhead(rd Ready) error {
+	recs := map[AgentID]*AgentRecord{}
+	for i := range rd.Persist.Agents {
+		recs[rd.Persist.Agents[i].ID] = &rd.Persist.Agents[i]
+	}
+	deleted := map[AgentID]bool{}
+	for _, id := range rd.Persist.Deleted {
+		deleted[id] = true
+	}
+	for _, a := range rd.Actions {
+		r := recs[a.Agent]
+		if r == nil && !(a.Kind == ActKill && deleted[a.Agent]) {
+			return fmt.Errorf("action %s on %s without a persisted record", a.Kind, a.Agent)
+		}
+		var ok bool
+		switch a.Kind {
+		case ActLaunch, ActRun:
+			ok = r.State == StateRepairing && r.Incident.Run.Attempt == a.Attempt && r.Incident.Run.Step == a.Step
+		case ActIsolate:
+			ok = r.State == StateIsolated && len(r.History) > 0 && r.History[len(r.History)-1].ID == a.Attempt
+		case ActKill:
+			ok = deleted[a.Agent] || (r.Incident.Run.Attempt != a.Attempt && slices.ContainsFunc(r.History,
+				func(h Attempt) bool { return h.ID == a.Attempt && h.Result != ResultSucceeded }))
+		case ActReactivate:
+			ok = r.State == StateHealthy
+		case ActUp:
+			ok = !r.Drained
+		}
+		if !ok {
+			return fmt.Errorf("action %+v not backed by persisted state", a)
+		}
+	}
+	return nil
+}
+
+// clone deep-copies a Ready, which is only valid until the next Step.
+func clone(rd Ready) Ready {
+	out := Ready{
+		Actions:   slices.Clone(rd.Actions),
+		Decisions: slices.Clone(rd.Decisions),
+	}
+	out.Persist.Agents = slices.Clone(rd.Persist.Agents)
+	out.Persist.Deleted = slices.Clone(rd.Persist.Deleted)
+	if rd.Persist.Global != nil {
+		g := *rd.Persist.Global
+		out.Persist.Global = &g
+	}
+	return out
+}
+
+func formatReady(b *strings.Builder, rd Ready) {
+	for i := range rd.Persist.Agents {
+		fmt.Fprintf(b, "persist %s\n", formatRecord(&rd.Persist.Agents[i]))
+	}
+	for _, id := range rd.Persist.Deleted {
+		fmt.Fprintf(b, "delete %s\n", id)
+	}
+	if g := rd.Persist.Global; g != nil {
+		fmt.Fprintf(b, "persist global %s\n", formatGlobal(g))
+	}
+	for _, a := range rd.Actions {
+		fmt.Fprintf(b, "action %s\n", formatAction(a))
+	}
+	for _, d := range rd.Decisions {
+		fmt.Fprintf(b, "decide %s\n", d)
+	}
+}
+
+func formatStep(s Step) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s/%s", s.Action, s.Scope)
+	if s.Timeout > 0 {
+		fmt.Fprintf(&b, "/%s", s.Timeout)
+	}
+	if s.Approval {
+		b.WriteString("/approval")
+	}
+	if s.Drain {
+		b.WriteString("/drain")
+	}
+	return b.String()
+}
+
+func formatAction(a Action) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s", a.Kind, a.Agent)
+	if a.Attempt != 0 {
+		fmt.Fprintf(&b, " attempt=%d", a.Attempt)
+	}
+	if a.Step.Action != "" {
+		fmt.Fprintf(&b, " step=%s", formatStep(a.Step))
+	}
+	if a.Kind == ActIsolate || a.Kind == ActReactivate {
+		fmt.Fprintf(&b, " method=%s", a.Isolation)
+	}
+	if a.Forced {
+		b.WriteString(" forced")
+	}
+	if a.Principal != "" {
+		fmt.Fprintf(&b, " by=%s", a.Principal)
+	}
+	return b.String()
+}
+
+func formatGlobal(g *GlobalRecord) string {
+	var b strings.Builder
+	if g.Paused {
+		fmt.Fprintf(&b, "paused=%q by=%s at=%s", g.PauseReason, g.PausedBy, rel(g.PausedAt))
+	} else {
+		b.WriteString("running")
+	}
+	if g.Breaker.Tripped {
+		fmt.Fprintf(&b, " breaker=tripped(%d/%d at %s)", g.Breaker.Unhealthy, g.Breaker.Known, rel(g.Breaker.TrippedAt))
+	}
+	fmt.Fprintf(&b, " last-start=%s", rel(g.LastStartAt))
+	return b.String()
+}
+
+func formatRecord(r *AgentRecord) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s", r.ID, r.State)
+	if r.Hostname != "" || r.Zone != "" {
+		fmt.Fprintf(&b, " host=%s zone=%s", r.Hostname, r.Zone)
+	}
+	if r.Excluded {
+		b.WriteString(" excluded")
+	}
+	if r.Drained {
+		b.WriteString(" drained")
+	}
+	if inc := &r.Incident; inc.ID != 0 {
+		fmt.Fprintf(&b, " incident=%d:%s step=%d signals=%d", inc.ID, inc.Problem, inc.Step+1, inc.Signals)
+		if r.State == StatePending {
+			fmt.Fprintf(&b, " pending-since=%s", rel(inc.PendingSince))
+		}
+		if inc.Approved {
+			fmt.Fprintf(&b, " approved-by=%s", inc.ApprovedBy)
+		}
+		if run := &inc.Run; run.Attempt != 0 {
+			fmt.Fprintf(&b, " run=%d:%s", run.Attempt, formatStep(run.Step))
+			if run.StartedAt.IsZero() {
+				fmt.Fprintf(&b, " offer-by=%s", rel(run.OfferDeadline))
+			} else {
+				fmt.Fprintf(&b, " started=%s deadline=%s", rel(run.StartedAt), rel(run.Deadline))
+			}
+			if run.Forced {
+				fmt.Fprintf(&b, " forced-by=%s", run.ForcedBy)
+			}
+		}
+		if r.State == StateProbation {
+			fmt.Fprintf(&b, " probation-until=%s", rel(inc.ProbationEnds))
+		}
+	}
+	if !r.LastClosedAt.IsZero() {
+		fmt.Fprintf(&b, " last-closed=%s next-step=%d", rel(r.LastClosedAt), r.NextStep+1)
+	}
+	if n := len(r.History); n > 0 {
+		h := r.History[n-1]
+		fmt.Fprintf(&b, " history=%d last=%d:%s:%s", n, h.ID, h.Action, h.Result)
+		if h.Result == ResultFailed {
+			fmt.Fprintf(&b, "(exit %d)", h.ExitCode)
+		}
+	}
+	return b.String()
+}
+
+// stepper drives a coordinator and checks, after every event, the
+// invariants that must hold for every output.
+type stepper struct {
+	tb    testing.TB
+	c     *Coordinator
+	store *store
+}
+
+func (s *stepper) step(ev Event) (Ready, error) {
+	rd, err := s.c.Step(ev)
+	if werr := checkWriteAhead(rd); werr != nil {
+		s.tb.Fatalf("write-ahead violated after %#v: %v", ev, werr)
+	}
+	s.store.apply(rd.Persist)
+	s.c.checkInvariants()
+	return rd, err
+}

@@ -1,0 +1,488 @@
+package coordinator
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Notes used in decisions. Constants, so that the hot path does not format.
+const (
+	noteAttached        = "attached to open incident"
+	noteRelapse         = "signal during probation: the repair did not hold"
+	noteContinue        = "previous incident closed within reset_after: continuing up the ladder"
+	noteProbationQuiet  = "probation passed quietly"
+	noteNoOffer         = "no usable offer within offer_timeout: stopped waiting"
+	noteTimedOut        = "step timed out: killed"
+	noteLadderExhausted = "ladder exhausted"
+	noteLadderIsolate   = "isolation is the ladder's next step"
+	noteOperator        = "operator command"
+	noteForced          = "forced by operator: limits bypassed"
+	noteAssumeSuccess   = "dry-run: assuming success, entering probation"
+	noteIsolatedIgnored = "agent is isolated until an operator reactivates it"
+)
+
+// resolve finds the one agent a signal's target names: an agent id or a
+// hostname, never a wildcard, never two agents.
+func (c *Coordinator) resolve(t string) (*agent, error) {
+	if err := validateTarget(t); err != nil {
+		return nil, err
+	}
+	a := c.agents[AgentID(t)]
+	ids := c.hosts[t]
+	switch {
+	case a != nil && (len(ids) == 0 || len(ids) == 1 && ids[0] == a.rec.ID):
+		return a, nil
+	case a == nil && len(ids) == 1:
+		return c.agents[ids[0]], nil
+	case a != nil || len(ids) > 1:
+		return nil, ErrAmbiguousTarget
+	}
+	return nil, ErrUnknownAgent
+}
+
+func (c *Coordinator) signal(e Signal) error {
+	a, err := c.resolve(e.Agent)
+	if err == nil && e.Problem == "" {
+		err = ErrNoProblem
+	}
+	if err != nil {
+		c.decide(Decision{Kind: DecRejected, Agent: AgentID(e.Agent), Err: err, Note: e.Problem})
+		return fmt.Errorf("signal for %q (%s from %s): %w", e.Agent, e.Problem, e.Source, err)
+	}
+	r := &a.rec
+	if c.policy.Mode == ModeObserve {
+		c.decide(Decision{Kind: DecObserved, Agent: r.ID, Err: ErrObserveOnly, Note: e.Problem})
+		return nil
+	}
+	switch r.State {
+	case StatePending, StateAwaitingApproval, StateRepairing:
+		// Dedup. Deliberately no edit: a duplicate changes no decision, so
+		// it costs no write (see the package doc).
+		r.Incident.Signals++
+		r.Incident.LastSignalAt = c.now
+		c.decide(Decision{Kind: DecAttached, Agent: r.ID, Incident: r.Incident.ID, Note: noteAttached})
+	case StateProbation:
+		c.edit(a)
+		r.Incident.Signals++
+		r.Incident.LastSignalAt = c.now
+		c.decide(Decision{Kind: DecRelapsed, Agent: r.ID, Incident: r.Incident.ID, Note: noteRelapse})
+		c.escalate(a)
+	case StateIsolated:
+		c.decide(Decision{Kind: DecIgnored, Agent: r.ID, Err: ErrIsolated, Note: noteIsolatedIgnored})
+	case StateHealthy:
+		c.open(a, e.Problem, e.Source, e.Message)
+		c.enqueue(a)
+	default:
+		panic("coordinator: agent " + string(r.ID) + " in unknown state " + r.State.String())
+	}
+	return nil
+}
+
+// open opens an incident on a healthy agent; the caller then enqueues or
+// starts its first step.
+func (c *Coordinator) open(a *agent, problem, source, message string) {
+	c.edit(a)
+	r := &a.rec
+	r.Incidents++
+	k := escalationStart(r.LastClosedAt, r.NextStep, c.now, c.policy.ResetAfter)
+	r.Incident = Incident{
+		ID: r.Incidents, Problem: problem, Source: source, Message: message,
+		OpenedAt: c.now, Signals: 1, LastSignalAt: c.now, Step: k,
+	}
+	d := Decision{Kind: DecOpened, Agent: r.ID, Incident: r.Incidents, Step: k, Note: problem}
+	d.Action = c.stepOf(r).Action
+	if k > 0 {
+		d.Note = noteContinue
+	}
+	c.decide(d)
+}
+
+func (c *Coordinator) stepOf(r *AgentRecord) Step {
+	s, _ := stepAt(c.policy.LadderFor(r.Incident.Problem), r.Incident.Step)
+	return s
+}
+
+// escalate moves an open incident to its next step.
+func (c *Coordinator) escalate(a *agent) {
+	inc := &a.rec.Incident
+	inc.Step++
+	inc.Approved = false
+	inc.ApprovedBy = ""
+	c.enqueue(a)
+}
+
+// enqueue makes the incident's current step wait: for approval if it needs
+// one, else for a slot. Whether it got one is reported after the schedule
+// pass (reportHeld).
+func (c *Coordinator) enqueue(a *agent) {
+	r := &a.rec
+	r.Incident.Run = Run{}
+	r.Incident.ProbationEnds = time.Time{}
+	s := c.stepOf(r)
+	if s.Approval && !r.Incident.Approved {
+		r.State = StateAwaitingApproval
+		c.decide(Decision{Kind: DecAwaitingApproval, Agent: r.ID, Incident: r.Incident.ID,
+			Step: r.Incident.Step, Action: s.Action, Err: ErrAwaitingApprove})
+		return
+	}
+	r.State = StatePending
+	r.Incident.PendingSince = c.now
+	c.enqueued = append(c.enqueued, a)
+}
+
+// start runs the incident's current step now. The caller has checked the
+// gates, or this is an operator's force.
+func (c *Coordinator) start(a *agent, forced bool, principal string) {
+	c.edit(a)
+	r := &a.rec
+	inc := &r.Incident
+	s, isolate := stepAt(c.policy.LadderFor(inc.Problem), inc.Step)
+	inc.StepsRun++
+	r.NextStep = inc.Step + 1
+	c.global.LastStartAt = c.now
+	c.markGlobal()
+	dry := c.policy.Mode != ModeExecute
+	note := ""
+	if forced {
+		note = noteForced
+	}
+	if isolate {
+		if note == "" {
+			note = noteLadderIsolate
+			if inc.Step >= len(c.policy.LadderFor(inc.Problem)) {
+				note = noteLadderExhausted
+			}
+		}
+		c.isolate(a, dry, forced, principal, note)
+		return
+	}
+	d := Decision{Kind: DecStarted, Agent: r.ID, Incident: inc.ID, Step: inc.Step, Action: s.Action,
+		DryRun: dry, Note: note, Principal: principal}
+	if dry {
+		d.Note = noteAssumeSuccess
+		c.decide(d)
+		c.toProbation(a)
+		return
+	}
+	r.Attempts++
+	run := Run{Attempt: r.Attempts, Step: s, LaunchedAt: c.now, Forced: forced, ForcedBy: principal}
+	kind := ActLaunch
+	switch {
+	case s.Scope == ScopeMaster && !s.Drain:
+		run.StartedAt = c.now
+		run.Deadline = c.now.Add(c.policy.timeout(s))
+		kind = ActRun
+	case s.Scope == ScopeMaster:
+		run.OfferDeadline = c.now.Add(c.policy.DrainTimeout + c.policy.timeout(s))
+		kind = ActRun
+	case s.Drain:
+		run.OfferDeadline = c.now.Add(c.policy.DrainTimeout + c.policy.OfferTimeout)
+	default:
+		run.OfferDeadline = c.now.Add(c.policy.OfferTimeout)
+	}
+	if s.Drain {
+		r.Drained = true
+	}
+	inc.Run = run
+	r.State = StateRepairing
+	d.Attempt = run.Attempt
+	c.act(Action{Kind: kind, Agent: r.ID, Hostname: r.Hostname, Incident: inc.ID, Attempt: run.Attempt,
+		Problem: inc.Problem, Step: s, Forced: forced, Principal: principal})
+	c.decide(d)
+	c.commit(a)
+}
+
+func (c *Coordinator) toProbation(a *agent) {
+	r := &a.rec
+	r.State = StateProbation
+	r.Incident.ProbationEnds = c.now.Add(c.policy.Probation)
+	c.commit(a)
+}
+
+// isolate ends the incident (if any) by isolating the agent. In dry-run it
+// only says so and closes the incident.
+func (c *Coordinator) isolate(a *agent, dry, forced bool, principal, note string) {
+	c.edit(a)
+	r := &a.rec
+	d := Decision{Kind: DecIsolated, Agent: r.ID, Incident: r.Incident.ID, Step: r.Incident.Step,
+		Action: ActionIsolate, DryRun: dry, Note: note, Principal: principal}
+	if dry {
+		c.decide(d)
+		c.closeIncident(a)
+		return
+	}
+	r.Attempts++
+	d.Attempt = r.Attempts
+	c.record(r, Attempt{ID: r.Attempts, Incident: r.Incident.ID, Problem: r.Incident.Problem,
+		Action: ActionIsolate, Scope: ScopeMaster, StartedAt: c.now, EndedAt: c.now,
+		Result: ResultIsolated, Forced: forced, Principal: principal})
+	if r.Incident.StepsRun > 0 {
+		r.LastClosedAt = c.now
+	}
+	r.Incident = Incident{}
+	r.State = StateIsolated
+	r.IsolatedAt = c.now
+	c.act(Action{Kind: ActIsolate, Agent: r.ID, Hostname: r.Hostname, Incident: d.Incident,
+		Attempt: r.Attempts, Isolation: c.policy.Isolation, Forced: forced, Principal: principal})
+	c.decide(d)
+}
+
+// closeIncident returns the agent to healthy. An incident that ran a step
+// arms history-aware escalation for the next one.
+func (c *Coordinator) closeIncident(a *agent) {
+	r := &a.rec
+	if r.Incident.StepsRun > 0 {
+		r.LastClosedAt = c.now
+	}
+	r.Incident = Incident{}
+	r.State = StateHealthy
+}
+
+// record appends an attempt to the bounded history, copying so that
+// records already emitted never change.
+func (c *Coordinator) record(r *AgentRecord, at Attempt) {
+	keep := r.History
+	if len(keep) >= HistoryLen {
+		keep = keep[len(keep)-HistoryLen+1:]
+	}
+	h := make([]Attempt, len(keep), len(keep)+1)
+	copy(h, keep)
+	r.History = append(h, at)
+}
+
+// finish ends the step in flight with result.
+func (c *Coordinator) finish(a *agent, res Result, exit int, tail string) {
+	r := &a.rec
+	run := &r.Incident.Run
+	started := run.StartedAt
+	if started.IsZero() {
+		started = run.LaunchedAt
+	}
+	c.record(r, Attempt{ID: run.Attempt, Incident: r.Incident.ID, Problem: r.Incident.Problem,
+		Action: run.Step.Action, Scope: run.Step.Scope, StartedAt: started, EndedAt: c.now,
+		Result: res, ExitCode: exit, OutputTail: tail, Forced: run.Forced, Principal: run.ForcedBy})
+	r.Incident.Run = Run{}
+}
+
+// kill ends the step in flight without an outcome from it.
+func (c *Coordinator) kill(a *agent, res Result) {
+	r := &a.rec
+	c.act(Action{Kind: ActKill, Agent: r.ID, Hostname: r.Hostname, Incident: r.Incident.ID,
+		Attempt: r.Incident.Run.Attempt, Problem: r.Incident.Problem, Step: r.Incident.Run.Step})
+	c.finish(a, res, 0, "")
+}
+
+func (c *Coordinator) up(a *agent) {
+	r := &a.rec
+	if !r.Drained {
+		return
+	}
+	r.Drained = false
+	c.act(Action{Kind: ActUp, Agent: r.ID, Hostname: r.Hostname, Incident: r.Incident.ID})
+}
+
+func (c *Coordinator) started(e StepStarted) error {
+	a := c.agents[e.Agent]
+	if a == nil {
+		c.decide(Decision{Kind: DecRejected, Agent: e.Agent, Attempt: e.Attempt, Err: ErrUnknownAgent})
+		return fmt.Errorf("step started on %s: %w", e.Agent, ErrUnknownAgent)
+	}
+	r := &a.rec
+	run := &r.Incident.Run
+	if r.State != StateRepairing || run.Attempt != e.Attempt || !run.StartedAt.IsZero() {
+		c.decide(Decision{Kind: DecIgnored, Agent: r.ID, Attempt: e.Attempt, Err: ErrStaleOutcome})
+		return nil
+	}
+	c.edit(a)
+	run.StartedAt = c.now
+	run.Deadline = c.now.Add(c.policy.timeout(run.Step))
+	c.decide(Decision{Kind: DecRunning, Agent: r.ID, Incident: r.Incident.ID, Attempt: run.Attempt,
+		Step: r.Incident.Step, Action: run.Step.Action})
+	return nil
+}
+
+func (c *Coordinator) outcome(e StepOutcome) error {
+	a := c.agents[e.Agent]
+	if a == nil {
+		c.decide(Decision{Kind: DecRejected, Agent: e.Agent, Attempt: e.Attempt, Err: ErrUnknownAgent})
+		return fmt.Errorf("outcome on %s: %w", e.Agent, ErrUnknownAgent)
+	}
+	switch e.Result {
+	case ResultSucceeded, ResultFailed, ResultTimedOut, ResultLost, ResultNoOffer:
+	default:
+		c.decide(Decision{Kind: DecRejected, Agent: e.Agent, Attempt: e.Attempt, Err: ErrUnknownResult})
+		return fmt.Errorf("outcome %d on %s: %w", e.Result, e.Agent, ErrUnknownResult)
+	}
+	r := &a.rec
+	if r.State != StateRepairing || r.Incident.Run.Attempt != e.Attempt {
+		c.decide(Decision{Kind: DecIgnored, Agent: r.ID, Attempt: e.Attempt, Result: e.Result, Err: ErrStaleOutcome})
+		return nil
+	}
+	c.edit(a)
+	d := Decision{Kind: DecStepFailed, Agent: r.ID, Incident: r.Incident.ID, Attempt: e.Attempt,
+		Step: r.Incident.Step, Action: r.Incident.Run.Step.Action, Result: e.Result}
+	c.finish(a, e.Result, e.ExitCode, e.OutputTail)
+	if e.Result == ResultSucceeded {
+		d.Kind = DecSucceeded
+		c.decide(d)
+		c.up(a)
+		c.toProbation(a)
+		return nil
+	}
+	c.decide(d)
+	c.escalate(a)
+	return nil
+}
+
+// tick handles every deadline due at c.now, in (deadline, agent) order.
+// Step deadlines wait while Immutable: a kill cannot reach the master, and
+// reconciliation will report what became of the task.
+func (c *Coordinator) tick() {
+	c.skip = c.skip[:0]
+	for c.timers.Len() > 0 && !c.timers.peek().at.After(c.now) {
+		it := c.timers.pop()
+		a := c.live(it, timerSlot)
+		if a == nil {
+			continue
+		}
+		a.timer.queued = false
+		r := &a.rec
+		switch r.State {
+		case StateProbation:
+			c.edit(a)
+			c.decide(Decision{Kind: DecClosed, Agent: r.ID, Incident: r.Incident.ID, Note: noteProbationQuiet})
+			c.closeIncident(a)
+		case StateRepairing:
+			if c.immutable() {
+				a.timer.queued = true
+				c.skip = append(c.skip, it)
+				continue
+			}
+			c.edit(a)
+			res, note := ResultTimedOut, noteTimedOut
+			if r.Incident.Run.StartedAt.IsZero() {
+				res, note = ResultNoOffer, noteNoOffer
+			}
+			d := Decision{Kind: DecStepFailed, Agent: r.ID, Incident: r.Incident.ID, Attempt: r.Incident.Run.Attempt,
+				Step: r.Incident.Step, Action: r.Incident.Run.Step.Action, Result: res, Note: note}
+			c.kill(a, res)
+			c.decide(d)
+			c.escalate(a)
+		default:
+			panic("coordinator: timer for agent " + string(r.ID) + " in state " + r.State.String())
+		}
+	}
+	for _, it := range c.skip {
+		c.timers.push(it)
+	}
+}
+
+func (c *Coordinator) connectivity(e Connectivity) {
+	was := c.immutable()
+	switch e.Change {
+	case MasterConnected:
+		// A new subscription: its view must be reconciled again.
+		c.link.master, c.link.reconciled = true, false
+	case MasterDisconnected:
+		c.link.master, c.link.reconciled = false, false
+	case Reconciled:
+		if !c.link.master {
+			c.decide(Decision{Kind: DecIgnored, Err: ErrImmutable, Note: "reconciled without a master connection"})
+			return
+		}
+		c.link.reconciled = true
+	case ZKSessionUp:
+		c.link.zk = true
+	case ZKSessionDown:
+		c.link.zk = false
+	default:
+		panic(fmt.Sprintf("coordinator: unknown connectivity change %d", e.Change))
+	}
+	now := c.immutable()
+	switch {
+	case now && !was:
+		c.link.since = c.now
+		c.decide(Decision{Kind: DecImmutable, Err: ErrImmutable, Note: c.why()})
+	case !now && was:
+		c.link.since = c.now
+		c.decide(Decision{Kind: DecMutable, Note: "connected, reconciled, ZooKeeper session up"})
+		c.rearm()
+	}
+}
+
+// rearm restarts the offer wait of steps that had not started when the
+// coordinator became Immutable: without a master (or after a failover) no
+// offer could arrive, which is not the agent's fault.
+func (c *Coordinator) rearm() {
+	ids := make([]AgentID, 0, len(c.inFlight))
+	for id, a := range c.inFlight {
+		if a.rec.Incident.Run.StartedAt.IsZero() {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		a := c.agents[id]
+		c.edit(a)
+		run := &a.rec.Incident.Run
+		wait := c.policy.OfferTimeout
+		if run.Step.Scope == ScopeMaster {
+			wait = c.policy.timeout(run.Step)
+		}
+		if run.Step.Drain {
+			wait += c.policy.DrainTimeout
+		}
+		run.OfferDeadline = c.now.Add(wait)
+	}
+}
+
+func (c *Coordinator) addAgent(id AgentID, host, zone string, update bool) error {
+	if id == "" {
+		c.decide(Decision{Kind: DecRejected, Err: ErrNoTarget, Note: "agent without an id"})
+		return fmt.Errorf("agent event: %w", ErrNoTarget)
+	}
+	a := c.agents[id]
+	switch {
+	case a == nil && update:
+		c.decide(Decision{Kind: DecRejected, Agent: id, Err: ErrUnknownAgent})
+		return fmt.Errorf("update agent %s: %w", id, ErrUnknownAgent)
+	case a == nil:
+		a = &agent{rec: AgentRecord{ID: id, Hostname: host, Zone: zone}}
+		c.agents[id] = a
+		c.indexHost(a)
+		c.edit(a)
+		c.decide(Decision{Kind: DecAgentAdded, Agent: id, Note: host})
+	case a.rec.Hostname == host && a.rec.Zone == zone:
+		// Re-announced on every subscription: no write.
+	default:
+		c.edit(a)
+		c.unindexHost(a)
+		a.rec.Hostname, a.rec.Zone = host, zone
+		c.indexHost(a)
+		c.decide(Decision{Kind: DecAgentUpdated, Agent: id, Note: host})
+	}
+	return nil
+}
+
+func (c *Coordinator) removeAgent(e AgentRemoved) error {
+	a := c.agents[e.ID]
+	if a == nil {
+		c.decide(Decision{Kind: DecRejected, Agent: e.ID, Err: ErrUnknownAgent})
+		return fmt.Errorf("remove agent %s: %w", e.ID, ErrUnknownAgent)
+	}
+	c.edit(a)
+	d := Decision{Kind: DecAgentRemoved, Agent: e.ID, Incident: a.rec.Incident.ID}
+	if a.rec.State == StateRepairing {
+		c.kill(a, ResultCancelled)
+	}
+	if a.rec.State.open() {
+		d.Note = "open incident dropped"
+	}
+	a.removed = true
+	delete(c.agents, e.ID)
+	c.unindexHost(a)
+	c.deleted = append(c.deleted, e.ID)
+	c.decide(d)
+	return nil
+}

@@ -1,0 +1,126 @@
+package coordinator
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// Immutability says whether repair starts are blocked by connectivity, since
+// when and why.
+type Immutability struct {
+	Immutable bool
+	// Since is when the current condition began (zero right after Restore,
+	// before any connectivity event).
+	Since time.Time
+	Why   string
+}
+
+// Counts are agents by state.
+type Counts struct {
+	Healthy, Pending, AwaitingApproval, Repairing, Probation, Isolated int
+	Excluded                                                           int
+}
+
+// Status is the coordinator's summary for /status and metrics.
+type Status struct {
+	Mode      Mode
+	Immutable Immutability
+	Paused    bool
+	PausedBy  string
+	Reason    string
+	PausedAt  time.Time
+	Breaker   StormBreaker
+	Known     int
+	Unhealthy int
+	// InFlight counts agents with a step in flight, Forced those of them
+	// started by an operator's force.
+	InFlight, Forced int
+	Counts           Counts
+	Limits           Limits
+}
+
+// Limits are the configured safety limits, as status shows them.
+type Limits struct {
+	NumAllowedRepairs   int
+	ZoneCap             int
+	MaxUnhealthyPercent int
+	MaxUnhealthyMin     int
+	MinSpacing          time.Duration
+}
+
+// Immutable reports the Immutable state.
+func (c *Coordinator) Immutable() Immutability {
+	return Immutability{Immutable: c.immutable(), Since: c.link.since, Why: c.why()}
+}
+
+// Status summarises the coordinator. O(agents) for the excluded count.
+func (c *Coordinator) Status() Status {
+	s := Status{
+		Mode: c.policy.Mode, Immutable: c.Immutable(),
+		Paused: c.global.Paused, PausedBy: c.global.PausedBy, Reason: c.global.PauseReason, PausedAt: c.global.PausedAt,
+		Breaker: c.global.Breaker, Known: len(c.agents), Unhealthy: c.unhealthy(),
+		InFlight: c.counts[StateRepairing], Forced: c.forced,
+		Counts: Counts{
+			Healthy: c.counts[StateHealthy], Pending: c.counts[StatePending],
+			AwaitingApproval: c.counts[StateAwaitingApproval], Repairing: c.counts[StateRepairing],
+			Probation: c.counts[StateProbation], Isolated: c.counts[StateIsolated],
+		},
+		Limits: Limits{
+			NumAllowedRepairs: c.policy.NumAllowedRepairs, ZoneCap: c.policy.ZoneCap,
+			MaxUnhealthyPercent: c.policy.MaxUnhealthyPercent, MaxUnhealthyMin: c.policy.MaxUnhealthyMin,
+			MinSpacing: c.policy.MinSpacing,
+		},
+	}
+	for _, a := range c.agents {
+		if a.rec.Excluded {
+			s.Counts.Excluded++
+		}
+	}
+	return s
+}
+
+// Agent returns a copy of one agent's record.
+func (c *Coordinator) Agent(id AgentID) (AgentRecord, bool) {
+	a := c.agents[id]
+	if a == nil {
+		return AgentRecord{}, false
+	}
+	return a.rec, true
+}
+
+// OpenIncident is an open incident with its agent and state.
+type OpenIncident struct {
+	Agent    AgentID
+	Hostname string
+	State    State
+	Incident Incident
+}
+
+// OpenIncidents lists open incidents, oldest first.
+func (c *Coordinator) OpenIncidents() []OpenIncident {
+	var out []OpenIncident
+	for _, a := range c.agents {
+		if a.rec.State.open() {
+			out = append(out, OpenIncident{Agent: a.rec.ID, Hostname: a.rec.Hostname, State: a.rec.State, Incident: a.rec.Incident})
+		}
+	}
+	slices.SortFunc(out, func(x, y OpenIncident) int {
+		if c := x.Incident.OpenedAt.Compare(y.Incident.OpenedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(string(x.Agent), string(y.Agent))
+	})
+	return out
+}
+
+// Records returns every agent record (sorted by id) and the global record:
+// exactly what Restore needs.
+func (c *Coordinator) Records() ([]AgentRecord, GlobalRecord) {
+	out := make([]AgentRecord, 0, len(c.agents))
+	for _, a := range c.agents {
+		out = append(out, a.rec)
+	}
+	slices.SortFunc(out, func(x, y AgentRecord) int { return strings.Compare(string(x.ID), string(y.ID)) })
+	return out, c.global
+}

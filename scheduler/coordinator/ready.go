@@ -1,0 +1,190 @@
+package coordinator
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Ready is the output of one Step: persist, then act, then log. Its slices
+// are valid until the next call to Step.
+type Ready struct {
+	Persist   Persist
+	Actions   []Action
+	Decisions []Decision
+}
+
+// Persist is the state to write before acting.
+type Persist struct {
+	// Agents are full records that changed, in the order first changed.
+	Agents []AgentRecord
+	// Deleted are agents whose records are to be removed.
+	Deleted []AgentID
+	// Global is set when the global record changed.
+	Global *GlobalRecord
+}
+
+// Empty reports whether there is nothing to write.
+func (p Persist) Empty() bool {
+	return len(p.Agents) == 0 && len(p.Deleted) == 0 && p.Global == nil
+}
+
+// ActionKind says what the runtime must do.
+type ActionKind uint8
+
+const (
+	// ActLaunch launches an agent-scope step as a task on the agent, through
+	// one of its offers; with Step.Drain the runtime drains the agent first.
+	ActLaunch ActionKind = iota + 1
+	// ActRun runs a master-scope step on the scheduler's host.
+	ActRun
+	// ActIsolate tells the master to stop using the agent (Isolation).
+	ActIsolate
+	// ActReactivate returns an isolated agent to service (and ends any
+	// maintenance window healer opened on it).
+	ActReactivate
+	// ActKill kills the step identified by Attempt (or stops waiting for
+	// its offer).
+	ActKill
+	// ActUp ends the maintenance window of a drained agent (mode UP).
+	ActUp
+)
+
+var actionNames = [...]string{"", "launch", "run", "isolate", "reactivate", "kill", "up"}
+
+func (k ActionKind) String() string {
+	if int(k) < len(actionNames) && k != 0 {
+		return actionNames[k]
+	}
+	return "action?"
+}
+
+// Action is one thing for the runtime to do. Its intent is in the records of
+// the same Ready.
+type Action struct {
+	Kind     ActionKind
+	Agent    AgentID
+	Hostname string
+	Incident uint64
+	Attempt  uint64
+	Problem  string
+	// Step is the step to launch or run (ActLaunch, ActRun).
+	Step Step
+	// Isolation is the method for ActIsolate.
+	Isolation IsolationMethod
+	// Forced actions come from an operator's force; Principal says whose.
+	Forced    bool
+	Principal string
+}
+
+// DecisionKind classifies a Decision.
+type DecisionKind uint8
+
+const (
+	DecRejected DecisionKind = iota + 1
+	DecObserved
+	DecOpened
+	DecAttached
+	DecRelapsed
+	DecHeld
+	DecAwaitingApproval
+	DecApproved
+	DecStarted
+	DecRunning
+	DecSucceeded
+	DecStepFailed
+	DecIsolated
+	DecClosed
+	DecCancelled
+	DecIgnored
+	DecBreakerTripped
+	DecPaused
+	DecResumed
+	DecExcluded
+	DecIncluded
+	DecReactivated
+	DecAgentAdded
+	DecAgentUpdated
+	DecAgentRemoved
+	DecImmutable
+	DecMutable
+)
+
+var decisionNames = [...]string{"", "rejected", "observed", "opened", "attached", "relapsed", "held",
+	"awaiting-approval", "approved", "started", "running", "succeeded", "step-failed", "isolated", "closed",
+	"cancelled", "ignored", "breaker-tripped", "paused", "resumed", "excluded", "included", "reactivated",
+	"agent-added", "agent-updated", "agent-removed", "immutable", "mutable"}
+
+func (k DecisionKind) String() string {
+	if int(k) < len(decisionNames) && k != 0 {
+		return decisionNames[k]
+	}
+	return "decision?"
+}
+
+// Decision records one decision and why, for logs, metrics and audit. It is
+// a value built without formatting; String renders it.
+type Decision struct {
+	At       time.Time
+	Kind     DecisionKind
+	Agent    AgentID
+	Incident uint64
+	Attempt  uint64
+	// Step is the ladder index (for step decisions) and Action its id.
+	Step   int
+	Action string
+	// Result is the step's result (DecSucceeded, DecStepFailed).
+	Result Result
+	// DryRun marks "would have" decisions.
+	DryRun bool
+	// Err is why something was rejected, held or ignored.
+	Err error
+	// Note adds detail in words.
+	Note      string
+	Principal string
+}
+
+// String renders the decision as one log line.
+func (d Decision) String() string {
+	var b strings.Builder
+	if d.DryRun {
+		b.WriteString("would-have ")
+	}
+	b.WriteString(d.Kind.String())
+	if d.Agent != "" {
+		b.WriteString(" agent=")
+		b.WriteString(string(d.Agent))
+	}
+	if d.Incident != 0 {
+		b.WriteString(" incident=")
+		b.WriteString(strconv.FormatUint(d.Incident, 10))
+	}
+	if d.Action != "" {
+		b.WriteString(" step=")
+		b.WriteString(strconv.Itoa(d.Step + 1))
+		b.WriteString(":")
+		b.WriteString(d.Action)
+	}
+	if d.Attempt != 0 {
+		b.WriteString(" attempt=")
+		b.WriteString(strconv.FormatUint(d.Attempt, 10))
+	}
+	if d.Result != 0 {
+		b.WriteString(" result=")
+		b.WriteString(d.Result.String())
+	}
+	if d.Principal != "" {
+		b.WriteString(" by=")
+		b.WriteString(d.Principal)
+	}
+	if d.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(d.Err.Error())
+	}
+	if d.Note != "" {
+		b.WriteString(" (")
+		b.WriteString(d.Note)
+		b.WriteString(")")
+	}
+	return b.String()
+}

@@ -1,0 +1,195 @@
+package coordinator
+
+import (
+	"fmt"
+	"time"
+)
+
+// AgentID is a Mesos agent id.
+type AgentID string
+
+// State is where an agent is in the repair lifecycle.
+type State uint8
+
+const (
+	// StateHealthy: no open incident.
+	StateHealthy State = iota
+	// StatePending: an incident is open and its next step waits for a slot.
+	StatePending
+	// StateAwaitingApproval: the next step needs an operator's approve.
+	StateAwaitingApproval
+	// StateRepairing: a step is in flight (waiting for its offer or running).
+	StateRepairing
+	// StateProbation: the last step succeeded; a signal now is a relapse.
+	StateProbation
+	// StateIsolated: the master was told to stop using the agent; only an
+	// operator's reactivate ends it.
+	StateIsolated
+	numStates
+)
+
+var stateNames = [numStates]string{"healthy", "pending", "awaiting-approval", "repairing", "probation", "isolated"}
+
+func (s State) String() string {
+	if s < numStates {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("state(%d)", uint8(s))
+}
+
+// open reports whether an agent in state s has an open incident.
+func (s State) open() bool {
+	return s == StatePending || s == StateAwaitingApproval || s == StateRepairing || s == StateProbation
+}
+
+// AgentRecord is everything the coordinator keeps about one agent; the store
+// keeps one small node per agent holding it. Its size is bounded: History
+// keeps the last HistoryLen attempts.
+type AgentRecord struct {
+	ID       AgentID
+	Hostname string
+	// Zone is the agent's fault-domain zone ("" without DomainInfo).
+	Zone  string
+	State State
+	// Excluded agents are never repaired (operator exclude).
+	Excluded bool
+	// Drained is set while the agent is in a maintenance window healer
+	// opened for a drain step; ActUp ends it.
+	Drained bool
+	// Incident is the open incident; zero unless State is open.
+	Incident Incident
+	// Incidents and Attempts count incidents opened and steps started on
+	// this agent; they make incident and attempt ids.
+	Incidents uint64
+	Attempts  uint64
+	// LastClosedAt is when the agent's last incident that ran a step closed,
+	// and NextStep the ladder position after the last step it ran: a new
+	// incident within Policy.ResetAfter continues from there.
+	LastClosedAt time.Time
+	NextStep     int
+	IsolatedAt   time.Time
+	// History holds the last HistoryLen attempts, oldest first. Never
+	// modified in place once emitted.
+	History []Attempt
+}
+
+// HistoryLen bounds AgentRecord.History, keeping each agent's node small.
+const HistoryLen = 10
+
+// Incident is one open repair of one agent.
+type Incident struct {
+	// ID is the agent's incident number (1, 2, ...); with the agent id it
+	// names the incident.
+	ID       uint64
+	Problem  string
+	Source   string
+	Message  string
+	OpenedAt time.Time
+	// Signals counts signals attached (the first included). It and
+	// LastSignalAt are written only with the record's next real change.
+	Signals      int
+	LastSignalAt time.Time
+	// Step is the ladder index of the step in flight or next to run.
+	Step int
+	// StepsRun counts steps started in this incident.
+	StepsRun   int
+	Approved   bool
+	ApprovedBy string
+	// PendingSince orders pending agents: oldest gets the next free slot.
+	PendingSince time.Time
+	// Run is the step in flight while State is StateRepairing.
+	Run Run
+	// ProbationEnds is when a quiet probation closes the incident.
+	ProbationEnds time.Time
+}
+
+// Run is a step in flight.
+type Run struct {
+	// Attempt identifies the step; outcomes name it, so an outcome for an
+	// earlier attempt is recognised as stale.
+	Attempt uint64
+	Step    Step
+	// LaunchedAt is when the launch was decided; StartedAt when the step
+	// started running (for agent-scope steps, when the task was launched on
+	// an offer; master-scope steps start at once).
+	LaunchedAt time.Time
+	StartedAt  time.Time
+	// OfferDeadline (agent scope, not yet started) and Deadline (started)
+	// bound the step.
+	OfferDeadline time.Time
+	Deadline      time.Time
+	// Forced steps were started by an operator's force, bypassing limits.
+	Forced   bool
+	ForcedBy string
+}
+
+func (r *Run) deadline() time.Time {
+	if r.StartedAt.IsZero() {
+		return r.OfferDeadline
+	}
+	return r.Deadline
+}
+
+// Result is how an attempt ended.
+type Result uint8
+
+const (
+	ResultSucceeded Result = iota + 1
+	ResultFailed
+	ResultTimedOut
+	ResultLost
+	ResultNoOffer
+	// ResultCancelled: killed by an operator's cancel or isolate, or because
+	// the agent was removed.
+	ResultCancelled
+	// ResultIsolated: the attempt was the isolation itself.
+	ResultIsolated
+)
+
+var resultNames = [...]string{"", "succeeded", "failed", "timed-out", "lost", "no-offer", "cancelled", "isolated"}
+
+func (r Result) String() string {
+	if int(r) < len(resultNames) && r != 0 {
+		return resultNames[r]
+	}
+	return fmt.Sprintf("result(%d)", uint8(r))
+}
+
+// Attempt is one finished step in an agent's history.
+type Attempt struct {
+	ID         uint64
+	Incident   uint64
+	Problem    string
+	Action     string
+	Scope      Scope
+	StartedAt  time.Time
+	EndedAt    time.Time
+	Result     Result
+	ExitCode   int
+	OutputTail string
+	Forced     bool
+	Principal  string
+}
+
+// GlobalRecord is the coordinator's cluster-wide persisted state.
+type GlobalRecord struct {
+	Paused      bool
+	PauseReason string
+	PausedBy    string
+	PausedAt    time.Time
+	Breaker     StormBreaker
+	// LastStartAt is when the last repair started (minimum spacing).
+	LastStartAt time.Time
+}
+
+// StormBreaker is the breaker's state. Once tripped it stays tripped until
+// an operator resumes.
+type StormBreaker struct {
+	Tripped   bool
+	TrippedAt time.Time
+	// Unhealthy and Known are the counts that tripped it.
+	Unhealthy int
+	Known     int
+}
+
+var timeZero time.Time

@@ -1,0 +1,110 @@
+package coordinator
+
+import "fmt"
+
+// schedule runs after every event: it trips the storm breaker if the cluster
+// is over max_unhealthy, then gives free slots to pending agents, oldest
+// pending first (ties by agent id). Cheap when nothing can start: the
+// global gates and the slot count are checked before the queue is touched,
+// which keeps a 50,000-agent storm linear.
+func (c *Coordinator) schedule() {
+	c.commitAll()
+	c.checkBreaker()
+	if c.pending.Len() == 0 || c.globalHold() != nil {
+		return
+	}
+	c.skip = c.skip[:0]
+	for c.pending.Len() > 0 && !c.slotsFull() && !c.spacing() {
+		it := c.pending.pop()
+		a := c.live(it, pendSlot)
+		if a == nil {
+			continue
+		}
+		a.pend.queued = false
+		if a.rec.Excluded || c.zoneFull(a.rec.Zone) {
+			// Keeps its place for when it becomes startable.
+			a.pend.queued = true
+			c.skip = append(c.skip, it)
+			continue
+		}
+		c.start(a, false, "")
+	}
+	for _, it := range c.skip {
+		c.pending.push(it)
+	}
+}
+
+// reportHeld says, for each agent that started waiting in this Step and did
+// not get a slot, what holds it.
+func (c *Coordinator) reportHeld() {
+	for _, a := range c.enqueued {
+		r := &a.rec
+		if a.removed || r.State != StatePending {
+			continue
+		}
+		c.decide(Decision{Kind: DecHeld, Agent: r.ID, Incident: r.Incident.ID, Step: r.Incident.Step,
+			Action: c.stepOf(r).Action, Err: c.holdReason(a)})
+	}
+}
+
+// globalHold is the gate that holds every start, if any.
+func (c *Coordinator) globalHold() error {
+	switch {
+	case c.policy.Mode == ModeObserve:
+		return ErrObserveOnly
+	case c.immutable():
+		return ErrImmutable
+	case c.global.Paused:
+		return ErrPaused
+	case c.global.Breaker.Tripped:
+		return ErrBreakerTripped
+	}
+	return nil
+}
+
+// holdReason says why a pending agent did not start.
+func (c *Coordinator) holdReason(a *agent) error {
+	switch {
+	case c.globalHold() != nil:
+		return c.globalHold()
+	case a.rec.Excluded:
+		return ErrExcluded
+	case c.slotsFull():
+		return ErrLimitReached
+	case c.zoneFull(a.rec.Zone):
+		return ErrZoneCapReached
+	case c.spacing():
+		return ErrSpacing
+	}
+	panic("coordinator: agent " + string(a.rec.ID) + " pending with nothing holding it")
+}
+
+// slotsFull: forced steps occupy slots too, so a force never lets automatic
+// repairs exceed the cap; it only lets the force itself exceed it.
+func (c *Coordinator) slotsFull() bool {
+	return c.counts[StateRepairing] >= c.policy.NumAllowedRepairs
+}
+
+func (c *Coordinator) zoneFull(zone string) bool {
+	return c.policy.ZoneCap > 0 && c.zoneInFlight[zone] >= c.policy.ZoneCap
+}
+
+func (c *Coordinator) spacing() bool {
+	g := &c.global
+	return c.policy.MinSpacing > 0 && !g.LastStartAt.IsZero() && c.now.Sub(g.LastStartAt) < c.policy.MinSpacing
+}
+
+func (c *Coordinator) checkBreaker() {
+	if c.global.Breaker.Tripped {
+		return
+	}
+	unhealthy, known := c.unhealthy(), len(c.agents)
+	if !breakerOver(unhealthy, known, c.policy.MaxUnhealthyPercent, c.policy.MaxUnhealthyMin) {
+		return
+	}
+	c.global.Breaker = StormBreaker{Tripped: true, TrippedAt: c.now, Unhealthy: unhealthy, Known: known}
+	c.markGlobal()
+	c.decide(Decision{Kind: DecBreakerTripped, Err: ErrBreakerTripped, Note: fmt.Sprintf(
+		"%d of %d known agents unhealthy: more than %d and more than %d%%; repairs stop until an operator resumes",
+		unhealthy, known, c.policy.MaxUnhealthyMin, c.policy.MaxUnhealthyPercent)})
+}
