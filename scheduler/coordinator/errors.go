@@ -10,6 +10,7 @@ var (
 	ErrUnknownAgent    = errors.New("unknown agent")
 	ErrAmbiguousTarget = errors.New("signal target names more than one agent")
 	ErrNoProblem       = errors.New("signal names no problem")
+	ErrNoAgentID       = errors.New("agent event without an agent id")
 )
 
 // Reasons a repair start is held; Decision.Err carries them.

@@ -215,8 +215,11 @@ func formatGlobal(g *GlobalRecord) string {
 func formatRecord(r *AgentRecord) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s", r.ID, r.State)
-	if r.Hostname != "" || r.Zone != "" {
-		fmt.Fprintf(&b, " host=%s zone=%s", r.Hostname, r.Zone)
+	if r.Hostname != "" {
+		fmt.Fprintf(&b, " host=%s", r.Hostname)
+	}
+	if r.Zone != "" {
+		fmt.Fprintf(&b, " zone=%s", r.Zone)
 	}
 	if r.Excluded {
 		b.WriteString(" excluded")

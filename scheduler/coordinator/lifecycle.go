@@ -403,7 +403,7 @@ func (c *Coordinator) connectivity(e Connectivity) {
 	switch {
 	case now && !was:
 		c.link.since = c.now
-		c.decide(Decision{Kind: DecImmutable, Err: ErrImmutable, Note: c.why()})
+		c.decide(Decision{Kind: DecImmutable, Note: c.why()})
 	case !now && was:
 		c.link.since = c.now
 		c.decide(Decision{Kind: DecMutable, Note: "connected, reconciled, ZooKeeper session up"})
@@ -439,8 +439,8 @@ func (c *Coordinator) rearm() {
 
 func (c *Coordinator) addAgent(id AgentID, host, zone string, update bool) error {
 	if id == "" {
-		c.decide(Decision{Kind: DecRejected, Err: ErrNoTarget, Note: "agent without an id"})
-		return fmt.Errorf("agent event: %w", ErrNoTarget)
+		c.decide(Decision{Kind: DecRejected, Err: ErrNoAgentID, Note: host})
+		return fmt.Errorf("agent event for host %q: %w", host, ErrNoAgentID)
 	}
 	a := c.agents[id]
 	switch {
