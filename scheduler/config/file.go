@@ -343,7 +343,10 @@ func (c *Config) fileLadders(v *yaml.Node) error {
 		}
 		ladders[p] = steps
 	}
-	c.Ladders = ladders
+	c.Ladders = nil
+	if len(ladders) > 0 {
+		c.Ladders = ladders
+	}
 	return nil
 }
 
@@ -370,7 +373,10 @@ func (c *Config) fileZoneCaps(v *yaml.Node) error {
 		}
 		caps[k.Value] = cp
 	}
-	c.ZoneCaps = caps
+	c.ZoneCaps = nil // an empty mapping is no caps: keep one representation.
+	if len(caps) > 0 {
+		c.ZoneCaps = caps
+	}
 	return nil
 }
 

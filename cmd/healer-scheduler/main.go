@@ -1,0 +1,63 @@
+// Command healer-scheduler is healer's Mesos framework. Its configuration is
+// described in docs/configuration.md and by --help.
+//
+// Exit codes: 0 after --help or a successful --validate_only; 2 when the
+// configuration is invalid (the message names the setting, before anything
+// else is done); 1 when the scheduler stops on an error.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/healer-mesos/healer/scheduler/config"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+}
+
+func run(args, environ []string, stdout, stderr io.Writer) int {
+	cfg, err := config.Load(args, environ)
+	if errors.Is(err, config.ErrHelp) {
+		fmt.Fprint(stdout, config.Usage())
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "healer-scheduler: invalid configuration:\n  %s\n",
+			strings.ReplaceAll(err.Error(), "\n", "\n  "))
+		return 2
+	}
+	log := newLogger(cfg, stderr)
+	attrs := []any{}
+	for _, kv := range cfg.Settings() {
+		attrs = append(attrs, slog.String(kv[0], kv[1]))
+	}
+	log.Info("effective configuration", attrs...)
+	if cfg.ZK == "" {
+		log.Warn("no --zk: healer's state would be kept in memory only and lost on restart; use this for trial runs only")
+	}
+	if cfg.ValidateOnly {
+		log.Info("configuration is valid", "mode", cfg.Mode)
+		return 0
+	}
+	// TODO(scheduler runtime): subscribe to the master, elect a leader, run
+	// the coordinator. Until then, refuse to pretend to be running.
+	log.Error("the scheduler runtime is not implemented yet: healer-scheduler can only check its configuration (--validate_only)")
+	return 1
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	// Validated by config.Load, so UnmarshalText cannot fail here.
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds the real healer-scheduler once per test run.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "healer-scheduler-test")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "healer-scheduler")
+		gobin, err := exec.LookPath("go")
+		if err != nil {
+			gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		out, err := exec.Command(gobin, "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = errors.New(string(out) + err.Error())
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("go build: %v", buildErr)
+	}
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
+// runBinary runs the binary with only the given environment (no HEALER_*
+// variables of the machine running the tests leak in).
+func runBinary(t *testing.T, env []string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	cmd := exec.Command(binary(t), args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit):
+		code = exit.ExitCode()
+	default:
+		t.Fatalf("run: %v", err)
+	}
+	return code, o.String(), e.String()
+}
+
+// effective returns the settings of the JSON "effective configuration" line.
+func effective(t *testing.T, stderr string) map[string]any {
+	t.Helper()
+	for _, line := range strings.Split(stderr, "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "effective configuration" {
+			return m
+		}
+	}
+	t.Fatalf("no effective configuration logged:\n%s", stderr)
+	return nil
+}
+
+func TestBadRepairOrderExitsBeforeAnythingElse(t *testing.T) {
+	code, stdout, stderr := runBinary(t, nil, "--master=m1:5050", "--repair_set=reboot=/sbin/reboot", "--repair_order=rebot:slave")
+	if code != 2 {
+		t.Errorf("exit code %d, want 2", code)
+	}
+	if !strings.Contains(stderr, `--repair_order: unknown repair id "rebot" (not in --repair_set, and not a built-in: isolate)`) {
+		t.Errorf("stderr does not name the bad value:\n%s", stderr)
+	}
+	if strings.Contains(stderr, "effective configuration") || stdout != "" {
+		t.Errorf("did something before refusing the configuration:\nstdout: %s\nstderr: %s", stdout, stderr)
+	}
+}
+
+func TestEnvironment(t *testing.T) {
+	code, _, stderr := runBinary(t, []string{"HEALER_NUM_ALLOWED_REPAIRS=3", "HEALER_MASTER=m1:5050", "HEALER_REPAIR_ORDER=isolate"},
+		"--validate_only", "--log_format=json")
+	if code != 0 {
+		t.Fatalf("exit code %d:\n%s", code, stderr)
+	}
+	if got := effective(t, stderr)["num_allowed_repairs"]; got != "3" {
+		t.Errorf("num_allowed_repairs = %v, want 3 from HEALER_NUM_ALLOWED_REPAIRS", got)
+	}
+	code, _, stderr = runBinary(t, []string{"HEALER_NUM_ALLOWED_REPAIRS=0"}, "--master=m1:5050", "--repair_order=isolate")
+	if code != 2 || !strings.Contains(stderr, "HEALER_NUM_ALLOWED_REPAIRS: must be at least 1, got 0") {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+}
+
+func TestConfigFileAndFlagPrecedence(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "healer.yaml")
+	body := "master: m1:5050\nnum_allowed_repairs: 2\nprobation: 5mins\nmode: dry-run\nrepair_order: [isolate]\n"
+	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runBinary(t, []string{"HEALER_PROBATION=7m", "HEALER_MODE=observe"},
+		"--config="+file, "--probation=1m", "--validate_only", "--log_format=json")
+	if code != 0 {
+		t.Fatalf("exit code %d:\n%s", code, stderr)
+	}
+	got := effective(t, stderr)
+	for k, want := range map[string]string{
+		"num_allowed_repairs": "2",       // file over default
+		"probation":           "1m0s",    // flag over environment over file
+		"mode":                "observe", // environment over file
+		"reset_after":         "1h0m0s",  // default
+	} {
+		if got[k] != want {
+			t.Errorf("%s = %v, want %s", k, got[k], want)
+		}
+	}
+}
+
+func TestRuntimeNotImplementedExitsNonZero(t *testing.T) {
+	code, _, stderr := runBinary(t, nil, "--master=m1:5050", "--repair_order=isolate")
+	if code != 1 || !strings.Contains(stderr, "not implemented yet") {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	code, stdout, _ := runBinary(t, nil, "--help")
+	if code != 0 || !strings.Contains(stdout, "--repair_order (HEALER_REPAIR_ORDER)") {
+		t.Errorf("exit %d, stdout:\n%s", code, stdout)
+	}
+}

@@ -1,0 +1,117 @@
+package config
+
+import (
+	"reflect"
+	"testing"
+)
+
+// The fuzz targets hold the parsers to two properties: they never panic, and
+// whatever they accept prints back to a form they accept again with the same
+// meaning. Seeds live in testdata/fuzz/<Target>/ as `go test -fuzz` keeps
+// them; `make fuzz` runs each target briefly.
+
+func FuzzParseRepairSet(f *testing.F) {
+	for _, s := range []string{"", "reboot=/sbin/reboot", "a=/a,b=systemctl restart mesos-agent", "a=/a,a=/b", "isolate=/x", "=x", "a==b", " a = /a , b=/b "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		rs, err := ParseRepairSet(s)
+		if err != nil {
+			return
+		}
+		seen := map[string]bool{}
+		for _, r := range rs {
+			if err := checkRepair(r.ID, r.Command); err != nil {
+				t.Fatalf("accepted an invalid entry %+v: %v", r, err)
+			}
+			if seen[r.ID] {
+				t.Fatalf("accepted a duplicate id %q", r.ID)
+			}
+			seen[r.ID] = true
+		}
+		again, err := ParseRepairSet(FormatRepairSet(rs))
+		if err != nil {
+			t.Fatalf("%q: formatted %q does not parse: %v", s, FormatRepairSet(rs), err)
+		}
+		if !reflect.DeepEqual(rs, again) {
+			t.Fatalf("%q: round trip %+v != %+v", s, rs, again)
+		}
+	})
+}
+
+func FuzzParseRepairOrder(f *testing.F) {
+	for _, s := range []string{"", "restart:slave,reboot:agent,isolate:master", "isolate", "a:SLAVE", "a:rack", "a", "a:slave,a:master", ":master", "isolate:slave"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		steps, err := ParseRepairOrder(s)
+		if err != nil {
+			return
+		}
+		for _, st := range steps {
+			if st.Scope != ScopeAgent && st.Scope != ScopeMaster {
+				t.Fatalf("accepted scope %q", st.Scope)
+			}
+			if err := checkID(st.Action); err != nil {
+				t.Fatalf("accepted id %q: %v", st.Action, err)
+			}
+		}
+		again, err := ParseRepairOrder(FormatRepairOrder(steps))
+		if err != nil || !reflect.DeepEqual(steps, again) {
+			t.Fatalf("%q: round trip via %q: %+v, %v", s, FormatRepairOrder(steps), again, err)
+		}
+	})
+}
+
+func FuzzParseDuration(f *testing.F) {
+	for _, s := range []string{"10m", "10mins", "1.5hrs", "0", "1weeks", "-1s", "1e9secs", "5secs"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseDuration(s)
+		if err != nil {
+			return
+		}
+		if d < 0 {
+			t.Fatalf("%q: negative %v accepted", s, d)
+		}
+		if again, err := ParseDuration(d.String()); err != nil || again != d {
+			t.Fatalf("%q: %v does not round-trip: %v, %v", s, d, again, err)
+		}
+	})
+}
+
+func FuzzConfigFile(f *testing.F) {
+	for _, s := range []string{
+		"",
+		"num_allowed_repairs: 2\nmode: dry-run\n",
+		"repair_set:\n  reboot: /sbin/reboot\nrepair_order:\n  - {action: reboot, scope: slave, timeout: 10mins, drain: true}\n  - isolate\n",
+		"ladders:\n  disk_full: [isolate]\nzone_caps: {a: 1}\n",
+		`{"master": "m:5050", "repair_order": "isolate", "probation": "5m"}`,
+		"a: &x 1\nb: *x\n",
+		"probaton: 5m\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseFile("fuzz.yaml", data)
+		if err != nil {
+			return
+		}
+		c.finalize()
+		_ = c.Validate() // must not panic, whatever it says.
+		out, err := c.MarshalFile()
+		if err != nil {
+			t.Fatalf("accepted file does not marshal: %v", err)
+		}
+		c2, err := ParseFile("again.yaml", out)
+		if err != nil {
+			t.Fatalf("marshalled file does not parse: %v\n%s", err, out)
+		}
+		c2.finalize()
+		c.origin, c2.origin, c.file, c2.file = nil, nil, "", ""
+		if !reflect.DeepEqual(c, c2) {
+			t.Fatalf("round trip changed the config:\n%+v\n%+v\n%s", c, c2, out)
+		}
+	})
+}
