@@ -27,6 +27,11 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, config.Usage())
 		return 0
 	}
+	if err == nil {
+		// The coordinator checks the policy too; a configuration it would
+		// refuse must fail here, not when the runtime starts.
+		_, err = cfg.Policy()
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "healer-scheduler: invalid configuration:\n  %s\n",
 			strings.ReplaceAll(err.Error(), "\n", "\n  "))

@@ -148,31 +148,25 @@ const (
 	fromFlag
 )
 
-// Default returns the built-in defaults. They are chosen so that the defaults
-// alone never start more than one repair at a time.
+// Default returns the built-in defaults. Those the coordinator consumes
+// (mode, default ladder, limits, durations) are coordinator.DefaultPolicy's:
+// dry-run mode, a ladder of just isolate, one repair at a time.
 func Default() Config {
-	return Config{
-		FrameworkName:     "healer",
-		Role:              "*",
-		FailoverTimeout:   7 * 24 * time.Hour,
-		Checkpoint:        true,
-		TaskCPUs:          0.1,
-		TaskMemMB:         32,
-		ZKSessionTimeout:  10 * time.Second,
-		AdminListen:       ":7070",
-		NumAllowedRepairs: 1,
-		MaxUnhealthy:      Threshold{Percent: 20, IsPercent: true},
-		MaxUnhealthyMin:   5,
-		Probation:         10 * time.Minute,
-		ResetAfter:        time.Hour,
-		OfferTimeout:      5 * time.Minute,
-		StepTimeout:       30 * time.Minute,
-		DrainTimeout:      30 * time.Minute,
-		Isolation:         IsolationDeactivate,
-		Mode:              ModeExecute,
-		LogFormat:         "text",
-		LogLevel:          "info",
+	c := Config{
+		FrameworkName:    "healer",
+		Role:             "*",
+		FailoverTimeout:  7 * 24 * time.Hour,
+		Checkpoint:       true,
+		TaskCPUs:         0.1,
+		TaskMemMB:        32,
+		ZKSessionTimeout: 10 * time.Second,
+		AdminListen:      ":7070",
+		LogFormat:        "text",
+		LogLevel:         "info",
 	}
+	// Mode, ladder, limits and durations: the coordinator's defaults.
+	c.policyDefaults()
+	return c
 }
 
 // DefaultZKPath is healer's chroot when --zk names none.
@@ -431,6 +425,9 @@ func (c Config) validateRepairs() []error {
 			if s.Timeout < 0 {
 				errs = append(errs, fmt.Errorf("%s: negative timeout %s", at, s.Timeout))
 			}
+			if s.Action == BuiltinIsolate && i != len(steps)-1 {
+				errs = append(errs, fmt.Errorf("%s: %s must be the last step (isolation ends the incident, so later steps would never run)", at, BuiltinIsolate))
+			}
 		}
 	}
 	checkLadder(c.label("repair_order"), c.RepairOrder)
@@ -444,8 +441,9 @@ func (c Config) validateRepairs() []error {
 		}
 		checkLadder(where, c.Ladders[p])
 	}
-	if c.Mode != ModeObserve && len(c.RepairOrder) == 0 && len(c.Ladders) == 0 {
-		errs = append(errs, fmt.Errorf("%s: empty, and no per-problem ladders in a config file: healer would have no repair to run; set e.g. --repair_order=isolate:master, or run with --mode=observe", c.label("repair_order")))
+	if len(c.RepairOrder) == 0 {
+		// Problems without a ladder of their own need a default one.
+		errs = append(errs, fmt.Errorf("%s: empty: problems without a ladder of their own would have no repair to run; give at least one step, e.g. --repair_order=isolate:master", c.label("repair_order")))
 	}
 	return errs
 }

@@ -24,12 +24,12 @@ func writeFile(t *testing.T, name, body string) string {
 }
 
 func TestDefaultsLoad(t *testing.T) {
-	c, err := Load(base, nil)
+	c, err := Load([]string{"--master=m1:5050"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Default()
-	if c.NumAllowedRepairs != 1 || c.FailoverTimeout != 7*24*time.Hour || c.Mode != ModeExecute ||
+	if c.NumAllowedRepairs != 1 || c.FailoverTimeout != 7*24*time.Hour || c.Mode != ModeDryRun ||
 		c.Probation != want.Probation || c.ResetAfter != time.Hour || c.Isolation != IsolationDeactivate ||
 		!c.Checkpoint || c.MaxUnhealthy.String() != "20%" || c.MaxUnhealthyMin != 5 {
 		t.Errorf("defaults not in effect: %+v", c)
@@ -135,8 +135,10 @@ func TestErrors(t *testing.T) {
 			[]string{`--admin_listen: "7070" is not host:port or :port`}},
 		{"bad task cpus", append(base, "--task_cpus=0"), nil, "",
 			[]string{`--task_cpus: must be positive`}},
-		{"no ladder in execute", []string{"--master=m:5050"}, nil, "",
-			[]string{`--repair_order: empty, and no per-problem ladders in a config file: healer would have no repair to run; set e.g. --repair_order=isolate:master, or run with --mode=observe`}},
+		{"empty repair_order", []string{"--master=m:5050", "--repair_order="}, nil, "",
+			[]string{`--repair_order: empty: problems without a ladder of their own would have no repair to run; give at least one step, e.g. --repair_order=isolate:master`}},
+		{"isolate not last", []string{"--master=m:5050", "--repair_set=reboot=/sbin/reboot", "--repair_order=isolate,reboot:slave"}, nil, "",
+			[]string{`--repair_order step 1 (isolate): isolate must be the last step`}},
 		{"unknown flag", append(base, "--num_allowed_repair=2"), nil, "",
 			[]string{`unknown flag --num_allowed_repair; did you mean --num_allowed_repairs?`}},
 		{"flag without value", append(base, "--master"), nil, "",
@@ -332,15 +334,13 @@ func TestDurations(t *testing.T) {
 }
 
 func TestThreshold(t *testing.T) {
-	p, _ := ParseThreshold("20%")
-	if p.Limit(100) != 20 || p.Limit(7) != 1 {
-		t.Errorf("20%% of 100 = %d, of 7 = %d", p.Limit(100), p.Limit(7))
+	if p, err := ParseThreshold(" 20% "); err != nil || p != (Threshold{Percent: 20, IsPercent: true}) {
+		t.Errorf("20%% = %+v, %v", p, err)
 	}
-	n, _ := ParseThreshold("25")
-	if n.Limit(1000) != 25 {
-		t.Errorf("25 of 1000 = %d", n.Limit(1000))
+	if n, err := ParseThreshold("25"); err != nil || n != (Threshold{Count: 25}) {
+		t.Errorf("25 = %+v, %v", n, err)
 	}
-	for _, bad := range []string{"0", "-1", "0%", "101%", "NaN%", "x"} {
+	for _, bad := range []string{"0", "-1", "0%", "101%", "12.5%", "NaN%", "x"} {
 		if _, err := ParseThreshold(bad); err == nil {
 			t.Errorf("ParseThreshold(%q) accepted", bad)
 		}
@@ -391,7 +391,7 @@ ladders:
     - {action: restart, scope: agent, timeout: 90secs, approval: true}
     - isolate
 zone_caps: {us-east-1a: 1, us-east-1b: 2}
-max_unhealthy: 12.5%
+max_unhealthy: 15%
 task_cpus: 0.25
 `)
 	c, err := Load([]string{"--config=" + file}, nil)

@@ -95,23 +95,25 @@ func ParseIsolation(s string) (Isolation, error) {
 }
 
 // Threshold is a limit given either as an absolute count ("25") or as a
-// percentage of known agents ("20%"). Exactly one of Count and Percent is
-// meaningful: Percent when IsPercent.
+// whole percentage of known agents ("20%"). Percent is meaningful when
+// IsPercent, Count otherwise.
 type Threshold struct {
 	Count     int
-	Percent   float64
+	Percent   int
 	IsPercent bool
 }
 
-// ParseThreshold parses "25" or "20%" (or "12.5%").
+// ParseThreshold parses "25" or "20%". Percentages are whole numbers in
+// 1..100: the coordinator's breaker works in whole percent, and a limit that
+// silently rounded would not be the limit the operator wrote.
 func ParseThreshold(s string) (Threshold, error) {
 	t := strings.TrimSpace(s)
 	if p, ok := strings.CutSuffix(t, "%"); ok {
-		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
-		if err != nil || math.IsNaN(f) || f <= 0 || f > 100 {
-			return Threshold{}, fmt.Errorf("invalid percentage %q (want a number in (0, 100] followed by %%, e.g. 20%%)", s)
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || n < 1 || n > 100 {
+			return Threshold{}, fmt.Errorf("invalid percentage %q (want a whole number from 1 to 100 followed by %%, e.g. 20%%)", s)
 		}
-		return Threshold{Percent: f, IsPercent: true}, nil
+		return Threshold{Percent: n, IsPercent: true}, nil
 	}
 	n, err := strconv.Atoi(t)
 	if err != nil || n < 1 {
@@ -123,18 +125,9 @@ func ParseThreshold(s string) (Threshold, error) {
 // String prints the form ParseThreshold accepts.
 func (t Threshold) String() string {
 	if t.IsPercent {
-		return strconv.FormatFloat(t.Percent, 'g', -1, 64) + "%"
+		return strconv.Itoa(t.Percent) + "%"
 	}
 	return strconv.Itoa(t.Count)
-}
-
-// Limit returns the threshold for a cluster of known agents: the count, or
-// the percentage of known rounded down.
-func (t Threshold) Limit(known int) int {
-	if !t.IsPercent {
-		return t.Count
-	}
-	return int(math.Floor(float64(known) * t.Percent / 100))
 }
 
 // mesosDurationUnits are the unit suffixes of Mesos' own Duration flags

@@ -1,0 +1,110 @@
+package config
+
+import (
+	"fmt"
+
+	"github.com/healer-mesos/healer/scheduler/coordinator"
+)
+
+// The built-in defaults of the settings the coordinator consumes are the
+// coordinator's own (coordinator.DefaultPolicy), so the two can never
+// disagree; Default copies them and Policy converts back.
+
+// policyDefaults fills c's policy settings from coordinator.DefaultPolicy.
+func (c *Config) policyDefaults() {
+	p := coordinator.DefaultPolicy()
+	c.Mode = map[coordinator.Mode]Mode{
+		coordinator.ModeObserve: ModeObserve, coordinator.ModeDryRun: ModeDryRun, coordinator.ModeExecute: ModeExecute,
+	}[p.Mode]
+	c.Isolation = map[coordinator.IsolationMethod]Isolation{
+		coordinator.IsolateDeactivate: IsolationDeactivate, coordinator.IsolateDrain: IsolationDrain, coordinator.IsolateMaintenanceDown: IsolationMaintenance,
+	}[p.Isolation]
+	c.RepairOrder = nil
+	for _, s := range p.DefaultLadder {
+		sc := ScopeAgent
+		if s.Scope == coordinator.ScopeMaster {
+			sc = ScopeMaster
+		}
+		c.RepairOrder = append(c.RepairOrder, Step{Action: s.Action, Scope: sc, Timeout: s.Timeout, Approval: s.Approval, Drain: s.Drain})
+	}
+	c.StepTimeout = p.DefaultStepTimeout
+	c.NumAllowedRepairs = p.NumAllowedRepairs
+	c.ZoneCap = p.ZoneCap
+	c.MaxUnhealthy = Threshold{Percent: p.MaxUnhealthyPercent, IsPercent: true}
+	c.MaxUnhealthyMin = p.MaxUnhealthyMin
+	c.MinRepairSpacing = p.MinSpacing
+	c.Probation = p.Probation
+	c.ResetAfter = p.ResetAfter
+	c.OfferTimeout = p.OfferTimeout
+	c.DrainTimeout = p.DrainTimeout
+}
+
+// Policy converts the configuration into the coordinator's Policy and
+// validates it there too. Call it on a Config from Load.
+func (c Config) Policy() (coordinator.Policy, error) {
+	p := coordinator.DefaultPolicy()
+	switch c.Mode {
+	case ModeObserve:
+		p.Mode = coordinator.ModeObserve
+	case ModeDryRun:
+		p.Mode = coordinator.ModeDryRun
+	case ModeExecute:
+		p.Mode = coordinator.ModeExecute
+	default:
+		return coordinator.Policy{}, fmt.Errorf("%s: unknown mode %q", c.label("mode"), c.Mode)
+	}
+	switch c.Isolation {
+	case IsolationDeactivate:
+		p.Isolation = coordinator.IsolateDeactivate
+	case IsolationDrain:
+		p.Isolation = coordinator.IsolateDrain
+	case IsolationMaintenance:
+		p.Isolation = coordinator.IsolateMaintenanceDown
+	default:
+		return coordinator.Policy{}, fmt.Errorf("%s: unknown isolation method %q", c.label("isolation"), c.Isolation)
+	}
+	ladder := func(steps []Step) coordinator.Ladder {
+		l := make(coordinator.Ladder, len(steps))
+		for i, s := range steps {
+			sc := coordinator.ScopeAgent
+			if s.Scope == ScopeMaster {
+				sc = coordinator.ScopeMaster
+			}
+			l[i] = coordinator.Step{Action: s.Action, Scope: sc, Timeout: s.Timeout, Approval: s.Approval, Drain: s.Drain}
+		}
+		return l
+	}
+	p.DefaultLadder = ladder(c.RepairOrder)
+	p.Ladders = nil
+	if len(c.Ladders) > 0 {
+		p.Ladders = make(map[string]coordinator.Ladder, len(c.Ladders))
+		for problem, steps := range c.Ladders {
+			p.Ladders[problem] = ladder(steps)
+		}
+	}
+	p.DefaultStepTimeout = c.StepTimeout
+	p.NumAllowedRepairs = c.NumAllowedRepairs
+	p.ZoneCap = c.ZoneCap
+	if len(c.ZoneCaps) > 0 {
+		return coordinator.Policy{}, fmt.Errorf("%s: per-zone caps are not supported by the coordinator yet; remove zone_caps and use --zone_cap for every zone", c.label("zone_caps"))
+	}
+	// The breaker trips when unhealthy > MaxUnhealthyMin and unhealthy >
+	// percent of known. An absolute count N is "unhealthy > N": percent 0
+	// and a minimum of N (or the configured minimum, if larger).
+	if c.MaxUnhealthy.IsPercent {
+		p.MaxUnhealthyPercent = c.MaxUnhealthy.Percent
+		p.MaxUnhealthyMin = c.MaxUnhealthyMin
+	} else {
+		p.MaxUnhealthyPercent = 0
+		p.MaxUnhealthyMin = max(c.MaxUnhealthy.Count, c.MaxUnhealthyMin)
+	}
+	p.MinSpacing = c.MinRepairSpacing
+	p.Probation = c.Probation
+	p.ResetAfter = c.ResetAfter
+	p.OfferTimeout = c.OfferTimeout
+	p.DrainTimeout = c.DrainTimeout
+	if err := p.Validate(); err != nil {
+		return coordinator.Policy{}, fmt.Errorf("config: the coordinator rejects this configuration: %w", err)
+	}
+	return p, nil
+}
