@@ -34,6 +34,14 @@
 // are accepted exactly as written in that design; see ParseRepairSet and
 // ParseRepairOrder for the syntax and docs/configuration.md for the rest.
 //
+// # Defaults
+//
+// The settings the coordinator consumes default to coordinator.DefaultPolicy
+// (dry-run mode, a default ladder of just isolate, one repair at a time), so
+// the two packages cannot disagree; Config.Policy converts back and lets the
+// coordinator validate too. Per-zone caps (zone_caps) parse but are refused
+// by Policy until the coordinator supports them.
+//
 // # Contract
 //
 // Load returns either an error that names the offending flag, variable or
