@@ -1,0 +1,284 @@
+package coordinator
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+)
+
+// TestProperties drives a coordinator through random histories, including
+// crashes with a rebuild from the persisted store, and states the safety
+// properties that must hold after every event.
+//
+// Two profiles: "mixed" draws every policy knob; "busy" keeps the breaker,
+// spacing and modes out of the way so that the caps are what is exercised.
+func TestProperties(t *testing.T) {
+	for _, busy := range []bool{false, true} {
+		name := map[bool]string{false: "mixed", true: "busy"}[busy]
+		t.Run(name, func(t *testing.T) { rapid.Check(t, func(rt *rapid.T) { runHistory(rt, busy) }) })
+	}
+}
+
+func runHistory(rt *rapid.T, busy bool) {
+	p := drawPolicy(rt)
+	if busy {
+		p.Mode, p.MinSpacing, p.MaxUnhealthyPercent = ModeExecute, 0, 100
+	}
+	c, err := New(p)
+	if err != nil {
+		rt.Fatalf("policy: %v", err)
+	}
+	h := &history{rt: rt, p: p, orig: c, st: newStore(), now: t0}
+	n := rapid.IntRange(2, 8).Draw(rt, "agents")
+	for i := 1; i <= n; i++ {
+		h.step(AgentAdded{At: h.now, ID: AgentID(fmt.Sprintf("a%d", i)), Hostname: fmt.Sprintf("h%d", i),
+			Zone: rapid.SampledFrom([]string{"", "z1", "z2"}).Draw(rt, "zone")})
+	}
+	for _, l := range []Link{MasterConnected, ZKSessionUp, Reconciled} {
+		h.step(Connectivity{At: h.now, Change: l})
+	}
+	steps := rapid.IntRange(20, 300).Draw(rt, "steps")
+	for i := 0; i < steps; i++ {
+		if rapid.IntRange(0, 30).Draw(rt, "crash?") == 0 {
+			h.crash()
+			continue
+		}
+		h.step(h.drawEvent())
+	}
+}
+
+func drawPolicy(rt *rapid.T) Policy {
+	p := DefaultPolicy()
+	p.Mode = rapid.SampledFrom([]Mode{ModeExecute, ModeExecute, ModeExecute, ModeDryRun, ModeObserve}).Draw(rt, "mode")
+	p.NumAllowedRepairs = rapid.IntRange(1, 3).Draw(rt, "cap")
+	p.ZoneCap = rapid.IntRange(0, 2).Draw(rt, "zone_cap")
+	p.MinSpacing = time.Duration(rapid.IntRange(0, 3).Draw(rt, "spacing_min")) * time.Minute
+	p.MaxUnhealthyMin = rapid.IntRange(0, 10).Draw(rt, "max_unhealthy_min")
+	p.MaxUnhealthyPercent = rapid.SampledFrom([]int{20, 50, 100, 100}).Draw(rt, "max_unhealthy_percent")
+	p.Probation = time.Duration(rapid.IntRange(0, 10).Draw(rt, "probation_min")) * time.Minute
+	p.ResetAfter = time.Duration(rapid.IntRange(0, 60).Draw(rt, "reset_after_min")) * time.Minute
+	p.DefaultLadder = Ladder{
+		{Action: "restart", Scope: ScopeAgent, Timeout: 5 * time.Minute, Approval: rapid.Bool().Draw(rt, "approve1")},
+		{Action: "reboot", Scope: ScopeAgent, Timeout: 10 * time.Minute, Drain: true},
+		{Action: "powercycle", Scope: ScopeMaster, Timeout: 15 * time.Minute, Approval: rapid.Bool().Draw(rt, "approve3")},
+		{Action: ActionIsolate, Scope: ScopeMaster},
+	}
+	p.Ladders = map[string]Ladder{"disk": {{Action: "cleanup", Scope: ScopeAgent, Timeout: 2 * time.Minute}}}
+	return p
+}
+
+// history is one random run: the original coordinator, the store its
+// outputs are persisted to, and (after a crash) a shadow rebuilt from that
+// store which must behave identically from then on.
+type history struct {
+	rt     *rapid.T
+	p      Policy
+	orig   *Coordinator
+	shadow *Coordinator
+	st     *store
+	now    time.Time
+	nextID int
+}
+
+func (h *history) agentIDs() []AgentID {
+	recs, _ := h.orig.Records()
+	ids := make([]AgentID, 0, len(recs)+1)
+	for _, r := range recs {
+		ids = append(ids, r.ID)
+	}
+	return append(ids, "ghost")
+}
+
+func (h *history) drawEvent() Event {
+	rt := h.rt
+	ids := h.agentIDs()
+	id := rapid.SampledFrom(ids).Draw(rt, "agent")
+	attempt := func() uint64 {
+		r, _ := h.orig.Agent(id)
+		if r.Incident.Run.Attempt != 0 && rapid.IntRange(0, 4).Draw(rt, "stale?") > 0 {
+			return r.Incident.Run.Attempt
+		}
+		return uint64(rapid.IntRange(0, 6).Draw(rt, "attempt"))
+	}
+	switch rapid.IntRange(0, 13).Draw(rt, "kind") {
+	case 0, 1, 2, 3, 4:
+		target := string(id)
+		if rapid.IntRange(0, 9).Draw(rt, "odd target?") == 0 {
+			target = rapid.SampledFrom([]string{"", "*", "all", "h1", "h*"}).Draw(rt, "target")
+		}
+		return Signal{At: h.now, Agent: target, Problem: rapid.SampledFrom([]string{"hung", "disk", ""}).Draw(rt, "problem"), Source: "monitor"}
+	case 5:
+		return StepStarted{At: h.now, Agent: id, Attempt: attempt()}
+	case 6, 7:
+		return StepOutcome{At: h.now, Agent: id, Attempt: attempt(),
+			Result: rapid.SampledFrom([]Result{ResultSucceeded, ResultSucceeded, ResultFailed, ResultTimedOut, ResultLost, ResultNoOffer}).Draw(rt, "result"), ExitCode: 1}
+	case 8, 9:
+		h.now = h.now.Add(time.Duration(rapid.IntRange(0, 8).Draw(rt, "advance_min")) * time.Minute)
+		return Tick{At: h.now}
+	case 10:
+		op := rapid.SampledFrom([]Op{OpApprove, OpApprove, OpCancel, OpIsolate, OpReactivate, OpExclude, OpInclude, OpPause, OpResume, OpResume, OpForce}).Draw(rt, "op")
+		return Command{At: h.now, Op: op, Agent: id, Principal: "alice", Reason: "because"}
+	case 11:
+		return Connectivity{At: h.now, Change: rapid.SampledFrom([]Link{MasterConnected, MasterDisconnected, Reconciled, Reconciled, ZKSessionUp, ZKSessionDown}).Draw(rt, "link")}
+	case 12:
+		h.nextID++
+		return AgentAdded{At: h.now, ID: AgentID(fmt.Sprintf("n%d", h.nextID)), Hostname: rapid.SampledFrom([]string{"h1", "hx", "hy"}).Draw(rt, "host"),
+			Zone: rapid.SampledFrom([]string{"", "z1", "z2"}).Draw(rt, "zone")}
+	default:
+		if rapid.Bool().Draw(rt, "remove?") {
+			return AgentRemoved{At: h.now, ID: id}
+		}
+		return AgentUpdated{At: h.now, ID: id, Hostname: string(id) + ".new", Zone: rapid.SampledFrom([]string{"", "z1", "z2"}).Draw(rt, "zone")}
+	}
+}
+
+// step feeds ev to the original (and the shadow) and checks every property.
+func (h *history) step(ev Event) {
+	rt := h.rt
+	before := map[AgentID]AgentRecord{}
+	recs, _ := h.orig.Records()
+	for _, r := range recs {
+		before[r.ID] = r
+	}
+	rd, err := h.orig.Step(ev)
+	out := clone(rd)
+	h.orig.checkInvariants()
+	if err := checkWriteAhead(out); err != nil {
+		rt.Fatalf("after %#v: %v", ev, err)
+	}
+	h.checkSafety(ev, before, out)
+	h.st.apply(out.Persist)
+	if h.shadow != nil {
+		srd, serr := h.shadow.Step(ev)
+		h.shadow.checkInvariants()
+		if (err == nil) != (serr == nil) || !sameReady(out, clone(srd)) {
+			rt.Fatalf("rebuilt coordinator diverged on %#v:\noriginal %v %+v\nrebuilt  %v %+v", ev, err, out, serr, clone(srd))
+		}
+	}
+}
+
+// checkSafety states the safety properties over one step's output and the
+// state it left.
+func (h *history) checkSafety(ev Event, before map[AgentID]AgentRecord, rd Ready) {
+	rt := h.rt
+	recs, g := h.orig.Records()
+	auto, zones := 0, map[string]int{}
+	for _, r := range recs {
+		if r.State == StateRepairing && !r.Incident.Run.Forced {
+			auto++
+			zones[r.Zone]++
+		}
+	}
+	if auto > h.p.NumAllowedRepairs {
+		rt.Fatalf("after %#v: %d agents in an automatic step, cap %d", ev, auto, h.p.NumAllowedRepairs)
+	}
+	// An agent in flight that moves to another zone can push that zone over
+	// its cap; what must never happen is a start into a zone over its cap.
+	for _, a := range rd.Actions {
+		if (a.Kind == ActLaunch || a.Kind == ActRun) && !a.Forced {
+			r, _ := h.orig.Agent(a.Agent)
+			if n := zones[r.Zone]; h.p.ZoneCap > 0 && n > h.p.ZoneCap {
+				rt.Fatalf("after %#v: start took zone %q to %d in flight, cap %d", ev, r.Zone, n, h.p.ZoneCap)
+			}
+		}
+	}
+	launched := map[AgentID]bool{}
+	for _, a := range rd.Actions {
+		switch a.Kind {
+		case ActLaunch, ActRun, ActIsolate:
+		default:
+			continue
+		}
+		if launched[a.Agent] {
+			rt.Fatalf("after %#v: two starts for %s in one output", ev, a.Agent)
+		}
+		launched[a.Agent] = true
+		if a.Forced || a.Principal != "" {
+			continue // explicit operator action, audited
+		}
+		if h.p.Mode != ModeExecute {
+			rt.Fatalf("after %#v: action %s in mode %s", ev, a.Kind, h.p.Mode)
+		}
+		im := h.orig.Immutable()
+		if im.Immutable || g.Paused || g.Breaker.Tripped {
+			rt.Fatalf("after %#v: start %+v while immutable=%v paused=%v tripped=%v", ev, a, im.Immutable, g.Paused, g.Breaker.Tripped)
+		}
+		if r, _ := h.orig.Agent(a.Agent); r.Excluded {
+			rt.Fatalf("after %#v: start on excluded agent %s", ev, a.Agent)
+		}
+	}
+	for _, d := range rd.Decisions {
+		if d.Kind == DecOpened && before[d.Agent].State.open() {
+			rt.Fatalf("after %#v: second incident opened on %s", ev, d.Agent)
+		}
+	}
+}
+
+// crash simulates the leader dying: the old process loses its connections
+// (which is what the new one starts with), and a coordinator rebuilt from
+// the store alone must equal it and then decide identically.
+func (h *history) crash() {
+	for _, l := range []Link{MasterDisconnected, ZKSessionDown} {
+		h.step(Connectivity{At: h.now, Change: l})
+	}
+	c, err := Restore(h.p, h.st.records(), h.st.global)
+	if err != nil {
+		h.rt.Fatalf("restore: %v", err)
+	}
+	c.checkInvariants()
+	want, wg := h.orig.Records()
+	got, gg := c.Records()
+	if !reflect.DeepEqual(stripVolatile(want), stripVolatile(got)) || !reflect.DeepEqual(wg, gg) {
+		h.rt.Fatalf("rebuilt records differ:\nwant %+v\ngot  %+v", want, got)
+	}
+	h.shadow = c
+}
+
+// stripVolatile clears the duplicate-signal counter, which is written only
+// with a record's next real change (see the package doc).
+func stripVolatile(rs []AgentRecord) []AgentRecord {
+	out := slices.Clone(rs)
+	for i := range out {
+		out[i].Incident.Signals = 0
+		out[i].Incident.LastSignalAt = time.Time{}
+	}
+	return out
+}
+
+func sameReady(a, b Ready) bool {
+	return reflect.DeepEqual(canonical(a), canonical(b))
+}
+
+// canonical makes empty slices nil, so buffer reuse does not matter.
+func canonical(r Ready) Ready {
+	r.Persist.Agents = stripVolatile(r.Persist.Agents)
+	if len(r.Persist.Agents) == 0 {
+		r.Persist.Agents = nil
+	}
+	if len(r.Persist.Deleted) == 0 {
+		r.Persist.Deleted = nil
+	}
+	if len(r.Actions) == 0 {
+		r.Actions = nil
+	}
+	if len(r.Decisions) == 0 {
+		r.Decisions = nil
+	}
+	return r
+}
+
+// TestPropertyCheckerCatches makes sure the write-ahead checker can fail.
+func TestPropertyCheckerCatches(t *testing.T) {
+	rd := Ready{Actions: []Action{{Kind: ActLaunch, Agent: "a1", Attempt: 1}}}
+	if checkWriteAhead(rd) == nil {
+		t.Fatal("a launch without a persisted record passed the write-ahead check")
+	}
+	rd.Persist.Agents = []AgentRecord{{ID: "a1", State: StatePending}}
+	if checkWriteAhead(rd) == nil {
+		t.Fatal("a launch whose record is not repairing passed the write-ahead check")
+	}
+}
