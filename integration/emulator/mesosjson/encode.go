@@ -220,8 +220,15 @@ func appendFloat(b []byte, v float64, bits int) []byte {
 	case math.IsInf(v, -1):
 		return append(b, `"-Infinity"`...)
 	}
+	// Plain notation where it is readable, as stout's %g does for the
+	// magnitudes Mesos uses (timestamps, seconds, resources); the same
+	// cut-offs as encoding/json.
+	format := byte('f')
+	if abs := math.Abs(v); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
 	start := len(b)
-	b = strconv.AppendFloat(b, v, 'g', -1, bits)
+	b = strconv.AppendFloat(b, v, format, -1, bits)
 	for _, c := range b[start:] {
 		if c == '.' || c == 'e' {
 			return b

@@ -1,7 +1,10 @@
 package mesosjson
 
 import (
+	"bytes"
+	"compress/gzip"
 	"fmt"
+	"io"
 	"reflect"
 	"sort"
 	"strings"
@@ -88,7 +91,10 @@ func buildInfo(t reflect.Type) (*messageInfo, error) {
 			mi.name = n
 		}
 	}
-	deprecated := deprecatedFields(t)
+	deprecated, err := deprecatedFields(t)
+	if err != nil {
+		return nil, err
+	}
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
 		tag := sf.Tag.Get("protobuf")
@@ -204,19 +210,62 @@ func newField(p *proto.Properties, goType reflect.Type, tag string) (*fieldInfo,
 // the message's descriptor. stout writes an unset optional field's default
 // only when the field is not deprecated (e.g. FrameworkInfo.role "*" is
 // left out), and only the descriptor carries that option.
-func deprecatedFields(t reflect.Type) map[int]bool {
+func deprecatedFields(t reflect.Type) (map[int]bool, error) {
 	dm, ok := reflect.New(t).Interface().(descriptor.Message)
 	if !ok {
-		return nil
+		return nil, nil // no descriptor: treat no field as deprecated
 	}
-	_, md := descriptor.ForMessage(dm)
+	gz, path := dm.Descriptor()
+	fd, err := fileDescriptor(gz)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t, err)
+	}
+	if len(path) == 0 || path[0] >= len(fd.MessageType) {
+		return nil, fmt.Errorf("%s: bad descriptor path %v", t, path)
+	}
+	md := fd.MessageType[path[0]]
+	for _, i := range path[1:] {
+		if i >= len(md.NestedType) {
+			return nil, fmt.Errorf("%s: bad descriptor path %v", t, path)
+		}
+		md = md.NestedType[i]
+	}
 	out := make(map[int]bool)
-	for _, fd := range md.GetField() {
-		if fd.GetOptions().GetDeprecated() {
-			out[int(fd.GetNumber())] = true
+	for _, f := range md.GetField() {
+		if f.GetOptions().GetDeprecated() {
+			out[int(f.GetNumber())] = true
 		}
 	}
-	return out
+	return out, nil
+}
+
+// fileDescriptors caches decompressed file descriptors by the address of
+// their gzipped form: every message of a .proto file returns the same
+// slice, and decompressing mesos.proto's once per message type would cost
+// a noticeable pause the first time a big message is encoded.
+var fileDescriptors sync.Map // *byte → *descriptor.FileDescriptorProto
+
+func fileDescriptor(gz []byte) (*descriptor.FileDescriptorProto, error) {
+	if len(gz) == 0 {
+		return nil, fmt.Errorf("empty file descriptor")
+	}
+	if fd, ok := fileDescriptors.Load(&gz[0]); ok {
+		return fd.(*descriptor.FileDescriptorProto), nil
+	}
+	r, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		return nil, fmt.Errorf("read file descriptor: %w", err)
+	}
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read file descriptor: %w", err)
+	}
+	fd := new(descriptor.FileDescriptorProto)
+	if err := proto.Unmarshal(raw, fd); err != nil {
+		return nil, fmt.Errorf("parse file descriptor: %w", err)
+	}
+	actual, _ := fileDescriptors.LoadOrStore(&gz[0], fd)
+	return actual.(*descriptor.FileDescriptorProto), nil
 }
 
 // enumTable holds one enum's names in both directions.
