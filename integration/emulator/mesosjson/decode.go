@@ -9,7 +9,6 @@ import (
 	"reflect"
 	"sort"
 	"strconv"
-	"strings"
 )
 
 // presence records which fields of one decoded message were set, since
@@ -61,7 +60,7 @@ func decodeField(p *presence, f *fieldInfo, fv reflect.Value, jv any) error {
 			return fmt.Errorf("Not expecting a JSON array for field '%s'", f.name)
 		}
 		for _, e := range x {
-			if f.isMap {
+			if f.isMap && e != nil { // null elements are skipped, as stout skips them
 				if err := decodeMapEntry(p, f, fv, e); err != nil {
 					return err
 				}
@@ -186,7 +185,7 @@ func number(f *fieldInfo, s string) (reflect.Value, error) {
 	}
 	switch f.kind {
 	case kindFloat, kindDouble:
-		d, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		d, err := strconv.ParseFloat(s, 64)
 		if err != nil && !errors.Is(err, strconv.ErrRange) {
 			return reflect.Value{}, wrap(err)
 		}
