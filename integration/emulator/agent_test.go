@@ -11,6 +11,7 @@ import (
 
 // masterDouble is a MasterLink double that records what an agent sends.
 type masterDouble struct {
+	autoAck  *Agent // if set, every update is acknowledged as a scheduler would
 	mu       sync.Mutex
 	updates  []agentSentUpdate
 	messages []agentSentMessage
@@ -34,10 +35,13 @@ type agentSentExit struct {
 	Status     int32
 }
 
-func (m *masterDouble) StatusUpdate(_ mesos.AgentID, _ mesos.FrameworkID, st mesos.TaskStatus, latest mesos.TaskState) {
+func (m *masterDouble) StatusUpdate(_ mesos.AgentID, fid mesos.FrameworkID, st mesos.TaskStatus, latest mesos.TaskState) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.updates = append(m.updates, agentSentUpdate{At: time.Now(), Status: st, Latest: latest})
+	if m.autoAck != nil {
+		m.autoAck.Acknowledge(fid, st.TaskID, st.UUID)
+	}
 }
 
 func (m *masterDouble) ExecutorMessage(_ mesos.AgentID, _ mesos.FrameworkID, eid mesos.ExecutorID, data []byte) {
