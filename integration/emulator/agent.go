@@ -70,6 +70,8 @@ type AgentConfig struct {
 	// fake_executor.go.
 	FakeExecutors FakeExecutorFactory
 
+	// Recorder gets the agent's faults (Kill, Restart); launches and kills
+	// are recorded by the master that asks for them.
 	Recorder *Recorder
 	Logger   *slog.Logger
 }
@@ -609,7 +611,6 @@ func (a *Agent) taskRecordLocked(t *agentTask) mesos.Task {
 // RunTask implements AgentLink.
 func (a *Agent) RunTask(framework mesos.FrameworkInfo, task mesos.TaskInfo) {
 	a.handle(func() {
-		a.record(Record{Kind: RecordLaunch, FrameworkID: framework.GetID().GetValue(), TaskID: task.TaskID.Value, Detail: "agent"})
 		var ei mesos.ExecutorInfo
 		if task.Executor != nil {
 			ei = *task.Executor
@@ -623,9 +624,6 @@ func (a *Agent) RunTask(framework mesos.FrameworkInfo, task mesos.TaskInfo) {
 // RunTaskGroup implements AgentLink.
 func (a *Agent) RunTaskGroup(framework mesos.FrameworkInfo, ei mesos.ExecutorInfo, group mesos.TaskGroupInfo) {
 	a.handle(func() {
-		for _, t := range group.Tasks {
-			a.record(Record{Kind: RecordLaunch, FrameworkID: framework.GetID().GetValue(), TaskID: t.TaskID.Value, Detail: "agent"})
-		}
 		a.launchLocked(framework, ei, group.Tasks, &group)
 	})
 }
@@ -955,7 +953,6 @@ func (a *Agent) deliverLocked(e *agentExecutor, ev *executor.Event) {
 // killTaskLocked kills one task (Slave::killTask).
 func (a *Agent) killTaskLocked(t *agentTask, policy *mesos.KillPolicy) {
 	e := t.exec
-	a.record(Record{Kind: RecordKill, FrameworkID: e.fw.id().Value, TaskID: t.info.TaskID.Value, ExecutorID: e.info.ExecutorID.Value, Detail: "agent"})
 	if t.terminal() {
 		return
 	}
@@ -1008,7 +1005,6 @@ func (a *Agent) shutdownExecutorLocked(e *agentExecutor) {
 	wasRunning := e.state == execRunning
 	e.state = execTerminating
 	stopTimer(&e.regTimer)
-	a.record(Record{Kind: RecordKill, FrameworkID: e.fw.id().Value, ExecutorID: e.info.ExecutorID.Value, Type: "SHUTDOWN", Detail: "agent"})
 	if wasRunning {
 		a.deliverLocked(e, &executor.Event{Type: executor.Event_SHUTDOWN})
 	}
