@@ -51,4 +51,22 @@
 // global pause, the storm breaker, per-agent exclusion, num_allowed_repairs,
 // the per-zone cap and the minimum spacing between starts; pending agents get
 // freed slots oldest first. See [Policy] for every limit and its default.
+//
+// Modes govern the repairs healer decides itself (see [Mode]). Explicit
+// operator commands are audited with their principal: isolate and
+// reactivate act in every mode; force (a bypass of every limit except
+// Immutable) is refused outside execute. Forced steps occupy slots, so
+// automatic starts never exceed num_allowed_repairs because of them; only
+// the force itself may.
+//
+// Drain steps: the launch action carries Step.Drain and the runtime puts the
+// agent into a DRAINING maintenance window before launching, within
+// Policy.DrainTimeout (for a draining master-scope step, it reports
+// StepStarted once drained). The coordinator emits [ActUp] when it ends the
+// window: after the drained step succeeds, on cancel, and on reactivate.
+//
+// Starts happen in a schedule pass at the end of every Step, so a restored
+// coordinator that is fed the same events decides the same starts; the
+// runtime should send a Tick at least as often as its finest timeout
+// granularity (e.g. every few seconds).
 package coordinator

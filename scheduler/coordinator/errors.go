@@ -15,15 +15,15 @@ var (
 
 // Reasons a repair start is held; Decision.Err carries them.
 var (
-	ErrObserveOnly     = errors.New("observe mode: signals are recorded only")
-	ErrImmutable       = errors.New("immutable: not connected to a master, not reconciled, or no ZooKeeper session")
-	ErrPaused          = errors.New("repairs are paused")
-	ErrBreakerTripped  = errors.New("storm breaker tripped")
-	ErrExcluded        = errors.New("agent is excluded from repairs")
-	ErrLimitReached    = errors.New("num_allowed_repairs reached")
-	ErrZoneCapReached  = errors.New("zone cap reached")
-	ErrSpacing         = errors.New("minimum spacing between repair starts not yet elapsed")
-	ErrAwaitingApprove = errors.New("step awaits operator approval")
+	ErrObserveOnly      = errors.New("observe mode: signals are recorded only")
+	ErrImmutable        = errors.New("immutable: not connected to a master, not reconciled, or no ZooKeeper session")
+	ErrPaused           = errors.New("repairs are paused")
+	ErrBreakerTripped   = errors.New("storm breaker tripped")
+	ErrExcluded         = errors.New("agent is excluded from repairs")
+	ErrLimitReached     = errors.New("num_allowed_repairs reached")
+	ErrZoneCapReached   = errors.New("zone cap reached")
+	ErrSpacing          = errors.New("minimum spacing between repair starts not yet elapsed")
+	ErrAwaitingApproval = errors.New("step awaits operator approval")
 )
 
 // Operator commands and step outcomes that do not apply are refused with one

@@ -123,7 +123,7 @@ func (c *Coordinator) enqueue(a *agent) {
 	if s.Approval && !r.Incident.Approved {
 		r.State = StateAwaitingApproval
 		c.decide(Decision{Kind: DecAwaitingApproval, Agent: r.ID, Incident: r.Incident.ID,
-			Step: r.Incident.Step, Action: s.Action, Err: ErrAwaitingApprove})
+			Step: r.Incident.Step, Action: s.Action, Err: ErrAwaitingApproval})
 		return
 	}
 	r.State = StatePending
