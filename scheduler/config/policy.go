@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 
 	"github.com/healer-mesos/healer/scheduler/coordinator"
 )
@@ -85,9 +86,7 @@ func (c Config) Policy() (coordinator.Policy, error) {
 	p.DefaultStepTimeout = c.StepTimeout
 	p.NumAllowedRepairs = c.NumAllowedRepairs
 	p.ZoneCap = c.ZoneCap
-	if len(c.ZoneCaps) > 0 {
-		return coordinator.Policy{}, fmt.Errorf("%s: per-zone caps are not supported by the coordinator yet; remove zone_caps and use --zone_cap for every zone", c.label("zone_caps"))
-	}
+	p.ZoneCaps = maps.Clone(c.ZoneCaps)
 	// The breaker trips when unhealthy > MaxUnhealthyMin and unhealthy >
 	// percent of known. An absolute count N is "unhealthy > N": percent 0
 	// and a minimum of N (or the configured minimum, if larger).

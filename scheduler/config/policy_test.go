@@ -2,7 +2,6 @@ package config
 
 import (
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
@@ -73,12 +72,16 @@ ladders:
 	}
 }
 
-func TestPolicyRejectsZoneCaps(t *testing.T) {
-	c, err := Load([]string{"--master=m1:5050", "--config=" + writeFile(t, "z.yaml", "zone_caps: {a: 1}\n")}, nil)
+func TestPolicyCarriesZoneCaps(t *testing.T) {
+	c, err := Load([]string{"--master=m1:5050", "--zone_cap=3", "--config=" + writeFile(t, "z.yaml", "zone_caps: {a: 1}\n")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Policy(); err == nil || !strings.Contains(err.Error(), "zone_caps: per-zone caps are not supported by the coordinator yet") {
-		t.Errorf("err = %v", err)
+	p, err := c.Policy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ZoneCap != 3 || len(p.ZoneCaps) != 1 || p.ZoneCaps["a"] != 1 {
+		t.Fatalf("policy zone caps = %d, %v; want 3 and map[a:1]", p.ZoneCap, p.ZoneCaps)
 	}
 }

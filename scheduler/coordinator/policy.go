@@ -141,6 +141,9 @@ type Policy struct {
 	// ZoneCap caps agents with a step in flight per fault-domain zone; 0
 	// means unlimited (the default). Agents without a zone share zone "".
 	ZoneCap int
+	// ZoneCaps overrides ZoneCap for the named zones (0: unlimited there),
+	// for clusters whose zones differ in size.
+	ZoneCaps map[string]int
 	// The storm breaker trips when the number of unhealthy agents (in an
 	// incident, including under repair, or isolated) exceeds both
 	// MaxUnhealthyMin and MaxUnhealthyPercent of known agents. Defaults 5
@@ -205,6 +208,11 @@ func (p *Policy) Validate() error {
 	}
 	if p.ZoneCap < 0 {
 		return bad("zone cap %d must not be negative (0 is unlimited)", p.ZoneCap)
+	}
+	for zone, n := range p.ZoneCaps {
+		if n < 0 {
+			return bad("zone cap %d for zone %q must not be negative (0 is unlimited)", n, zone)
+		}
 	}
 	if p.MaxUnhealthyPercent < 0 || p.MaxUnhealthyPercent > 100 {
 		return bad("max_unhealthy %d%% must be within 0..100", p.MaxUnhealthyPercent)
@@ -328,4 +336,12 @@ func validateTarget(t string) error {
 		}
 	}
 	return nil
+}
+
+// zoneCap is the cap for agents in flight in zone; 0 means unlimited.
+func (p *Policy) zoneCap(zone string) int {
+	if n, ok := p.ZoneCaps[zone]; ok {
+		return n
+	}
+	return p.ZoneCap
 }

@@ -56,6 +56,9 @@ func drawPolicy(rt *rapid.T) Policy {
 	p.Mode = rapid.SampledFrom([]Mode{ModeExecute, ModeExecute, ModeExecute, ModeDryRun, ModeObserve}).Draw(rt, "mode")
 	p.NumAllowedRepairs = rapid.IntRange(1, 3).Draw(rt, "cap")
 	p.ZoneCap = rapid.IntRange(0, 2).Draw(rt, "zone_cap")
+	if rapid.Bool().Draw(rt, "zone_override") {
+		p.ZoneCaps = map[string]int{"z1": rapid.IntRange(0, 2).Draw(rt, "z1_cap")}
+	}
 	p.MinSpacing = time.Duration(rapid.IntRange(0, 3).Draw(rt, "spacing_min")) * time.Minute
 	p.MaxUnhealthyMin = rapid.IntRange(0, 10).Draw(rt, "max_unhealthy_min")
 	p.MaxUnhealthyPercent = rapid.SampledFrom([]int{20, 50, 100, 100}).Draw(rt, "max_unhealthy_percent")
@@ -181,8 +184,8 @@ func (h *history) checkSafety(ev Event, before map[AgentID]AgentRecord, rd Ready
 	for _, a := range rd.Actions {
 		if (a.Kind == ActLaunch || a.Kind == ActRun) && !a.Forced {
 			r, _ := h.orig.Agent(a.Agent)
-			if n := zones[r.Zone]; h.p.ZoneCap > 0 && n > h.p.ZoneCap {
-				rt.Fatalf("after %#v: start took zone %q to %d in flight, cap %d", ev, r.Zone, n, h.p.ZoneCap)
+			if n := zones[r.Zone]; h.p.zoneCap(r.Zone) > 0 && n > h.p.zoneCap(r.Zone) {
+				rt.Fatalf("after %#v: start took zone %q to %d in flight, cap %d", ev, r.Zone, n, h.p.zoneCap(r.Zone))
 			}
 		}
 	}

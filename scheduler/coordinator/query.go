@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -44,6 +45,7 @@ type Status struct {
 type Limits struct {
 	NumAllowedRepairs   int
 	ZoneCap             int
+	ZoneCaps            map[string]int
 	MaxUnhealthyPercent int
 	MaxUnhealthyMin     int
 	MinSpacing          time.Duration
@@ -68,6 +70,7 @@ func (c *Coordinator) Status() Status {
 		},
 		Limits: Limits{
 			NumAllowedRepairs: c.policy.NumAllowedRepairs, ZoneCap: c.policy.ZoneCap,
+			ZoneCaps:            maps.Clone(c.policy.ZoneCaps),
 			MaxUnhealthyPercent: c.policy.MaxUnhealthyPercent, MaxUnhealthyMin: c.policy.MaxUnhealthyMin,
 			MinSpacing: c.policy.MinSpacing,
 		},

@@ -268,6 +268,16 @@ func (sc *scenario) setPolicy(k, v string) {
 		p.NumAllowedRepairs = num()
 	case "zone_cap":
 		p.ZoneCap = num()
+	case "zone_caps": // zone:cap,...
+		p.ZoneCaps = map[string]int{}
+		for _, kv := range strings.Split(v, ",") {
+			zone, n, _ := strings.Cut(kv, ":")
+			cap, err := strconv.Atoi(n)
+			if err != nil {
+				sc.t.Fatalf("policy zone_caps=%s: %v", v, err)
+			}
+			p.ZoneCaps[zone] = cap
+		}
 	case "max_unhealthy_percent":
 		p.MaxUnhealthyPercent = num()
 	case "max_unhealthy_min":

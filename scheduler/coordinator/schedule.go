@@ -86,7 +86,8 @@ func (c *Coordinator) slotsFull() bool {
 }
 
 func (c *Coordinator) zoneFull(zone string) bool {
-	return c.policy.ZoneCap > 0 && c.zoneInFlight[zone] >= c.policy.ZoneCap
+	limit := c.policy.zoneCap(zone)
+	return limit > 0 && c.zoneInFlight[zone] >= limit
 }
 
 func (c *Coordinator) spacing() bool {
