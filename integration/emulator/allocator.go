@@ -1,0 +1,549 @@
+package emulator
+
+import (
+	"fmt"
+	"math"
+	"net"
+	"sort"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+)
+
+// Refusal filter bounds (HierarchicalAllocatorProcess::recoverResources).
+const (
+	defaultRefuseSeconds = 5.0
+	maxRefuseSeconds     = 365 * 24 * 60 * 60
+)
+
+// Minimum allocatable resources (--min_allocatable_resources=cpus:0.01|mem:32):
+// an agent is offered only if what is left reaches one of them.
+const (
+	minAllocatableCPUs = 0.01
+	minAllocatableMem  = 32
+)
+
+// agentEntry is a registered agent as the master and its allocator see it.
+type agentEntry struct {
+	id   string
+	link AgentLink
+	info mesos.AgentInfo
+	ip   string
+
+	total     mesos.Resources
+	used      mesos.Resources // tasks and executors, without allocation info
+	offered   mesos.Resources
+	available mesos.Resources // total - used - offered, kept current
+	// gen changes whenever available does; refusal filters cache their
+	// verdict per generation so an unchanged agent costs one comparison.
+	gen             uint64
+	allocatable     bool // available reaches the minimum allocatable resources
+	hasReservations bool
+
+	registered   time.Time
+	reregistered time.Time
+	connected    bool // false between DisconnectAgent and re-registration
+
+	// Set by the operator API (operator.go, maintenance.go): a deactivated
+	// or draining agent gets no offers; unavailability is attached to its
+	// offers.
+	deactivated    bool
+	drain          *mesos.DrainInfo
+	unavailability *mesos.Unavailability
+
+	missedPings  int
+	pongSeen     bool
+	pendingKills []pendingKill
+
+	offers map[string]*offer
+}
+
+func (a *agentEntry) recompute() {
+	avail := a.total.Minus(a.used...)
+	avail.Subtract(a.offered...)
+	a.available = avail
+	a.gen++
+	cpus, mem := 0.0, 0.0
+	for i := range avail {
+		switch avail[i].Name {
+		case "cpus":
+			cpus += avail[i].GetScalar().GetValue()
+		case "mem":
+			mem += avail[i].GetScalar().GetValue()
+		}
+	}
+	a.allocatable = cpus >= minAllocatableCPUs || mem >= minAllocatableMem
+}
+
+// allocateLocked accounts resources used by a task or executor.
+func (a *agentEntry) allocateLocked(rs []mesos.Resource) {
+	a.used.Add(unallocated(rs)...)
+	a.recompute()
+}
+
+// releaseLocked returns resources of a finished task or executor.
+func (a *agentEntry) releaseLocked(rs []mesos.Resource) {
+	a.used.Subtract(unallocated(rs)...)
+	a.recompute()
+}
+
+// offerable reports whether the agent may receive offers at all.
+func (a *agentEntry) offerable() bool {
+	return a.connected && !a.deactivated && a.drain == nil
+}
+
+// agentIP is the agent's IP for offers' URL and MachineIDs: the hostname if
+// it is an IP literal, else loopback (emulated agents all listen there).
+func agentIP(info *mesos.AgentInfo) string {
+	if ip := net.ParseIP(info.Hostname); ip != nil {
+		return ip.String()
+	}
+	return "127.0.0.1"
+}
+
+// unallocated copies resources without their allocation_info, the form the
+// master accounts in.
+func unallocated(rs []mesos.Resource) mesos.Resources {
+	out := make(mesos.Resources, len(rs))
+	copy(out, rs)
+	for i := range out {
+		out[i].AllocationInfo = nil
+	}
+	return out
+}
+
+// offer is an outstanding offer of one agent's resources to one framework
+// role.
+type offer struct {
+	id          string
+	frameworkID string
+	agentID     string
+	role        string
+	resources   mesos.Resources // without allocation_info
+	created     time.Time
+}
+
+// refusal is a refusal filter on (framework, role, agent): resources
+// contained in the refused set are not offered again before expires.
+type refusal struct {
+	expires   time.Time
+	resources mesos.Resources
+	// checkedGen/covers cache whether the agent's available resources at
+	// generation checkedGen are contained in the refused set.
+	checkedGen uint64
+	covers     bool
+}
+
+// filtersAgent reports whether a live refusal filter stops offering avail
+// of agent a to (fw, role); expired filters are dropped.
+func (fw *framework) filtersAgent(a *agentEntry, role string, now time.Time) bool {
+	byRole := fw.filters[a.id]
+	if byRole == nil {
+		return false
+	}
+	f := byRole[role]
+	if f == nil {
+		return false
+	}
+	if !now.Before(f.expires) {
+		delete(byRole, role)
+		if len(byRole) == 0 {
+			delete(fw.filters, a.id)
+		}
+		return false
+	}
+	if f.checkedGen != a.gen || f.checkedGen == 0 {
+		f.covers = containsAllResources(f.resources, a.allocatableTo(role))
+		f.checkedGen = a.gen
+	}
+	return f.covers
+}
+
+// allocatableTo is the part of the agent's available resources a role may
+// be offered: unreserved ones plus those reserved to it.
+func (a *agentEntry) allocatableTo(role string) mesos.Resources {
+	if !a.hasReservations {
+		return a.available
+	}
+	var out mesos.Resources
+	for i := range a.available {
+		if a.available[i].IsAllocatableTo(role) {
+			out = append(out, a.available[i])
+		}
+	}
+	return out
+}
+
+// containsAllResources reports whether subject contains that, both merged
+// first (mesos-go's ContainsAll compares resource by resource).
+func containsAllResources(subject, that []mesos.Resource) bool {
+	merged := mesos.Resources{}.Plus(subject...)
+	rest := merged
+	for _, r := range mesos.Resources(nil).Plus(that...) {
+		found := false
+		for i := range rest {
+			if rest[i].Contains(r) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// refuseDuration turns Filters.refuse_seconds into a filter duration: 5 s
+// when missing or negative, capped at 365 days, at least one allocation
+// interval; 0 means no filter.
+func (m *Master) refuseDuration(f *mesos.Filters) time.Duration {
+	secs := defaultRefuseSeconds
+	if f != nil && f.RefuseSeconds != nil {
+		secs = *f.RefuseSeconds
+	}
+	if secs < 0 || math.IsNaN(secs) {
+		secs = defaultRefuseSeconds
+	}
+	if secs == 0 {
+		return 0
+	}
+	if secs > maxRefuseSeconds {
+		secs = maxRefuseSeconds
+	}
+	d := time.Duration(secs * float64(time.Second))
+	if d < m.cfg.AllocationInterval {
+		d = m.cfg.AllocationInterval
+	}
+	return d
+}
+
+// refuseLocked installs a refusal filter on resources an ACCEPT or DECLINE
+// left unused (they are already back in the agent's available pool).
+func (m *Master) refuseLocked(fw *framework, a *agentEntry, role string, rs mesos.Resources, filter time.Duration) {
+	if a == nil || len(rs) == 0 {
+		return
+	}
+	if filter > 0 {
+		byRole := fw.filters[a.id]
+		if byRole == nil {
+			byRole = make(map[string]*refusal)
+			fw.filters[a.id] = byRole
+		}
+		byRole[role] = &refusal{expires: time.Now().Add(filter), resources: rs.Clone()}
+	}
+}
+
+// removeOfferLocked withdraws an offer and returns its resources without a
+// filter; rescind sends RESCIND to the framework first.
+func (m *Master) removeOfferLocked(o *offer, rescind bool) {
+	delete(m.offers, o.id)
+	fw := m.frameworks[o.frameworkID]
+	if fw != nil {
+		delete(fw.offers, o.id)
+		if rescind {
+			fw.send(&scheduler.Event{Type: scheduler.Event_RESCIND, Rescind: &scheduler.Event_Rescind{OfferID: mesos.OfferID{Value: o.id}}})
+		}
+	}
+	if a := m.agents[o.agentID]; a != nil {
+		delete(a.offers, o.id)
+		a.offered.Subtract(o.resources...)
+		a.recompute()
+	}
+}
+
+// RescindAgentOffersLocked rescinds every outstanding offer of an agent
+// (deactivation, drain, maintenance). Call with the master's lock held.
+func (m *Master) RescindAgentOffersLocked(agentID string) {
+	if a := m.agents[agentID]; a != nil {
+		for _, o := range a.offers {
+			m.removeOfferLocked(o, true)
+		}
+	}
+}
+
+// triggerAllocation asks the allocation loop for an immediate run (framework
+// or agent added or activated, REVIVE). It never blocks.
+func (m *Master) triggerAllocation() {
+	select {
+	case m.allocNow <- struct{}{}:
+	default:
+	}
+}
+
+// TriggerAllocation asks for an immediate allocation run.
+func (m *Master) TriggerAllocation() { m.triggerAllocation() }
+
+// allocationLoop runs an allocation every AllocationInterval and whenever
+// triggered, until Close.
+func (m *Master) allocationLoop() {
+	defer m.wg.Done()
+	t := time.NewTicker(m.cfg.AllocationInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.done:
+			return
+		case <-t.C:
+		case <-m.allocNow:
+		}
+		m.allocate()
+	}
+}
+
+// allocate is one allocation run: every offerable agent's available
+// resources go, one offer per (agent, role), to the active frameworks, and
+// each framework gets all its new offers in one OFFERS event. Frameworks
+// take turns across agents so several frameworks share the cluster.
+func (m *Master) allocate() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed || !m.leading {
+		return
+	}
+	now := time.Now()
+	if m.cfg.OfferTimeout > 0 {
+		for _, o := range m.offers {
+			if now.Sub(o.created) >= m.cfg.OfferTimeout {
+				m.removeOfferLocked(o, true)
+			}
+		}
+	}
+	var fws []*framework
+	for _, fw := range m.frameworks {
+		if fw.active && fw.sub != nil && len(fw.activeRoles()) > 0 {
+			fws = append(fws, fw)
+		}
+	}
+	if len(fws) == 0 {
+		return
+	}
+	sort.Slice(fws, func(i, j int) bool { return fws[i].id < fws[j].id })
+	batches := make(map[*framework][]mesos.Offer)
+	for k, a := range m.agentOrder {
+		if !a.offerable() || !a.allocatable {
+			continue
+		}
+		for i := range fws {
+			fw := fws[(k+i)%len(fws)]
+			for _, role := range fw.activeRoles() {
+				if !a.allocatable {
+					break
+				}
+				if fw.filtersAgent(a, role, now) {
+					continue
+				}
+				rs := a.allocatableTo(role)
+				if len(rs) == 0 {
+					continue
+				}
+				o := m.makeOfferLocked(fw, a, role, rs, now)
+				batches[fw] = append(batches[fw], o)
+			}
+		}
+	}
+	for fw, offers := range batches {
+		fw.send(&scheduler.Event{Type: scheduler.Event_OFFERS, Offers: &scheduler.Event_Offers{Offers: offers}})
+	}
+}
+
+// activeRoles are the framework's roles that are not suppressed.
+func (fw *framework) activeRoles() []string {
+	roles := fw.roles()
+	if len(fw.suppressed) == 0 {
+		return roles
+	}
+	out := make([]string, 0, len(roles))
+	for _, r := range roles {
+		if !fw.suppressed[r] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// makeOfferLocked records an offer of rs and builds its wire form
+// (mesos-protocol.md 1.5, checklist 17).
+func (m *Master) makeOfferLocked(fw *framework, a *agentEntry, role string, rs mesos.Resources, now time.Time) mesos.Offer {
+	m.nextOfferID++
+	id := fmt.Sprintf("%s-O%d", m.cfg.ID, m.nextOfferID)
+	held := rs.Clone()
+	o := &offer{id: id, frameworkID: fw.id, agentID: a.id, role: role, resources: held, created: now}
+	m.offers[id] = o
+	fw.offers[id] = o
+	a.offers[id] = o
+	a.offered.Add(held...)
+	a.recompute()
+	return m.offerWireLocked(fw, a, o)
+}
+
+// offerWireLocked is an offer as the framework sees it: allocation_info only
+// for MULTI_ROLE frameworks.
+func (m *Master) offerWireLocked(fw *framework, a *agentEntry, o *offer) mesos.Offer {
+	resources := o.resources.Clone()
+	var alloc *mesos.Resource_AllocationInfo
+	if fw.multiRole() {
+		role := o.role
+		alloc = &mesos.Resource_AllocationInfo{Role: &role}
+		for i := range resources {
+			resources[i].AllocationInfo = alloc
+		}
+	}
+	port := int32(5051)
+	if a.info.Port != nil {
+		port = *a.info.Port
+	}
+	hostname, ip, path := a.info.Hostname, a.ip, "/slave(1)"
+	var execIDs []mesos.ExecutorID
+	for id := range fw.executors[a.id] {
+		execIDs = append(execIDs, mesos.ExecutorID{Value: id})
+	}
+	sort.Slice(execIDs, func(i, j int) bool { return execIDs[i].Value < execIDs[j].Value })
+	return mesos.Offer{
+		ID:             mesos.OfferID{Value: o.id},
+		FrameworkID:    mesos.FrameworkID{Value: fw.id},
+		AgentID:        mesos.AgentID{Value: a.id},
+		Hostname:       a.info.Hostname,
+		URL:            &mesos.URL{Scheme: "http", Address: mesos.Address{Hostname: &hostname, IP: &ip, Port: port}, Path: &path},
+		Domain:         a.info.Domain,
+		Resources:      resources,
+		Attributes:     a.info.Attributes,
+		ExecutorIDs:    execIDs,
+		Unavailability: a.unavailability,
+		AllocationInfo: alloc,
+	}
+}
+
+// reviveLocked un-suppresses roles (all when empty) and clears their
+// refusal filters, then triggers an allocation (REVIVE).
+func (m *Master) reviveLocked(fw *framework, roles []string) {
+	if len(roles) == 0 {
+		roles = fw.roles()
+	}
+	for _, r := range roles {
+		delete(fw.suppressed, r)
+		for agentID, byRole := range fw.filters {
+			delete(byRole, r)
+			if len(byRole) == 0 {
+				delete(fw.filters, agentID)
+			}
+		}
+	}
+	m.triggerAllocation()
+}
+
+// suppressLocked stops offers for roles (all when empty) until REVIVE;
+// outstanding offers stay.
+func (m *Master) suppressLocked(fw *framework, roles []string) {
+	if len(roles) == 0 {
+		roles = fw.roles()
+	}
+	for _, r := range roles {
+		fw.suppressed[r] = true
+	}
+}
+
+// InverseOfferStatus is a framework's answer to an inverse offer.
+type InverseOfferStatus struct {
+	FrameworkID string
+	AgentID     string
+	Accepted    bool // false: declined
+	At          time.Time
+}
+
+// inverseOfferBook keeps maintenance inverse offers (made by maintenance.go)
+// and the frameworks' ACCEPT/DECLINE_INVERSE_OFFERS answers, which
+// GET_MAINTENANCE_STATUS reports. Guarded by the master's lock.
+type inverseOfferBook struct {
+	// Offers are the outstanding inverse offers by ID.
+	Offers map[string]*InverseOfferState
+	// Statuses are the latest answers by agent ID, then framework ID.
+	Statuses map[string]map[string]InverseOfferStatus
+}
+
+// InverseOfferState is an outstanding inverse offer.
+type InverseOfferState struct {
+	ID          string
+	FrameworkID string
+	AgentID     string
+	Offer       mesos.InverseOffer
+	// Filter: a new inverse offer for this (framework, agent) may be made
+	// only after this time (DECLINE_INVERSE_OFFERS filters).
+	Created time.Time
+}
+
+func (b *inverseOfferBook) init() {
+	b.Offers = make(map[string]*InverseOfferState)
+	b.Statuses = make(map[string]map[string]InverseOfferStatus)
+}
+
+// removeFrameworkLocked drops a framework's outstanding inverse offers.
+func (b *inverseOfferBook) removeFrameworkLocked(frameworkID string) {
+	for id, io := range b.Offers {
+		if io.FrameworkID == frameworkID {
+			delete(b.Offers, id)
+		}
+	}
+}
+
+// NewInverseOfferLocked sends a framework an inverse offer for an agent
+// (maintenance.go calls it) and records it. Call with the master's lock
+// held; it returns "" if the framework is not connected.
+func (m *Master) NewInverseOfferLocked(frameworkID, agentID string, unavailability mesos.Unavailability) string {
+	fw := m.frameworks[frameworkID]
+	a := m.agents[agentID]
+	if fw == nil || fw.sub == nil || a == nil {
+		return ""
+	}
+	m.nextOfferID++
+	id := fmt.Sprintf("%s-O%d", m.cfg.ID, m.nextOfferID)
+	port := int32(5051)
+	if a.info.Port != nil {
+		port = *a.info.Port
+	}
+	hostname, ip, path := a.info.Hostname, a.ip, "/slave(1)"
+	aid := mesos.AgentID{Value: a.id}
+	io := mesos.InverseOffer{
+		OfferID:        mesos.OfferID{Value: id},
+		URL:            &mesos.URL{Scheme: "http", Address: mesos.Address{Hostname: &hostname, IP: &ip, Port: port}, Path: &path},
+		FrameworkID:    mesos.FrameworkID{Value: fw.id},
+		AgentID:        &aid,
+		Unavailability: unavailability,
+	}
+	m.InverseOffers.Offers[id] = &InverseOfferState{ID: id, FrameworkID: fw.id, AgentID: a.id, Offer: io, Created: time.Now()}
+	fw.send(&scheduler.Event{Type: scheduler.Event_INVERSE_OFFERS, InverseOffers: &scheduler.Event_InverseOffers{InverseOffers: []mesos.InverseOffer{io}}})
+	return id
+}
+
+// RescindInverseOfferLocked withdraws an inverse offer with
+// RESCIND_INVERSE_OFFER. Call with the master's lock held.
+func (m *Master) RescindInverseOfferLocked(id string) {
+	io := m.InverseOffers.Offers[id]
+	if io == nil {
+		return
+	}
+	delete(m.InverseOffers.Offers, id)
+	if fw := m.frameworks[io.FrameworkID]; fw != nil {
+		fw.send(&scheduler.Event{Type: scheduler.Event_RESCIND_INVERSE_OFFER,
+			RescindInverseOffer: &scheduler.Event_RescindInverseOffer{InverseOfferID: mesos.OfferID{Value: id}}})
+	}
+}
+
+// answerInverseOffersLocked records ACCEPT/DECLINE_INVERSE_OFFERS; unknown
+// or foreign IDs are ignored. The answered inverse offer is closed.
+func (m *Master) answerInverseOffersLocked(fw *framework, ids []mesos.OfferID, accepted bool) {
+	for _, oid := range ids {
+		io := m.InverseOffers.Offers[oid.Value]
+		if io == nil || io.FrameworkID != fw.id {
+			continue
+		}
+		delete(m.InverseOffers.Offers, oid.Value)
+		byFw := m.InverseOffers.Statuses[io.AgentID]
+		if byFw == nil {
+			byFw = make(map[string]InverseOfferStatus)
+			m.InverseOffers.Statuses[io.AgentID] = byFw
+		}
+		byFw[fw.id] = InverseOfferStatus{FrameworkID: fw.id, AgentID: io.AgentID, Accepted: accepted, At: time.Now()}
+	}
+}

@@ -1,0 +1,460 @@
+package emulator
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+)
+
+// subscription is one SUBSCRIBE stream of a framework. The master enqueues
+// events under its lock (send never blocks); the SUBSCRIBE handler's
+// goroutine writes them out in order (pump), so a slow client never stalls
+// the master.
+type subscription struct {
+	streamID string
+	wake     chan struct{}
+
+	mu      sync.Mutex
+	queue   []*scheduler.Event
+	closing bool
+}
+
+func newSubscription() *subscription {
+	return &subscription{streamID: newUUIDString(), wake: make(chan struct{}, 1)}
+}
+
+// send queues an event; events queued after close are dropped, as Mesos
+// drops what it cannot deliver.
+func (s *subscription) send(ev *scheduler.Event) {
+	s.mu.Lock()
+	if !s.closing {
+		s.queue = append(s.queue, ev)
+	}
+	s.mu.Unlock()
+	s.poke()
+}
+
+// close ends the stream once the events queued so far are written.
+func (s *subscription) close() {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	s.poke()
+}
+
+func (s *subscription) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *subscription) take() ([]*scheduler.Event, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.queue
+	s.queue = nil
+	return q, s.closing
+}
+
+// framework is the master's record of a framework: subscribed, disconnected
+// (inside its failover timeout), recovered from agents after a master
+// failover, or completed.
+type framework struct {
+	id   string
+	info mesos.FrameworkInfo
+	sub  *subscription // nil while disconnected
+
+	active       bool
+	recovered    bool // known only from agents' reports; never subscribed to this master
+	registered   time.Time
+	reregistered time.Time
+	unregistered time.Time
+
+	suppressed map[string]bool
+	// filters are refusal filters indexed by agent ID, then role, so the
+	// allocator's per-agent check is one map lookup.
+	filters map[string]map[string]*refusal
+	offers  map[string]*offer
+
+	tasks            map[string]*mesos.Task
+	unreachableTasks map[string]*mesos.Task
+	completedTasks   []*mesos.Task
+	// executors by agent ID, then executor ID.
+	executors map[string]map[string]mesos.ExecutorInfo
+
+	failoverTimer *time.Timer
+	failoverGen   int
+}
+
+func newFramework(id string, info mesos.FrameworkInfo) *framework {
+	info.ID = &mesos.FrameworkID{Value: id}
+	return &framework{
+		id:               id,
+		info:             info,
+		suppressed:       make(map[string]bool),
+		filters:          make(map[string]map[string]*refusal),
+		offers:           make(map[string]*offer),
+		tasks:            make(map[string]*mesos.Task),
+		unreachableTasks: make(map[string]*mesos.Task),
+		executors:        make(map[string]map[string]mesos.ExecutorInfo),
+	}
+}
+
+func (fw *framework) hasCapability(t mesos.FrameworkInfo_Capability_Type) bool {
+	for _, c := range fw.info.Capabilities {
+		if c.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+func (fw *framework) partitionAware() bool {
+	return fw.hasCapability(mesos.FrameworkInfo_Capability_PARTITION_AWARE)
+}
+
+func (fw *framework) multiRole() bool {
+	return fw.hasCapability(mesos.FrameworkInfo_Capability_MULTI_ROLE)
+}
+
+// roles are the framework's subscribed roles: FrameworkInfo.roles for
+// MULTI_ROLE frameworks, else FrameworkInfo.role (default "*").
+func (fw *framework) roles() []string { return frameworkRoles(&fw.info) }
+
+func frameworkRoles(info *mesos.FrameworkInfo) []string {
+	for _, c := range info.Capabilities {
+		if c.Type == mesos.FrameworkInfo_Capability_MULTI_ROLE {
+			return info.Roles
+		}
+	}
+	if info.Role != nil {
+		return []string{*info.Role}
+	}
+	return []string{"*"}
+}
+
+func (fw *framework) hasRole(role string) bool {
+	for _, r := range fw.roles() {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// connected reports whether the framework has a subscription stream.
+func (fw *framework) connected() bool { return fw.sub != nil }
+
+// send queues an event to a connected framework; without a stream it is
+// dropped, as Mesos drops what it cannot deliver.
+func (fw *framework) send(ev *scheduler.Event) {
+	if fw.sub != nil {
+		fw.sub.send(ev)
+	}
+}
+
+func (fw *framework) stopFailoverTimer() {
+	fw.failoverGen++
+	if fw.failoverTimer != nil {
+		fw.failoverTimer.Stop()
+		fw.failoverTimer = nil
+	}
+}
+
+// validateSubscribeLocked is Master::validateFramework plus the SUBSCRIBE
+// checks of Master::subscribe: it returns the ERROR message refusing the
+// subscription, or "".
+func (m *Master) validateSubscribeLocked(info *mesos.FrameworkInfo, suppressed []string) string {
+	multiRole := false
+	for _, c := range info.Capabilities {
+		if c.Type == mesos.FrameworkInfo_Capability_MULTI_ROLE {
+			multiRole = true
+		}
+	}
+	if !multiRole && len(info.Roles) > 0 {
+		return "'FrameworkInfo.roles' must not be set when the framework is not MULTI_ROLE capable"
+	}
+	if multiRole && info.Role != nil {
+		return "'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable"
+	}
+	roles := frameworkRoles(info)
+	seen := make(map[string]bool, len(roles))
+	for _, r := range roles {
+		if seen[r] {
+			return fmt.Sprintf("'FrameworkInfo.roles' contains duplicate items")
+		}
+		seen[r] = true
+		if err := validateRole(r); err != "" {
+			return err
+		}
+	}
+	if info.FailoverTimeout != nil {
+		ft := *info.FailoverTimeout
+		if math.IsNaN(ft) || math.Abs(ft*1e9) >= math.MaxInt64 {
+			return fmt.Sprintf("The framework failover_timeout (%v) is invalid", ft)
+		}
+	}
+	if info.ID != nil && info.ID.Value != "" {
+		id := info.ID.Value
+		if m.completedFrameworkLocked(id) != nil {
+			return "Framework has been removed"
+		}
+		if fw := m.frameworks[id]; fw != nil && !fw.recovered {
+			if principalOf(&fw.info) != principalOf(info) {
+				return "Changing framework's principal is not allowed."
+			}
+		}
+	}
+	var invalid []string
+	for _, r := range suppressed {
+		if !seen[r] {
+			invalid = append(invalid, r)
+		}
+	}
+	if len(invalid) > 0 {
+		return "Suppressed roles " + stringifySet(invalid) + " are not contained in the set of roles"
+	}
+	return ""
+}
+
+func principalOf(info *mesos.FrameworkInfo) string {
+	if info.Principal == nil {
+		return ""
+	}
+	return *info.Principal
+}
+
+// validateRole follows Mesos' roles::validate.
+func validateRole(role string) string {
+	if role == "*" {
+		return ""
+	}
+	prefix := "'FrameworkInfo.roles' contains invalid role: "
+	switch {
+	case role == "":
+		return prefix + "Empty role name is invalid"
+	case role == "." || role == "..":
+		return prefix + "Role names cannot be '.' or '..'"
+	case strings.HasPrefix(role, "-"):
+		return prefix + "Role names cannot start with '-'"
+	case strings.HasPrefix(role, "/") || strings.HasSuffix(role, "/") || strings.Contains(role, "//"):
+		return prefix + "Role names cannot start or end with '/', or contain '//'"
+	}
+	for _, c := range role {
+		if c <= ' ' || c == 0x7f || c == '\\' {
+			return prefix + "Role names cannot contain whitespace, control characters or '\\'"
+		}
+	}
+	return ""
+}
+
+// stringifySet formats a set the way stout's stringify does: "{ a, b }".
+func stringifySet(items []string) string {
+	sort.Strings(items)
+	return "{ " + strings.Join(items, ", ") + " }"
+}
+
+// subscribeLocked (re)subscribes a validated framework on sub, as
+// Master::_subscribe does, and queues SUBSCRIBED and the first HEARTBEAT.
+func (m *Master) subscribeLocked(info mesos.FrameworkInfo, suppressed []string, sub *subscription) *framework {
+	now := time.Now()
+	var fw *framework
+	if info.ID == nil || info.ID.Value == "" {
+		id := fmt.Sprintf("%s-%04d", m.cfg.ID, m.nextFrameworkID)
+		m.nextFrameworkID++
+		fw = newFramework(id, info)
+		fw.registered = now
+		m.frameworks[id] = fw
+	} else if fw = m.frameworks[info.ID.Value]; fw != nil {
+		if fw.sub != nil {
+			// Master::failoverFramework: the old scheduler is told and cut off.
+			fw.sub.send(&scheduler.Event{Type: scheduler.Event_ERROR, Error: &scheduler.Event_Error{Message: "Framework failed over"}})
+			fw.sub.close()
+			fw.sub = nil
+		}
+		fw.stopFailoverTimer()
+		// Immutable fields keep their old values (preserveImmutableFields),
+		// unless the framework is only known from agents' reports.
+		if !fw.recovered {
+			info.User = fw.info.User
+			info.Checkpoint = fw.info.Checkpoint
+		}
+		info.ID = &mesos.FrameworkID{Value: fw.id}
+		fw.info = info
+		if fw.registered.IsZero() {
+			fw.registered = now
+		}
+		fw.reregistered = now
+		fw.recovered = false
+		// Outstanding offers are discarded without RESCIND; the resources
+		// come back unfiltered and are offered again.
+		for _, o := range fw.offers {
+			m.removeOfferLocked(o, false)
+		}
+		m.InverseOffers.removeFrameworkLocked(fw.id)
+	} else {
+		// A framework this master has never seen: recovered from the
+		// scheduler's FrameworkInfo after a master failover.
+		fw = newFramework(info.ID.Value, info)
+		fw.registered = now
+		fw.reregistered = now
+		m.frameworks[fw.id] = fw
+	}
+	fw.suppressed = make(map[string]bool, len(suppressed))
+	for _, r := range suppressed {
+		fw.suppressed[r] = true
+	}
+	fw.sub = sub
+	fw.active = true
+	hb := m.cfg.HeartbeatInterval.Seconds()
+	mi := m.info
+	fid := mesos.FrameworkID{Value: fw.id}
+	sub.send(&scheduler.Event{Type: scheduler.Event_SUBSCRIBED, Subscribed: &scheduler.Event_Subscribed{
+		FrameworkID: &fid, HeartbeatIntervalSeconds: &hb, MasterInfo: &mi,
+	}})
+	sub.send(heartbeatEvent)
+	m.triggerAllocation()
+	return fw
+}
+
+var heartbeatEvent = &scheduler.Event{Type: scheduler.Event_HEARTBEAT}
+
+// subscriptionEnded handles a SUBSCRIBE stream that ended on the client's
+// side (closed connection, failed write): if it is still the framework's
+// current stream, the framework is disconnected (Master::exited).
+func (m *Master) subscriptionEnded(frameworkID string, sub *subscription) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	fw := m.frameworks[frameworkID]
+	if fw == nil || fw.sub != sub || m.closed {
+		return
+	}
+	m.disconnectFrameworkLocked(fw)
+}
+
+// disconnectFrameworkLocked marks the framework disconnected and inactive,
+// withdraws its offers and starts its failover timer (mesos-protocol.md 1.7).
+func (m *Master) disconnectFrameworkLocked(fw *framework) {
+	if fw.sub != nil {
+		fw.sub.close()
+		fw.sub = nil
+	}
+	fw.active = false
+	fw.unregistered = time.Now()
+	for _, o := range fw.offers {
+		m.removeOfferLocked(o, false) // RESCIND could not be delivered anyway
+	}
+	m.InverseOffers.removeFrameworkLocked(fw.id)
+	fw.stopFailoverTimer()
+	timeout := time.Duration(0)
+	if fw.info.FailoverTimeout != nil && *fw.info.FailoverTimeout > 0 {
+		timeout = time.Duration(*fw.info.FailoverTimeout * float64(time.Second))
+	}
+	gen := fw.failoverGen
+	id := fw.id
+	// The callback re-checks state under the lock; after Close it does
+	// nothing, so the master need not wait for it.
+	fw.failoverTimer = time.AfterFunc(timeout, func() { m.failoverTimeout(id, gen) })
+}
+
+func (m *Master) failoverTimeout(frameworkID string, gen int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	fw := m.frameworks[frameworkID]
+	if m.closed || fw == nil || fw.sub != nil || fw.failoverGen != gen {
+		return
+	}
+	m.log.Info("framework failover timeout", "framework", frameworkID)
+	m.removeFrameworkLocked(fw)
+}
+
+// removeFrameworkLocked removes a framework (failover timeout, TEARDOWN,
+// operator teardown): agents shut it down, its tasks are recorded as
+// TASK_KILLED / REASON_FRAMEWORK_REMOVED (not sent), its stream is closed
+// without an ERROR, and it joins the completed list.
+func (m *Master) removeFrameworkLocked(fw *framework) {
+	fw.stopFailoverTimer()
+	if fw.sub != nil {
+		fw.sub.close()
+		fw.sub = nil
+	}
+	fw.active = false
+	fw.unregistered = time.Now()
+	for _, o := range fw.offers {
+		m.removeOfferLocked(o, false)
+	}
+	m.InverseOffers.removeFrameworkLocked(fw.id)
+	fid := mesos.FrameworkID{Value: fw.id}
+	for _, a := range m.agentOrder {
+		a.link.ShutdownFramework(fid)
+	}
+	for _, t := range fw.tasks {
+		m.rec.Add(Record{Kind: RecordKill, Master: m.cfg.ID, FrameworkID: fw.id, AgentID: t.AgentID.Value,
+			TaskID: t.TaskID.Value, Type: "framework_removed"})
+		m.finishTaskLocked(fw, t, mesos.TASK_KILLED, mesos.REASON_FRAMEWORK_REMOVED, "Framework "+fw.id+" removed")
+	}
+	for _, t := range fw.unreachableTasks {
+		m.finishTaskLocked(fw, t, mesos.TASK_KILLED, mesos.REASON_FRAMEWORK_REMOVED, "Framework "+fw.id+" removed")
+	}
+	fw.unreachableTasks = make(map[string]*mesos.Task)
+	for agentID, execs := range fw.executors {
+		if a := m.agents[agentID]; a != nil {
+			for _, e := range execs {
+				a.releaseLocked(e.Resources)
+			}
+		}
+	}
+	fw.executors = make(map[string]map[string]mesos.ExecutorInfo)
+	fw.filters = make(map[string]map[string]*refusal)
+	delete(m.frameworks, fw.id)
+	m.completed = append(m.completed, fw)
+	if n := len(m.completed) - m.cfg.MaxCompletedFrameworks; n > 0 {
+		m.completed = append([]*framework(nil), m.completed[n:]...)
+	}
+}
+
+func (m *Master) completedFrameworkLocked(id string) *framework {
+	for _, fw := range m.completed {
+		if fw.id == id {
+			return fw
+		}
+	}
+	return nil
+}
+
+// CloseSubscription is a fault: it ends a framework's SUBSCRIBE stream as if
+// the connection broke (the client sees EOF, no ERROR event); the framework
+// becomes disconnected and its failover timeout starts. It reports whether
+// the framework had a stream.
+func (m *Master) CloseSubscription(frameworkID string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	fw := m.frameworks[frameworkID]
+	if fw == nil || fw.sub == nil {
+		return false
+	}
+	m.rec.Add(Record{Kind: RecordFault, Master: m.cfg.ID, FrameworkID: frameworkID, Type: "close_subscription"})
+	m.disconnectFrameworkLocked(fw)
+	return true
+}
+
+// TeardownFramework removes a framework at once, as TEARDOWN does (the
+// operator API's TEARDOWN uses it). It reports whether the framework was
+// known and not completed.
+func (m *Master) TeardownFramework(frameworkID string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	fw := m.frameworks[frameworkID]
+	if fw == nil {
+		return false
+	}
+	m.removeFrameworkLocked(fw)
+	return true
+}

@@ -1,0 +1,722 @@
+package emulator
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gogo/protobuf/proto"
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+)
+
+// Mesos defaults (mesos-protocol.md section 7).
+const (
+	defaultAllocationInterval     = time.Second
+	defaultHeartbeatInterval      = 15 * time.Second
+	defaultAgentPingTimeout       = 15 * time.Second
+	defaultMaxAgentPingTimeouts   = 5
+	defaultAgentReregisterTimeout = 10 * time.Minute
+	defaultMaxCompletedFrameworks = 50
+	defaultMaxCompletedTasks      = 1000
+	defaultMasterPort             = 5050
+	masterVersion                 = "1.12.0"
+)
+
+// masterCapabilityQuotaV2 is MasterInfo.Capability QUOTA_V2, which mesos-go
+// v0.0.11 does not name. A real 1.12 master announces it, and a JSON-codec
+// mesos-go scheduler cannot decode it (mesos-protocol.md 8.4); the emulator
+// reproduces that.
+const masterCapabilityQuotaV2 mesos.MasterInfo_Capability_Type = 3
+
+// MasterConfig configures a Master. Zero values mean the Mesos defaults;
+// tests shrink the intervals, never production code.
+type MasterConfig struct {
+	// ID is the master's ID; empty means a random UUID, as Mesos does.
+	ID string
+	// Hostname, IP and Port are what MasterInfo announces and what
+	// redirects from standbys name. IP defaults to 127.0.0.1, Hostname to
+	// IP, Port to 5050.
+	Hostname string
+	IP       string
+	Port     int
+
+	// AllocationInterval is --allocation_interval (default 1 s).
+	AllocationInterval time.Duration
+	// HeartbeatInterval is the scheduler stream heartbeat period. Mesos
+	// hard-codes 15 s (the default); it is configurable only so tests are
+	// fast. SUBSCRIBED announces it in heartbeat_interval_seconds.
+	HeartbeatInterval time.Duration
+	// OfferTimeout is --offer_timeout; zero means offers never expire.
+	OfferTimeout time.Duration
+	// AgentPingTimeout × MaxAgentPingTimeouts is how long an agent may miss
+	// pongs before it is marked unreachable (default 15 s × 5).
+	AgentPingTimeout     time.Duration
+	MaxAgentPingTimeouts int
+	// AgentReregisterTimeout is how long agents expected after a master
+	// failover (ExpectAgents) have to re-register (default 10 min).
+	AgentReregisterTimeout time.Duration
+	// MaxCompletedFrameworks is --max_completed_frameworks (default 50).
+	MaxCompletedFrameworks int
+
+	// Recorder receives every scheduler call, launch, kill and status
+	// update; nil means a private one (see Master.Recorder).
+	Recorder *Recorder
+	// Logger logs; nil discards.
+	Logger *slog.Logger
+	// Version is MasterInfo.version (default "1.12.0").
+	Version string
+}
+
+func (c *MasterConfig) setDefaults() {
+	if c.ID == "" {
+		c.ID = newUUIDString()
+	}
+	if c.IP == "" {
+		c.IP = "127.0.0.1"
+	}
+	if c.Hostname == "" {
+		c.Hostname = c.IP
+	}
+	if c.Port == 0 {
+		c.Port = defaultMasterPort
+	}
+	if c.AllocationInterval <= 0 {
+		c.AllocationInterval = defaultAllocationInterval
+	}
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = defaultHeartbeatInterval
+	}
+	if c.AgentPingTimeout <= 0 {
+		c.AgentPingTimeout = defaultAgentPingTimeout
+	}
+	if c.MaxAgentPingTimeouts <= 0 {
+		c.MaxAgentPingTimeouts = defaultMaxAgentPingTimeouts
+	}
+	if c.AgentReregisterTimeout <= 0 {
+		c.AgentReregisterTimeout = defaultAgentReregisterTimeout
+	}
+	if c.MaxCompletedFrameworks <= 0 {
+		c.MaxCompletedFrameworks = defaultMaxCompletedFrameworks
+	}
+	if c.Recorder == nil {
+		c.Recorder = &Recorder{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.Version == "" {
+		c.Version = masterVersion
+	}
+}
+
+// Master is an emulated Mesos master: leadership, the agent registry, the
+// scheduler API, offers and framework failover. The operator API lives in
+// operator.go and maintenance.go on the same type.
+//
+// Locking rule: every field below mu is guarded by mu. Exported methods take
+// mu themselves; unexported methods whose names end in "Locked" expect it to
+// be held. While holding mu the master may call AgentLink methods (they never
+// block or call back) and enqueue scheduler events (subscription.send never
+// blocks); it never does network I/O. Stream writes happen on the SUBSCRIBE
+// handler's goroutine.
+type Master struct {
+	cfg      MasterConfig
+	rec      *Recorder
+	log      *slog.Logger
+	info     mesos.MasterInfo
+	started  time.Time
+	done     chan struct{}
+	wg       sync.WaitGroup
+	allocNow chan struct{} // wakes the allocation loop for an immediate run
+
+	mu        sync.Mutex
+	closed    bool
+	leading   bool
+	leader    string // host:port of the known leader while standing by
+	elected   time.Time
+	callFault func(*http.Request) (status int, delay time.Duration)
+	msgFault  func(frameworkID, agentID, executorID string, data []byte) (drop bool, delay time.Duration)
+
+	nextFrameworkID int
+	nextOfferID     int
+
+	agents      map[string]*agentEntry // registered agents (active, deactivated or disconnected)
+	agentOrder  []*agentEntry          // registered agents in registration order (allocation order)
+	unreachable map[string]*unreachableAgent
+	gone        map[string]time.Time // agents marked gone or removed for maintenance; never re-admitted
+	expected    map[string]*expectedAgent
+
+	frameworks map[string]*framework
+	completed  []*framework // completed frameworks, oldest first, at most MaxCompletedFrameworks
+	offers     map[string]*offer
+
+	// InverseOffers holds maintenance inverse offers and the frameworks'
+	// answers; maintenance.go creates them and reads the answers.
+	InverseOffers inverseOfferBook
+}
+
+// NewMaster creates a master. It neither leads nor knows a leader until Lead
+// or Follow is called: until then every API call gets 503 No leader elected.
+// Close stops it.
+func NewMaster(cfg MasterConfig) *Master {
+	cfg.setDefaults()
+	m := &Master{
+		cfg:         cfg,
+		rec:         cfg.Recorder,
+		log:         cfg.Logger,
+		started:     time.Now(),
+		done:        make(chan struct{}),
+		allocNow:    make(chan struct{}, 1),
+		agents:      make(map[string]*agentEntry),
+		unreachable: make(map[string]*unreachableAgent),
+		gone:        make(map[string]time.Time),
+		expected:    make(map[string]*expectedAgent),
+		frameworks:  make(map[string]*framework),
+		offers:      make(map[string]*offer),
+	}
+	m.InverseOffers.init()
+	m.info = buildMasterInfo(cfg)
+	m.wg.Add(2)
+	go m.allocationLoop()
+	go m.pingLoop()
+	return m
+}
+
+// Close stops the master's goroutines and timers and ends every scheduler
+// stream (clients see EOF). It does not touch agents.
+func (m *Master) Close() {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
+	m.closed = true
+	for _, fw := range m.frameworks {
+		fw.stopFailoverTimer()
+		if fw.sub != nil {
+			fw.sub.close()
+			fw.sub = nil
+		}
+	}
+	for _, e := range m.expected {
+		e.timer.Stop()
+	}
+	m.mu.Unlock()
+	close(m.done)
+	m.wg.Wait()
+}
+
+// Recorder returns the recorder the master records into.
+func (m *Master) Recorder() *Recorder { return m.rec }
+
+// ID returns the master's ID.
+func (m *Master) ID() string { return m.cfg.ID }
+
+// MasterInfo returns what this master announces in SUBSCRIBED and in
+// ZooKeeper.
+func (m *Master) MasterInfo() mesos.MasterInfo {
+	return *proto.Clone(&m.info).(*mesos.MasterInfo)
+}
+
+// StartTime is when the master was created (GET_MASTER start_time).
+func (m *Master) StartTime() time.Time { return m.started }
+
+// Lead makes this master the leader, recording the elected time. Agents and
+// frameworks are not recovered by this call: the cluster re-registers agents
+// (AddAgent, after ExpectAgents) and frameworks resubscribe.
+func (m *Master) Lead() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.leading {
+		return
+	}
+	m.leading = true
+	m.leader = ""
+	m.elected = time.Now()
+	m.rec.Add(Record{Kind: RecordLeader, Master: m.cfg.ID, Detail: net.JoinHostPort(m.cfg.Hostname, strconv.Itoa(m.cfg.Port))})
+}
+
+// Follow makes this master a standby that redirects to leaderHostPort
+// (host:port); empty means no leader is known (503 No leader elected).
+func (m *Master) Follow(leaderHostPort string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.leading = false
+	m.leader = leaderHostPort
+}
+
+// Leading reports whether this master leads.
+func (m *Master) Leading() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.leading
+}
+
+// ElectedTime is when this master last became leader (zero if never).
+func (m *Master) ElectedTime() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.elected
+}
+
+// SetCallFault installs a fault on scheduler API calls: for each request,
+// f returns a status to answer with instead of handling the call (0: handle
+// it) and a delay to wait first. nil removes the fault. The operator API
+// may consult it too (CallFault).
+func (m *Master) SetCallFault(f func(*http.Request) (status int, delay time.Duration)) {
+	m.mu.Lock()
+	m.callFault = f
+	m.mu.Unlock()
+	m.rec.Add(Record{Kind: RecordFault, Master: m.cfg.ID, Type: "call_fault", Detail: strconv.FormatBool(f != nil)})
+}
+
+// CallFault returns the installed call fault, or nil.
+func (m *Master) CallFault() func(*http.Request) (status int, delay time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.callFault
+}
+
+// SetFrameworkMessageFault installs a fault on executor→framework MESSAGE
+// events: f may drop a message or delay its delivery. nil removes it.
+func (m *Master) SetFrameworkMessageFault(f func(frameworkID, agentID, executorID string, data []byte) (drop bool, delay time.Duration)) {
+	m.mu.Lock()
+	m.msgFault = f
+	m.mu.Unlock()
+	m.rec.Add(Record{Kind: RecordFault, Master: m.cfg.ID, Type: "message_fault", Detail: strconv.FormatBool(f != nil)})
+}
+
+// Handler serves the master's v1 endpoints, each both at /<path> and at
+// /master/<path> (the libprocess process prefix that redirects name).
+func (m *Master) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/v1/scheduler", m.serveScheduler)
+	mux.HandleFunc("/master/api/v1/scheduler", m.serveScheduler)
+	mux.HandleFunc("/api/v1", m.serveOperator)
+	mux.HandleFunc("/master/api/v1", m.serveOperator)
+	return mux
+}
+
+// checkLeader applies mesos-protocol.md 0.2 step 2: a standby redirects to
+// the leader (307), a master that knows no leader answers 503. It reports
+// whether the request may proceed; otherwise it has answered.
+func (m *Master) checkLeader(w http.ResponseWriter, r *http.Request) bool {
+	m.mu.Lock()
+	leading, leader := m.leading, m.leader
+	m.mu.Unlock()
+	if leading {
+		return true
+	}
+	if leader == "" {
+		writeError(w, http.StatusServiceUnavailable, "No leader elected")
+		return false
+	}
+	writeRedirect(w, leader, r.URL.Path)
+	return false
+}
+
+// buildMasterInfo fills MasterInfo as a 1.12 master does (mesos-protocol.md
+// 3.3): ip is the IPv4 address in network order read as a host integer.
+func buildMasterInfo(cfg MasterConfig) mesos.MasterInfo {
+	port := uint32(cfg.Port)
+	pid := fmt.Sprintf("master@%s:%d", cfg.IP, cfg.Port)
+	hostname, ip, version := cfg.Hostname, cfg.IP, cfg.Version
+	return mesos.MasterInfo{
+		ID:       cfg.ID,
+		IP:       ipv4NetworkOrder(cfg.IP),
+		Port:     &port,
+		PID:      &pid,
+		Hostname: &hostname,
+		Version:  &version,
+		Address:  &mesos.Address{Hostname: &hostname, IP: &ip, Port: int32(cfg.Port)},
+		Capabilities: []mesos.MasterInfo_Capability{
+			{Type: mesos.MasterInfo_Capability_AGENT_UPDATE},
+			{Type: mesos.MasterInfo_Capability_AGENT_DRAINING},
+			{Type: masterCapabilityQuotaV2},
+		},
+	}
+}
+
+// ipv4NetworkOrder returns a.b.c.d as a | b<<8 | c<<16 | d<<24 (MESOS-1201);
+// 0 for a non-IPv4 address.
+func ipv4NetworkOrder(s string) uint32 {
+	ip := net.ParseIP(s).To4()
+	if ip == nil {
+		return 0
+	}
+	return uint32(ip[0]) | uint32(ip[1])<<8 | uint32(ip[2])<<16 | uint32(ip[3])<<24
+}
+
+// unreachableAgent is an agent marked unreachable: it may re-register.
+type unreachableAgent struct {
+	info mesos.AgentInfo
+	at   time.Time
+}
+
+// expectedAgent is an agent a new leader expects to re-register after a
+// master failover (the "recovered" agents of Mesos' registry).
+type expectedAgent struct {
+	info  mesos.AgentInfo
+	timer *time.Timer
+}
+
+// ErrAgentGone is returned by AddAgent for an agent that was marked gone or
+// removed for maintenance: Mesos never lets it register again.
+var ErrAgentGone = fmt.Errorf("emulator: agent is gone")
+
+// ExpectAgents tells a master that has just become leader which agents its
+// predecessor had (the registry Mesos recovers). Until each re-registers
+// (AddAgent) or AgentReregisterTimeout passes, explicit reconciliation of
+// tasks on it gets no answer; after the timeout it is marked unreachable.
+func (m *Master) ExpectAgents(infos []mesos.AgentInfo) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, info := range infos {
+		id := info.GetID().GetValue()
+		if id == "" || m.agents[id] != nil || m.expected[id] != nil {
+			continue
+		}
+		e := &expectedAgent{info: info}
+		e.timer = time.AfterFunc(m.cfg.AgentReregisterTimeout, func() { m.reregisterTimeout(id, e) })
+		m.expected[id] = e
+	}
+}
+
+func (m *Master) reregisterTimeout(id string, e *expectedAgent) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed || m.expected[id] != e {
+		return
+	}
+	delete(m.expected, id)
+	m.unreachable[id] = &unreachableAgent{info: e.info, at: time.Now()}
+}
+
+// AddAgent registers an agent, or re-registers one the master already
+// knows (after a restart with recovery, a partition, or a master failover).
+// The agent keeps its own ID (AgentLink.ID), so it survives master
+// failovers. Frameworks, executors and tasks it reports (AgentLink.State)
+// are recovered: frameworks unknown to the master become "recovered"
+// (known, but 403 until they resubscribe). Tasks of non-partition-aware
+// frameworks on an agent coming back from unreachable are shut down, as
+// Mesos does.
+func (m *Master) AddAgent(link AgentLink) error {
+	st := link.State() // synchronous by contract, answered without calling the master
+	id := link.ID().Value
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return fmt.Errorf("emulator: add agent %s: master closed", id)
+	}
+	if _, gone := m.gone[id]; gone {
+		link.Shutdown()
+		return fmt.Errorf("emulator: add agent %s: %w", id, ErrAgentGone)
+	}
+	now := time.Now()
+	if e := m.expected[id]; e != nil {
+		e.timer.Stop()
+		delete(m.expected, id)
+	}
+	info := st.Info
+	info.ID = &mesos.AgentID{Value: id}
+	_, wasUnreachable := m.unreachable[id]
+	delete(m.unreachable, id)
+
+	a := m.agents[id]
+	reported := make(map[string]bool, len(st.Tasks))
+	for _, t := range st.Tasks {
+		reported[t.FrameworkID.Value+"/"+t.TaskID.Value] = true
+	}
+	if a == nil {
+		a = &agentEntry{id: id, registered: now, offers: make(map[string]*offer)}
+		m.agents[id] = a
+		m.agentOrder = append(m.agentOrder, a)
+	} else {
+		a.reregistered = now
+		// Tasks the master has there but the agent no longer knows are
+		// gone (Mesos reconciles them with the agent on re-registration).
+		for _, fw := range m.frameworks {
+			for _, t := range fw.tasks {
+				if t.AgentID.Value == id && !reported[fw.id+"/"+t.TaskID.Value] && !isTerminal(t.GetState()) {
+					state := mesos.TASK_LOST
+					if fw.partitionAware() {
+						state = mesos.TASK_DROPPED
+					}
+					m.sendMasterUpdateLocked(fw, t.TaskID, &t.AgentID, state, mesos.REASON_RECONCILIATION,
+						"Reconciliation: task unknown to the agent", nil)
+					m.finishTaskLocked(fw, t, state, mesos.REASON_RECONCILIATION, "Reconciliation: task unknown to the agent")
+				}
+			}
+		}
+	}
+	a.link = link
+	a.info = info
+	a.ip = agentIP(&info)
+	a.total = mesos.Resources{}.Plus(unallocated(info.Resources)...)
+	a.hasReservations = false
+	for i := range a.total {
+		if !a.total[i].IsUnreserved() {
+			a.hasReservations = true
+		}
+	}
+	a.connected = true
+	a.pongSeen = true
+	a.missedPings = 0
+	a.used = nil
+	if a.registered.IsZero() {
+		a.registered = now
+	}
+
+	for _, fi := range st.Frameworks {
+		fid := fi.GetID().GetValue()
+		if fid == "" {
+			continue
+		}
+		if m.completedFrameworkLocked(fid) != nil {
+			link.ShutdownFramework(mesos.FrameworkID{Value: fid})
+			continue
+		}
+		if m.frameworks[fid] == nil {
+			fw := newFramework(fid, fi)
+			fw.recovered = true
+			m.frameworks[fid] = fw
+		}
+	}
+	shutdown := make(map[string]bool)
+	for _, e := range st.Executors {
+		fw := m.frameworks[e.GetFrameworkID().GetValue()]
+		if fw == nil {
+			continue
+		}
+		if wasUnreachable && !fw.partitionAware() {
+			shutdown[fw.id] = true
+			continue
+		}
+		execs := fw.executors[id]
+		if execs == nil {
+			execs = make(map[string]mesos.ExecutorInfo)
+			fw.executors[id] = execs
+		}
+		execs[e.ExecutorID.Value] = e
+		a.used.Add(unallocated(e.Resources)...)
+	}
+	for i := range st.Tasks {
+		t := st.Tasks[i]
+		fw := m.frameworks[t.FrameworkID.Value]
+		if fw == nil {
+			continue
+		}
+		if wasUnreachable && !fw.partitionAware() {
+			// Already reported lost; Mesos kills such tasks on return.
+			shutdown[fw.id] = true
+			continue
+		}
+		delete(fw.unreachableTasks, t.TaskID.Value)
+		task := &t
+		task.AgentID = mesos.AgentID{Value: id}
+		if old := fw.tasks[t.TaskID.Value]; old != nil && len(task.Statuses) == 0 {
+			task.Statuses = old.Statuses
+		}
+		fw.tasks[t.TaskID.Value] = task
+		if !isTerminal(task.GetState()) {
+			a.used.Add(unallocated(task.Resources)...)
+		}
+	}
+	for fid := range shutdown {
+		link.ShutdownFramework(mesos.FrameworkID{Value: fid})
+	}
+	for _, o := range a.offers {
+		m.removeOfferLocked(o, true)
+	}
+	a.offered = nil
+	a.recompute()
+	for _, k := range a.pendingKills {
+		link.KillTask(mesos.FrameworkID{Value: k.frameworkID}, k.taskID, k.policy)
+	}
+	a.pendingKills = nil
+	m.triggerAllocation()
+	return nil
+}
+
+// DisconnectAgent is a fault: the agent's connection to the master broke
+// (its process was killed, or the network dropped it). Its offers are
+// rescinded and it gets no new ones; tasks of frameworks without checkpoint
+// become TASK_LOST / REASON_AGENT_DISCONNECTED at once; the rest wait for
+// the agent to re-register (AddAgent) or, as it no longer answers pings,
+// to be marked unreachable after the ping timeouts.
+func (m *Master) DisconnectAgent(agentID string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a := m.agents[agentID]
+	if a == nil || !a.connected {
+		return
+	}
+	m.rec.Add(Record{Kind: RecordFault, Master: m.cfg.ID, AgentID: agentID, Type: "agent_disconnected"})
+	a.connected = false
+	for _, o := range a.offers {
+		m.removeOfferLocked(o, true)
+	}
+	for _, fw := range m.frameworks {
+		if fw.info.GetCheckpoint() {
+			continue
+		}
+		for _, t := range fw.tasks {
+			if t.AgentID.Value != agentID {
+				continue
+			}
+			m.sendMasterUpdateLocked(fw, t.TaskID, &t.AgentID, mesos.TASK_LOST, mesos.REASON_AGENT_DISCONNECTED,
+				"Agent disconnected", nil)
+			m.finishTaskLocked(fw, t, mesos.TASK_LOST, mesos.REASON_AGENT_DISCONNECTED, "Agent disconnected")
+		}
+	}
+}
+
+// MarkAgentUnreachable marks an agent unreachable at once, as the master
+// does after MaxAgentPingTimeouts missed pongs (a test can skip the wait).
+func (m *Master) MarkAgentUnreachable(agentID string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if a := m.agents[agentID]; a != nil {
+		m.markUnreachableLocked(a)
+	}
+}
+
+// markUnreachableLocked removes an agent as unreachable (Master::markUnreachable):
+// TASK_UNREACHABLE with unreachable_time for partition-aware frameworks,
+// TASK_LOST otherwise, both REASON_AGENT_REMOVED; its offers are rescinded
+// and every connected framework gets FAILURE{agent_id}.
+func (m *Master) markUnreachableLocked(a *agentEntry) {
+	now := time.Now()
+	m.unreachable[a.id] = &unreachableAgent{info: a.info, at: now}
+	m.removeAgentLocked(a, func(fw *framework, t *mesos.Task) {
+		state := mesos.TASK_LOST
+		if fw.partitionAware() {
+			state = mesos.TASK_UNREACHABLE
+		}
+		ut := &mesos.TimeInfo{Nanoseconds: now.UnixNano()}
+		st := masterStatus(t.TaskID, &t.AgentID, state, mesos.REASON_AGENT_REMOVED, "Agent "+a.id+" is unreachable")
+		st.ExecutorID = t.ExecutorID
+		if fw.partitionAware() {
+			st.UnreachableTime = ut
+		}
+		t.State = &state
+		t.StatusUpdateState = nil
+		t.StatusUpdateUUID = nil
+		t.Statuses = append(t.Statuses, st)
+		delete(fw.tasks, t.TaskID.Value)
+		fw.unreachableTasks[t.TaskID.Value] = t
+		m.forwardLocked(fw, st)
+	})
+}
+
+// AgentRemoval says why an agent is removed for good.
+type AgentRemoval int
+
+const (
+	// AgentRemovedForMaintenance: START_MAINTENANCE; every task becomes
+	// TASK_LOST / REASON_AGENT_REMOVED, partition-aware or not.
+	AgentRemovedForMaintenance AgentRemoval = iota
+	// AgentMarkedGone: MARK_AGENT_GONE (and DRAIN_AGENT with mark_gone);
+	// TASK_GONE_BY_OPERATOR / REASON_AGENT_REMOVED_BY_OPERATOR for
+	// partition-aware frameworks, TASK_LOST / REASON_AGENT_REMOVED otherwise.
+	AgentMarkedGone
+)
+
+// RemoveAgentLocked removes a registered agent for good: the agent is told
+// to shut down, its tasks end as the removal kind says, offers are
+// rescinded, every connected framework gets FAILURE{agent_id}, and it can
+// never register again. Call with the master's lock held; it reports
+// whether the agent was registered.
+func (m *Master) RemoveAgentLocked(agentID string, kind AgentRemoval) bool {
+	a := m.agents[agentID]
+	if a == nil {
+		return false
+	}
+	m.gone[agentID] = time.Now()
+	a.link.Shutdown()
+	m.removeAgentLocked(a, func(fw *framework, t *mesos.Task) {
+		state, reason, msg := mesos.TASK_LOST, mesos.REASON_AGENT_REMOVED, "Agent "+a.id+" removed"
+		if kind == AgentMarkedGone && fw.partitionAware() {
+			state, reason, msg = mesos.TASK_GONE_BY_OPERATOR, mesos.REASON_AGENT_REMOVED_BY_OPERATOR, "Agent "+a.id+" marked gone"
+		}
+		st := masterStatus(t.TaskID, &t.AgentID, state, reason, msg)
+		st.ExecutorID = t.ExecutorID
+		t.State = &state
+		t.Statuses = append(t.Statuses, st)
+		m.completeTaskLocked(fw, t)
+		m.forwardLocked(fw, st)
+	})
+	return true
+}
+
+// removeAgentLocked takes an agent out of the registry: RESCIND its offers,
+// end each of its tasks with endTask, forget its executors, and send
+// FAILURE{agent_id} to every connected framework.
+func (m *Master) removeAgentLocked(a *agentEntry, endTask func(*framework, *mesos.Task)) {
+	for _, o := range a.offers {
+		m.removeOfferLocked(o, true)
+	}
+	delete(m.agents, a.id)
+	for i, x := range m.agentOrder {
+		if x == a {
+			m.agentOrder = append(m.agentOrder[:i:i], m.agentOrder[i+1:]...)
+			break
+		}
+	}
+	for _, fw := range m.frameworks {
+		for _, t := range fw.tasks {
+			if t.AgentID.Value == a.id {
+				endTask(fw, t)
+			}
+		}
+		delete(fw.executors, a.id)
+		delete(fw.filters, a.id)
+	}
+	aid := mesos.AgentID{Value: a.id}
+	for _, fw := range m.frameworks {
+		fw.send(&scheduler.Event{Type: scheduler.Event_FAILURE, Failure: &scheduler.Event_Failure{AgentID: &aid}})
+	}
+}
+
+// pingLoop pings every registered agent each AgentPingTimeout; an agent
+// that misses MaxAgentPingTimeouts pongs in a row is marked unreachable.
+func (m *Master) pingLoop() {
+	defer m.wg.Done()
+	t := time.NewTicker(m.cfg.AgentPingTimeout)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.done:
+			return
+		case <-t.C:
+		}
+		m.mu.Lock()
+		var lost []*agentEntry
+		for _, a := range m.agentOrder {
+			if a.pongSeen {
+				a.missedPings = 0
+			} else {
+				a.missedPings++
+			}
+			if a.missedPings >= m.cfg.MaxAgentPingTimeouts {
+				lost = append(lost, a)
+				continue
+			}
+			a.pongSeen = false
+			a.link.Ping()
+		}
+		if m.leading {
+			for _, a := range lost {
+				m.log.Info("agent unreachable", "agent", a.id)
+				m.markUnreachableLocked(a)
+			}
+		}
+		m.mu.Unlock()
+	}
+}

@@ -1,0 +1,259 @@
+package emulator
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/encoding"
+	"github.com/mesos/mesos-go/api/v1/lib/encoding/codecs"
+	"github.com/mesos/mesos-go/api/v1/lib/httpcli"
+	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpsched"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+)
+
+// stubAgent is an in-test AgentLink double: it records what the master
+// sends and never calls back on its own.
+type stubAgent struct {
+	id    string
+	state AgentState
+
+	mu     sync.Mutex
+	calls  []string
+	acks   [][]byte
+	pinged int
+}
+
+func newStubAgent(id string, cpus, mem float64) *stubAgent {
+	port := int32(5051)
+	return &stubAgent{id: id, state: AgentState{Info: mesos.AgentInfo{
+		Hostname:  "127.0.0.1",
+		Port:      &port,
+		ID:        &mesos.AgentID{Value: id},
+		Resources: []mesos.Resource{scalarRes("cpus", cpus), scalarRes("mem", mem)},
+		Attributes: []mesos.Attribute{{Name: "rack", Type: mesos.TEXT,
+			Text: &mesos.Value_Text{Value: "r1"}}},
+	}}}
+}
+
+func scalarRes(name string, v float64) mesos.Resource {
+	return mesos.Resource{Name: name, Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: v}}
+}
+
+func (a *stubAgent) record(format string, args ...any) {
+	a.mu.Lock()
+	a.calls = append(a.calls, fmt.Sprintf(format, args...))
+	a.mu.Unlock()
+}
+
+func (a *stubAgent) has(call string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, c := range a.calls {
+		if c == call {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *stubAgent) ID() mesos.AgentID { return mesos.AgentID{Value: a.id} }
+func (a *stubAgent) RunTask(fw mesos.FrameworkInfo, t mesos.TaskInfo) {
+	a.record("run %s", t.TaskID.Value)
+}
+func (a *stubAgent) RunTaskGroup(fw mesos.FrameworkInfo, e mesos.ExecutorInfo, g mesos.TaskGroupInfo) {
+	for _, t := range g.Tasks {
+		a.record("rungroup %s %s", e.ExecutorID.Value, t.TaskID.Value)
+	}
+}
+func (a *stubAgent) KillTask(fid mesos.FrameworkID, tid mesos.TaskID, _ *mesos.KillPolicy) {
+	a.record("kill %s", tid.Value)
+}
+func (a *stubAgent) ShutdownExecutor(fid mesos.FrameworkID, eid mesos.ExecutorID) {
+	a.record("shutdown_executor %s", eid.Value)
+}
+func (a *stubAgent) ShutdownFramework(fid mesos.FrameworkID) {
+	a.record("shutdown_framework %s", fid.Value)
+}
+func (a *stubAgent) FrameworkMessage(fid mesos.FrameworkID, eid mesos.ExecutorID, data []byte) {
+	a.record("message %s %s", eid.Value, data)
+}
+func (a *stubAgent) Acknowledge(fid mesos.FrameworkID, tid mesos.TaskID, uuid []byte) {
+	a.mu.Lock()
+	a.acks = append(a.acks, uuid)
+	a.mu.Unlock()
+	a.record("ack %s", tid.Value)
+}
+func (a *stubAgent) Drain(*int64, bool) { a.record("drain") }
+func (a *stubAgent) Ping() {
+	a.mu.Lock()
+	a.pinged++
+	a.mu.Unlock()
+}
+func (a *stubAgent) Shutdown()         { a.record("shutdown") }
+func (a *stubAgent) State() AgentState { return a.state }
+
+// stubMaster is a leading master on an httptest server with short intervals.
+type stubMaster struct {
+	*Master
+	srv *httptest.Server
+	url string
+}
+
+func startStubMaster(t *testing.T, mutate ...func(*MasterConfig)) *stubMaster {
+	t.Helper()
+	cfg := MasterConfig{
+		AllocationInterval: 50 * time.Millisecond,
+		HeartbeatInterval:  200 * time.Millisecond,
+		AgentPingTimeout:   time.Hour,
+	}
+	for _, f := range mutate {
+		f(&cfg)
+	}
+	m := NewMaster(cfg)
+	m.Lead()
+	srv := httptest.NewServer(m.Handler())
+	t.Cleanup(func() {
+		m.Close()
+		srv.Close()
+	})
+	return &stubMaster{Master: m, srv: srv, url: srv.URL}
+}
+
+// pollUntil polls cond until it holds or the deadline passes.
+func pollUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// schedClient is a mesos-go scheduler client subscribed to the master; its
+// events arrive on events until the stream ends (then closed is closed).
+type schedClient struct {
+	t      *testing.T
+	caller calls.Caller
+	fid    string
+	events chan *scheduler.Event
+	closed chan struct{}
+	err    error
+	cancel context.CancelFunc
+}
+
+func frameworkInfo(name string, caps ...mesos.FrameworkInfo_Capability_Type) mesos.FrameworkInfo {
+	fi := mesos.FrameworkInfo{User: "root", Name: name}
+	for _, c := range caps {
+		fi.Capabilities = append(fi.Capabilities, mesos.FrameworkInfo_Capability{Type: c})
+	}
+	return fi
+}
+
+func newSchedClient(t *testing.T, url string, codec encoding.Codec) *schedClient {
+	cli := httpcli.New(
+		httpcli.Endpoint(url+"/api/v1/scheduler"),
+		httpcli.Codec(codec),
+		httpcli.Do(httpcli.With(httpcli.Timeout(10*time.Second))),
+	)
+	return &schedClient{t: t, caller: httpsched.NewCaller(cli, httpsched.EndpointCandidates(func() string { return "" }))}
+}
+
+var protobufCodec = codecs.ByMediaType[codecs.MediaTypeProtobuf]
+var jsonCodec = codecs.ByMediaType[codecs.MediaTypeJSON]
+
+// subscribe subscribes and waits for SUBSCRIBED.
+func (c *schedClient) subscribe(fi mesos.FrameworkInfo) *scheduler.Event {
+	c.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	c.t.Cleanup(cancel)
+	call := calls.Subscribe(&fi)
+	if fi.ID != nil {
+		call = call.With(calls.SubscribeTo(fi.ID.Value))
+	}
+	resp, err := c.caller.Call(ctx, call)
+	if err != nil {
+		c.t.Fatalf("subscribe: %v", err)
+	}
+	c.events = make(chan *scheduler.Event, 1000)
+	c.closed = make(chan struct{})
+	go func() {
+		defer close(c.closed)
+		defer resp.Close()
+		for {
+			var ev scheduler.Event
+			if err := resp.Decode(&ev); err != nil {
+				c.err = err
+				return
+			}
+			c.events <- &ev
+		}
+	}()
+	ev := c.next(scheduler.Event_SUBSCRIBED)
+	c.fid = ev.Subscribed.FrameworkID.Value
+	return ev
+}
+
+// next returns the next event of type typ, skipping HEARTBEATs (and other
+// types when skipOthers).
+func (c *schedClient) next(typ scheduler.Event_Type) *scheduler.Event {
+	c.t.Helper()
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case ev := <-c.events:
+			if ev.Type == typ {
+				return ev
+			}
+			if ev.Type == scheduler.Event_HEARTBEAT || ev.Type == scheduler.Event_OFFERS {
+				continue
+			}
+			c.t.Fatalf("waiting for %s, got %s", typ, ev.Type)
+		case <-c.closed:
+			c.t.Fatalf("waiting for %s: stream ended: %v", typ, c.err)
+		case <-timeout:
+			c.t.Fatalf("timed out waiting for %s", typ)
+		}
+	}
+}
+
+// call sends a non-SUBSCRIBE call with the framework ID stamped.
+func (c *schedClient) call(call *scheduler.Call) error {
+	call.FrameworkID = &mesos.FrameworkID{Value: c.fid}
+	resp, err := c.caller.Call(context.Background(), call)
+	if resp != nil {
+		resp.Close()
+	}
+	return err
+}
+
+func (c *schedClient) mustCall(call *scheduler.Call) {
+	c.t.Helper()
+	if err := c.call(call); err != nil {
+		c.t.Fatalf("%s: %v", call.Type, err)
+	}
+}
+
+// expectQuiet fails if any event other than HEARTBEAT arrives within d.
+func (c *schedClient) expectQuiet(d time.Duration) {
+	c.t.Helper()
+	timeout := time.After(d)
+	for {
+		select {
+		case ev := <-c.events:
+			if ev.Type != scheduler.Event_HEARTBEAT {
+				c.t.Fatalf("unexpected %s event: %v", ev.Type, ev)
+			}
+		case <-timeout:
+			return
+		}
+	}
+}

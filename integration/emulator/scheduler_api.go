@@ -1,0 +1,426 @@
+package emulator
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/gogo/protobuf/proto"
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+)
+
+const validationPrefix = "Failed to validate scheduler::Call: "
+
+// serveScheduler is POST /api/v1/scheduler (Master::Http::scheduler):
+// leadership, the generic checks, call validation, framework lookup and
+// stream checks in Mesos' order (mesos-protocol.md 0.2 and 1.1), then the
+// call.
+func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
+	if !m.checkLeader(w, r) {
+		return
+	}
+	if !m.applyCallFault(w, r) {
+		return
+	}
+	var raw bytes.Buffer
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.TeeReader(r.Body, &raw), r.Body}
+	var call scheduler.Call
+	ct, ok := readCall(w, r, &call)
+	if !ok {
+		return
+	}
+	if msg := validateSchedulerCall(&call, ct, raw.Bytes()); msg != "" {
+		writeError(w, http.StatusBadRequest, validationPrefix+msg)
+		return
+	}
+	if call.Type == scheduler.Call_SUBSCRIBE {
+		m.serveSubscribe(w, r, &call)
+		return
+	}
+	m.serveCall(w, r, &call)
+}
+
+// applyCallFault applies an injected call fault; it reports whether the
+// call may proceed.
+func (m *Master) applyCallFault(w http.ResponseWriter, r *http.Request) bool {
+	f := m.CallFault()
+	if f == nil {
+		return true
+	}
+	status, delay := f(r)
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return false
+		case <-m.done:
+			t.Stop()
+		}
+	}
+	if status != 0 {
+		writeError(w, status, http.StatusText(status))
+		return false
+	}
+	return true
+}
+
+// validateSchedulerCall is validation::scheduler::call::validate; it
+// returns the message to prefix with "Failed to validate scheduler::Call: ".
+func validateSchedulerCall(call *scheduler.Call, contentType string, raw []byte) string {
+	if !typePresent(contentType, raw) {
+		return "Expecting 'type' to be present"
+	}
+	if call.Type == scheduler.Call_SUBSCRIBE {
+		if call.Subscribe == nil || call.Subscribe.FrameworkInfo == nil {
+			return "Expecting 'subscribe' to be present"
+		}
+		callID := call.GetFrameworkID().GetValue()
+		infoID := call.Subscribe.FrameworkInfo.GetID().GetValue()
+		if callID != infoID {
+			return "'framework_id' differs from 'subscribe.framework_info.id'"
+		}
+		return ""
+	}
+	if call.FrameworkID == nil {
+		return "Expecting 'framework_id' to be present"
+	}
+	missing := func(field string) string { return "Expecting '" + field + "' to be present" }
+	switch call.Type {
+	case scheduler.Call_ACCEPT:
+		if call.Accept == nil {
+			return missing("accept")
+		}
+	case scheduler.Call_DECLINE:
+		if call.Decline == nil {
+			return missing("decline")
+		}
+	case scheduler.Call_ACCEPT_INVERSE_OFFERS:
+		if call.AcceptInverseOffers == nil {
+			return missing("accept_inverse_offers")
+		}
+	case scheduler.Call_DECLINE_INVERSE_OFFERS:
+		if call.DeclineInverseOffers == nil {
+			return missing("decline_inverse_offers")
+		}
+	case scheduler.Call_KILL:
+		if call.Kill == nil {
+			return missing("kill")
+		}
+	case scheduler.Call_SHUTDOWN:
+		if call.Shutdown == nil {
+			return missing("shutdown")
+		}
+	case scheduler.Call_ACKNOWLEDGE:
+		if call.Acknowledge == nil {
+			return missing("acknowledge")
+		}
+		if !validUUID(call.Acknowledge.UUID) {
+			return "Not a valid UUID"
+		}
+	case scheduler.Call_ACKNOWLEDGE_OPERATION_STATUS:
+		if call.AcknowledgeOperationStatus == nil {
+			return missing("acknowledge_operation_status")
+		}
+		if !validUUID(call.AcknowledgeOperationStatus.UUID) {
+			return "Not a valid UUID"
+		}
+		if call.AcknowledgeOperationStatus.AgentID == nil {
+			return missing("acknowledge_operation_status.agent_id")
+		}
+	case scheduler.Call_RECONCILE:
+		if call.Reconcile == nil {
+			return missing("reconcile")
+		}
+	case scheduler.Call_RECONCILE_OPERATIONS:
+		if call.ReconcileOperations == nil {
+			return missing("reconcile_operations")
+		}
+	case scheduler.Call_MESSAGE:
+		if call.Message == nil {
+			return missing("message")
+		}
+	case scheduler.Call_REQUEST:
+		if call.Request == nil {
+			return missing("request")
+		}
+	case scheduler.Call_UPDATE_FRAMEWORK:
+		if call.UpdateFramework == nil {
+			return missing("update_framework")
+		}
+		if call.UpdateFramework.FrameworkInfo.GetID().GetValue() != call.FrameworkID.Value {
+			return "'framework_id' differs from 'update_framework.framework_info.id'"
+		}
+	}
+	return ""
+}
+
+// typePresent reports whether the request body set Call.type. mesos-go's
+// Go type cannot tell an absent type from UNKNOWN (both 0), and Mesos
+// answers them differently (400 vs 501), so the raw body is consulted.
+func typePresent(contentType string, raw []byte) bool {
+	if contentType == mediaJSON {
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &fields); err != nil {
+			return true // decoding succeeded earlier; let the decoded value speak
+		}
+		v, ok := fields["type"]
+		if !ok || string(v) == "null" {
+			return false
+		}
+		var name string
+		if json.Unmarshal(v, &name) == nil {
+			// An unknown enum name in an optional field is dropped.
+			_, known := scheduler.Call_Type_value[name]
+			return known
+		}
+		return true
+	}
+	buf := proto.NewBuffer(raw)
+	for {
+		key, err := buf.DecodeVarint()
+		if err != nil {
+			return false
+		}
+		field, wire := key>>3, key&7
+		if field == 2 && wire == proto.WireVarint {
+			return true
+		}
+		var skipErr error
+		switch wire {
+		case proto.WireVarint:
+			_, skipErr = buf.DecodeVarint()
+		case proto.WireFixed64:
+			_, skipErr = buf.DecodeFixed64()
+		case proto.WireBytes:
+			_, skipErr = buf.DecodeRawBytes(false)
+		case proto.WireFixed32:
+			_, skipErr = buf.DecodeFixed32()
+		default:
+			return false
+		}
+		if skipErr != nil {
+			return false
+		}
+	}
+}
+
+// serveSubscribe answers SUBSCRIBE: 200 with the stream headers at once,
+// then SUBSCRIBED and HEARTBEAT, or a single ERROR and the end of the stream
+// when the subscription is refused (mesos-protocol.md 1.3).
+func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, call *scheduler.Call) {
+	if r.Header.Get("Mesos-Stream-Id") != "" {
+		writeError(w, http.StatusBadRequest, "Subscribe calls should not include the 'Mesos-Stream-Id' header")
+		return
+	}
+	accept := negotiateAccept(r)
+	if accept == "" {
+		writeNotAcceptable(w)
+		return
+	}
+	sub := newSubscription()
+	stream := startStream(w, accept, http.Header{"Mesos-Stream-Id": {sub.streamID}})
+	info := *call.Subscribe.FrameworkInfo
+
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		stream.Close()
+		return
+	}
+	m.recordCallLocked(call, info.GetID().GetValue())
+	if msg := m.validateSubscribeLocked(&info, call.Subscribe.SuppressedRoles); msg != "" {
+		m.mu.Unlock()
+		stream.Send(&scheduler.Event{Type: scheduler.Event_ERROR, Error: &scheduler.Event_Error{Message: msg}})
+		stream.Close()
+		return
+	}
+	fw := m.subscribeLocked(info, call.Subscribe.SuppressedRoles, sub)
+	m.mu.Unlock()
+	m.pump(r, stream, fw.id, sub)
+}
+
+// pump writes a subscription's events and periodic heartbeats until the
+// master closes the subscription or the client goes away.
+func (m *Master) pump(r *http.Request, stream *eventStream, frameworkID string, sub *subscription) {
+	hb := time.NewTicker(m.cfg.HeartbeatInterval)
+	defer hb.Stop()
+	for {
+		evs, closing := sub.take()
+		for _, ev := range evs {
+			if err := stream.Send(ev); err != nil {
+				m.subscriptionEnded(frameworkID, sub)
+				return
+			}
+		}
+		if closing {
+			stream.Close()
+			return
+		}
+		select {
+		case <-sub.wake:
+		case <-hb.C:
+			sub.send(heartbeatEvent)
+		case <-r.Context().Done():
+			stream.Close()
+			m.subscriptionEnded(frameworkID, sub)
+			return
+		case <-m.done:
+			stream.Close()
+			return
+		}
+	}
+}
+
+// serveCall handles every non-SUBSCRIBE call: framework lookup and stream
+// checks (mesos-protocol.md 1.1 step 4), then the call itself, answered 202
+// (UPDATE_FRAMEWORK 200, UNKNOWN 501).
+func (m *Master) serveCall(w http.ResponseWriter, r *http.Request, call *scheduler.Call) {
+	m.mu.Lock()
+	fw := m.frameworks[call.FrameworkID.Value]
+	if fw == nil {
+		m.mu.Unlock()
+		writeError(w, http.StatusBadRequest, "Framework cannot be found")
+		return
+	}
+	if fw.sub == nil {
+		m.mu.Unlock()
+		writeError(w, http.StatusForbidden, "Framework is not subscribed")
+		return
+	}
+	streamID := r.Header.Get("Mesos-Stream-Id")
+	if streamID == "" {
+		m.mu.Unlock()
+		writeError(w, http.StatusBadRequest, "All non-subscribe calls should include the 'Mesos-Stream-Id' header")
+		return
+	}
+	if streamID != fw.sub.streamID {
+		m.mu.Unlock()
+		writeError(w, http.StatusBadRequest, "The stream ID '"+streamID+
+			"' included in this request didn't match the stream ID currently associated with framework ID "+fw.id)
+		return
+	}
+	m.recordCallLocked(call, fw.id)
+	status := http.StatusAccepted
+	errMsg := ""
+	switch call.Type {
+	case scheduler.Call_TEARDOWN:
+		m.removeFrameworkLocked(fw)
+	case scheduler.Call_ACCEPT:
+		m.acceptLocked(fw, call.Accept.OfferIDs, call.Accept.Operations, call.Accept.Filters)
+	case scheduler.Call_DECLINE:
+		m.declineLocked(fw, call.Decline.OfferIDs, call.Decline.Filters)
+	case scheduler.Call_ACCEPT_INVERSE_OFFERS:
+		m.answerInverseOffersLocked(fw, call.AcceptInverseOffers.InverseOfferIDs, true)
+	case scheduler.Call_DECLINE_INVERSE_OFFERS:
+		m.answerInverseOffersLocked(fw, call.DeclineInverseOffers.InverseOfferIDs, false)
+	case scheduler.Call_REVIVE:
+		if roles := call.GetRevive().GetRoles(); m.rolesSubscribed(fw, roles) {
+			m.reviveLocked(fw, roles)
+		}
+	case scheduler.Call_SUPPRESS:
+		if roles := call.GetSuppress().GetRoles(); m.rolesSubscribed(fw, roles) {
+			m.suppressLocked(fw, roles)
+		}
+	case scheduler.Call_KILL:
+		m.killLocked(fw, call.Kill)
+	case scheduler.Call_SHUTDOWN:
+		m.shutdownExecutorLocked(fw, call.Shutdown.AgentID.Value, call.Shutdown.ExecutorID)
+	case scheduler.Call_ACKNOWLEDGE:
+		m.acknowledgeLocked(fw, call.Acknowledge)
+	case scheduler.Call_RECONCILE:
+		m.reconcileLocked(fw, call.Reconcile.Tasks)
+	case scheduler.Call_MESSAGE:
+		if a := m.agents[call.Message.AgentID.Value]; a != nil && a.connected {
+			a.link.FrameworkMessage(mesos.FrameworkID{Value: fw.id}, call.Message.ExecutorID, call.Message.Data)
+		}
+	case scheduler.Call_UPDATE_FRAMEWORK:
+		status, errMsg = m.updateFrameworkLocked(fw, call.UpdateFramework)
+	case scheduler.Call_ACKNOWLEDGE_OPERATION_STATUS, scheduler.Call_RECONCILE_OPERATIONS, scheduler.Call_REQUEST:
+		// No operation feedback is emulated; REQUEST is ignored by Mesos'
+		// allocator too.
+	default:
+		status = http.StatusNotImplemented
+	}
+	m.mu.Unlock()
+	if errMsg != "" {
+		writeError(w, status, errMsg)
+		return
+	}
+	writeEmpty(w, status)
+}
+
+// rolesSubscribed reports whether every role is one of the framework's: a
+// REVIVE or SUPPRESS naming another role is dropped entirely.
+func (m *Master) rolesSubscribed(fw *framework, roles []string) bool {
+	for _, r := range roles {
+		if !fw.hasRole(r) {
+			m.log.Warn("dropping call with unsubscribed role", "framework", fw.id, "role", r)
+			return false
+		}
+	}
+	return true
+}
+
+// updateFrameworkLocked is UPDATE_FRAMEWORK: immutable fields must not
+// change; suppressed roles must be subscribed; offers of removed roles are
+// rescinded. It returns the status and, for errors, the message.
+func (m *Master) updateFrameworkLocked(fw *framework, u *scheduler.Call_UpdateFramework) (int, string) {
+	info := u.FrameworkInfo
+	if msg := m.validateSubscribeLocked(&info, nil); msg != "" && msg != "Framework has been removed" {
+		return http.StatusBadRequest, "Supplied FrameworkInfo is not valid: " + msg
+	}
+	switch {
+	case info.User != fw.info.User:
+		return http.StatusBadRequest, "FrameworkInfo update is not valid: Updating 'FrameworkInfo.user' is unsupported"
+	case info.GetCheckpoint() != fw.info.GetCheckpoint():
+		return http.StatusBadRequest, "FrameworkInfo update is not valid: Updating 'FrameworkInfo.checkpoint' is unsupported"
+	case principalOf(&info) != principalOf(&fw.info):
+		return http.StatusBadRequest, "FrameworkInfo update is not valid: Changing framework's principal is not allowed."
+	}
+	newRoles := make(map[string]bool)
+	for _, r := range frameworkRoles(&info) {
+		newRoles[r] = true
+	}
+	var invalid []string
+	for _, r := range u.SuppressedRoles {
+		if !newRoles[r] {
+			invalid = append(invalid, r)
+		}
+	}
+	if len(invalid) > 0 {
+		return http.StatusBadRequest, "'UpdateFramework' call is not valid: Suppressed roles " + stringifySet(invalid) +
+			" are not contained in the set of roles"
+	}
+	for _, o := range fw.offers {
+		if !newRoles[o.role] {
+			m.removeOfferLocked(o, true)
+		}
+	}
+	suppressed := make(map[string]bool, len(u.SuppressedRoles))
+	for _, r := range u.SuppressedRoles {
+		suppressed[r] = true
+	}
+	for r := range fw.suppressed {
+		if !suppressed[r] {
+			m.reviveLocked(fw, []string{r})
+		}
+	}
+	fw.suppressed = suppressed
+	info.ID = &mesos.FrameworkID{Value: fw.id}
+	fw.info = info
+	m.triggerAllocation()
+	return http.StatusOK, ""
+}
+
+// recordCallLocked records a scheduler call.
+func (m *Master) recordCallLocked(call *scheduler.Call, frameworkID string) {
+	m.rec.Add(Record{Kind: RecordSchedulerCall, Master: m.cfg.ID, FrameworkID: frameworkID, Type: call.Type.String()})
+}
