@@ -213,11 +213,17 @@ func (c *schedClient) next(typ scheduler.Event_Type) *scheduler.Event {
 			if ev.Type == typ {
 				return ev
 			}
-			if ev.Type == scheduler.Event_HEARTBEAT || ev.Type == scheduler.Event_OFFERS {
+			if ev.Type == scheduler.Event_HEARTBEAT || ev.Type == scheduler.Event_OFFERS || ev.Type == scheduler.Event_RESCIND {
 				continue
 			}
 			c.t.Fatalf("waiting for %s, got %s", typ, ev.Type)
 		case <-c.closed:
+			// Events decoded before the end are still buffered.
+			for len(c.events) > 0 {
+				if ev := <-c.events; ev.Type == typ {
+					return ev
+				}
+			}
 			c.t.Fatalf("waiting for %s: stream ended: %v", typ, c.err)
 		case <-timeout:
 			c.t.Fatalf("timed out waiting for %s", typ)
