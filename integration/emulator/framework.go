@@ -149,9 +149,6 @@ func (fw *framework) hasRole(role string) bool {
 	return false
 }
 
-// connected reports whether the framework has a subscription stream.
-func (fw *framework) connected() bool { return fw.sub != nil }
-
 // send queues an event to a connected framework; without a stream it is
 // dropped, as Mesos drops what it cannot deliver.
 func (fw *framework) send(ev *scheduler.Event) {
@@ -188,7 +185,7 @@ func (m *Master) validateSubscribeLocked(info *mesos.FrameworkInfo, suppressed [
 	seen := make(map[string]bool, len(roles))
 	for _, r := range roles {
 		if seen[r] {
-			return fmt.Sprintf("'FrameworkInfo.roles' contains duplicate items")
+			return "'FrameworkInfo.roles' contains duplicate items"
 		}
 		seen[r] = true
 		if err := validateRole(r); err != "" {

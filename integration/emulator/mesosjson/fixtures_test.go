@@ -2,7 +2,6 @@ package mesosjson
 
 import (
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/gogo/protobuf/proto"
@@ -142,4 +141,3 @@ func drainAgentCall() *master.Call {
 	})
 }
 
-func oddDoubles() *mesos.Value_Scalar { return &mesos.Value_Scalar{Value: math.Inf(-1)} }
