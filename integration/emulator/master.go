@@ -159,6 +159,10 @@ type Master struct {
 	// InverseOffers holds maintenance inverse offers and the frameworks'
 	// answers; maintenance.go creates them and reads the answers.
 	InverseOffers inverseOfferBook
+
+	// maintenance is the operator's maintenance schedule and per-agent
+	// state (maintenance.go, operator.go).
+	maintenance maintenanceState
 }
 
 // NewMaster creates a master. It neither leads nor knows a leader until Lead

@@ -470,10 +470,16 @@ func (d *ZKDetector) run(events <-chan zk.Event) {
 		children, _, w, err := d.conn.ChildrenW(d.path)
 		switch {
 		case errors.Is(err, zk.ErrNoNode):
-			// Wait for the group to be created.
-			_, _, w, err = d.conn.ExistsW(d.path)
+			// Wait for the group to be created; if it appeared meanwhile,
+			// the exists watch would only fire on its deletion, so list
+			// again at once.
+			var exists bool
+			exists, _, w, err = d.conn.ExistsW(d.path)
 			watch = w
 			d.setLeader("", nil)
+			if err == nil && exists {
+				continue
+			}
 		case err == nil:
 			watch = w
 			d.detect(children)

@@ -1,0 +1,239 @@
+package emulator
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/gogo/protobuf/proto"
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+
+	"github.com/healer-mesos/healer/internal/zktest"
+)
+
+// fastCluster is a cluster config with test-sized intervals and in-process
+// fake executors.
+func fastCluster(agents int) ClusterConfig {
+	return ClusterConfig{
+		Agents: agents,
+		Master: MasterConfig{
+			AllocationInterval:   50 * time.Millisecond,
+			HeartbeatInterval:    time.Second,
+			AgentPingTimeout:     50 * time.Millisecond,
+			MaxAgentPingTimeouts: 3,
+		},
+		Agent: AgentConfig{
+			FakeExecutors:        FakeBehavior{}.Factory(),
+			StatusUpdateRetryMin: 100 * time.Millisecond,
+			StatusUpdateRetryMax: 200 * time.Millisecond,
+		},
+	}
+}
+
+func startCluster(t *testing.T, cfg ClusterConfig) *Cluster {
+	t.Helper()
+	c, err := NewCluster(cfg)
+	if err != nil {
+		t.Fatalf("NewCluster: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// waitEvent returns the next event satisfying pred, skipping the others.
+func waitEvent(t *testing.T, c *schedClient, what string, pred func(*scheduler.Event) bool) *scheduler.Event {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case ev := <-c.events:
+			if pred(ev) {
+				return ev
+			}
+		case <-c.closed:
+			t.Fatalf("waiting for %s: stream ended: %v", what, c.err)
+		case <-timeout:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func isType(typ scheduler.Event_Type) func(*scheduler.Event) bool {
+	return func(ev *scheduler.Event) bool { return ev.Type == typ }
+}
+
+func isUpdate(taskID string, state mesos.TaskState) func(*scheduler.Event) bool {
+	return func(ev *scheduler.Event) bool {
+		return ev.Type == scheduler.Event_UPDATE && ev.Update.Status.TaskID.Value == taskID && ev.Update.Status.State != nil &&
+			*ev.Update.Status.State == state
+	}
+}
+
+// launchOn accepts an offer with one small fake task and waits for its
+// TASK_RUNNING, which it acknowledges.
+func launchOn(t *testing.T, c *schedClient, offer mesos.Offer, taskID string) {
+	t.Helper()
+	task := mesos.TaskInfo{
+		Name:      taskID,
+		TaskID:    mesos.TaskID{Value: taskID},
+		AgentID:   offer.AgentID,
+		Resources: []mesos.Resource{scalarRes("cpus", 0.1), scalarRes("mem", 32)},
+		Command:   &mesos.CommandInfo{Value: strPtr("sleep 1000")},
+	}
+	c.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunch(task)}.WithOffers(offer.ID)))
+	ev := waitEvent(t, c, taskID+" RUNNING", isUpdate(taskID, mesos.TASK_RUNNING))
+	c.mustCall(calls.Acknowledge(ev.Update.Status.AgentID.Value, taskID, ev.Update.Status.UUID))
+}
+
+func TestClusterWithoutZooKeeper(t *testing.T) {
+	cfg := fastCluster(4)
+	cfg.Zones = []string{"a", "b"}
+	cl := startCluster(t, cfg)
+
+	var out strings.Builder
+	if err := cl.Describe(&out); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 5 || !regexp.MustCompile(`^master 127\.0\.0\.1:\d+ \(leading\)$`).MatchString(lines[0]) {
+		t.Fatalf("Describe:\n%s", out.String())
+	}
+	agentRE := regexp.MustCompile(`^agent \S+-S\d+ agent-(\d) 127\.0\.0\.1:\d+ zone=([ab])$`)
+	for i, l := range lines[1:] {
+		m := agentRE.FindStringSubmatch(l)
+		if m == nil || m[2] != []string{"a", "b"}[i%2] {
+			t.Errorf("agent line %q; want zone %s", l, []string{"a", "b"}[i%2])
+		}
+	}
+
+	c := newSchedClient(t, cl.LeaderURL(), protobufCodec)
+	c.subscribe(frameworkInfo("zones"))
+	seen := map[string]string{}
+	for len(seen) < 4 {
+		ev := waitEvent(t, c, "offers", isType(scheduler.Event_OFFERS))
+		for _, o := range ev.Offers.Offers {
+			if fd := o.GetDomain().GetFaultDomain(); fd != nil {
+				seen[o.AgentID.Value] = fd.Zone.Name
+			} else {
+				seen[o.AgentID.Value] = ""
+			}
+		}
+	}
+	for i, a := range cl.Agents() {
+		if got, want := seen[a.ID().Value], cl.AgentZone(i); got != want {
+			t.Errorf("agent %d offered with zone %q; want %q", i, got, want)
+		}
+	}
+}
+
+func TestClusterZooKeeperFailover(t *testing.T) {
+	srv := zktest.Start(t)
+	cfg := fastCluster(2)
+	cfg.Masters = 2
+	cfg.ZK = "zk://" + srv.Addr + "/mesos"
+	cfg.ZKSessionTimeout = 2 * time.Second
+	cl := startCluster(t, cfg)
+
+	// Both masters joined as json.info_ members; the lowest sequence leads.
+	conn, _, err := zk.Connect([]string{srv.Addr}, 2*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	children, _, err := conn.Children("/mesos")
+	if err != nil || len(children) != 2 {
+		t.Fatalf("children of /mesos = %v, %v; want two members", children, err)
+	}
+	low, _ := lowestMember(children)
+	data, _, err := conn.Get("/mesos/" + low.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := decodeMasterInfo(low.label, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := cl.Leader()
+	if leader == nil || info.ID != leader.ID() {
+		t.Fatalf("lowest member %s is master %s; leader is %v", low.name, info.ID, leader)
+	}
+	leaderIdx, standbyIdx := 0, 1
+	if !cl.MasterLeading(0) {
+		leaderIdx, standbyIdx = 1, 0
+	}
+
+	// The standby redirects to the leader under /master.
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.Post(cl.MasterURLs()[standbyIdx]+"/api/v1/scheduler", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if want := "//" + cl.MasterAddr(leaderIdx) + "/master/api/v1/scheduler"; resp.StatusCode != http.StatusTemporaryRedirect ||
+		resp.Header.Get("Location") != want {
+		t.Fatalf("standby answered %d Location %q; want 307 %q", resp.StatusCode, resp.Header.Get("Location"), want)
+	}
+
+	// A checkpointing framework with a long failover timeout runs a task.
+	fi := frameworkInfo("failover", mesos.FrameworkInfo_Capability_PARTITION_AWARE)
+	fi.Checkpoint = proto.Bool(true)
+	fi.FailoverTimeout = proto.Float64(3600)
+	c := newSchedClient(t, cl.LeaderURL(), protobufCodec)
+	c.subscribe(fi)
+	offers := waitEvent(t, c, "offers", isType(scheduler.Event_OFFERS))
+	launchOn(t, c, offers.Offers.Offers[0], "t1")
+
+	// Kill the leader: the standby is elected, agents re-register with it.
+	if err := cl.KillLeader(); err != nil {
+		t.Fatal(err)
+	}
+	waitStreamEnd(t, c)
+	pollUntil(t, "standby elected", func() bool { return cl.MasterLeading(standbyIdx) })
+	if _, err := http.Post(cl.MasterURLs()[leaderIdx]+"/api/v1/scheduler", "application/json", strings.NewReader(`{}`)); err == nil {
+		t.Error("killed master still answers HTTP")
+	}
+	children, _, err = conn.Children("/mesos")
+	if err != nil || len(children) != 1 {
+		t.Errorf("children of /mesos after the kill = %v, %v; want one member", children, err)
+	}
+
+	// The new leader knows nothing of the framework's connection: it must
+	// resubscribe with its ID, and gets that same ID back.
+	fi.ID = &mesos.FrameworkID{Value: c.fid}
+	c2 := newSchedClient(t, cl.LeaderURL(), protobufCodec)
+	ev := c2.subscribe(fi)
+	if ev.Subscribed.FrameworkID.Value != c.fid {
+		t.Fatalf("resubscribed as %s; want %s", ev.Subscribed.FrameworkID.Value, c.fid)
+	}
+	if ev.Subscribed.MasterInfo.ID != cl.Leader().ID() {
+		t.Errorf("SUBSCRIBED.master_info.id = %s; want the new leader %s", ev.Subscribed.MasterInfo.ID, cl.Leader().ID())
+	}
+	// The task was recovered from its agent: reconciliation reports it
+	// RUNNING.
+	agentID := offers.Offers.Offers[0].AgentID.Value
+	c2.mustCall(calls.Reconcile(calls.ReconcileTasks(map[string]string{"t1": agentID})))
+	ev = waitEvent(t, c2, "t1 reconciled", isUpdate("t1", mesos.TASK_RUNNING))
+	if ev.Update.Status.GetReason() != mesos.REASON_RECONCILIATION || ev.Update.Status.UUID != nil {
+		t.Errorf("reconciliation update = %+v", ev.Update.Status)
+	}
+}
+
+// waitStreamEnd waits for a scheduler's event stream to end.
+func waitStreamEnd(t *testing.T, c *schedClient) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case <-c.events:
+		case <-c.closed:
+			return
+		case <-timeout:
+			t.Fatal("event stream did not end")
+		}
+	}
+}
