@@ -85,7 +85,8 @@ func launchOn(t *testing.T, c *schedClient, offer mesos.Offer, taskID string) {
 		Resources: []mesos.Resource{scalarRes("cpus", 0.1), scalarRes("mem", 32)},
 		Command:   &mesos.CommandInfo{Value: strPtr("sleep 1000")},
 	}
-	c.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunch(task)}.WithOffers(offer.ID)))
+	// No refusal filter, so the rest of the agent is offered again at once.
+	c.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunch(task)}.WithOffers(offer.ID)).With(calls.RefuseSeconds(0)))
 	ev := waitEvent(t, c, taskID+" RUNNING", isUpdate(taskID, mesos.TASK_RUNNING))
 	c.mustCall(calls.Acknowledge(ev.Update.Status.AgentID.Value, taskID, ev.Update.Status.UUID))
 }

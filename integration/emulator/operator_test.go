@@ -30,7 +30,9 @@ func operatorSender(url string) mcalls.Sender {
 
 func sendOperator(t *testing.T, s mcalls.Sender, call *master.Call) *master.Response {
 	t.Helper()
-	resp, err := s.Send(context.Background(), mcalls.NonStreaming(call))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := s.Send(ctx, mcalls.NonStreaming(call))
 	if err != nil {
 		t.Fatalf("%s: %v", call.Type, err)
 	}
