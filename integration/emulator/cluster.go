@@ -90,6 +90,7 @@ type Cluster struct {
 	agents  []*clusterAgent
 	byID    map[string]*clusterAgent
 	leader  *clusterMaster
+	elected bool // some master has led before (later elections are failovers)
 	closed  bool
 }
 
@@ -320,6 +321,17 @@ func (c *Cluster) electLocked(cm *clusterMaster) {
 		}
 	}
 	cm.master.Lead()
+	if c.elected {
+		// A failover: the new leader recovers the agent list from the
+		// registry and waits for those agents to re-register (the
+		// unreachable ones are marked so after AgentReregisterTimeout).
+		infos := make([]mesos.AgentInfo, 0, len(c.agents))
+		for _, ca := range c.agents {
+			infos = append(infos, ca.agent.Info())
+		}
+		cm.master.ExpectAgents(infos)
+	}
+	c.elected = true
 	for _, ca := range c.agents {
 		if !ca.killed && !ca.faults.isPartitioned() {
 			c.registerLocked(ca)

@@ -10,6 +10,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/gogo/protobuf/proto"
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	mcalls "github.com/mesos/mesos-go/api/v1/lib/master/calls"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 
@@ -190,6 +191,15 @@ func TestClusterZooKeeperFailover(t *testing.T) {
 	launchOn(t, c, offers.Offers.Offers[0], "t1")
 
 	// Kill the leader: the standby is elected, agents re-register with it.
+	var otherAgent string
+	for _, a := range cl.Agents() {
+		if a.ID() != offers.Offers.Offers[0].AgentID {
+			otherAgent = a.ID().Value
+		}
+	}
+	if err := cl.PartitionAgent(otherAgent); err != nil {
+		t.Fatal(err)
+	}
 	if err := cl.KillLeader(); err != nil {
 		t.Fatal(err)
 	}
@@ -201,6 +211,14 @@ func TestClusterZooKeeperFailover(t *testing.T) {
 	children, _, err = conn.Children("/mesos")
 	if err != nil || len(children) != 1 {
 		t.Errorf("children of /mesos after the kill = %v, %v; want one member", children, err)
+	}
+
+	// A partitioned agent does not re-register with the new leader, which
+	// lists it among the recovered agents.
+	op := operatorSender(cl.LeaderURL())
+	agents := sendOperator(t, op, mcalls.GetAgents()).GetAgents
+	if len(agents.Agents) != 1 || len(agents.RecoveredAgents) != 1 {
+		t.Errorf("after failover: %d agents, %d recovered; want 1 and 1", len(agents.Agents), len(agents.RecoveredAgents))
 	}
 
 	// The new leader knows nothing of the framework's connection: it must
