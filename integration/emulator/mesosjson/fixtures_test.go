@@ -140,4 +140,3 @@ func drainAgentCall() *master.Call {
 		d.MaxGracePeriod = &types.Duration{Seconds: 600}
 	})
 }
-
