@@ -11,6 +11,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -99,7 +100,9 @@ func Start(t testing.TB) *Server {
 	})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if ok, _ := s.Ruok(); ok {
+		// "imok" only says the process is up; "srvr" reports a Mode once the
+		// server actually accepts sessions.
+		if ok, _ := s.Ruok(); ok && s.serving() {
 			return s
 		}
 		select {
@@ -134,6 +137,22 @@ func (s *Server) Ruok() (bool, error) {
 		return false, err
 	}
 	return strings.TrimSpace(line) == "imok", nil
+}
+
+// serving reports whether the server answers "srvr" with its mode, which it
+// does only once it accepts client sessions.
+func (s *Server) serving() bool {
+	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("srvr")); err != nil {
+		return false
+	}
+	out, _ := io.ReadAll(c)
+	return strings.Contains(string(out), "Mode: standalone")
 }
 
 func (s *Server) dumpLog() {
