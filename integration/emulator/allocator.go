@@ -390,6 +390,9 @@ func (m *Master) offerWireLocked(fw *framework, a *agentEntry, o *offer) mesos.O
 			resources[i].AllocationInfo = alloc
 		}
 	}
+	if !fw.hasCapability(mesos.FrameworkInfo_Capability_RESERVATION_REFINEMENT) {
+		preRefinementFormat(resources)
+	}
 	port := int32(5051)
 	if a.info.Port != nil {
 		port = *a.info.Port
@@ -545,5 +548,30 @@ func (m *Master) answerInverseOffersLocked(fw *framework, ids []mesos.OfferID, a
 			m.InverseOffers.Statuses[io.AgentID] = byFw
 		}
 		byFw[fw.id] = InverseOfferStatus{FrameworkID: fw.id, AgentID: io.AgentID, Accepted: accepted, At: time.Now()}
+	}
+}
+
+// preRefinementFormat rewrites resources into the format Mesos uses for
+// frameworks without RESERVATION_REFINEMENT (mesos-protocol.md 1.8): the
+// deprecated role and reservation fields instead of reservations[], so
+// unreserved resources show "role":"*".
+func preRefinementFormat(resources mesos.Resources) {
+	star := "*"
+	for i := range resources {
+		r := &resources[i]
+		if n := len(r.Reservations); n > 0 {
+			last := r.Reservations[n-1]
+			role := star
+			if last.Role != nil {
+				role = *last.Role
+			}
+			r.Role = &role
+			r.Reservation = &mesos.Resource_ReservationInfo{Principal: last.Principal, Labels: last.Labels}
+			r.Reservations = nil
+			continue
+		}
+		if r.Role == nil {
+			r.Role = &star
+		}
 	}
 }

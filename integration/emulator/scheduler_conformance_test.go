@@ -50,6 +50,13 @@ func TestSchedulerCoreFlow(t *testing.T) {
 				o.URL.GetPath() != "/slave(1)" || o.AllocationInfo != nil || len(o.Attributes) != 1 {
 				t.Errorf("offer = %v", o)
 			}
+			// Without RESERVATION_REFINEMENT, unreserved resources come in the
+			// pre-refinement format: an explicit "role":"*".
+			for _, r := range o.Resources {
+				if r.Role == nil || *r.Role != "*" || len(r.Reservations) != 0 {
+					t.Errorf("offered resource %v: want role \"*\" and no reservations[]", r)
+				}
+			}
 
 			// DECLINE with a long filter: no offer for that agent until REVIVE.
 			c.mustCall(calls.Decline(o.ID).With(calls.RefuseSeconds(time.Hour)))
@@ -66,6 +73,10 @@ func TestSchedulerCoreFlow(t *testing.T) {
 				Name: "t1", TaskID: mesos.TaskID{Value: "t1"}, AgentID: o.AgentID,
 				Resources: []mesos.Resource{scalarRes("cpus", 1), scalarRes("mem", 128)},
 				Command:   &mesos.CommandInfo{Value: strPtr("sleep 1")},
+			}
+			// Frameworks launch with the resources as offered, role included.
+			for i := range task.Resources {
+				task.Resources[i].Role = strPtr("*")
 			}
 			c.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunch(task)}.WithOffers(o.ID)))
 			pollUntil(t, "RunTask", func() bool { return agent.has("run t1") })
