@@ -184,6 +184,11 @@ func (c *Cluster) startAgents() error {
 		if acfg.Hostname == "" {
 			acfg.Hostname = fmt.Sprintf("agent-%d", i)
 		}
+		if acfg.ID.Value == "" {
+			// Mesos names agents after the master that first registered
+			// them: <masterID>-S<n>.
+			acfg.ID.Value = fmt.Sprintf("%s-S%d", c.masters[0].master.ID(), i)
+		}
 		zone := ""
 		if len(c.cfg.Zones) > 0 {
 			zone = c.cfg.Zones[i%len(c.cfg.Zones)]
