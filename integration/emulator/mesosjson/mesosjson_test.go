@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gogo/protobuf/proto"
@@ -290,15 +291,19 @@ func TestUnmarshalReplacesContents(t *testing.T) {
 	}
 }
 
+var registerRuns atomic.Int32
+
 func TestRegisterEnumName(t *testing.T) {
 	const enum = "mesos.TaskState"
-	const future = 1000
+	// A number no earlier run of this test (go test -count=N) registered:
+	// registrations are process-wide.
+	future := 1000 + registerRuns.Add(1)
 	m := &mesos.TaskStatus{TaskID: mesos.TaskID{Value: "t"}, State: mesos.TaskState(future).Enum()}
 	before, err := Marshal(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(before, []byte(`"state":1000`)) {
+	if !bytes.Contains(before, []byte(fmt.Sprintf(`"state":%d`, future))) {
 		t.Fatalf("unnamed number not written as a number: %s", before)
 	}
 	// Concurrent registration and use must be race-free.
@@ -312,20 +317,21 @@ func TestRegisterEnumName(t *testing.T) {
 			}
 		}()
 	}
-	RegisterEnumName(enum, future, "TASK_FROM_THE_FUTURE")
+	name := fmt.Sprintf("TASK_FROM_THE_FUTURE_%d", future)
+	RegisterEnumName(enum, future, name)
 	wg.Wait()
 	after, err := Marshal(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(after, []byte(`"state":"TASK_FROM_THE_FUTURE"`)) {
+	if !bytes.Contains(after, []byte(`"state":"`+name+`"`)) {
 		t.Fatalf("registered name not used: %s", after)
 	}
 	var back mesos.TaskStatus
 	if err := Unmarshal(after, &back); err != nil {
 		t.Fatal(err)
 	}
-	if back.GetState() != future {
+	if back.GetState() != mesos.TaskState(future) {
 		t.Errorf("registered name read back as %d, want %d", back.GetState(), future)
 	}
 }
