@@ -99,7 +99,7 @@ func (c *Coordinator) command(e Command) error {
 		}
 		c.edit(a)
 		// The operator vouches for the agent: its escalation history resets.
-		r.State, r.IsolatedAt, r.LastClosedAt, r.NextStep, r.Drained = StateHealthy, timeZero, timeZero, 0, false
+		r.State, r.IsolatedAt, r.LastClosedAt, r.NextStep, r.NextStepDryRun, r.Drained = StateHealthy, timeZero, timeZero, 0, false, false
 		c.act(Action{Kind: ActReactivate, Agent: r.ID, Hostname: r.Hostname, Isolation: c.policy.Isolation,
 			Principal: e.Principal})
 		d.Kind = DecReactivated
@@ -151,6 +151,7 @@ func (c *Coordinator) force(a *agent, e Command, reject func(error) error) error
 		r.Incident.Step++
 		r.Incident.ProbationEnds = timeZero
 	}
+	c.startOverIfImagined(a)
 	r.Incident.Approved, r.Incident.ApprovedBy = true, e.Principal
 	c.start(a, true, e.Principal)
 	return nil

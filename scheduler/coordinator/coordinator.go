@@ -3,6 +3,7 @@ package coordinator
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -28,6 +29,9 @@ type Coordinator struct {
 	pending      queue
 	timers       queue
 	gen          uint64
+	// restale are waiting incidents Restore found queued under another
+	// policy; the first Step re-queues them (see requeueStale).
+	restale []*agent
 
 	// Per-Step scratch, reused so the hot path does not allocate.
 	now         time.Time
@@ -101,7 +105,11 @@ func Restore(p Policy, records []AgentRecord, g GlobalRecord) (*Coordinator, err
 		c.agents[r.ID] = a
 		c.indexHost(a)
 		c.commit(a)
+		if c.stale(&a.rec) {
+			c.restale = append(c.restale, a)
+		}
 	}
+	slices.SortFunc(c.restale, func(x, y *agent) int { return strings.Compare(string(x.rec.ID), string(y.rec.ID)) })
 	return c, nil
 }
 
@@ -116,6 +124,8 @@ func checkRecord(r *AgentRecord) error {
 		return bad("unknown state")
 	case r.State.open() != (r.Incident.ID != 0):
 		return bad("open incident does not match state " + r.State.String())
+	case r.Incident.Step < 0 || r.NextStep < 0 || r.Incident.StepsRun < 0:
+		return bad("negative ladder position")
 	case r.Incident.ID > r.Incidents:
 		return bad("incident id beyond incident count")
 	case (r.State == StateRepairing) != (r.Incident.Run.Attempt != 0):
@@ -141,6 +151,9 @@ func (c *Coordinator) Policy() Policy { return c.policy }
 // rejection's decision, and whatever became due at the event's time).
 func (c *Coordinator) Step(ev Event) (Ready, error) {
 	c.begin(ev.at())
+	if c.restale != nil {
+		c.requeueStale()
+	}
 	var err error
 	switch e := ev.(type) {
 	case Signal:

@@ -229,6 +229,9 @@ func formatRecord(r *AgentRecord) string {
 	}
 	if inc := &r.Incident; inc.ID != 0 {
 		fmt.Fprintf(&b, " incident=%d:%s step=%d signals=%d", inc.ID, inc.Problem, inc.Step+1, inc.Signals)
+		if inc.DryRun {
+			b.WriteString(" imagined")
+		}
 		if r.State == StatePending {
 			fmt.Fprintf(&b, " pending-since=%s", rel(inc.PendingSince))
 		}
@@ -252,6 +255,9 @@ func formatRecord(r *AgentRecord) string {
 	}
 	if !r.LastClosedAt.IsZero() {
 		fmt.Fprintf(&b, " last-closed=%s next-step=%d", rel(r.LastClosedAt), r.NextStep+1)
+		if r.NextStepDryRun {
+			b.WriteString("(imagined)")
+		}
 	}
 	if n := len(r.History); n > 0 {
 		h := r.History[n-1]

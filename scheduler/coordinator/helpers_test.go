@@ -192,6 +192,9 @@ func TestRestoreRejectsCorruptRecords(t *testing.T) {
 			Incident: Incident{ID: 1, Run: Run{Attempt: 1, OfferDeadline: t0}}}},
 		"probation without end": {{ID: "a1", State: StateProbation, Incidents: 1, Incident: Incident{ID: 1}}},
 		"history too long":      {{ID: "a1", History: make([]Attempt, HistoryLen+1)}},
+		"negative step": {{ID: "a1", State: StatePending, Incidents: 1,
+			Incident: Incident{ID: 1, Step: -1}}},
+		"negative next step": {{ID: "a1", State: StateHealthy, NextStep: -3, LastClosedAt: t0}},
 	} {
 		if _, err := Restore(DefaultPolicy(), r, GlobalRecord{}); !errors.Is(err, ErrCorruptRecord) {
 			t.Errorf("%s: Restore = %v, want ErrCorruptRecord", name, err)

@@ -19,7 +19,10 @@ const (
 	noteOperator        = "operator command"
 	noteForced          = "forced by operator: limits bypassed"
 	noteAssumeSuccess   = "dry-run: assuming success, entering probation"
-	noteIsolatedIgnored = "agent is isolated until an operator reactivates it"
+	noteIsolatedIgnored = "agent is isolated until an operator reactivates it; signal not attached to any incident"
+	notePolicyChanged   = "re-checked after a restart under a changed policy"
+	noteDryRunHistory   = "previous incident's steps were only dry-run: starting the ladder over"
+	noteStartOver       = "the incident's progress was only imagined in dry-run: starting the ladder over for real"
 )
 
 // resolve finds the one agent a signal's target names: an agent id or a
@@ -86,15 +89,21 @@ func (c *Coordinator) open(a *agent, problem, source, message string) {
 	r := &a.rec
 	r.Incidents++
 	k := escalationStart(r.LastClosedAt, r.NextStep, c.now, c.policy.ResetAfter)
+	note := problem
+	if k > 0 {
+		note = noteContinue
+	}
+	imagined := k > 0 && r.NextStepDryRun
+	if imagined && c.policy.Mode == ModeExecute {
+		// Execute never continues from history dry-run imagined.
+		k, imagined, note = 0, false, noteDryRunHistory
+	}
 	r.Incident = Incident{
 		ID: r.Incidents, Problem: problem, Source: source, Message: message,
-		OpenedAt: c.now, Signals: 1, LastSignalAt: c.now, Step: k,
+		OpenedAt: c.now, Signals: 1, LastSignalAt: c.now, Step: k, DryRun: imagined,
 	}
-	d := Decision{Kind: DecOpened, Agent: r.ID, Incident: r.Incidents, Step: k, Note: problem}
+	d := Decision{Kind: DecOpened, Agent: r.ID, Incident: r.Incidents, Step: k, Note: note}
 	d.Action = c.stepOf(r).Action
-	if k > 0 {
-		d.Note = noteContinue
-	}
 	c.decide(d)
 }
 
@@ -117,6 +126,7 @@ func (c *Coordinator) escalate(a *agent) {
 // pass (reportHeld).
 func (c *Coordinator) enqueue(a *agent) {
 	r := &a.rec
+	c.startOverIfImagined(a)
 	r.Incident.Run = Run{}
 	r.Incident.ProbationEnds = time.Time{}
 	s := c.stepOf(r)
@@ -131,6 +141,20 @@ func (c *Coordinator) enqueue(a *agent) {
 	c.enqueued = append(c.enqueued, a)
 }
 
+// startOverIfImagined moves an incident whose ladder position rests on
+// dry-run's imagined outcomes back to the first step, in execute mode only
+// (dry-run keeps showing what it would do). Such an incident exists only
+// when the mode changed from dry-run to execute across a Restore.
+func (c *Coordinator) startOverIfImagined(a *agent) {
+	inc := &a.rec.Incident
+	if c.policy.Mode != ModeExecute || !inc.DryRun {
+		return
+	}
+	inc.Step, inc.DryRun, inc.Approved, inc.ApprovedBy = 0, false, false, ""
+	c.decide(Decision{Kind: DecStartedOver, Agent: a.rec.ID, Incident: inc.ID, Step: 0,
+		Action: c.stepOf(&a.rec).Action, Note: noteStartOver})
+}
+
 // start runs the incident's current step now. The caller has checked the
 // gates, or this is an operator's force.
 func (c *Coordinator) start(a *agent, forced bool, principal string) {
@@ -138,11 +162,15 @@ func (c *Coordinator) start(a *agent, forced bool, principal string) {
 	r := &a.rec
 	inc := &r.Incident
 	s, isolate := stepAt(c.policy.LadderFor(inc.Problem), inc.Step)
+	dry := c.policy.Mode != ModeExecute
 	inc.StepsRun++
 	r.NextStep = inc.Step + 1
+	r.NextStepDryRun = dry
+	if dry {
+		inc.DryRun = true
+	}
 	c.global.LastStartAt = c.now
 	c.markGlobal()
-	dry := c.policy.Mode != ModeExecute
 	note := ""
 	if forced {
 		note = noteForced

@@ -108,12 +108,15 @@ const (
 	DecAgentRemoved
 	DecImmutable
 	DecMutable
+	// DecStartedOver: an incident whose progress dry-run only imagined
+	// goes back to the first step now that healer executes.
+	DecStartedOver
 )
 
 var decisionNames = [...]string{"", "rejected", "observed", "opened", "attached", "relapsed", "held",
 	"awaiting-approval", "approved", "started", "running", "succeeded", "step-failed", "isolated", "closed",
 	"cancelled", "ignored", "breaker-tripped", "paused", "resumed", "excluded", "included", "reactivated",
-	"agent-added", "agent-updated", "agent-removed", "immutable", "mutable"}
+	"agent-added", "agent-updated", "agent-removed", "immutable", "mutable", "started-over"}
 
 func (k DecisionKind) String() string {
 	if int(k) < len(decisionNames) && k != 0 {

@@ -67,7 +67,11 @@ type AgentRecord struct {
 	// incident within Policy.ResetAfter continues from there.
 	LastClosedAt time.Time
 	NextStep     int
-	IsolatedAt   time.Time
+	// NextStepDryRun says NextStep was set by a step dry-run only imagined.
+	// Execute mode never continues from it: a new incident starts the
+	// ladder over (see Incident.DryRun).
+	NextStepDryRun bool
+	IsolatedAt     time.Time
 	// History holds the last HistoryLen attempts, oldest first. Never
 	// modified in place once emitted.
 	History []Attempt
@@ -92,7 +96,13 @@ type Incident struct {
 	// Step is the ladder index of the step in flight or next to run.
 	Step int
 	// StepsRun counts steps started in this incident.
-	StepsRun   int
+	StepsRun int
+	// DryRun says the incident's position on the ladder rests on steps
+	// that dry-run only imagined (a would-be step "succeeded", or it
+	// continued from imagined history). After a switch to execute such an
+	// incident starts the ladder over before anything real runs: nothing
+	// real may be chosen because of an imagined outcome.
+	DryRun     bool
 	Approved   bool
 	ApprovedBy string
 	// PendingSince orders pending agents: oldest gets the next free slot.

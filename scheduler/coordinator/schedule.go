@@ -27,11 +27,49 @@ func (c *Coordinator) schedule() {
 			c.skip = append(c.skip, it)
 			continue
 		}
+		if c.stale(&a.rec) {
+			panic("coordinator: agent " + string(a.rec.ID) + " queued against another policy")
+		}
 		c.start(a, false, "")
 	}
 	for _, it := range c.skip {
 		c.pending.push(it)
 	}
+}
+
+// stale reports whether a waiting incident was queued under another policy
+// than this one: the mode changed from dry-run to execute under an incident
+// whose progress was imagined, or its step gained or lost an approval.
+func (c *Coordinator) stale(r *AgentRecord) bool {
+	switch r.State {
+	case StatePending:
+		return c.policy.Mode == ModeExecute && r.Incident.DryRun || c.stepOf(r).Approval && !r.Incident.Approved
+	case StateAwaitingApproval:
+		return c.policy.Mode == ModeExecute && r.Incident.DryRun || !c.stepOf(r).Approval
+	}
+	return false
+}
+
+// requeueStale re-queues the waiting incidents Restore found queued under
+// another policy, in the first Step after it (Restore itself returns no
+// Ready to persist them in). A pending incident that stays pending keeps its
+// place in the queue.
+func (c *Coordinator) requeueStale() {
+	for _, a := range c.restale {
+		if a.removed || !c.stale(&a.rec) {
+			continue
+		}
+		c.edit(a)
+		since := a.rec.Incident.PendingSince
+		c.enqueue(a)
+		if n := len(c.decisions); n > 0 && c.decisions[n-1].Agent == a.rec.ID && c.decisions[n-1].Note == "" {
+			c.decisions[n-1].Note = notePolicyChanged
+		}
+		if a.rec.State == StatePending && !since.IsZero() {
+			a.rec.Incident.PendingSince = since
+		}
+	}
+	c.restale = nil
 }
 
 // reportHeld says, for each agent that started waiting in this Step and did
