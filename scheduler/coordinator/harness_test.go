@@ -105,7 +105,7 @@ func checkWriteAhead(rd Ready) error {
 	}
 	for _, a := range rd.Actions {
 		r := recs[a.Agent]
-		if r == nil && !(a.Kind == ActKill && deleted[a.Agent]) {
+		if r == nil && !((a.Kind == ActKill || a.Kind == ActUp) && deleted[a.Agent]) {
 			return fmt.Errorf("action %s on %s without a persisted record", a.Kind, a.Agent)
 		}
 		var ok bool
@@ -120,7 +120,7 @@ func checkWriteAhead(rd Ready) error {
 		case ActReactivate:
 			ok = r.State == StateHealthy
 		case ActUp:
-			ok = !r.Drained
+			ok = deleted[a.Agent] || !r.Drained
 		}
 		if !ok {
 			return fmt.Errorf("action %+v not backed by persisted state", a)

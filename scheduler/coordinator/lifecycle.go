@@ -500,12 +500,22 @@ func (c *Coordinator) removeAgent(e AgentRemoved) error {
 		return fmt.Errorf("remove agent %s: %w", e.ID, ErrUnknownAgent)
 	}
 	c.edit(a)
-	d := Decision{Kind: DecAgentRemoved, Agent: e.ID, Incident: a.rec.Incident.ID}
-	if a.rec.State == StateRepairing {
+	d := Decision{Kind: DecAgentRemoved, Agent: e.ID, Incident: a.rec.Incident.ID, Attempt: a.rec.Incident.Run.Attempt}
+	switch {
+	case a.rec.State == StateRepairing:
+		d.Note = "open incident closed, step in flight killed, slot freed"
 		c.kill(a, ResultCancelled)
+	case a.rec.State.open():
+		d.Note = "open incident closed"
+	case a.rec.State == StateIsolated:
+		d.Note = "isolated agent forgotten"
 	}
-	if a.rec.State.open() {
-		d.Note = "open incident dropped"
+	if a.rec.Drained {
+		// Maintenance windows belong to the machine, not the agent id: a
+		// new agent on this host (a reboot re-registers under a new id)
+		// must not inherit DRAINING.
+		d.Note += "; maintenance window ended"
+		c.up(a)
 	}
 	a.removed = true
 	delete(c.agents, e.ID)
