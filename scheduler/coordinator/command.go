@@ -2,6 +2,17 @@ package coordinator
 
 import "fmt"
 
+// staleIncident says why incident id does not name r's open incident.
+func staleIncident(id uint64, r *AgentRecord) error {
+	switch {
+	case id > r.Incidents:
+		return fmt.Errorf("%w: agent %s never had incident %d", ErrStaleIncident, r.ID, id)
+	case r.Incident.ID == 0:
+		return fmt.Errorf("%w: incident %d of agent %s is closed and none is open", ErrStaleIncident, id, r.ID)
+	}
+	return fmt.Errorf("%w: incident %d of agent %s is closed; its open incident is %d", ErrStaleIncident, id, r.ID, r.Incident.ID)
+}
+
 func (c *Coordinator) command(e Command) error {
 	reject := func(err error) error {
 		c.decide(Decision{Kind: DecRejected, Agent: e.Agent, Incident: e.Incident, Err: err,
@@ -48,8 +59,14 @@ func (c *Coordinator) command(e Command) error {
 		return reject(ErrUnknownAgent)
 	}
 	r := &a.rec
+	if e.Op == OpApprove && e.Incident == 0 {
+		// An approval is consent to one disruptive step the operator has
+		// looked at; without the incident id a late or repeated approve
+		// could consent to a newer incident nobody reviewed.
+		return reject(ErrIncidentRequired)
+	}
 	if e.Incident != 0 && (e.Op == OpApprove || e.Op == OpCancel || e.Op == OpForce) && e.Incident != r.Incident.ID {
-		return reject(ErrStaleIncident)
+		return reject(staleIncident(e.Incident, r))
 	}
 	d := Decision{Agent: r.ID, Incident: r.Incident.ID, Principal: e.Principal, Note: e.Reason}
 	switch e.Op {

@@ -31,6 +31,7 @@ var (
 var (
 	ErrNoIncident          = errors.New("agent has no open incident")
 	ErrStaleIncident       = errors.New("incident is not the agent's open incident")
+	ErrIncidentRequired    = errors.New("approve must name the incident it approves")
 	ErrNotAwaitingApproval = errors.New("agent's step does not await approval")
 	ErrNotIsolated         = errors.New("agent is not isolated")
 	ErrIsolated            = errors.New("agent is isolated")

@@ -17,13 +17,76 @@ import (
 // Two profiles: "mixed" draws every policy knob; "busy" keeps the breaker,
 // spacing and modes out of the way so that the caps are what is exercised.
 func TestProperties(t *testing.T) {
+	cov := coverage{}
 	for _, busy := range []bool{false, true} {
 		name := map[bool]string{false: "mixed", true: "busy"}[busy]
-		t.Run(name, func(t *testing.T) { rapid.Check(t, func(rt *rapid.T) { runHistory(rt, busy) }) })
+		t.Run(name, func(t *testing.T) { rapid.Check(t, func(rt *rapid.T) { runHistory(rt, busy, cov) }) })
+	}
+	if t.Failed() {
+		return
+	}
+	t.Logf("coverage: %v", cov)
+	// The histories must actually reach the interesting states, or the
+	// properties above hold only vacuously.
+	for _, want := range []string{
+		"decision:" + DecOpened.String(), "decision:" + DecAttached.String(), "decision:" + DecRelapsed.String(),
+		"decision:" + DecAwaitingApproval.String(), "decision:" + DecApproved.String(),
+		"decision:" + DecSucceeded.String(), "decision:" + DecStepFailed.String(), "decision:" + DecClosed.String(),
+		"decision:" + DecCancelled.String(), "decision:" + DecIsolated.String(), "decision:" + DecReactivated.String(),
+		"decision:" + DecBreakerTripped.String(), "decision:" + DecPaused.String(), "decision:" + DecExcluded.String(),
+		"decision:" + DecAgentRemoved.String(), "decision:" + DecStartedOver.String(),
+		"held:" + ErrLimitReached.Error(), "held:" + ErrZoneCapReached.Error(), "held:" + ErrSpacing.Error(),
+		"held:" + ErrExcluded.Error(), "held:" + ErrPaused.Error(), "held:" + ErrBreakerTripped.Error(),
+		"held:" + ErrImmutable.Error(),
+		"result:" + ResultTimedOut.String(), "result:" + ResultNoOffer.String(), "result:" + ResultLost.String(),
+		"start:drain", "start:forced", "start:master", "start:ladder-isolate", "start:dry-run", "up",
+		"crash:repairing", "crash:pending", "crash:awaiting-approval", "crash:probation", "crash:isolated",
+		"crash:policy-changed", "requeued-after-policy-change",
+	} {
+		if cov[want] == 0 {
+			t.Errorf("no random history reached %q: the generators are too narrow (reached: %v)", want, cov)
+		}
 	}
 }
 
-func runHistory(rt *rapid.T, busy bool) {
+// coverage counts what the random histories reached.
+type coverage map[string]int
+
+func (cov coverage) note(rd Ready) {
+	for _, d := range rd.Decisions {
+		cov["decision:"+d.Kind.String()]++
+		if d.Kind == DecHeld && d.Err != nil {
+			cov["held:"+d.Err.Error()]++
+		}
+		if d.Result != 0 {
+			cov["result:"+d.Result.String()]++
+		}
+		if d.Kind == DecStarted && d.DryRun {
+			cov["start:dry-run"]++
+		}
+		if d.Note == notePolicyChanged {
+			cov["requeued-after-policy-change"]++
+		}
+		if d.Kind == DecIsolated && d.Principal == "" {
+			cov["start:ladder-isolate"]++
+		}
+	}
+	for _, a := range rd.Actions {
+		switch {
+		case a.Kind == ActUp:
+			cov["up"]++
+		case a.Kind != ActLaunch && a.Kind != ActRun:
+		case a.Forced:
+			cov["start:forced"]++
+		case a.Step.Drain:
+			cov["start:drain"]++
+		case a.Kind == ActRun:
+			cov["start:master"]++
+		}
+	}
+}
+
+func runHistory(rt *rapid.T, busy bool, cov coverage) {
 	p := drawPolicy(rt)
 	if busy {
 		p.Mode, p.MinSpacing, p.MaxUnhealthyPercent = ModeExecute, 0, 100
@@ -32,7 +95,7 @@ func runHistory(rt *rapid.T, busy bool) {
 	if err != nil {
 		rt.Fatalf("policy: %v", err)
 	}
-	h := &history{rt: rt, p: p, orig: c, st: newStore(), now: t0}
+	h := &history{rt: rt, p: p, orig: c, st: newStore(), now: t0, cov: cov, busy: busy}
 	n := rapid.IntRange(2, 8).Draw(rt, "agents")
 	for i := 1; i <= n; i++ {
 		h.step(AgentAdded{At: h.now, ID: AgentID(fmt.Sprintf("a%d", i)), Hostname: fmt.Sprintf("h%d", i),
@@ -70,7 +133,10 @@ func drawPolicy(rt *rapid.T) Policy {
 		{Action: "powercycle", Scope: ScopeMaster, Timeout: 15 * time.Minute, Approval: rapid.Bool().Draw(rt, "approve3")},
 		{Action: ActionIsolate, Scope: ScopeMaster},
 	}
-	p.Ladders = map[string]Ladder{"disk": {{Action: "cleanup", Scope: ScopeAgent, Timeout: 2 * time.Minute}}}
+	p.Ladders = map[string]Ladder{
+		"disk":  {{Action: "cleanup", Scope: ScopeAgent, Timeout: 2 * time.Minute}},
+		"power": {{Action: "ipmi-cycle", Scope: ScopeMaster, Timeout: 5 * time.Minute, Drain: rapid.Bool().Draw(rt, "drain ipmi")}, {Action: ActionIsolate, Scope: ScopeMaster}},
+	}
 	return p
 }
 
@@ -85,6 +151,10 @@ type history struct {
 	st     *store
 	now    time.Time
 	nextID int
+	cov    coverage
+	busy   bool
+	// changed: the policy changed across a restart.
+	changed bool
 }
 
 func (h *history) agentIDs() []AgentID {
@@ -107,13 +177,16 @@ func (h *history) drawEvent() Event {
 		}
 		return uint64(rapid.IntRange(0, 6).Draw(rt, "attempt"))
 	}
+	if r, _ := h.orig.Agent(id); r.State == StateIsolated && rapid.IntRange(0, 3).Draw(rt, "reactivate?") == 0 {
+		return Command{At: h.now, Op: OpReactivate, Agent: id, Principal: "alice"}
+	}
 	switch rapid.IntRange(0, 13).Draw(rt, "kind") {
 	case 0, 1, 2, 3, 4:
 		target := string(id)
 		if rapid.IntRange(0, 9).Draw(rt, "odd target?") == 0 {
 			target = rapid.SampledFrom([]string{"", "*", "all", "h1", "h*"}).Draw(rt, "target")
 		}
-		return Signal{At: h.now, Agent: target, Problem: rapid.SampledFrom([]string{"hung", "disk", ""}).Draw(rt, "problem"), Source: "monitor"}
+		return Signal{At: h.now, Agent: target, Problem: rapid.SampledFrom([]string{"hung", "hung", "disk", "power", "hung", "disk", "power", ""}).Draw(rt, "problem"), Source: "monitor"}
 	case 5:
 		return StepStarted{At: h.now, Agent: id, Attempt: attempt()}
 	case 6, 7:
@@ -123,10 +196,24 @@ func (h *history) drawEvent() Event {
 		h.now = h.now.Add(time.Duration(rapid.IntRange(0, 8).Draw(rt, "advance_min")) * time.Minute)
 		return Tick{At: h.now}
 	case 10:
-		op := rapid.SampledFrom([]Op{OpApprove, OpApprove, OpCancel, OpIsolate, OpReactivate, OpExclude, OpInclude, OpPause, OpResume, OpResume, OpForce}).Draw(rt, "op")
-		return Command{At: h.now, Op: op, Agent: id, Principal: "alice", Reason: "because"}
+		op := rapid.SampledFrom([]Op{OpApprove, OpApprove, OpCancel, OpIsolate, OpReactivate, OpReactivate, OpExclude, OpInclude, OpPause, OpResume, OpResume, OpForce, OpForce}).Draw(rt, "op")
+		r, _ := h.orig.Agent(id)
+		inc := r.Incident.ID
+		switch rapid.IntRange(0, 9).Draw(rt, "incident id") {
+		case 0:
+			inc = 0
+		case 1:
+			inc = uint64(rapid.IntRange(1, 4).Draw(rt, "stale incident"))
+		}
+		return Command{At: h.now, Op: op, Agent: id, Incident: inc, Principal: "alice", Reason: "because"}
 	case 11:
-		return Connectivity{At: h.now, Change: rapid.SampledFrom([]Link{MasterConnected, MasterDisconnected, Reconciled, Reconciled, ZKSessionUp, ZKSessionDown}).Draw(rt, "link")}
+		// Mostly recoveries: a coordinator that is Immutable most of the
+		// time would start nothing and test little.
+		links := []Link{MasterDisconnected, ZKSessionDown, MasterConnected, Reconciled, ZKSessionUp}
+		if h.orig.Immutable().Immutable {
+			links = []Link{MasterDisconnected, ZKSessionDown, MasterConnected, MasterConnected, Reconciled, Reconciled, Reconciled, ZKSessionUp, ZKSessionUp}
+		}
+		return Connectivity{At: h.now, Change: rapid.SampledFrom(links).Draw(rt, "link")}
 	case 12:
 		h.nextID++
 		return AgentAdded{At: h.now, ID: AgentID(fmt.Sprintf("n%d", h.nextID)), Hostname: rapid.SampledFrom([]string{"h1", "hx", "hy"}).Draw(rt, "host"),
@@ -149,6 +236,7 @@ func (h *history) step(ev Event) {
 	}
 	rd, err := h.orig.Step(ev)
 	out := clone(rd)
+	h.cov.note(out)
 	h.orig.checkInvariants()
 	if err := checkWriteAhead(out); err != nil {
 		rt.Fatalf("after %#v: %v", ev, err)
@@ -176,7 +264,12 @@ func (h *history) checkSafety(ev Event, before map[AgentID]AgentRecord, rd Ready
 			zones[r.Zone]++
 		}
 	}
-	if auto > h.p.NumAllowedRepairs {
+	// After a restart under a lower cap, steps launched under the old one
+	// may exceed it until they end; what must never happen is a start
+	// that does.
+	if auto > h.p.NumAllowedRepairs && (!h.changed || slices.ContainsFunc(rd.Actions, func(a Action) bool {
+		return (a.Kind == ActLaunch || a.Kind == ActRun) && !a.Forced
+	})) {
 		rt.Fatalf("after %#v: %d agents in an automatic step, cap %d", ev, auto, h.p.NumAllowedRepairs)
 	}
 	// An agent in flight that moves to another zone can push that zone over
@@ -206,6 +299,14 @@ func (h *history) checkSafety(ev Event, before map[AgentID]AgentRecord, rd Ready
 		if h.p.Mode != ModeExecute {
 			rt.Fatalf("after %#v: action %s in mode %s", ev, a.Kind, h.p.Mode)
 		}
+		if r, _ := h.orig.Agent(a.Agent); a.Kind != ActIsolate && a.Step.Approval && !r.Incident.Approved {
+			rt.Fatalf("after %#v: %s of a step that needs approval, without one", ev, a.Kind)
+		}
+		if b := before[a.Agent]; b.Incident.DryRun && !slices.ContainsFunc(rd.Decisions, func(d Decision) bool {
+			return d.Kind == DecStartedOver && d.Agent == a.Agent
+		}) {
+			rt.Fatalf("after %#v: real %s continuing from dry-run's imagined progress", ev, a.Kind)
+		}
 		im := h.orig.Immutable()
 		if im.Immutable || g.Paused || g.Breaker.Tripped {
 			rt.Fatalf("after %#v: start %+v while immutable=%v paused=%v tripped=%v", ev, a, im.Immutable, g.Paused, g.Breaker.Tripped)
@@ -228,6 +329,14 @@ func (h *history) crash() {
 	for _, l := range []Link{MasterDisconnected, ZKSessionDown} {
 		h.step(Connectivity{At: h.now, Change: l})
 	}
+	recs, _ := h.orig.Records()
+	for _, r := range recs {
+		h.cov["crash:"+r.State.String()]++
+	}
+	if rapid.IntRange(0, 3).Draw(h.rt, "policy change?") == 0 {
+		h.changePolicy()
+		return
+	}
 	c, err := Restore(h.p, h.st.records(), h.st.global)
 	if err != nil {
 		h.rt.Fatalf("restore: %v", err)
@@ -239,6 +348,50 @@ func (h *history) crash() {
 		h.rt.Fatalf("rebuilt records differ:\nwant %+v\ngot  %+v", want, got)
 	}
 	h.shadow = c
+	h.reconnect()
+}
+
+// reconnect is what the runtime does after a restart, most of the time:
+// subscribe, reconcile, get a ZooKeeper session.
+func (h *history) reconnect() {
+	if rapid.IntRange(0, 3).Draw(h.rt, "stay immutable?") == 0 {
+		return
+	}
+	for _, l := range []Link{MasterConnected, ZKSessionUp, Reconciled} {
+		h.step(Connectivity{At: h.now, Change: l})
+	}
+}
+
+// changePolicy restarts under another policy, as an operator's
+// configuration change between a crash and Restore does: another mode,
+// ladders shortened, lengthened, with approvals added or removed, a
+// problem's own ladder dropped. Restore must accept the records and the
+// safety properties must keep holding; equivalence with the original is
+// not expected (it decided under the old policy).
+func (h *history) changePolicy() {
+	p := drawPolicy(h.rt)
+	if h.busy {
+		p.MinSpacing, p.MaxUnhealthyPercent = 0, 100
+	}
+	if h.p.Mode == ModeDryRun && rapid.Bool().Draw(h.rt, "dry-run to execute?") {
+		p.Mode = ModeExecute
+	}
+	switch rapid.IntRange(0, 3).Draw(h.rt, "ladder change") {
+	case 0:
+		p.DefaultLadder = p.DefaultLadder[:rapid.IntRange(1, len(p.DefaultLadder)).Draw(h.rt, "ladder length")]
+	case 1:
+		p.DefaultLadder = Ladder{{Action: "reimage", Scope: ScopeMaster, Approval: true}}
+	case 2:
+		p.Ladders = nil
+	}
+	c, err := Restore(p, h.st.records(), h.st.global)
+	if err != nil {
+		h.rt.Fatalf("restore under a changed policy: %v", err)
+	}
+	c.checkInvariants()
+	h.cov["crash:policy-changed"]++
+	h.p, h.orig, h.shadow, h.changed = p, c, nil, true
+	h.reconnect()
 }
 
 // stripVolatile clears the duplicate-signal counter, which is written only
