@@ -85,7 +85,14 @@ func (c *Coordinator) command(e Command) error {
 		}
 		c.edit(a)
 		if r.State == StateRepairing {
+			d.Attempt = r.Incident.Run.Attempt
 			c.kill(a, ResultCancelled)
+			// A cancelled step was not tried: a new incident within
+			// reset_after continues from it, not past it (a cancel is
+			// often "false alarm", and must not make the next real
+			// incident more disruptive).
+			r.NextStep = r.Incident.Step
+			d.Note = joinNote(d.Note, "step in flight killed, slot freed")
 		}
 		c.up(a)
 		d.Kind = DecCancelled
@@ -134,6 +141,11 @@ func (c *Coordinator) command(e Command) error {
 		}
 		c.edit(a)
 		r.Excluded = want
+		if want && r.State == StateRepairing {
+			// Killing a step half-way (a reboot, a re-image) can leave
+			// the machine worse off than finishing it; cancel kills.
+			d.Note = joinNote(d.Note, "the step in flight is left to finish; no further step starts (cancel kills it)")
+		}
 		c.decide(d)
 	case OpForce:
 		return c.force(a, e, reject)
@@ -172,4 +184,11 @@ func (c *Coordinator) force(a *agent, e Command, reject func(error) error) error
 	r.Incident.Approved, r.Incident.ApprovedBy = true, e.Principal
 	c.start(a, true, e.Principal)
 	return nil
+}
+
+func joinNote(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }

@@ -65,6 +65,37 @@
 // StepStarted once drained). The coordinator emits [ActUp] when it ends the
 // window: after the drained step succeeds, on cancel, and on reactivate.
 //
+// Decisions where DESIGN.md is silent (each shown in testdata/):
+//
+//   - A signal for an isolated agent is ignored (DecIgnored, ErrIsolated):
+//     it opens nothing and attaches to nothing; isolation already took the
+//     agent out of service and only an operator's reactivate ends it.
+//   - reset_after is measured from when the last incident that ran a step
+//     closed (quiet probation, cancel, isolation); at exactly reset_after the
+//     ladder starts over (reset_after_boundary.txt).
+//   - Cancel kills a step in flight (ActKill), frees its slot, ends a
+//     drain window (ActUp), and does not count the killed step as tried: a
+//     new incident within reset_after continues from it, not past it.
+//   - Exclude leaves a step in flight to finish (killing a reboot half-way
+//     can do more harm); no further step starts. Cancel kills.
+//   - Approve must name the incident it approves; approving any other
+//     incident than the open one is refused with which one is open.
+//   - An agent Mesos removes loses its record: the step in flight is
+//     killed, the slot freed, and a drain window healer opened is ended,
+//     because windows belong to the machine and a re-registered agent on
+//     it (a reboot brings it back under a new id) must not inherit it.
+//   - Restore under a changed policy (policy_change.txt, mode_switch*.txt):
+//     ladder positions are indices, so a position past the end of a
+//     shortened ladder means the ladder is exhausted (isolation next, under
+//     every limit); a problem whose own ladder was removed continues on the
+//     default ladder; a step in flight finishes as launched; waiting
+//     incidents are re-checked against the new policy in the first Step
+//     (a step that now needs approval waits for it, one that no longer
+//     does becomes pending). What dry-run only imagined never drives a real
+//     repair: in execute, an incident or escalation history resting on
+//     would-be steps starts the ladder over (DecStartedOver). Switching to
+//     observe starts nothing new but keeps watching steps in flight.
+//
 // Starts happen in a schedule pass at the end of every Step, so a restored
 // coordinator that is fed the same events decides the same starts; the
 // runtime should send a Tick at least as often as its finest timeout

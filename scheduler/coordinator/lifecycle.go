@@ -12,8 +12,9 @@ const (
 	noteRelapse         = "signal during probation: the repair did not hold"
 	noteContinue        = "previous incident closed within reset_after: continuing up the ladder"
 	noteProbationQuiet  = "probation passed quietly"
-	noteNoOffer         = "no usable offer within offer_timeout: stopped waiting"
-	noteTimedOut        = "step timed out: killed"
+	noteNoOffer         = "no usable offer within offer_timeout: stopped waiting; escalating"
+	noteTimedOut        = "step timed out: killed; escalating"
+	noteEscalate        = "escalating to the next step"
 	noteLadderExhausted = "ladder exhausted"
 	noteLadderIsolate   = "isolation is the ladder's next step"
 	noteOperator        = "operator command"
@@ -349,7 +350,10 @@ func (c *Coordinator) outcome(e StepOutcome) error {
 	}
 	c.edit(a)
 	d := Decision{Kind: DecStepFailed, Agent: r.ID, Incident: r.Incident.ID, Attempt: e.Attempt,
-		Step: r.Incident.Step, Action: r.Incident.Run.Step.Action, Result: e.Result}
+		Step: r.Incident.Step, Action: r.Incident.Run.Step.Action, Result: e.Result, ExitCode: e.ExitCode}
+	if e.Result != ResultSucceeded {
+		d.Note = noteEscalate
+	}
 	c.finish(a, e.Result, e.ExitCode, e.OutputTail)
 	if e.Result == ResultSucceeded {
 		d.Kind = DecSucceeded

@@ -138,6 +138,8 @@ type Decision struct {
 	Action string
 	// Result is the step's result (DecSucceeded, DecStepFailed).
 	Result Result
+	// ExitCode is the failed step's exit code (ResultFailed).
+	ExitCode int
 	// DryRun marks "would have" decisions.
 	DryRun bool
 	// Err is why something was rejected, held or ignored.
@@ -175,6 +177,10 @@ func (d Decision) String() string {
 	if d.Result != 0 {
 		b.WriteString(" result=")
 		b.WriteString(d.Result.String())
+		if d.Result == ResultFailed {
+			b.WriteString(" exit=")
+			b.WriteString(strconv.Itoa(d.ExitCode))
+		}
 	}
 	if d.Principal != "" {
 		b.WriteString(" by=")

@@ -80,9 +80,34 @@ func (c *Coordinator) reportHeld() {
 		if a.removed || r.State != StatePending {
 			continue
 		}
+		err := c.holdReason(a)
 		c.decide(Decision{Kind: DecHeld, Agent: r.ID, Incident: r.Incident.ID, Step: r.Incident.Step,
-			Action: c.stepOf(r).Action, Err: c.holdReason(a)})
+			Action: c.stepOf(r).Action, Err: err, Note: c.holdDetail(a, err)})
 	}
+}
+
+// holdDetail says which limit holds a start, with its numbers, so that a
+// log line alone tells the operator what to change.
+func (c *Coordinator) holdDetail(a *agent, err error) string {
+	switch err {
+	case ErrImmutable:
+		return c.why()
+	case ErrPaused:
+		return "paused by " + c.global.PausedBy + ": " + c.global.PauseReason
+	case ErrBreakerTripped:
+		b := &c.global.Breaker
+		return fmt.Sprintf("tripped with %d of %d agents unhealthy; an operator must resume", b.Unhealthy, b.Known)
+	case ErrLimitReached:
+		return fmt.Sprintf("%d of %d in flight", c.counts[StateRepairing], c.policy.NumAllowedRepairs)
+	case ErrZoneCapReached:
+		z := a.rec.Zone
+		return fmt.Sprintf("zone %q: %d of %d in flight", z, c.zoneInFlight[z], c.policy.zoneCap(z))
+	case ErrSpacing:
+		return fmt.Sprintf("last start %s ago, min spacing %s", c.now.Sub(c.global.LastStartAt), c.policy.MinSpacing)
+	case ErrExcluded:
+		return "include the agent to let it repair"
+	}
+	return ""
 }
 
 // globalHold is the gate that holds every start, if any.
