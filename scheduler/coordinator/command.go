@@ -144,7 +144,7 @@ func (c *Coordinator) command(e Command) error {
 		if want && r.State == StateRepairing {
 			// Killing a step half-way (a reboot, a re-image) can leave
 			// the machine worse off than finishing it; cancel kills.
-			d.Note = joinNote(d.Note, "the step in flight is left to finish; no further step starts (cancel kills it)")
+			d.Note = joinNote(d.Note, "step in flight left to finish, no further step will start; cancel kills it")
 		}
 		c.decide(d)
 	case OpForce:
