@@ -39,8 +39,7 @@
 // The settings the coordinator consumes default to coordinator.DefaultPolicy
 // (dry-run mode, a default ladder of just isolate, one repair at a time), so
 // the two packages cannot disagree; Config.Policy converts back and lets the
-// coordinator validate too. Per-zone caps (zone_caps) parse but are refused
-// by Policy until the coordinator supports them.
+// coordinator validate too.
 //
 // # Contract
 //
