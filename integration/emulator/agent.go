@@ -155,6 +155,7 @@ type Agent struct {
 	closed     bool
 	server     *http.Server
 	draining   *drainConfig
+	callFault  CallFault // on the executor API (call_faults.go)
 	frameworks map[string]*agentFramework
 	updates    map[taskKey]*updateStream
 }

@@ -316,6 +316,7 @@ func (m *Master) allocate() {
 			fws = append(fws, fw)
 		}
 	}
+	m.allocateInverseOffersLocked(now)
 	if len(fws) == 0 {
 		return
 	}
@@ -463,6 +464,10 @@ type inverseOfferBook struct {
 	Offers map[string]*InverseOfferState
 	// Statuses are the latest answers by agent ID, then framework ID.
 	Statuses map[string]map[string]InverseOfferStatus
+	// filters hold back a new inverse offer for (framework, agent) after
+	// an answer with a refusal filter: by framework ID, then agent ID, the
+	// time the filter expires.
+	filters map[string]map[string]time.Time
 }
 
 // InverseOfferState is an outstanding inverse offer.
@@ -479,10 +484,14 @@ type InverseOfferState struct {
 func (b *inverseOfferBook) init() {
 	b.Offers = make(map[string]*InverseOfferState)
 	b.Statuses = make(map[string]map[string]InverseOfferStatus)
+	b.filters = make(map[string]map[string]time.Time)
 }
 
-// removeFrameworkLocked drops a framework's outstanding inverse offers.
+// removeFrameworkLocked drops a framework's outstanding inverse offers and
+// its inverse-offer filters (a deactivated framework's filters are cleared,
+// as the allocator does).
 func (b *inverseOfferBook) removeFrameworkLocked(frameworkID string) {
+	delete(b.filters, frameworkID)
 	for id, io := range b.Offers {
 		if io.FrameworkID == frameworkID {
 			delete(b.Offers, id)
@@ -498,6 +507,9 @@ func (m *Master) NewInverseOfferLocked(frameworkID, agentID string, unavailabili
 	a := m.agents[agentID]
 	if fw == nil || fw.sub == nil || a == nil {
 		return ""
+	}
+	if id := m.outstandingInverseOfferLocked(frameworkID, agentID); id != "" {
+		return id // one outstanding inverse offer per (framework, agent)
 	}
 	m.nextOfferID++
 	id := fmt.Sprintf("%s-O%d", m.cfg.ID, m.nextOfferID)
@@ -534,8 +546,10 @@ func (m *Master) RescindInverseOfferLocked(id string) {
 }
 
 // answerInverseOffersLocked records ACCEPT/DECLINE_INVERSE_OFFERS; unknown
-// or foreign IDs are ignored. The answered inverse offer is closed.
-func (m *Master) answerInverseOffersLocked(fw *framework, ids []mesos.OfferID, accepted bool) {
+// or foreign IDs are ignored. The answered inverse offer is closed; the next
+// one for that agent comes on an allocation run once the call's refusal
+// filter (none without filters) has expired.
+func (m *Master) answerInverseOffersLocked(fw *framework, ids []mesos.OfferID, accepted bool, filters *mesos.Filters) {
 	for _, oid := range ids {
 		io := m.InverseOffers.Offers[oid.Value]
 		if io == nil || io.FrameworkID != fw.id {
@@ -548,6 +562,7 @@ func (m *Master) answerInverseOffersLocked(fw *framework, ids []mesos.OfferID, a
 			m.InverseOffers.Statuses[io.AgentID] = byFw
 		}
 		byFw[fw.id] = InverseOfferStatus{FrameworkID: fw.id, AgentID: io.AgentID, Accepted: accepted, At: time.Now()}
+		m.filterInverseOffersLocked(fw.id, io.AgentID, filters)
 	}
 }
 

@@ -81,6 +81,9 @@ type Cluster struct {
 	rec *Recorder
 	log *slog.Logger
 	zk  *ZKConfig
+	// reg is the replicated registry every master writes through to and a
+	// new leader recovers from.
+	reg *Registry
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -110,7 +113,7 @@ func NewCluster(cfg ClusterConfig) (*Cluster, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Cluster{cfg: cfg, rec: cfg.Recorder, log: cfg.Logger, stop: make(chan struct{}), byID: make(map[string]*clusterAgent)}
+	c := &Cluster{cfg: cfg, rec: cfg.Recorder, log: cfg.Logger, reg: NewRegistry(), stop: make(chan struct{}), byID: make(map[string]*clusterAgent)}
 	if cfg.ZK != "" {
 		u, err := ParseZKURL(cfg.ZK)
 		if err != nil {
@@ -155,6 +158,7 @@ func (c *Cluster) startMasters() error {
 		mcfg.Hostname = c.cfg.MasterHost
 		mcfg.Port = l.Addr().(*net.TCPAddr).Port
 		mcfg.Recorder = c.rec
+		mcfg.Registry = c.reg
 		if mcfg.Logger == nil {
 			mcfg.Logger = c.log
 		}
@@ -325,11 +329,13 @@ func (c *Cluster) electLocked(cm *clusterMaster) {
 			o.master.Follow(cm.addr)
 		}
 	}
-	cm.master.Lead()
+	cm.master.Lead() // recovers the registry
 	if c.elected {
 		// A failover: the new leader recovers the agent list from the
 		// registry and waits for those agents to re-register (the
-		// unreachable ones are marked so after AgentReregisterTimeout).
+		// unreachable ones are marked so after AgentReregisterTimeout;
+		// agents the registry holds as unreachable, gone or removed are
+		// not expected).
 		infos := make([]mesos.AgentInfo, 0, len(c.agents))
 		for _, ca := range c.agents {
 			infos = append(infos, ca.agent.Info())

@@ -10,6 +10,9 @@ import (
 // serveExecutor is the agent's POST /api/v1/executor (Http::executor in
 // src/slave/http.cpp), with its checks in Mesos' order (mesos-protocol.md 4.2).
 func (a *Agent) serveExecutor(w http.ResponseWriter, r *http.Request) {
+	if !a.applyCallFault(w, r) {
+		return
+	}
 	var call executor.Call
 	if _, ok := readCall(w, r, &call); !ok {
 		return

@@ -23,6 +23,9 @@ type subscription struct {
 	mu      sync.Mutex
 	queue   []*scheduler.Event
 	closing bool
+	// stalled is a fault (StallSubscription): events queue up but nothing
+	// is written, not even heartbeats, until it is resumed.
+	stalled bool
 }
 
 func newSubscription() *subscription {
@@ -58,6 +61,9 @@ func (s *subscription) poke() {
 func (s *subscription) take() ([]*scheduler.Event, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.stalled {
+		return nil, s.closing
+	}
 	q := s.queue
 	s.queue = nil
 	return q, s.closing
@@ -89,7 +95,7 @@ type framework struct {
 	// executors by agent ID, then executor ID.
 	executors map[string]map[string]mesos.ExecutorInfo
 
-	failoverTimer *time.Timer
+	failoverTimer *masterTimer
 	failoverGen   int
 }
 
@@ -356,9 +362,8 @@ func (m *Master) disconnectFrameworkLocked(fw *framework) {
 	}
 	gen := fw.failoverGen
 	id := fw.id
-	// The callback re-checks state under the lock; after Close it does
-	// nothing, so the master need not wait for it.
-	fw.failoverTimer = time.AfterFunc(timeout, func() { m.failoverTimeout(id, gen) })
+	// The callback re-checks state under the lock.
+	fw.failoverTimer = m.afterLocked(timeout, func() { m.failoverTimeout(id, gen) })
 }
 
 func (m *Master) failoverTimeout(frameworkID string, gen int) {

@@ -222,6 +222,7 @@ func (m *Master) updateMaintenanceSchedule(s maintenance.Schedule) opResult {
 	}
 	st.machines = next
 	st.schedule = *proto.Clone(&s).(*maintenance.Schedule)
+	m.persistLocked()
 	m.triggerAllocation()
 	return opOK
 }
@@ -235,6 +236,10 @@ func (m *Master) setUnavailabilityLocked(id mesos.MachineID, u *mesos.Unavailabi
 		holders := m.frameworksOnAgentLocked(a.id)
 		m.RescindAgentOffersLocked(a.id)
 		m.rescindAgentInverseOffersLocked(a.id)
+		// A new unavailability starts the agent's maintenance afresh: the
+		// answers and filters of earlier inverse offers are dropped, as the
+		// allocator's updateUnavailability does.
+		m.InverseOffers.resetAgentLocked(a.id)
 		if u == nil {
 			a.unavailability = nil
 			continue
@@ -300,6 +305,7 @@ func (m *Master) startMaintenance(ids []mesos.MachineID) opResult {
 			m.RemoveAgentLocked(a.id, AgentRemovedForMaintenance)
 		}
 	}
+	m.persistLocked()
 	return opOK
 }
 
@@ -340,6 +346,7 @@ func (m *Master) stopMaintenance(ids []mesos.MachineID) opResult {
 		}
 	}
 	m.maintenance.schedule.Windows = windows
+	m.persistLocked()
 	return opOK
 }
 
@@ -369,7 +376,9 @@ func (m *Master) maintenanceStatusLocked() maintenance.ClusterStatus {
 }
 
 // inverseOfferStatusesLocked lists, by framework, the latest answer to an
-// inverse offer for the agent, or UNKNOWN while one is outstanding.
+// inverse offer for the agent, or UNKNOWN while the first one is
+// outstanding. A later inverse offer (re-sent after an answer) does not
+// hide the answer: the allocator's statuses change only with answers.
 func (m *Master) inverseOfferStatusesLocked(agentID string) []allocator.InverseOfferStatus {
 	byFw := make(map[string]allocator.InverseOfferStatus)
 	for _, id := range sortedKeys(m.InverseOffers.Offers) {
@@ -386,9 +395,6 @@ func (m *Master) inverseOfferStatusesLocked(agentID string) []allocator.InverseO
 		status := allocator.InverseOfferStatus_DECLINE
 		if s.Accepted {
 			status = allocator.InverseOfferStatus_ACCEPT
-		}
-		if _, pending := byFw[fwID]; pending {
-			continue // a newer inverse offer awaits an answer
 		}
 		byFw[fwID] = allocator.InverseOfferStatus{
 			Status:      status.Enum(),

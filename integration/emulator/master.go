@@ -67,6 +67,10 @@ type MasterConfig struct {
 	// Recorder receives every scheduler call, launch, kill and status
 	// update; nil means a private one (see Master.Recorder).
 	Recorder *Recorder
+	// Registry is the replicated registry the master writes its operator
+	// state through to and recovers from when it becomes leader; a Cluster
+	// shares one among its masters. nil means a private one.
+	Registry *Registry
 	// Logger logs; nil discards.
 	Logger *slog.Logger
 	// Version is MasterInfo.version (default "1.12.0").
@@ -107,6 +111,9 @@ func (c *MasterConfig) setDefaults() {
 	if c.Recorder == nil {
 		c.Recorder = &Recorder{}
 	}
+	if c.Registry == nil {
+		c.Registry = NewRegistry()
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -128,6 +135,7 @@ func (c *MasterConfig) setDefaults() {
 type Master struct {
 	cfg      MasterConfig
 	rec      *Recorder
+	reg      *Registry
 	log      *slog.Logger
 	info     mesos.MasterInfo
 	started  time.Time
@@ -141,7 +149,9 @@ type Master struct {
 	leader    string // host:port of the known leader while standing by
 	elected   time.Time
 	callFault func(*http.Request) (status int, delay time.Duration)
-	msgFault  func(frameworkID, agentID, executorID string, data []byte) (drop bool, delay time.Duration)
+	// callFaultAPIs are the APIs callFault applies to (call_faults.go).
+	callFaultAPIs API
+	msgFault      func(frameworkID, agentID, executorID string, data []byte) (drop bool, delay time.Duration)
 
 	nextFrameworkID int
 	nextOfferID     int
@@ -149,8 +159,11 @@ type Master struct {
 	agents      map[string]*agentEntry // registered agents (active, deactivated or disconnected)
 	agentOrder  []*agentEntry          // registered agents in registration order (allocation order)
 	unreachable map[string]*unreachableAgent
-	gone        map[string]time.Time // agents marked gone or removed for maintenance; never re-admitted
+	gone        map[string]time.Time // agents marked gone; never re-admitted
+	removed     map[string]time.Time // agents removed by START_MAINTENANCE; re-admitted once their machine is UP
 	expected    map[string]*expectedAgent
+	drainWatch  map[string]bool           // agents whose drain watch runs (watchDrainLocked)
+	timers      map[*masterTimer]struct{} // pending timers (timers.go), stopped by Close
 
 	frameworks map[string]*framework
 	completed  []*framework // completed frameworks, oldest first, at most MaxCompletedFrameworks
@@ -173,6 +186,7 @@ func NewMaster(cfg MasterConfig) *Master {
 	m := &Master{
 		cfg:         cfg,
 		rec:         cfg.Recorder,
+		reg:         cfg.Registry,
 		log:         cfg.Logger,
 		started:     time.Now(),
 		done:        make(chan struct{}),
@@ -180,6 +194,8 @@ func NewMaster(cfg MasterConfig) *Master {
 		agents:      make(map[string]*agentEntry),
 		unreachable: make(map[string]*unreachableAgent),
 		gone:        make(map[string]time.Time),
+		removed:     make(map[string]time.Time),
+		drainWatch:  make(map[string]bool),
 		expected:    make(map[string]*expectedAgent),
 		frameworks:  make(map[string]*framework),
 		offers:      make(map[string]*offer),
@@ -211,6 +227,7 @@ func (m *Master) Close() {
 	for _, e := range m.expected {
 		e.timer.Stop()
 	}
+	m.stopTimersLocked()
 	m.mu.Unlock()
 	close(m.done)
 	m.wg.Wait()
@@ -231,9 +248,11 @@ func (m *Master) MasterInfo() mesos.MasterInfo {
 // StartTime is when the master was created (GET_MASTER start_time).
 func (m *Master) StartTime() time.Time { return m.started }
 
-// Lead makes this master the leader, recording the elected time. Agents and
-// frameworks are not recovered by this call: the cluster re-registers agents
-// (AddAgent, after ExpectAgents) and frameworks resubscribe.
+// Lead makes this master the leader, recording the elected time, and
+// recovers the Registry (maintenance, deactivated, drained, unreachable,
+// gone and removed agents). Agents and frameworks are not recovered by this
+// call: the cluster re-registers agents (AddAgent, after ExpectAgents) and
+// frameworks resubscribe.
 func (m *Master) Lead() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -243,6 +262,7 @@ func (m *Master) Lead() {
 	m.leading = true
 	m.leader = ""
 	m.elected = time.Now()
+	m.recoverLocked()
 	m.rec.Add(Record{Kind: RecordLeader, Master: m.cfg.ID, Detail: net.JoinHostPort(m.cfg.Hostname, strconv.Itoa(m.cfg.Port))})
 }
 
@@ -271,13 +291,10 @@ func (m *Master) ElectedTime() time.Time {
 
 // SetCallFault installs a fault on scheduler API calls: for each request,
 // f returns a status to answer with instead of handling the call (0: handle
-// it) and a delay to wait first. nil removes the fault. The operator API
-// may consult it too (CallFault).
+// it) and a delay to wait first. nil removes the fault. SetCallFaultFor
+// also covers the operator API.
 func (m *Master) SetCallFault(f func(*http.Request) (status int, delay time.Duration)) {
-	m.mu.Lock()
-	m.callFault = f
-	m.mu.Unlock()
-	m.rec.Add(Record{Kind: RecordFault, Master: m.cfg.ID, Type: "call_fault", Detail: strconv.FormatBool(f != nil)})
+	m.SetCallFaultFor(APIScheduler, f)
 }
 
 // CallFault returns the installed call fault, or nil.
@@ -367,11 +384,11 @@ type unreachableAgent struct {
 // master failover (the "recovered" agents of Mesos' registry).
 type expectedAgent struct {
 	info  mesos.AgentInfo
-	timer *time.Timer
+	timer *masterTimer
 }
 
-// ErrAgentGone is returned by AddAgent for an agent that was marked gone or
-// removed for maintenance: Mesos never lets it register again.
+// ErrAgentGone is returned by AddAgent for an agent that was marked gone:
+// Mesos never lets it register again.
 var ErrAgentGone = fmt.Errorf("emulator: agent is gone")
 
 // ExpectAgents tells a master that has just become leader which agents its
@@ -383,11 +400,17 @@ func (m *Master) ExpectAgents(infos []mesos.AgentInfo) {
 	defer m.mu.Unlock()
 	for _, info := range infos {
 		id := info.GetID().GetValue()
-		if id == "" || m.agents[id] != nil || m.expected[id] != nil {
+		if id == "" || m.agents[id] != nil || m.expected[id] != nil || m.unreachable[id] != nil {
+			continue
+		}
+		if _, gone := m.gone[id]; gone {
+			continue
+		}
+		if _, removed := m.removed[id]; removed {
 			continue
 		}
 		e := &expectedAgent{info: info}
-		e.timer = time.AfterFunc(m.cfg.AgentReregisterTimeout, func() { m.reregisterTimeout(id, e) })
+		e.timer = m.afterLocked(m.cfg.AgentReregisterTimeout, func() { m.reregisterTimeout(id, e) })
 		m.expected[id] = e
 	}
 }
@@ -400,6 +423,7 @@ func (m *Master) reregisterTimeout(id string, e *expectedAgent) {
 	}
 	delete(m.expected, id)
 	m.unreachable[id] = &unreachableAgent{info: e.info, at: time.Now()}
+	m.persistLocked()
 }
 
 // AddAgent registers an agent, or re-registers one the master already
@@ -422,15 +446,22 @@ func (m *Master) AddAgent(link AgentLink) error {
 		link.Shutdown()
 		return fmt.Errorf("emulator: add agent %s: %w", id, ErrAgentGone)
 	}
+	info := st.Info
+	info.ID = &mesos.AgentID{Value: id}
+	if m.machineDownLocked(&info) {
+		// Agents on DOWN machines are refused and told to shut down.
+		link.Shutdown()
+		return fmt.Errorf("emulator: add agent %s: %w", id, ErrMachineDown)
+	}
 	now := time.Now()
 	if e := m.expected[id]; e != nil {
 		e.timer.Stop()
 		delete(m.expected, id)
 	}
-	info := st.Info
-	info.ID = &mesos.AgentID{Value: id}
 	_, wasUnreachable := m.unreachable[id]
+	_, wasRemoved := m.removed[id]
 	delete(m.unreachable, id)
+	delete(m.removed, id)
 
 	a := m.agents[id]
 	reported := make(map[string]bool, len(st.Tasks))
@@ -544,6 +575,10 @@ func (m *Master) AddAgent(link AgentLink) error {
 		link.KillTask(mesos.FrameworkID{Value: k.frameworkID}, k.taskID, k.policy)
 	}
 	a.pendingKills = nil
+	m.applyOperatorStateLocked(a)
+	if wasUnreachable || wasRemoved {
+		m.persistLocked()
+	}
 	m.triggerAllocation()
 	return nil
 }
@@ -612,11 +647,12 @@ func (m *Master) markUnreachableLocked(a *agentEntry) {
 		t.State = &state
 		t.StatusUpdateState = nil
 		t.StatusUpdateUUID = nil
-		t.Statuses = append(t.Statuses, st)
+		appendTaskStatus(t, st)
 		delete(fw.tasks, t.TaskID.Value)
-		fw.unreachableTasks[t.TaskID.Value] = t
+		m.addUnreachableTaskLocked(fw, t)
 		m.forwardLocked(fw, st)
 	})
+	m.persistLocked()
 }
 
 // AgentRemoval says why an agent is removed for good.
@@ -632,17 +668,23 @@ const (
 	AgentMarkedGone
 )
 
-// RemoveAgentLocked removes a registered agent for good: the agent is told
-// to shut down, its tasks end as the removal kind says, offers are
-// rescinded, every connected framework gets FAILURE{agent_id}, and it can
-// never register again. Call with the master's lock held; it reports
-// whether the agent was registered.
+// RemoveAgentLocked removes a registered agent: the agent is told to shut
+// down, its tasks end as the removal kind says, offers are rescinded and
+// every connected framework gets FAILURE{agent_id}. A gone agent can never
+// register again; one removed for maintenance can once its machine is UP
+// (reconciliation treats it as unknown). Call with the master's lock held;
+// it reports whether the agent was registered.
 func (m *Master) RemoveAgentLocked(agentID string, kind AgentRemoval) bool {
 	a := m.agents[agentID]
 	if a == nil {
 		return false
 	}
-	m.gone[agentID] = time.Now()
+	if kind == AgentMarkedGone {
+		m.gone[agentID] = time.Now()
+	} else {
+		m.removed[agentID] = time.Now()
+	}
+	defer m.persistLocked()
 	a.link.Shutdown()
 	m.removeAgentLocked(a, func(fw *framework, t *mesos.Task) {
 		state, reason, msg := mesos.TASK_LOST, mesos.REASON_AGENT_REMOVED, "Agent "+a.id+" removed"
@@ -652,7 +694,7 @@ func (m *Master) RemoveAgentLocked(agentID string, kind AgentRemoval) bool {
 		st := masterStatus(t.TaskID, &t.AgentID, state, reason, msg)
 		st.ExecutorID = t.ExecutorID
 		t.State = &state
-		t.Statuses = append(t.Statuses, st)
+		appendTaskStatus(t, st)
 		m.completeTaskLocked(fw, t)
 		m.forwardLocked(fw, st)
 	})

@@ -1,6 +1,8 @@
 package emulator
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"sort"
 	"strconv"
@@ -21,11 +23,20 @@ func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
 	if !m.checkLeader(w, r) {
 		return
 	}
-	var call master.Call
-	if _, ok := readCall(w, r, &call); !ok {
+	if !m.applyCallFaultFor(APIOperator, w, r) {
 		return
 	}
-	if msg := validateOperatorCall(&call); msg != "" {
+	var raw bytes.Buffer
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.TeeReader(r.Body, &raw), r.Body}
+	var call master.Call
+	contentType, ok := readCall(w, r, &call)
+	if !ok {
+		return
+	}
+	if msg := validateOperatorCall(&call, contentType, raw.Bytes()); msg != "" {
 		writeError(w, http.StatusBadRequest, "Failed to validate master::Call: "+msg)
 		return
 	}
@@ -102,6 +113,9 @@ func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeEmpty(w, http.StatusOK)
+	case master.Call_UNKNOWN:
+		// An explicit "type":"UNKNOWN" (a missing type failed validation).
+		writeEmpty(w, http.StatusNotImplemented)
 	default:
 		// SUBSCRIBE, flags, metrics, files, quota, weights, reservations and
 		// volumes are not emulated.
@@ -129,18 +143,21 @@ func (m *Master) answer(w http.ResponseWriter, res opResult) {
 }
 
 // validateOperatorCall is master::call::validate (src/master/validation.cpp):
-// the call's payload must be present for the calls that have one. A call
-// without type decodes as UNKNOWN, which Mesos reports as a missing type.
-func validateOperatorCall(c *master.Call) string {
+// the type must be present and the call's payload too for the calls that
+// have one. A call without type decodes as UNKNOWN like an explicit UNKNOWN,
+// so the raw body tells them apart (typePresent): Mesos reports the first
+// as a missing type (400) and answers the second 501.
+func validateOperatorCall(c *master.Call, contentType string, raw []byte) string {
 	need := func(present bool, field string) string {
 		if present {
 			return ""
 		}
 		return "Expecting '" + field + "' to be present"
 	}
-	switch c.Type {
-	case master.Call_UNKNOWN:
+	if !typePresent(contentType, raw, operatorCallType) {
 		return "Expecting 'type' to be present"
+	}
+	switch c.Type {
 	case master.Call_UPDATE_MAINTENANCE_SCHEDULE:
 		return need(c.UpdateMaintenanceSchedule != nil, "update_maintenance_schedule")
 	case master.Call_START_MAINTENANCE:
@@ -224,9 +241,6 @@ func (m *Master) getMaster() *master.Response {
 // agents expected to re-register after a failover as recovered_agents.
 func (m *Master) getAgentsLocked() *master.Response_GetAgents {
 	out := &master.Response_GetAgents{}
-	for _, a := range append([]*agentEntry(nil), m.agentOrder...) {
-		m.checkDrainedLocked(a) // may remove it (mark_gone)
-	}
 	for _, a := range m.agentOrder {
 		port := a.info.GetPort()
 		if port == 0 {
@@ -422,6 +436,7 @@ func (m *Master) deactivateAgent(id string) opResult {
 		return badRequest("Unknown agent")
 	}
 	m.maintenance.setDeactivated(id, true)
+	m.persistLocked()
 	if a := m.agents[id]; a != nil {
 		a.deactivated = true
 		m.RescindAgentOffersLocked(id)
@@ -447,6 +462,7 @@ func (m *Master) reactivateAgent(id string) opResult {
 	}
 	m.maintenance.setDeactivated(id, false)
 	delete(m.maintenance.drains, id)
+	m.persistLocked()
 	if a == nil {
 		return opResult{status: http.StatusConflict, msg: "Agent removed while processing the call"}
 	}
@@ -486,6 +502,7 @@ func (m *Master) markAgentGone(id string) opResult {
 	}
 	m.maintenance.setDeactivated(id, false)
 	delete(m.maintenance.drains, id)
+	m.persistLocked()
 	return opOK
 }
 
@@ -519,10 +536,10 @@ func (m *Master) drainAgent(d *master.Call_DrainAgent) opResult {
 		m.maintenance.drains = make(map[string]*mesos.DrainInfo)
 	}
 	m.maintenance.drains[id] = info
+	m.persistLocked()
 	a := m.agents[id]
 	if a == nil {
-		// Drained when the agent comes back (not emulated: AddAgent does
-		// not consult the operator's state).
+		// Drained when the agent comes back (AddAgent applies the drain).
 		return opOK
 	}
 	a.deactivated = true
@@ -561,16 +578,22 @@ func (m *Master) checkDrainedLocked(a *agentEntry) bool {
 		m.maintenance.setDeactivated(a.id, false)
 		delete(m.maintenance.drains, a.id)
 	}
+	m.persistLocked()
 	return true
 }
 
 // watchDrainLocked polls a draining agent every allocation interval until it
 // is drained (the master has no event for "last terminal update
-// acknowledged"). The goroutine belongs to the master and ends with it.
+// acknowledged"); it moves the agent to DRAINED (and, with mark_gone, marks
+// it gone), so reads such as GET_AGENTS never change state. At most one
+// watch runs per agent; the goroutine belongs to the master and ends with it
+// or when the agent leaves (AddAgent starts a new one if it comes back still
+// DRAINING).
 func (m *Master) watchDrainLocked(agentID string) {
-	if m.closed {
+	if m.closed || m.drainWatch[agentID] {
 		return
 	}
+	m.drainWatch[agentID] = true
 	m.wg.Add(1) // safe: Close sets closed under mu before it waits
 	go func() {
 		defer m.wg.Done()
@@ -585,6 +608,9 @@ func (m *Master) watchDrainLocked(agentID string) {
 			m.mu.Lock()
 			a := m.agents[agentID]
 			done := a == nil || a.drain == nil || a.drain.State != mesos.DrainState_DRAINING || m.checkDrainedLocked(a)
+			if done {
+				delete(m.drainWatch, agentID)
+			}
 			m.mu.Unlock()
 			if done {
 				return

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gogo/protobuf/proto"
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/master"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 )
 
@@ -43,39 +44,24 @@ func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
 		m.serveSubscribe(w, r, &call)
 		return
 	}
+	if call.Type == scheduler.Call_RECONCILE_OPERATIONS && negotiateAccept(r) == "" {
+		// Accept negotiation, as for SUBSCRIBE (mesos-protocol.md 0.2 step 9).
+		writeNotAcceptable(w)
+		return
+	}
 	m.serveCall(w, r, &call)
 }
 
 // applyCallFault applies an injected call fault; it reports whether the
 // call may proceed.
 func (m *Master) applyCallFault(w http.ResponseWriter, r *http.Request) bool {
-	f := m.CallFault()
-	if f == nil {
-		return true
-	}
-	status, delay := f(r)
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return false
-		case <-m.done:
-			t.Stop()
-		}
-	}
-	if status != 0 {
-		writeError(w, status, http.StatusText(status))
-		return false
-	}
-	return true
+	return m.applyCallFaultFor(APIScheduler, w, r)
 }
 
 // validateSchedulerCall is validation::scheduler::call::validate; it
 // returns the message to prefix with "Failed to validate scheduler::Call: ".
 func validateSchedulerCall(call *scheduler.Call, contentType string, raw []byte) string {
-	if !typePresent(contentType, raw) {
+	if !typePresent(contentType, raw, schedulerCallType) {
 		return "Expecting 'type' to be present"
 	}
 	if call.Type == scheduler.Call_SUBSCRIBE {
@@ -162,10 +148,22 @@ func validateSchedulerCall(call *scheduler.Call, contentType string, raw []byte)
 	return ""
 }
 
+// callTypeField says where a Call keeps its type: the protobuf field number
+// and the enum's names.
+type callTypeField struct {
+	number uint64
+	names  map[string]int32
+}
+
+var (
+	schedulerCallType = callTypeField{number: 2, names: scheduler.Call_Type_value}
+	operatorCallType  = callTypeField{number: 1, names: master.Call_Type_value}
+)
+
 // typePresent reports whether the request body set Call.type. mesos-go's
 // Go type cannot tell an absent type from UNKNOWN (both 0), and Mesos
 // answers them differently (400 vs 501), so the raw body is consulted.
-func typePresent(contentType string, raw []byte) bool {
+func typePresent(contentType string, raw []byte, typ callTypeField) bool {
 	if contentType == mediaJSON {
 		var fields map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &fields); err != nil {
@@ -178,7 +176,7 @@ func typePresent(contentType string, raw []byte) bool {
 		var name string
 		if json.Unmarshal(v, &name) == nil {
 			// An unknown enum name in an optional field is dropped.
-			_, known := scheduler.Call_Type_value[name]
+			_, known := typ.names[name]
 			return known
 		}
 		return true
@@ -190,7 +188,7 @@ func typePresent(contentType string, raw []byte) bool {
 			return false
 		}
 		field, wire := key>>3, key&7
-		if field == 2 && wire == proto.WireVarint {
+		if field == typ.number && wire == proto.WireVarint {
 			return true
 		}
 		var skipErr error
@@ -267,7 +265,7 @@ func (m *Master) pump(r *http.Request, stream *eventStream, frameworkID string, 
 		select {
 		case <-sub.wake:
 		case <-hb.C:
-			sub.send(heartbeatEvent)
+			sub.heartbeat()
 		case <-r.Context().Done():
 			stream.Close()
 			m.subscriptionEnded(frameworkID, sub)
@@ -318,9 +316,9 @@ func (m *Master) serveCall(w http.ResponseWriter, r *http.Request, call *schedul
 	case scheduler.Call_DECLINE:
 		m.declineLocked(fw, call.Decline.OfferIDs, call.Decline.Filters)
 	case scheduler.Call_ACCEPT_INVERSE_OFFERS:
-		m.answerInverseOffersLocked(fw, call.AcceptInverseOffers.InverseOfferIDs, true)
+		m.answerInverseOffersLocked(fw, call.AcceptInverseOffers.InverseOfferIDs, true, call.AcceptInverseOffers.Filters)
 	case scheduler.Call_DECLINE_INVERSE_OFFERS:
-		m.answerInverseOffersLocked(fw, call.DeclineInverseOffers.InverseOfferIDs, false)
+		m.answerInverseOffersLocked(fw, call.DeclineInverseOffers.InverseOfferIDs, false, call.DeclineInverseOffers.Filters)
 	case scheduler.Call_REVIVE:
 		if roles := call.GetRevive().GetRoles(); m.rolesSubscribed(fw, roles) {
 			m.reviveLocked(fw, roles)

@@ -440,7 +440,7 @@ func (m *Master) finishTaskLocked(fw *framework, t *mesos.Task, state mesos.Task
 	}
 	st := masterStatus(t.TaskID, &t.AgentID, state, reason, message)
 	t.State = &state
-	t.Statuses = append(t.Statuses, st)
+	appendTaskStatus(t, st)
 	m.completeTaskLocked(fw, t)
 }
 
@@ -598,9 +598,7 @@ func (m *Master) StatusUpdate(agentID mesos.AgentID, frameworkID mesos.Framework
 		su := status.GetState()
 		t.StatusUpdateState = &su
 		t.StatusUpdateUUID = status.UUID
-		kept := status
-		kept.Data = nil // Mesos keeps statuses without their data
-		t.Statuses = append(t.Statuses, kept)
+		appendTaskStatus(t, status)
 		if !wasTerminal && isTerminal(latest) {
 			a.releaseLocked(t.Resources)
 		}
@@ -627,7 +625,7 @@ func (m *Master) ExecutorMessage(agentID mesos.AgentID, frameworkID mesos.Framew
 			sub := fw.sub
 			// subscription.send is safe without the master's lock, and a
 			// closed subscription drops the event.
-			time.AfterFunc(delay, func() { sub.send(ev) })
+			m.afterLocked(delay, func() { sub.send(ev) })
 			return
 		}
 	}
