@@ -18,15 +18,17 @@ import (
 )
 
 // fastCluster is a cluster config with test-sized intervals and in-process
-// fake executors.
+// fake executors. An agent is marked unreachable after 1 s without pongs:
+// fast enough for the tests that lose agents, slow enough that a busy
+// machine under -race does not lose one spuriously.
 func fastCluster(agents int) ClusterConfig {
 	return ClusterConfig{
 		Agents: agents,
 		Master: MasterConfig{
 			AllocationInterval:   50 * time.Millisecond,
 			HeartbeatInterval:    time.Second,
-			AgentPingTimeout:     50 * time.Millisecond,
-			MaxAgentPingTimeouts: 3,
+			AgentPingTimeout:     200 * time.Millisecond,
+			MaxAgentPingTimeouts: 5,
 		},
 		Agent: AgentConfig{
 			FakeExecutors:        FakeBehavior{}.Factory(),

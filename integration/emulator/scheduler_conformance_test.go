@@ -20,7 +20,10 @@ func TestSchedulerCoreFlow(t *testing.T) {
 		codec encoding.Codec
 	}{{"protobuf", protobufCodec}} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := startStubMaster(t)
+			// A long allocation interval: every offer within it comes from
+			// an immediate allocation run (subscribe, REVIVE), not a
+			// periodic one.
+			m := startStubMaster(t, func(cfg *MasterConfig) { cfg.AllocationInterval = 5 * time.Second })
 			agent := newStubAgent("agent-1", 4, 4096)
 			if err := m.AddAgent(agent); err != nil {
 				t.Fatal(err)
@@ -64,8 +67,8 @@ func TestSchedulerCoreFlow(t *testing.T) {
 			reviveAt := time.Now()
 			c.mustCall(calls.Revive())
 			o = c.next(scheduler.Event_OFFERS).Offers.Offers[0]
-			if d := time.Since(reviveAt); d > 40*time.Millisecond {
-				t.Logf("offers %v after REVIVE (allocation interval 50ms)", d)
+			if d := time.Since(reviveAt); d > 2*time.Second {
+				t.Errorf("offers %v after REVIVE; want an immediate allocation run, well before the 5s periodic one", d)
 			}
 
 			// ACCEPT with a LAUNCH.
