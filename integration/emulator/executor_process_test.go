@@ -35,6 +35,14 @@ func TestMain(m *testing.M) {
 	if testExecutor.dir != "" {
 		os.RemoveAll(testExecutor.dir)
 	}
+	if code == 0 {
+		// Every goroutine a master, agent or cluster starts must have ended
+		// once the tests closed them.
+		if err := goroutineLeaks(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 
