@@ -12,9 +12,14 @@ import (
 type Coordinator struct {
 	policy Policy
 	agents map[AgentID]*agent
-	// hosts resolves hostnames to agent ids; a hostname shared by several
-	// agents is ambiguous as a signal target.
-	hosts  map[string][]AgentID
+	// hosts resolves hostnames to agent ids, tombstones included: a
+	// re-registering machine is found by its hostname. A hostname shared
+	// by several live agents is ambiguous as a signal target.
+	hosts map[string][]AgentID
+	// prev maps the id a machine had before it last re-registered to its
+	// record, so reports about steps in flight that name the old id still
+	// arrive (derived from AgentRecord.PreviousID).
+	prev   map[AgentID]*agent
 	global GlobalRecord
 	link   link
 
@@ -22,13 +27,15 @@ type Coordinator struct {
 	// steps in flight, steps in flight per zone, the agents in flight, and
 	// the pending and timer queues. count/uncount keep them in step with
 	// every record change, and Restore re-derives them the same way.
-	counts       [numStates]int
-	forced       int
-	zoneInFlight map[string]int
-	inFlight     map[AgentID]*agent
-	pending      queue
-	timers       queue
-	gen          uint64
+	counts [numStates]int
+	// removedCounts counts the tombstones among counts, by state.
+	removedCounts [numStates]int
+	forced        int
+	zoneInFlight  map[string]int
+	inFlight      map[AgentID]*agent
+	pending       queue
+	timers        queue
+	gen           uint64
 	// restale are waiting incidents Restore found queued under another
 	// policy; the first Step re-queues them (see requeueStale).
 	restale []*agent
@@ -52,8 +59,10 @@ type agent struct {
 	rec AgentRecord
 	// counted says rec is reflected in the derived counts; edit uncounts,
 	// commit counts again.
-	counted   bool
-	removed   bool
+	counted bool
+	// deleted says the record is gone from the coordinator (Persist.Deleted):
+	// this struct is a leftover that queues and scratch lists skip.
+	deleted   bool
 	dirtyStep uint64
 	pend      queueSlot
 	timer     queueSlot
@@ -89,6 +98,7 @@ func Restore(p Policy, records []AgentRecord, g GlobalRecord) (*Coordinator, err
 		policy:       p,
 		agents:       make(map[AgentID]*agent, len(records)),
 		hosts:        make(map[string][]AgentID, len(records)),
+		prev:         make(map[AgentID]*agent),
 		global:       g,
 		zoneInFlight: make(map[string]int),
 		inFlight:     make(map[AgentID]*agent),
@@ -104,6 +114,12 @@ func Restore(p Policy, records []AgentRecord, g GlobalRecord) (*Coordinator, err
 		a := &agent{rec: r}
 		c.agents[r.ID] = a
 		c.indexHost(a)
+		if p := r.PreviousID; p != "" {
+			if _, dup := c.prev[p]; dup {
+				return nil, fmt.Errorf("restore: previous agent id %s claimed by two records: %w", p, ErrCorruptRecord)
+			}
+			c.prev[p] = a
+		}
 		c.commit(a)
 		if c.stale(&a.rec) {
 			c.restale = append(c.restale, a)
@@ -138,6 +154,8 @@ func checkRecord(r *AgentRecord) error {
 		return bad("probation without an end")
 	case len(r.History) > HistoryLen:
 		return bad("history too long")
+	case r.PreviousID == r.ID:
+		return bad("previous id is its own id")
 	}
 	return nil
 }
@@ -197,7 +215,7 @@ func (c *Coordinator) begin(now time.Time) {
 func (c *Coordinator) ready() Ready {
 	c.commitAll()
 	for _, a := range c.dirty {
-		if !a.removed {
+		if !a.deleted {
 			c.persisted = append(c.persisted, a.rec)
 		}
 	}
@@ -234,7 +252,7 @@ func (c *Coordinator) edit(a *agent) {
 
 // commit puts an edited record back into the derived counts and queues.
 func (c *Coordinator) commit(a *agent) {
-	if a.counted || a.removed {
+	if a.counted || a.deleted {
 		return
 	}
 	c.count(a)
@@ -244,7 +262,7 @@ func (c *Coordinator) commit(a *agent) {
 	} else {
 		a.pend.queued = false
 	}
-	if d, ok := deadline(r); ok {
+	if d, ok := c.deadline(r); ok {
 		c.requeue(&c.timers, &a.timer, r.ID, d)
 	} else {
 		a.timer.queued = false
@@ -282,13 +300,22 @@ func (c *Coordinator) live(it queueItem, slot func(*agent) *queueSlot) *agent {
 func pendSlot(a *agent) *queueSlot  { return &a.pend }
 func timerSlot(a *agent) *queueSlot { return &a.timer }
 
-// deadline is when the record next needs attention from a tick.
-func deadline(r *AgentRecord) (time.Time, bool) {
+// deadline is when the record next needs attention from a tick: a step's
+// deadline, the end of probation, or when a removed machine's tombstone
+// expires (see expirable).
+func (c *Coordinator) deadline(r *AgentRecord) (time.Time, bool) {
 	switch r.State {
 	case StateRepairing:
 		return r.Incident.Run.deadline(), true
 	case StateProbation:
 		return r.Incident.ProbationEnds, true
+	case StateHealthy:
+		if r.Removed() && !r.Excluded {
+			if r.LastClosedAt.IsZero() {
+				return r.RemovedAt, true
+			}
+			return r.LastClosedAt.Add(c.policy.ResetAfter), true
+		}
 	}
 	return time.Time{}, false
 }
@@ -296,6 +323,9 @@ func deadline(r *AgentRecord) (time.Time, bool) {
 func (c *Coordinator) count(a *agent) {
 	r := &a.rec
 	c.counts[r.State]++
+	if r.Removed() {
+		c.removedCounts[r.State]++
+	}
 	if r.State == StateRepairing {
 		c.zoneInFlight[r.Zone]++
 		c.inFlight[r.ID] = a
@@ -309,6 +339,9 @@ func (c *Coordinator) count(a *agent) {
 func (c *Coordinator) uncount(a *agent) {
 	r := &a.rec
 	c.counts[r.State]--
+	if r.Removed() {
+		c.removedCounts[r.State]--
+	}
 	if r.State == StateRepairing {
 		c.zoneInFlight[r.Zone]--
 		if c.zoneInFlight[r.Zone] == 0 {
@@ -341,10 +374,26 @@ func (c *Coordinator) unindexHost(a *agent) {
 	}
 }
 
+// unhealthy counts agents in an incident or isolated, for the storm
+// breaker. A removed machine with an open incident counts (healer is still
+// repairing it); a removed isolated one does not: it is out of service and
+// out of the cluster, neither known nor unhealthy.
 func (c *Coordinator) unhealthy() int {
 	return c.counts[StatePending] + c.counts[StateAwaitingApproval] + c.counts[StateRepairing] +
-		c.counts[StateProbation] + c.counts[StateIsolated]
+		c.counts[StateProbation] + c.counts[StateIsolated] - c.removedCounts[StateIsolated]
 }
+
+// removed counts the removed machines' tombstones.
+func (c *Coordinator) removed() int {
+	n := 0
+	for _, k := range c.removedCounts {
+		n += k
+	}
+	return n
+}
+
+// known counts the agents registered with Mesos: the storm breaker's base.
+func (c *Coordinator) known() int { return len(c.agents) - c.removed() }
 
 func (c *Coordinator) immutable() bool {
 	return !c.link.master || !c.link.reconciled || !c.link.zk

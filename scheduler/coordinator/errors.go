@@ -5,9 +5,13 @@ import "errors"
 // Signals that cannot name exactly one concrete agent are rejected with one
 // of these.
 var (
-	ErrNoTarget        = errors.New("signal names no agent")
-	ErrWildcardTarget  = errors.New("signal target is a wildcard, not one agent")
-	ErrUnknownAgent    = errors.New("unknown agent")
+	ErrNoTarget       = errors.New("signal names no agent")
+	ErrWildcardTarget = errors.New("signal target is a wildcard, not one agent")
+	ErrUnknownAgent   = errors.New("unknown agent")
+	// ErrAgentRemoved: the target is an agent id Mesos removed (or a
+	// hostname whose only record is such a tombstone). The machine is
+	// remembered until it re-registers; signals must name the new id.
+	ErrAgentRemoved    = errors.New("agent was removed from the cluster")
 	ErrAmbiguousTarget = errors.New("signal target names more than one agent")
 	ErrNoProblem       = errors.New("signal names no problem")
 	ErrNoAgentID       = errors.New("agent event without an agent id")

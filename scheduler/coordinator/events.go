@@ -19,7 +19,11 @@ type Signal struct {
 	Message string
 }
 
-// AgentAdded announces an agent (or refreshes one already known).
+// AgentAdded announces an agent (or refreshes one already known). A new
+// agent id whose hostname is that of a known record is the same machine
+// re-registering (a reboot or re-image gives it a new id): the record moves
+// to the new id, with its incident, ladder position, history, exclusion and
+// isolation.
 type AgentAdded struct {
 	At       time.Time
 	ID       AgentID
@@ -35,7 +39,9 @@ type AgentUpdated struct {
 	Zone     string
 }
 
-// AgentRemoved forgets an agent; a step in flight on it is killed.
+// AgentRemoved says Mesos removed an agent id. Its record becomes a
+// tombstone for the machine while it matters (see AgentRecord.RemovedAt),
+// else it is deleted.
 type AgentRemoved struct {
 	At time.Time
 	ID AgentID

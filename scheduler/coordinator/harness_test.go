@@ -51,18 +51,27 @@ func (s *store) records() []AgentRecord {
 // checkInvariants recomputes everything the coordinator derives from its
 // records and panics if the incremental bookkeeping drifted.
 func (c *Coordinator) checkInvariants() {
-	var counts [numStates]int
+	var counts, removed [numStates]int
 	forced := 0
 	zones := map[string]int{}
 	for id, a := range c.agents {
 		r := &a.rec
-		if id != r.ID || !a.counted || a.removed {
-			panic(fmt.Sprintf("agent %s: id %s counted=%v removed=%v", id, r.ID, a.counted, a.removed))
+		if id != r.ID || !a.counted || a.deleted {
+			panic(fmt.Sprintf("agent %s: id %s counted=%v deleted=%v", id, r.ID, a.counted, a.deleted))
 		}
 		if err := checkRecord(r); err != nil {
 			panic(err)
 		}
 		counts[r.State]++
+		if r.Removed() {
+			removed[r.State]++
+		}
+		if p := r.PreviousID; p != "" && c.prev[p] != a {
+			panic(fmt.Sprintf("agent %s: previous id %s not indexed", id, p))
+		}
+		if !slices.Contains(c.hosts[r.Hostname], id) && r.Hostname != "" {
+			panic(fmt.Sprintf("agent %s: host %q not indexed", id, r.Hostname))
+		}
 		if r.State == StateRepairing {
 			zones[r.Zone]++
 			if r.Incident.Run.Forced {
@@ -75,9 +84,24 @@ func (c *Coordinator) checkInvariants() {
 		if (r.State == StatePending) != a.pend.queued {
 			panic(fmt.Sprintf("agent %s: state %s pend.queued=%v", id, r.State, a.pend.queued))
 		}
-		if _, ok := deadline(r); ok != a.timer.queued {
+		if _, ok := c.deadline(r); ok != a.timer.queued {
 			panic(fmt.Sprintf("agent %s: state %s timer.queued=%v", id, r.State, a.timer.queued))
 		}
+	}
+	for p, a := range c.prev {
+		if a.deleted || a.rec.PreviousID != p || c.agents[a.rec.ID] != a {
+			panic(fmt.Sprintf("previous id %s indexes a stale record %s", p, a.rec.ID))
+		}
+	}
+	for h, ids := range c.hosts {
+		for _, id := range ids {
+			if a := c.agents[id]; a == nil || a.rec.Hostname != h {
+				panic(fmt.Sprintf("host %q indexes %s, which is not on it", h, id))
+			}
+		}
+	}
+	if removed != c.removedCounts {
+		panic(fmt.Sprintf("removed counts drifted: have %v want %v", c.removedCounts, removed))
 	}
 	if counts != c.counts || forced != c.forced || len(c.inFlight) != counts[StateRepairing] {
 		panic(fmt.Sprintf("counts drifted: have %v forced %d, want %v forced %d", c.counts, c.forced, counts, forced))
@@ -195,6 +219,9 @@ func formatAction(a Action) string {
 	if a.Principal != "" {
 		fmt.Fprintf(&b, " by=%s", a.Principal)
 	}
+	if a.Reapply {
+		b.WriteString(" reapply")
+	}
 	return b.String()
 }
 
@@ -223,6 +250,12 @@ func formatRecord(r *AgentRecord) string {
 	}
 	if r.Excluded {
 		b.WriteString(" excluded")
+	}
+	if r.Removed() {
+		fmt.Fprintf(&b, " removed=%s", rel(r.RemovedAt))
+	}
+	if r.PreviousID != "" {
+		fmt.Fprintf(&b, " was=%s", r.PreviousID)
 	}
 	if r.Drained {
 		b.WriteString(" drained")

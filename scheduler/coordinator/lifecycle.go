@@ -3,44 +3,67 @@ package coordinator
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
 // Notes used in decisions. Constants, so that the hot path does not format.
 const (
-	noteAttached        = "attached to open incident"
-	noteRelapse         = "signal during probation: the repair did not hold"
-	noteContinue        = "previous incident closed within reset_after: continuing up the ladder"
-	noteProbationQuiet  = "probation passed quietly"
-	noteNoOffer         = "no usable offer within offer_timeout: stopped waiting; escalating"
-	noteTimedOut        = "step timed out: killed; escalating"
-	noteEscalate        = "escalating to the next step"
-	noteLadderExhausted = "ladder exhausted"
-	noteLadderIsolate   = "isolation is the ladder's next step"
-	noteOperator        = "operator command"
-	noteForced          = "forced by operator: limits bypassed"
-	noteAssumeSuccess   = "dry-run: assuming success, entering probation"
-	noteIsolatedIgnored = "agent is isolated until an operator reactivates it; signal not attached to any incident"
-	notePolicyChanged   = "re-checked after a restart under a changed policy"
-	noteDryRunHistory   = "previous incident's steps were only dry-run: starting the ladder over"
-	noteStartOver       = "the incident's progress was only imagined in dry-run: starting the ladder over for real"
+	noteAttached         = "attached to open incident"
+	noteRelapse          = "signal during probation: the repair did not hold"
+	noteContinue         = "previous incident closed within reset_after: continuing up the ladder"
+	noteProbationQuiet   = "probation passed quietly"
+	noteNoOffer          = "no usable offer within offer_timeout: stopped waiting; escalating"
+	noteTimedOut         = "step timed out: killed; escalating"
+	noteEscalate         = "escalating to the next step"
+	noteLadderExhausted  = "ladder exhausted"
+	noteLadderIsolate    = "isolation is the ladder's next step"
+	noteOperator         = "operator command"
+	noteForced           = "forced by operator: limits bypassed"
+	noteAssumeSuccess    = "dry-run: assuming success, entering probation"
+	noteIsolatedIgnored  = "agent is isolated until an operator reactivates it; signal not attached to any incident"
+	notePolicyChanged    = "re-checked after a restart under a changed policy"
+	noteDryRunHistory    = "previous incident's steps were only dry-run: starting the ladder over"
+	noteStartOver        = "the incident's progress was only imagined in dry-run: starting the ladder over for real"
+	noteRemovedLost      = "agent removed: its task is lost with it; escalating"
+	noteReregisteredLost = "machine re-registered under a new id: the task on the old registration is lost; escalating"
+	noteExpired          = "removed machine forgotten: nothing open, not isolated or excluded, last incident reset_after ago"
 )
 
 // resolve finds the one agent a signal's target names: an agent id or a
-// hostname, never a wildcard, never two agents.
+// hostname, never a wildcard, never two agents. A hostname names its live
+// agent; a removed agent id, or a hostname whose only records are removed
+// machines, is refused with ErrAgentRemoved: the monitor must name the
+// machine's current registration.
 func (c *Coordinator) resolve(t string) (*agent, error) {
 	if err := validateTarget(t); err != nil {
 		return nil, err
 	}
 	a := c.agents[AgentID(t)]
-	ids := c.hosts[t]
+	// The live agents on host t, other than a; no allocation.
+	var host *agent
+	others, tombs := 0, 0
+	for _, id := range c.hosts[t] {
+		switch h := c.agents[id]; {
+		case h == a:
+		case h.rec.Removed():
+			tombs++
+		default:
+			host = h
+			others++
+		}
+	}
 	switch {
-	case a != nil && (len(ids) == 0 || len(ids) == 1 && ids[0] == a.rec.ID):
-		return a, nil
-	case a == nil && len(ids) == 1:
-		return c.agents[ids[0]], nil
-	case a != nil || len(ids) > 1:
+	case others > 1 || a != nil && others > 0:
 		return nil, ErrAmbiguousTarget
+	case a != nil && a.rec.Removed():
+		return nil, ErrAgentRemoved
+	case a != nil:
+		return a, nil
+	case host != nil:
+		return host, nil
+	case tombs > 0 || c.prev[AgentID(t)] != nil:
+		return nil, ErrAgentRemoved
 	}
 	return nil, ErrUnknownAgent
 }
@@ -52,7 +75,7 @@ func (c *Coordinator) signal(e Signal) error {
 	}
 	if err != nil {
 		c.decide(Decision{Kind: DecRejected, Agent: AgentID(e.Agent), Err: err, Note: e.Problem})
-		return fmt.Errorf("signal for %q (%s from %s): %w", e.Agent, e.Problem, e.Source, err)
+		return fmt.Errorf("signal for %q (%s from %s): %w%s", e.Agent, e.Problem, e.Source, err, c.removedDetail(e.Agent, err))
 	}
 	r := &a.rec
 	if c.policy.Mode == ModeObserve {
@@ -81,6 +104,22 @@ func (c *Coordinator) signal(e Signal) error {
 		panic("coordinator: agent " + string(r.ID) + " in unknown state " + r.State.String())
 	}
 	return nil
+}
+
+// removedDetail says, for a signal refused with ErrAgentRemoved, where its
+// machine went, so that whoever runs the monitor can fix the target.
+func (c *Coordinator) removedDetail(t string, err error) string {
+	if err != ErrAgentRemoved {
+		return ""
+	}
+	if a := c.agents[AgentID(t)]; a != nil {
+		return fmt.Sprintf(" (agent %s on %s removed at %s; the machine is remembered until it re-registers)",
+			t, a.rec.Hostname, a.rec.RemovedAt.Format(time.RFC3339))
+	}
+	if a := c.prev[AgentID(t)]; a != nil {
+		return fmt.Sprintf(" (machine %s re-registered as %s)", a.rec.Hostname, a.rec.ID)
+	}
+	return fmt.Sprintf(" (no agent is registered on %s; the machine is remembered until it re-registers)", t)
 }
 
 // open opens an incident on a healthy agent; the caller then enqueues or
@@ -295,9 +334,13 @@ func (c *Coordinator) finish(a *agent, res Result, exit int, tail string) {
 }
 
 // kill ends the step in flight without an outcome from it.
-func (c *Coordinator) kill(a *agent, res Result) {
+func (c *Coordinator) kill(a *agent, res Result) { c.killOn(a, a.rec.ID, res) }
+
+// killOn is kill addressed to the agent id the step was launched on (the
+// machine's previous registration, after a re-registration).
+func (c *Coordinator) killOn(a *agent, id AgentID, res Result) {
 	r := &a.rec
-	c.act(Action{Kind: ActKill, Agent: r.ID, Hostname: r.Hostname, Incident: r.Incident.ID,
+	c.act(Action{Kind: ActKill, Agent: id, Hostname: r.Hostname, Incident: r.Incident.ID,
 		Attempt: r.Incident.Run.Attempt, Problem: r.Incident.Problem, Step: r.Incident.Run.Step})
 	c.finish(a, res, 0, "")
 }
@@ -311,8 +354,18 @@ func (c *Coordinator) up(a *agent) {
 	c.act(Action{Kind: ActUp, Agent: r.ID, Hostname: r.Hostname, Incident: r.Incident.ID})
 }
 
+// reported finds the record a step report names: by agent id, removed ones
+// included (a master-scope step on a removed machine still ends), or by the
+// id the machine had before it re-registered.
+func (c *Coordinator) reported(id AgentID) *agent {
+	if a := c.agents[id]; a != nil {
+		return a
+	}
+	return c.prev[id]
+}
+
 func (c *Coordinator) started(e StepStarted) error {
-	a := c.agents[e.Agent]
+	a := c.reported(e.Agent)
 	if a == nil {
 		c.decide(Decision{Kind: DecRejected, Agent: e.Agent, Attempt: e.Attempt, Err: ErrUnknownAgent})
 		return fmt.Errorf("step started on %s: %w", e.Agent, ErrUnknownAgent)
@@ -332,7 +385,7 @@ func (c *Coordinator) started(e StepStarted) error {
 }
 
 func (c *Coordinator) outcome(e StepOutcome) error {
-	a := c.agents[e.Agent]
+	a := c.reported(e.Agent)
 	if a == nil {
 		c.decide(Decision{Kind: DecRejected, Agent: e.Agent, Attempt: e.Attempt, Err: ErrUnknownAgent})
 		return fmt.Errorf("outcome on %s: %w", e.Agent, ErrUnknownAgent)
@@ -381,10 +434,18 @@ func (c *Coordinator) tick() {
 		a.timer.queued = false
 		r := &a.rec
 		switch r.State {
+		case StateHealthy:
+			// Only a removed machine's tombstone has a timer when healthy.
+			c.edit(a)
+			c.decide(Decision{Kind: DecExpired, Agent: r.ID, Note: noteExpired})
+			c.drop(a)
 		case StateProbation:
 			c.edit(a)
 			c.decide(Decision{Kind: DecClosed, Agent: r.ID, Incident: r.Incident.ID, Note: noteProbationQuiet})
 			c.closeIncident(a)
+			// A removed machine that no longer matters expires in this
+			// same tick: queue its expiry now.
+			c.commit(a)
 		case StateRepairing:
 			if c.immutable() {
 				a.timer.queued = true
@@ -479,12 +540,21 @@ func (c *Coordinator) addAgent(id AgentID, host, zone string, update bool) error
 	case a == nil && update:
 		c.decide(Decision{Kind: DecRejected, Agent: id, Err: ErrUnknownAgent})
 		return fmt.Errorf("update agent %s: %w", id, ErrUnknownAgent)
+	case update && a.rec.Removed():
+		c.decide(Decision{Kind: DecRejected, Agent: id, Err: ErrAgentRemoved})
+		return fmt.Errorf("update agent %s: %w", id, ErrAgentRemoved)
 	case a == nil:
+		if old := c.predecessor(id, host); old != nil {
+			c.rekey(old, id, host, zone)
+			return nil
+		}
 		a = &agent{rec: AgentRecord{ID: id, Hostname: host, Zone: zone}}
 		c.agents[id] = a
 		c.indexHost(a)
 		c.edit(a)
 		c.decide(Decision{Kind: DecAgentAdded, Agent: id, Note: host})
+	case a.rec.Removed():
+		c.rekey(a, id, host, zone)
 	case a.rec.Hostname == host && a.rec.Zone == zone:
 		// Re-announced on every subscription: no write.
 	default:
@@ -497,34 +567,184 @@ func (c *Coordinator) addAgent(id AgentID, host, zone string, update bool) error
 	return nil
 }
 
+// predecessor is the record of the machine a new agent id on host
+// re-registers: the one live agent on that host (the old registration, not
+// yet removed), else the removed machine on it removed last. Several live
+// agents on one host are not guessed between: the new id is a new agent.
+func (c *Coordinator) predecessor(id AgentID, host string) *agent {
+	if host == "" {
+		return nil
+	}
+	var live, tomb *agent
+	lives := 0
+	for _, other := range c.hosts[host] {
+		o := c.agents[other]
+		switch {
+		case other == id:
+		case !o.rec.Removed():
+			live = o
+			lives++
+		case tomb == nil || o.rec.RemovedAt.After(tomb.rec.RemovedAt) ||
+			o.rec.RemovedAt.Equal(tomb.rec.RemovedAt) && o.rec.ID < tomb.rec.ID:
+			tomb = o
+		}
+	}
+	switch {
+	case lives == 1:
+		return live
+	case lives > 1:
+		return nil
+	}
+	return tomb
+}
+
+// rekey moves a machine's record to the agent id it registered under (its
+// removed id coming back, or a new one): incident, ladder position,
+// history, exclusion and isolation carry over; the old id is deleted.
+//
+// What was in flight on the old registration: an agent-scope task that had
+// started is lost with it (a re-registration under a new id is a new boot),
+// and so is any agent-scope step of a registration that was never removed
+// (the re-registration is its removal); a step launched after the removal
+// and still waiting for its offer waits on the new id instead. Master-scope
+// steps and probation carry on. An isolated machine is isolated again:
+// Mesos keeps deactivation and draining per agent id.
+func (c *Coordinator) rekey(a *agent, id AgentID, host, zone string) {
+	c.edit(a)
+	c.unindexHost(a)
+	r := &a.rec
+	was, live := r.ID, !r.Removed()
+	d := Decision{Kind: DecReregistered, Agent: id, Incident: r.Incident.ID}
+	if was == id {
+		d.Note = "agent " + host + " re-registered under its removed id " + string(id)
+	} else {
+		d.Note = "agent " + host + " re-registered as " + string(id) + " (was " + string(was) + ")"
+		delete(c.agents, was)
+		c.deleted = append(c.deleted, was)
+		if p := r.PreviousID; p != "" && c.prev[p] == a {
+			delete(c.prev, p)
+		}
+		if o := c.prev[was]; o != nil && o != a {
+			// Another machine re-registered from this id once: the newer
+			// claim wins, so that a restored coordinator resolves alike.
+			c.edit(o)
+			o.rec.PreviousID = ""
+		}
+		c.prev[was] = a
+		r.ID, r.PreviousID = id, was
+		// Queue entries name the old id: start the slots afresh.
+		a.pend, a.timer = queueSlot{}, queueSlot{}
+	}
+	r.Hostname, r.Zone, r.RemovedAt = host, zone, timeZero
+	c.indexHost(a)
+	// A new id keeps the record in c.agents under the new key.
+	c.agents[id] = a
+	c.decide(d)
+	if run := &r.Incident.Run; r.State == StateRepairing && run.Step.Scope == ScopeAgent {
+		switch {
+		case was != id && (live || !run.StartedAt.IsZero()):
+			c.lose(a, was, noteReregisteredLost)
+		case was != id:
+			c.act(Action{Kind: ActLaunch, Agent: id, Hostname: host, Incident: r.Incident.ID, Attempt: run.Attempt,
+				Problem: r.Incident.Problem, Step: run.Step, Forced: run.Forced, Principal: run.ForcedBy, Reapply: true})
+		}
+	}
+	if r.State == StateIsolated {
+		at := Action{Kind: ActIsolate, Agent: id, Hostname: host, Isolation: c.policy.Isolation, Reapply: true}
+		if n := len(r.History); n > 0 {
+			h := r.History[n-1]
+			at.Attempt, at.Incident, at.Principal = h.ID, h.Incident, h.Principal
+		}
+		c.act(at)
+	}
+}
+
+// lose ends an agent-scope step in flight whose agent registration is gone,
+// as a lost task: it counts as tried, and the incident escalates (the next
+// step is often master-scope, e.g. a power cycle, which suits a machine
+// that vanished). The kill goes to the id the step was launched on.
+func (c *Coordinator) lose(a *agent, launchedOn AgentID, note string) {
+	r := &a.rec
+	d := Decision{Kind: DecStepFailed, Agent: r.ID, Incident: r.Incident.ID, Attempt: r.Incident.Run.Attempt,
+		Step: r.Incident.Step, Action: r.Incident.Run.Step.Action, Result: ResultLost, Note: note}
+	c.killOn(a, launchedOn, ResultLost)
+	c.decide(d)
+	c.escalate(a)
+}
+
+// keep reports whether a removed agent's record still matters: an open
+// incident, an isolation or exclusion (operator decisions outlive a
+// registration), or an incident closed within reset_after (a relapse after
+// the machine re-registers must continue up the ladder).
+func (c *Coordinator) keep(r *AgentRecord) bool {
+	return r.State != StateHealthy || r.Excluded || r.Drained ||
+		!r.LastClosedAt.IsZero() && c.now.Sub(r.LastClosedAt) < c.policy.ResetAfter
+}
+
+// drop deletes a record: Persist.Deleted, and out of every index.
+func (c *Coordinator) drop(a *agent) {
+	r := &a.rec
+	a.deleted = true
+	delete(c.agents, r.ID)
+	c.unindexHost(a)
+	if p := r.PreviousID; p != "" && c.prev[p] == a {
+		delete(c.prev, p)
+	}
+	c.deleted = append(c.deleted, r.ID)
+}
+
 func (c *Coordinator) removeAgent(e AgentRemoved) error {
 	a := c.agents[e.ID]
+	if a == nil && c.prev[e.ID] != nil {
+		// The usual end of a reboot: Mesos removes the old registration
+		// after the machine came back under a new id.
+		c.decide(Decision{Kind: DecIgnored, Agent: e.ID, Note: "machine " + c.prev[e.ID].rec.Hostname +
+			" already re-registered as " + string(c.prev[e.ID].rec.ID)})
+		return nil
+	}
 	if a == nil {
 		c.decide(Decision{Kind: DecRejected, Agent: e.ID, Err: ErrUnknownAgent})
 		return fmt.Errorf("remove agent %s: %w", e.ID, ErrUnknownAgent)
 	}
+	r := &a.rec
+	if r.Removed() {
+		c.decide(Decision{Kind: DecIgnored, Agent: e.ID, Err: ErrAgentRemoved, Note: "already removed"})
+		return nil
+	}
 	c.edit(a)
-	d := Decision{Kind: DecAgentRemoved, Agent: e.ID, Incident: a.rec.Incident.ID, Attempt: a.rec.Incident.Run.Attempt}
+	d := Decision{Kind: DecAgentRemoved, Agent: e.ID, Incident: r.Incident.ID}
+	if !c.keep(r) {
+		d.Note = "record deleted: nothing open, no isolation or exclusion, no incident within reset_after"
+		c.decide(d)
+		c.drop(a)
+		return nil
+	}
+	r.RemovedAt = c.now
+	var why []string
 	switch {
-	case a.rec.State == StateRepairing:
-		d.Note = "open incident closed, step in flight killed, slot freed"
-		c.kill(a, ResultCancelled)
-	case a.rec.State.open():
-		d.Note = "open incident closed"
-	case a.rec.State == StateIsolated:
-		d.Note = "isolated agent forgotten"
+	case r.State == StateRepairing && r.Incident.Run.Step.Scope == ScopeAgent:
+		why = append(why, "incident stays open; its agent-scope step is lost with the agent")
+	case r.State == StateRepairing:
+		why = append(why, "incident stays open; its master-scope step carries on")
+	case r.State == StateProbation:
+		why = append(why, "incident stays open; probation carries on")
+	case r.State.open():
+		why = append(why, "incident stays open; its step waits for a slot, approval or the machine")
+	case r.State == StateIsolated:
+		why = append(why, "isolated until an operator reactivates it")
+	case !r.LastClosedAt.IsZero() && c.now.Sub(r.LastClosedAt) < c.policy.ResetAfter:
+		why = append(why, "last incident closed within reset_after")
 	}
-	if a.rec.Drained {
-		// Maintenance windows belong to the machine, not the agent id: a
-		// new agent on this host (a reboot re-registers under a new id)
-		// must not inherit DRAINING.
-		d.Note += "; maintenance window ended"
-		c.up(a)
+	if r.Excluded {
+		why = append(why, "excluded")
 	}
-	a.removed = true
-	delete(c.agents, e.ID)
-	c.unindexHost(a)
-	c.deleted = append(c.deleted, e.ID)
+	if r.Drained {
+		why = append(why, "its maintenance window stays with the machine")
+	}
+	d.Note = "machine " + r.Hostname + " remembered until it re-registers: " + strings.Join(why, "; ")
 	c.decide(d)
+	if r.State == StateRepairing && r.Incident.Run.Step.Scope == ScopeAgent {
+		c.lose(a, r.ID, noteRemovedLost)
+	}
 	return nil
 }

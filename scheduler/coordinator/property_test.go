@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -42,6 +43,11 @@ func TestProperties(t *testing.T) {
 		"start:drain", "start:forced", "start:master", "start:ladder-isolate", "start:dry-run", "up",
 		"crash:repairing", "crash:pending", "crash:awaiting-approval", "crash:probation", "crash:isolated",
 		"crash:policy-changed", "requeued-after-policy-change",
+		// Machines across agent re-registrations.
+		"decision:" + DecReregistered.String(), "decision:" + DecExpired.String(),
+		"removed:deleted", "removed:kept", "removed:lost", "removed:master-step-carries-on", "removed:probation",
+		"rekey:new-id", "rekey:same-id", "rekey:live-old-registration", "rekey:open-incident",
+		"reapply:isolate", "reapply:launch", "rejected:removed", "outcome:previous-id", "crash:removed",
 	} {
 		if cov[want] == 0 {
 			t.Errorf("no random history reached %q: the generators are too narrow (reached: %v)", want, cov)
@@ -70,9 +76,20 @@ func (cov coverage) note(rd Ready) {
 		if d.Kind == DecIsolated && d.Principal == "" {
 			cov["start:ladder-isolate"]++
 		}
+		if d.Kind == DecRejected && errors.Is(d.Err, ErrAgentRemoved) {
+			cov["rejected:removed"]++
+		}
+		switch d.Note {
+		case noteRemovedLost:
+			cov["removed:lost"]++
+		case noteReregisteredLost:
+			cov["rekey:lost"]++
+		}
 	}
 	for _, a := range rd.Actions {
 		switch {
+		case a.Reapply:
+			cov["reapply:"+a.Kind.String()]++
 		case a.Kind == ActUp:
 			cov["up"]++
 		case a.Kind != ActLaunch && a.Kind != ActRun:
@@ -180,7 +197,7 @@ func (h *history) drawEvent() Event {
 	if r, _ := h.orig.Agent(id); r.State == StateIsolated && rapid.IntRange(0, 3).Draw(rt, "reactivate?") == 0 {
 		return Command{At: h.now, Op: OpReactivate, Agent: id, Principal: "alice"}
 	}
-	switch rapid.IntRange(0, 13).Draw(rt, "kind") {
+	switch rapid.IntRange(0, 16).Draw(rt, "kind") {
 	case 0, 1, 2, 3, 4:
 		target := string(id)
 		if rapid.IntRange(0, 9).Draw(rt, "odd target?") == 0 {
@@ -218,12 +235,44 @@ func (h *history) drawEvent() Event {
 		h.nextID++
 		return AgentAdded{At: h.now, ID: AgentID(fmt.Sprintf("n%d", h.nextID)), Hostname: rapid.SampledFrom([]string{"h1", "hx", "hy"}).Draw(rt, "host"),
 			Zone: rapid.SampledFrom([]string{"", "z1", "z2"}).Draw(rt, "zone")}
-	default:
-		if rapid.Bool().Draw(rt, "remove?") {
-			return AgentRemoved{At: h.now, ID: id}
+	case 13, 14:
+		return AgentRemoved{At: h.now, ID: id}
+	case 15:
+		// The machine comes back: mostly under a new id (a reboot or
+		// re-image), sometimes under its removed one (a partition healed).
+		r, ok := h.orig.Agent(id)
+		if !ok || r.Hostname == "" {
+			break
 		}
-		return AgentUpdated{At: h.now, ID: id, Hostname: string(id) + ".new", Zone: rapid.SampledFrom([]string{"", "z1", "z2"}).Draw(rt, "zone")}
+		zone := r.Zone
+		if rapid.IntRange(0, 3).Draw(rt, "zone moves?") == 0 {
+			zone = rapid.SampledFrom([]string{"", "z1", "z2"}).Draw(rt, "zone")
+		}
+		if r.Removed() && rapid.IntRange(0, 3).Draw(rt, "same id?") == 0 {
+			return AgentAdded{At: h.now, ID: id, Hostname: r.Hostname, Zone: zone}
+		}
+		h.nextID++
+		return AgentAdded{At: h.now, ID: AgentID(fmt.Sprintf("n%d", h.nextID)), Hostname: r.Hostname, Zone: zone}
+	case 16:
+		// A step report naming the id the machine had before it
+		// re-registered (the runtime launched it under that id).
+		for _, r := range h.records() {
+			if r.PreviousID != "" && r.State == StateRepairing {
+				return StepOutcome{At: h.now, Agent: r.PreviousID, Attempt: r.Incident.Run.Attempt,
+					Result: rapid.SampledFrom([]Result{ResultSucceeded, ResultFailed}).Draw(rt, "result"), ExitCode: 2}
+			}
+		}
 	}
+	host := string(id) + ".new"
+	if rapid.IntRange(0, 4).Draw(rt, "collide?") == 0 {
+		host = "h1" // two live agents on one host: ambiguous by hostname
+	}
+	return AgentUpdated{At: h.now, ID: id, Hostname: host, Zone: rapid.SampledFrom([]string{"", "z1", "z2"}).Draw(rt, "zone")}
+}
+
+func (h *history) records() []AgentRecord {
+	recs, _ := h.orig.Records()
+	return recs
 }
 
 // step feeds ev to the original (and the shadow) and checks every property.
@@ -268,14 +317,14 @@ func (h *history) checkSafety(ev Event, before map[AgentID]AgentRecord, rd Ready
 	// may exceed it until they end; what must never happen is a start
 	// that does.
 	if auto > h.p.NumAllowedRepairs && (!h.changed || slices.ContainsFunc(rd.Actions, func(a Action) bool {
-		return (a.Kind == ActLaunch || a.Kind == ActRun) && !a.Forced
+		return (a.Kind == ActLaunch || a.Kind == ActRun) && !a.Forced && !a.Reapply
 	})) {
 		rt.Fatalf("after %#v: %d agents in an automatic step, cap %d", ev, auto, h.p.NumAllowedRepairs)
 	}
 	// An agent in flight that moves to another zone can push that zone over
 	// its cap; what must never happen is a start into a zone over its cap.
 	for _, a := range rd.Actions {
-		if (a.Kind == ActLaunch || a.Kind == ActRun) && !a.Forced {
+		if (a.Kind == ActLaunch || a.Kind == ActRun) && !a.Forced && !a.Reapply {
 			r, _ := h.orig.Agent(a.Agent)
 			if n := zones[r.Zone]; h.p.zoneCap(r.Zone) > 0 && n > h.p.zoneCap(r.Zone) {
 				rt.Fatalf("after %#v: start took zone %q to %d in flight, cap %d", ev, r.Zone, n, h.p.zoneCap(r.Zone))
@@ -284,8 +333,10 @@ func (h *history) checkSafety(ev Event, before map[AgentID]AgentRecord, rd Ready
 	}
 	launched := map[AgentID]bool{}
 	for _, a := range rd.Actions {
-		switch a.Kind {
-		case ActLaunch, ActRun, ActIsolate:
+		switch {
+		case a.Reapply:
+			continue // an earlier decision re-issued to a re-registered machine
+		case a.Kind == ActLaunch, a.Kind == ActRun, a.Kind == ActIsolate:
 		default:
 			continue
 		}
@@ -320,6 +371,120 @@ func (h *history) checkSafety(ev Event, before map[AgentID]AgentRecord, rd Ready
 			rt.Fatalf("after %#v: second incident opened on %s", ev, d.Agent)
 		}
 	}
+	h.checkMachines(ev, before, rd)
+}
+
+// checkMachines states the properties of tracking machines across agent
+// re-registrations.
+func (h *history) checkMachines(ev Event, before map[AgentID]AgentRecord, rd Ready) {
+	rt := h.rt
+	recs, _ := h.orig.Records()
+	live := 0
+	for _, r := range recs {
+		if !r.Removed() {
+			live++
+		}
+	}
+	if st := h.orig.Status(); st.Known != live || st.Counts.Removed != len(recs)-live {
+		rt.Fatalf("after %#v: status says %d known and %d removed; records say %d and %d", ev, st.Known, st.Counts.Removed, live, len(recs)-live)
+	}
+	switch e := ev.(type) {
+	case Signal:
+		// A removed agent id never opens or joins an incident.
+		if b, ok := before[AgentID(e.Agent)]; ok && b.Removed() {
+			for _, d := range rd.Decisions {
+				if d.Kind == DecOpened || d.Kind == DecAttached || d.Kind == DecRelapsed {
+					rt.Fatalf("after %#v: signal for removed agent %s was taken: %s", ev, e.Agent, d)
+				}
+			}
+		}
+	case AgentRemoved:
+		if b, ok := before[e.ID]; ok && !b.Removed() {
+			r, kept := h.orig.Agent(e.ID)
+			switch {
+			case !kept:
+				h.cov["removed:deleted"]++
+				if b.State != StateHealthy || b.Excluded {
+					rt.Fatalf("after %#v: record of %s (%s) deleted though it matters", ev, e.ID, b.State)
+				}
+			case !r.Removed():
+				rt.Fatalf("after %#v: kept record of %s not marked removed", ev, e.ID)
+			default:
+				h.cov["removed:kept"]++
+				if b.State == StateRepairing && b.Incident.Run.Step.Scope == ScopeMaster {
+					h.cov["removed:master-step-carries-on"]++
+					if r.Incident.Run.Attempt != b.Incident.Run.Attempt {
+						rt.Fatalf("after %#v: master-scope step on %s did not carry on", ev, e.ID)
+					}
+				}
+				if b.State == StateProbation {
+					h.cov["removed:probation"]++
+				}
+			}
+		}
+	case AgentAdded:
+		for _, d := range rd.Decisions {
+			if d.Kind != DecReregistered {
+				continue
+			}
+			r, _ := h.orig.Agent(e.ID)
+			was := e.ID
+			if _, same := before[e.ID]; !same {
+				was = r.PreviousID
+				h.cov["rekey:new-id"]++
+				if _, gone := h.orig.Agent(was); gone || !slices.Contains(rd.Persist.Deleted, was) {
+					rt.Fatalf("after %#v: old id %s not deleted", ev, was)
+				}
+			} else {
+				h.cov["rekey:same-id"]++
+			}
+			b := before[was]
+			if !b.Removed() {
+				h.cov["rekey:live-old-registration"]++
+			}
+			if b.State.open() {
+				h.cov["rekey:open-incident"]++
+			}
+			// The machine's record carries over. The same Step may move it
+			// on (a step lost with the old registration escalates, a zone
+			// change frees a slot), but never back.
+			keptHistory := len(b.History) == 0 || slices.ContainsFunc(r.History, func(a Attempt) bool {
+				return a.ID == b.History[len(b.History)-1].ID
+			})
+			if r.Removed() || r.Incidents != b.Incidents || r.Attempts < b.Attempts || r.Excluded != b.Excluded ||
+				r.Hostname != e.Hostname || r.Zone != e.Zone || !keptHistory ||
+				b.State == StateIsolated && r.State != StateIsolated ||
+				b.State.open() && r.State.open() && r.Incident.ID != b.Incident.ID ||
+				b.State.open() && !r.State.open() && r.State != StateIsolated && h.p.Mode == ModeExecute ||
+				b.State == StateHealthy && (r.State != StateHealthy || r.NextStep != b.NextStep || r.LastClosedAt != b.LastClosedAt) {
+				rt.Fatalf("after %#v: re-registration lost the machine's record:\nwas %+v\nnow %+v", ev, b, r)
+			}
+			if b.State == StateIsolated && !slices.ContainsFunc(rd.Actions, func(a Action) bool {
+				return a.Kind == ActIsolate && a.Agent == e.ID && a.Reapply
+			}) {
+				rt.Fatalf("after %#v: isolated machine re-registered as %s without being isolated again", ev, e.ID)
+			}
+		}
+	case StepOutcome:
+		if _, ok := before[e.Agent]; !ok {
+			for _, d := range rd.Decisions {
+				if (d.Kind == DecSucceeded || d.Kind == DecStepFailed) && d.Attempt == e.Attempt {
+					h.cov["outcome:previous-id"]++
+				}
+			}
+		}
+	case Tick:
+		// Tombstones do not pile up: one that no longer mattered when the
+		// tick came is gone after it (one that stops mattering during the
+		// tick, e.g. when its probation ends, goes then or on the next).
+		for _, r := range recs {
+			b, ok := before[r.ID]
+			if ok && b.Removed() && b.State == StateHealthy && !b.Excluded &&
+				(b.LastClosedAt.IsZero() || !e.At.Before(b.LastClosedAt.Add(h.p.ResetAfter))) {
+				rt.Fatalf("after %#v: tombstone of %s outlived reset_after: %+v", ev, r.ID, r)
+			}
+		}
+	}
 }
 
 // crash simulates the leader dying: the old process loses its connections
@@ -332,6 +497,9 @@ func (h *history) crash() {
 	recs, _ := h.orig.Records()
 	for _, r := range recs {
 		h.cov["crash:"+r.State.String()]++
+		if r.Removed() {
+			h.cov["crash:removed"]++
+		}
 	}
 	if rapid.IntRange(0, 3).Draw(h.rt, "policy change?") == 0 {
 		h.changePolicy()

@@ -17,10 +17,14 @@ type Immutability struct {
 	Why   string
 }
 
-// Counts are agents by state.
+// Counts are the agents healer keeps a record of, by state. Excluded and
+// Removed count, among those, the excluded agents and the removed
+// machines' tombstones (a removed machine keeps its lifecycle state: its
+// incident may still be open, its master-scope step running).
 type Counts struct {
 	Healthy, Pending, AwaitingApproval, Repairing, Probation, Isolated int
 	Excluded                                                           int
+	Removed                                                            int
 }
 
 // Status is the coordinator's summary for /status and metrics.
@@ -32,6 +36,10 @@ type Status struct {
 	Reason    string
 	PausedAt  time.Time
 	Breaker   StormBreaker
+	// Known counts agents registered with Mesos (removed machines are not
+	// known), the storm breaker's base; Unhealthy the agents it counts
+	// against it (in an incident, removed ones included, or isolated and
+	// still registered).
 	Known     int
 	Unhealthy int
 	// InFlight counts agents with a step in flight, Forced those of them
@@ -61,12 +69,13 @@ func (c *Coordinator) Status() Status {
 	s := Status{
 		Mode: c.policy.Mode, Immutable: c.Immutable(),
 		Paused: c.global.Paused, PausedBy: c.global.PausedBy, Reason: c.global.PauseReason, PausedAt: c.global.PausedAt,
-		Breaker: c.global.Breaker, Known: len(c.agents), Unhealthy: c.unhealthy(),
+		Breaker: c.global.Breaker, Known: c.known(), Unhealthy: c.unhealthy(),
 		InFlight: c.counts[StateRepairing], Forced: c.forced,
 		Counts: Counts{
 			Healthy: c.counts[StateHealthy], Pending: c.counts[StatePending],
 			AwaitingApproval: c.counts[StateAwaitingApproval], Repairing: c.counts[StateRepairing],
 			Probation: c.counts[StateProbation], Isolated: c.counts[StateIsolated],
+			Removed: c.removed(),
 		},
 		Limits: Limits{
 			NumAllowedRepairs: c.policy.NumAllowedRepairs, ZoneCap: c.policy.ZoneCap,
@@ -83,7 +92,8 @@ func (c *Coordinator) Status() Status {
 	return s
 }
 
-// Agent returns a copy of one agent's record.
+// Agent returns a copy of one agent's record; a removed machine's
+// tombstone has RemovedAt set.
 func (c *Coordinator) Agent(id AgentID) (AgentRecord, bool) {
 	a := c.agents[id]
 	if a == nil {
@@ -92,12 +102,37 @@ func (c *Coordinator) Agent(id AgentID) (AgentRecord, bool) {
 	return a.rec, true
 }
 
-// OpenIncident is an open incident with its agent and state.
+// Machine returns the records on hostname host, the live registration
+// first, then removed ones, most recently removed first. A machine has at
+// most one record unless an agent's hostname changed to another's.
+func (c *Coordinator) Machine(host string) []AgentRecord {
+	var out []AgentRecord
+	for _, id := range c.hosts[host] {
+		out = append(out, c.agents[id].rec)
+	}
+	slices.SortFunc(out, func(x, y AgentRecord) int {
+		if x.Removed() != y.Removed() {
+			if x.Removed() {
+				return 1
+			}
+			return -1
+		}
+		if c := y.RemovedAt.Compare(x.RemovedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(string(x.ID), string(y.ID))
+	})
+	return out
+}
+
+// OpenIncident is an open incident with its agent and state. RemovedAt is
+// set when Mesos removed the agent and the incident waits for its machine.
 type OpenIncident struct {
-	Agent    AgentID
-	Hostname string
-	State    State
-	Incident Incident
+	Agent     AgentID
+	Hostname  string
+	State     State
+	Incident  Incident
+	RemovedAt time.Time
 }
 
 // OpenIncidents lists open incidents, oldest first.
@@ -105,7 +140,8 @@ func (c *Coordinator) OpenIncidents() []OpenIncident {
 	var out []OpenIncident
 	for _, a := range c.agents {
 		if a.rec.State.open() {
-			out = append(out, OpenIncident{Agent: a.rec.ID, Hostname: a.rec.Hostname, State: a.rec.State, Incident: a.rec.Incident})
+			out = append(out, OpenIncident{Agent: a.rec.ID, Hostname: a.rec.Hostname, State: a.rec.State,
+				Incident: a.rec.Incident, RemovedAt: a.rec.RemovedAt})
 		}
 	}
 	slices.SortFunc(out, func(x, y OpenIncident) int {

@@ -18,7 +18,10 @@ type Ready struct {
 type Persist struct {
 	// Agents are full records that changed, in the order first changed.
 	Agents []AgentRecord
-	// Deleted are agents whose records are to be removed.
+	// Deleted are agent ids whose records are to be removed: a removed
+	// agent with nothing worth remembering, an expired tombstone, or the
+	// old id of a machine that re-registered (its record is in Agents
+	// under the new id; write both in one transaction).
 	Deleted []AgentID
 	// Global is set when the global record changed.
 	Global *GlobalRecord
@@ -75,6 +78,13 @@ type Action struct {
 	// Forced actions come from an operator's force; Principal says whose.
 	Forced    bool
 	Principal string
+	// Reapply marks an action that re-issues an earlier decision for a
+	// machine that re-registered (usually under a new agent id), not a new
+	// repair start: ActIsolate isolates the new registration again (Mesos
+	// keeps deactivation and draining per agent id), and ActLaunch moves a
+	// step still waiting for its offer to the new id (same attempt, same
+	// deadline; the runtime replaces its wait for that attempt).
+	Reapply bool
 }
 
 // DecisionKind classifies a Decision.
@@ -111,12 +121,19 @@ const (
 	// DecStartedOver: an incident whose progress dry-run only imagined
 	// goes back to the first step now that healer executes.
 	DecStartedOver
+	// DecReregistered: a machine healer remembers registered again, under
+	// a new agent id (its record moved) or its removed one.
+	DecReregistered
+	// DecExpired: a removed machine's tombstone was forgotten: nothing
+	// open, not isolated or excluded, last incident reset_after ago.
+	DecExpired
 )
 
 var decisionNames = [...]string{"", "rejected", "observed", "opened", "attached", "relapsed", "held",
 	"awaiting-approval", "approved", "started", "running", "succeeded", "step-failed", "isolated", "closed",
 	"cancelled", "ignored", "breaker-tripped", "paused", "resumed", "excluded", "included", "reactivated",
-	"agent-added", "agent-updated", "agent-removed", "immutable", "mutable", "started-over"}
+	"agent-added", "agent-updated", "agent-removed", "immutable", "mutable", "started-over", "re-registered",
+	"expired"}
 
 func (k DecisionKind) String() string {
 	if int(k) < len(decisionNames) && k != 0 {

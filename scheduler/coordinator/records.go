@@ -72,10 +72,24 @@ type AgentRecord struct {
 	// ladder over (see Incident.DryRun).
 	NextStepDryRun bool
 	IsolatedAt     time.Time
+	// RemovedAt is when Mesos removed this agent id while healer still had
+	// a reason to remember its machine: an open incident, an isolation or
+	// exclusion, or an incident closed less than Policy.ResetAfter ago. The
+	// record is then a tombstone for the machine, found by Hostname when it
+	// re-registers (a reboot or re-image brings it back under a new agent
+	// id). Zero while the agent id is registered.
+	RemovedAt time.Time
+	// PreviousID is the agent id the machine had before it last
+	// re-registered under a new one ("" if never): older History attempts
+	// ran under it, and step reports naming it are still accepted.
+	PreviousID AgentID
 	// History holds the last HistoryLen attempts, oldest first. Never
 	// modified in place once emitted.
 	History []Attempt
 }
+
+// Removed reports whether the record is a removed machine's tombstone.
+func (r *AgentRecord) Removed() bool { return !r.RemovedAt.IsZero() }
 
 // HistoryLen bounds AgentRecord.History, keeping each agent's node small.
 const HistoryLen = 10
@@ -147,10 +161,12 @@ const (
 	ResultSucceeded Result = iota + 1
 	ResultFailed
 	ResultTimedOut
+	// ResultLost: the task was lost, including with its agent: an
+	// agent-scope step in flight when Mesos removes the agent (or the
+	// machine re-registers under a new id) is lost.
 	ResultLost
 	ResultNoOffer
-	// ResultCancelled: killed by an operator's cancel or isolate, or because
-	// the agent was removed.
+	// ResultCancelled: killed by an operator's cancel or isolate.
 	ResultCancelled
 	// ResultIsolated: the attempt was the isolation itself.
 	ResultIsolated

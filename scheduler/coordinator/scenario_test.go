@@ -213,8 +213,12 @@ func (sc *scenario) run(line string) string {
 		fmt.Fprintf(&b, " paused=%v breaker=%v known=%d unhealthy=%d in-flight=%d forced=%d\n",
 			st.Paused, st.Breaker.Tripped, st.Known, st.Unhealthy, st.InFlight, st.Forced)
 		k := st.Counts
-		fmt.Fprintf(&b, "healthy=%d pending=%d awaiting-approval=%d repairing=%d probation=%d isolated=%d excluded=%d\n",
+		fmt.Fprintf(&b, "healthy=%d pending=%d awaiting-approval=%d repairing=%d probation=%d isolated=%d excluded=%d",
 			k.Healthy, k.Pending, k.AwaitingApproval, k.Repairing, k.Probation, k.Isolated, k.Excluded)
+		if k.Removed > 0 {
+			fmt.Fprintf(&b, " removed=%d", k.Removed)
+		}
+		b.WriteString("\n")
 	case "show":
 		r, ok := sc.s.c.Agent(AgentID(args[1]))
 		if !ok {
@@ -232,8 +236,16 @@ func (sc *scenario) run(line string) string {
 		}
 	case "incidents":
 		for _, o := range sc.s.c.OpenIncidents() {
-			fmt.Fprintf(&b, "%s %s incident=%d:%s opened=%s step=%d\n", o.Agent, o.State, o.Incident.ID,
+			fmt.Fprintf(&b, "%s %s incident=%d:%s opened=%s step=%d", o.Agent, o.State, o.Incident.ID,
 				o.Incident.Problem, rel(o.Incident.OpenedAt), o.Incident.Step+1)
+			if !o.RemovedAt.IsZero() {
+				fmt.Fprintf(&b, " removed=%s", rel(o.RemovedAt))
+			}
+			b.WriteString("\n")
+		}
+	case "machine":
+		for _, r := range sc.s.c.Machine(args[1]) {
+			fmt.Fprintf(&b, "%s\n", formatRecord(&r))
 		}
 	default:
 		sc.t.Fatalf("unknown command %q", line)

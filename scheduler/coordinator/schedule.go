@@ -56,7 +56,7 @@ func (c *Coordinator) stale(r *AgentRecord) bool {
 // place in the queue.
 func (c *Coordinator) requeueStale() {
 	for _, a := range c.restale {
-		if a.removed || !c.stale(&a.rec) {
+		if a.deleted || !c.stale(&a.rec) {
 			continue
 		}
 		c.edit(a)
@@ -77,7 +77,7 @@ func (c *Coordinator) requeueStale() {
 func (c *Coordinator) reportHeld() {
 	for _, a := range c.enqueued {
 		r := &a.rec
-		if a.removed || r.State != StatePending {
+		if a.deleted || r.State != StatePending {
 			continue
 		}
 		err := c.holdReason(a)
@@ -162,7 +162,7 @@ func (c *Coordinator) checkBreaker() {
 	if c.global.Breaker.Tripped {
 		return
 	}
-	unhealthy, known := c.unhealthy(), len(c.agents)
+	unhealthy, known := c.unhealthy(), c.known()
 	if !breakerOver(unhealthy, known, c.policy.MaxUnhealthyPercent, c.policy.MaxUnhealthyMin) {
 		return
 	}
