@@ -194,7 +194,7 @@ func TestRestoreRejectsCorruptRecords(t *testing.T) {
 		"history too long":      {{ID: "a1", History: make([]Attempt, HistoryLen+1)}},
 		"negative step": {{ID: "a1", State: StatePending, Incidents: 1,
 			Incident: Incident{ID: 1, Step: -1}}},
-		"negative next step": {{ID: "a1", State: StateHealthy, NextStep: -3, LastClosedAt: t0}},
+		"negative next step":    {{ID: "a1", State: StateHealthy, NextStep: -3, LastClosedAt: t0}},
 		"previous id is own id": {{ID: "a1", State: StateHealthy, PreviousID: "a1"}},
 		"previous id claimed twice": {{ID: "a1", State: StateHealthy, PreviousID: "a0"},
 			{ID: "a2", State: StateHealthy, PreviousID: "a0"}},
