@@ -10,7 +10,8 @@
 // Each call returns a [Ready] holding, in this order:
 //
 //  1. Persist: the full per-agent records that changed (and ids of records
-//     to delete) plus the global record when it changed;
+//     to delete, including the old id of a machine that re-registered
+//     under a new one) plus the global record when it changed;
 //  2. Actions: what the runtime must do in the world (launch an agent-scope
 //     step, run a master-scope step, isolate, reactivate, kill a step, bring
 //     an agent back up from maintenance);
@@ -30,7 +31,8 @@
 // # Rebuild
 //
 // [Restore] rebuilds a coordinator from its policy and persisted records
-// alone. Everything that influences a decision is in those records, except
+// alone (removed machines' tombstones are records like any other).
+// Everything that influences a decision is in those records, except
 // connectivity (master, reconciliation, ZooKeeper session), which a restored
 // coordinator assumes to be down: it starts Immutable, and the runtime feeds
 // the connectivity events again as it re-subscribes. A restored coordinator
@@ -80,10 +82,55 @@
 //     can do more harm); no further step starts. Cancel kills.
 //   - Approve must name the incident it approves; approving any other
 //     incident than the open one is refused with which one is open.
-//   - An agent Mesos removes loses its record: the step in flight is
-//     killed, the slot freed, and a drain window healer opened is ended,
-//     because windows belong to the machine and a re-registered agent on
-//     it (a reboot brings it back under a new id) must not inherit it.
+//   - Machines, not agent ids (agent_removed.txt, machine_*.txt,
+//     tombstone_expiry.txt). A reboot or re-image brings a machine back
+//     under a new agent id with the same hostname; healer follows the
+//     hostname. It assumes one agent per machine, Mesos's production norm:
+//     agents sharing a hostname would be taken for re-registrations.
+//   - AgentRemoved keeps the record as the machine's tombstone
+//     (AgentRecord.RemovedAt) while it matters: an open incident, an
+//     isolation or exclusion, or an incident closed within reset_after.
+//     Otherwise the record is deleted at once. A tombstone is not a known
+//     agent (the breaker's base); its open incident still counts as
+//     unhealthy, a removed isolated machine does not. Signals naming its
+//     id, or a hostname with no live agent, are refused (ErrAgentRemoved);
+//     operator commands still reach it by id.
+//   - In flight on a removed agent: an agent-scope step is lost with it
+//     (ActKill, ResultLost, escalation: the next step is often a
+//     master-scope power cycle); a master-scope step runs on and its
+//     outcome is taken; a pending or awaiting-approval step keeps waiting,
+//     and once launched waits offer_timeout for an offer, escalating if the
+//     machine does not return; probation runs on, and a machine that
+//     returns quiet is healed. A drain window healer opened stays: Mesos
+//     keys maintenance by machine (hostname and IP), not agent id, and the
+//     incident that opened it ends it as usual (ActUp names the agent id
+//     and hostname; the runtime addresses the machine). A reboot or
+//     re-image step must report its outcome before the machine goes down:
+//     a task that dies with its agent is lost, like any lost task.
+//   - AgentAdded with a new id on the hostname of a tombstone, or of a live
+//     agent (the old registration, not yet removed), moves the record to
+//     the new id (DecReregistered, Persist.Deleted names the old id):
+//     incident, ladder position, history, exclusion and isolation carry
+//     over; the zone is the new registration's. An agent-scope step of the
+//     old registration that had started, or of one never removed, is lost;
+//     one launched after the removal and still waiting for its offer moves
+//     to the new id (ActLaunch with Reapply). An isolated machine is
+//     isolated again (ActIsolate with Reapply): DEACTIVATE_AGENT and
+//     DRAIN_AGENT are kept per agent id; a maintenance DOWN window is the
+//     machine's and Mesos refuses agents on a DOWN machine, so a
+//     registration there means someone brought it UP outside healer, and
+//     only healer's reactivate ends an isolation it made. Step reports
+//     naming the machine's previous id (AgentRecord.PreviousID) are taken,
+//     and the later removal of that id is expected and ignored. Several
+//     live agents on one hostname are never guessed between: a new id
+//     there is a new agent, and the hostname is ambiguous as a target.
+//   - Tombstones expire: on the first Tick at or after reset_after from
+//     its last incident's close (or at once without one), a removed record
+//     with nothing open that is neither isolated nor excluded is deleted
+//     (DecExpired), so state does not grow with machine churn. Isolated
+//     and excluded removed machines are kept however long they are away:
+//     an operator decision outlives a registration. Reactivate or include
+//     one to let it expire (how a decommissioned machine is forgotten).
 //   - Restore under a changed policy (policy_change.txt, mode_switch*.txt):
 //     ladder positions are indices, so a position past the end of a
 //     shortened ladder means the ladder is exhausted (isolation next, under
