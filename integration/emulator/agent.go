@@ -64,6 +64,11 @@ type AgentConfig struct {
 	StatusUpdateRetryMax          time.Duration // STATUS_UPDATE_RETRY_INTERVAL_MAX, 10 min
 	ExecutorHeartbeatInterval     time.Duration // DEFAULT_EXECUTOR_HEARTBEAT_INTERVAL, 30 min
 	CommandKillGracePeriod        time.Duration // command executor SIGTERM→SIGKILL, 3 s
+	// RecoveryDelay is how long a restarted agent spends recovering its
+	// checkpointed state before it runs again; meanwhile its executor API
+	// answers 503 "Agent has not finished recovery". Default 0: Restart
+	// recovers at once.
+	RecoveryDelay time.Duration
 
 	// FakeExecutors, when set, replaces every executor (custom or command)
 	// with an in-process scripted one: no process, no HTTP. See
@@ -148,12 +153,15 @@ type Agent struct {
 	info       mesos.AgentInfo
 	endpoint   string // ip:port of the HTTP endpoint
 	master     MasterLink
-	up         bool // the agent process runs: answers pings, serves HTTP, takes messages
-	run        int  // counts agent runs: a message sent to one run is lost if it restarts
+	up         bool          // the agent process runs: answers pings, serves HTTP, takes messages
+	recovering bool          // restarted, recovering: serves HTTP (503 to executors), not up yet
+	quit       chan struct{} // closed by Close: ends a recovery wait
+	run        int           // counts agent runs: a message sent to one run is lost if it restarts
 	started    bool
 	removed    bool // told to shut down by the master (Shutdown)
 	closed     bool
 	server     *http.Server
+	listener   net.Listener // the server's, closed with it
 	draining   *drainConfig
 	callFault  CallFault // on the executor API (call_faults.go)
 	frameworks map[string]*agentFramework
@@ -270,7 +278,7 @@ func isTerminalState(s mesos.TaskState) bool {
 // NewAgent creates an agent; Start brings it up.
 func NewAgent(cfg AgentConfig) (*Agent, error) {
 	cfg.setDefaults()
-	a := &Agent{cfg: cfg, log: cfg.Logger.With("agent", cfg.ID.Value)}
+	a := &Agent{cfg: cfg, log: cfg.Logger.With("agent", cfg.ID.Value), quit: make(chan struct{})}
 	a.box.wg = &a.wg
 	if a.cfg.WorkDir == "" {
 		dir, err := os.MkdirTemp("", "mesos-agent-")
@@ -331,7 +339,7 @@ func (a *Agent) listenLocked(addr string) error {
 	mux.HandleFunc("/api/v1/executor", a.serveExecutor)
 	mux.HandleFunc("/slave(1)/api/v1/executor", a.serveExecutor)
 	srv := &http.Server{Handler: mux, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelDebug)}
-	a.server = srv
+	a.server, a.listener = srv, ln
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
@@ -381,7 +389,8 @@ func (a *Agent) Close() error {
 		a.mu.Unlock()
 		return nil
 	}
-	a.closed, a.up = true, false
+	a.closed, a.up, a.recovering = true, false, false
+	close(a.quit)
 	srv := a.stopRunLocked(true)
 	a.mu.Unlock()
 	if srv != nil {
@@ -416,6 +425,12 @@ func (a *Agent) stopRunLocked(killExecutors bool) *http.Server {
 	}
 	srv := a.server
 	a.server = nil
+	if ln := a.listener; ln != nil {
+		// Closed here, not only by srv.Close: a server whose Serve has not
+		// started yet would keep the port bound, failing a quick Restart.
+		a.listener = nil
+		ln.Close()
+	}
 	return srv
 }
 
@@ -444,11 +459,11 @@ func stopTimer(t **time.Timer) {
 // checkpointing frameworks survives for Restart.
 func (a *Agent) Kill() {
 	a.mu.Lock()
-	if !a.up {
+	if !a.up && !a.recovering {
 		a.mu.Unlock()
 		return
 	}
-	a.up = false
+	a.up, a.recovering = false, false
 	srv := a.stopRunLocked(true)
 	a.mu.Unlock()
 	a.record(Record{Kind: RecordFault, Type: "agent_kill"})
@@ -474,8 +489,8 @@ func (a *Agent) Restart() error {
 		return errors.New("emulator: agent closed")
 	}
 	var oldSrv *http.Server
-	if a.up {
-		a.up = false
+	if a.up || a.recovering {
+		a.up, a.recovering = false, false
 		oldSrv = a.stopRunLocked(false)
 	}
 	a.mu.Unlock()
@@ -485,18 +500,37 @@ func (a *Agent) Restart() error {
 	a.record(Record{Kind: RecordFault, Type: "agent_restart"})
 
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	addr := a.endpoint
 	if addr == "" || a.cfg.NoHTTP {
 		addr = a.cfg.Listen
 	}
 	if err := a.listenLocked(addr); err != nil {
+		a.mu.Unlock()
 		return err
 	}
-	a.up = true
 	a.run++
+	run := a.run
 	a.master = nil
 	a.draining = nil
+	a.recovering = true
+	a.mu.Unlock()
+
+	// Recovery: the endpoint is up but executors are told to come back later.
+	if d := a.cfg.RecoveryDelay; d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-a.quit:
+			t.Stop()
+		}
+	}
+
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed || !a.recovering || a.run != run {
+		return errors.New("emulator: agent stopped while recovering")
+	}
+	a.recovering, a.up = false, true
 	for fid, f := range a.frameworks {
 		if !f.info.GetCheckpoint() {
 			for _, e := range f.executors {
@@ -958,7 +992,18 @@ func (a *Agent) killTaskLocked(t *agentTask, policy *mesos.KillPolicy) {
 		return
 	}
 	if !t.launched {
-		// Still queued: the agent answers for the executor.
+		// Still queued: the agent answers for the executor. A task group is
+		// launched whole or not at all, so killing one of its tasks kills
+		// every task of the group (Slave::killTask).
+		if g := e.dequeueGroupLocked(t.info.TaskID.Value); g != nil {
+			for _, ti := range g.Tasks {
+				if gt := e.tasks[ti.TaskID.Value]; gt != nil && !gt.terminal() {
+					a.agentUpdateLocked(e.fw, e.info.ExecutorID, ti.TaskID, mesos.TASK_KILLED,
+						mesos.REASON_TASK_KILLED_DURING_LAUNCH, "A task within the task group was killed before delivery to the executor")
+				}
+			}
+			return
+		}
 		a.dequeueLocked(e, t.info.TaskID.Value)
 		a.agentUpdateLocked(e.fw, e.info.ExecutorID, t.info.TaskID, mesos.TASK_KILLED,
 			mesos.REASON_TASK_KILLED_DURING_LAUNCH, "Killed before delivery to the executor")
@@ -972,6 +1017,23 @@ func (a *Agent) killTaskLocked(t *agentTask, policy *mesos.KillPolicy) {
 	if e.state == execRunning || e.state == execTerminating {
 		a.deliverLocked(e, &executor.Event{Type: executor.Event_KILL, Kill: &executor.Event_Kill{TaskID: t.info.TaskID, KillPolicy: policy}})
 	}
+}
+
+// dequeueGroupLocked removes and returns the queued task group holding a
+// task, or nil if the task is not queued in a group.
+func (e *agentExecutor) dequeueGroupLocked(taskID string) *mesos.TaskGroupInfo {
+	for i, q := range e.queued {
+		if q.group == nil {
+			continue
+		}
+		for _, ti := range q.group.Tasks {
+			if ti.TaskID.Value == taskID {
+				e.queued = append(e.queued[:i:i], e.queued[i+1:]...)
+				return q.group
+			}
+		}
+	}
+	return nil
 }
 
 func (a *Agent) dequeueLocked(e *agentExecutor, taskID string) {
@@ -1055,6 +1117,9 @@ func (a *Agent) executorTerminatedLocked(e *agentExecutor, status int32, reportE
 	if e.fake != nil {
 		e.fake.stopTimersLocked()
 	}
+	if e.cmd != nil {
+		e.cmd.stopTimersLocked()
+	}
 	stopTimer(&e.regTimer)
 	stopTimer(&e.killTimer)
 	stopTimer(&e.heartbeat)
@@ -1064,6 +1129,12 @@ func (a *Agent) executorTerminatedLocked(e *agentExecutor, status int32, reportE
 	}
 	e.queued = nil
 	if !e.noUpdate && !e.fw.terminating {
+		// The master hears of the exit before the updates of its tasks: the
+		// scheduler gets FAILURE, then TASK_FAILED (verified on a 1.12 agent).
+		if reportExit {
+			aid, fid, eid := a.cfg.ID, e.fw.id(), e.info.ExecutorID
+			a.sendToMasterLocked(func(m MasterLink) { m.ExecutorExited(aid, fid, eid, status) })
+		}
 		term := executorTermination{state: mesos.TASK_FAILED, reason: mesos.REASON_EXECUTOR_TERMINATED, message: "Executor terminated"}
 		if e.termination != nil {
 			term = *e.termination
@@ -1072,10 +1143,6 @@ func (a *Agent) executorTerminatedLocked(e *agentExecutor, status int32, reportE
 			if !t.terminal() {
 				a.agentUpdateLocked(e.fw, e.info.ExecutorID, t.info.TaskID, term.state, term.reason, term.message)
 			}
-		}
-		if reportExit {
-			aid, fid, eid := a.cfg.ID, e.fw.id(), e.info.ExecutorID
-			a.sendToMasterLocked(func(m MasterLink) { m.ExecutorExited(aid, fid, eid, status) })
 		}
 	} else {
 		for id := range e.tasks {

@@ -13,6 +13,13 @@ func (a *Agent) serveExecutor(w http.ResponseWriter, r *http.Request) {
 	if !a.applyCallFault(w, r) {
 		return
 	}
+	a.mu.Lock()
+	recovering := a.recovering
+	a.mu.Unlock()
+	if recovering {
+		writeError(w, http.StatusServiceUnavailable, "Agent has not finished recovery")
+		return
+	}
 	var call executor.Call
 	if _, ok := readCall(w, r, &call); !ok {
 		return
@@ -62,8 +69,11 @@ func (a *Agent) serveExecutor(w http.ResponseWriter, r *http.Request) {
 		}
 		a.mu.Lock()
 		if e.stream == stream {
+			// The executor's connection broke (the agent clears e.stream
+			// before closing a stream itself).
 			e.stream = nil
 			stopTimer(&e.heartbeat)
+			a.executorDisconnectedLocked(e)
 		}
 		a.mu.Unlock()
 		stream.Close()
@@ -213,4 +223,17 @@ func (a *Agent) armHeartbeatLocked(e *agentExecutor, stream *eventStream) {
 		a.post(func() { stream.Send(&executor.Event{Type: executor.Event_HEARTBEAT}) })
 		a.armHeartbeatLocked(e, stream)
 	})
+}
+
+// executorDisconnectedLocked handles an executor losing its connection to
+// the agent (Slave::exited): a checkpointing framework's executor is
+// expected to re-subscribe, any other is shut down, as its MESOS_CHECKPOINT=0
+// tells it to exit anyway (mesos-protocol.md 4.6 item 8).
+func (a *Agent) executorDisconnectedLocked(e *agentExecutor) {
+	if !a.up || e.state != execRunning || e.fw.info.GetCheckpoint() {
+		return
+	}
+	a.log.Info("executor disconnected; shutting it down as its framework does not checkpoint",
+		"framework", e.fw.id().Value, "executor", e.info.ExecutorID.Value)
+	a.shutdownExecutorLocked(e)
 }

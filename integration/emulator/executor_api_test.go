@@ -298,7 +298,12 @@ func TestExecutorHeartbeats(t *testing.T) {
 }
 
 func TestSubscribeDropsUnknownStagingTasks(t *testing.T) {
-	_, m, url := rawExecutorAgent(t)
+	a, m := startTestAgent(t, testAgentConfig(t))
+	fw := agentTestFramework("fw-1")
+	checkpoint := true // else the executor is shut down when its connection drops
+	fw.Checkpoint = &checkpoint
+	a.RunTask(fw, customExecTask("t1", "e1", "sleep 30"))
+	url := "http://" + a.Endpoint() + "/api/v1/executor"
 	sub := `{"type":"SUBSCRIBE","framework_id":{"value":"fw-1"},"executor_id":{"value":"e1"},"subscribe":{}}`
 	resp, rr := subscribeRaw(t, url, mediaJSON, sub)
 	rr.next(t) // SUBSCRIBED

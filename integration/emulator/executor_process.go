@@ -399,16 +399,21 @@ func gunzip(path, dst string) error {
 // run inside the agent since no mesos-executor binary exists here: it runs
 // the task's command as a process and reports TASK_STARTING, TASK_RUNNING,
 // then FINISHED / FAILED / KILLED (TASK_KILLING first with the
-// TASK_KILLING_STATE capability). Its fields are guarded by agent.mu.
+// TASK_KILLING_STATE capability). It runs the task's health check, if any
+// (healthcheck.go). Its fields are guarded by agent.mu; its timers are owned
+// (the agent's Close waits for them).
 type commandTask struct {
-	agent     *Agent
-	exec      *agentExecutor
-	taskID    mesos.TaskID
-	pgid      int
-	killed    bool // a kill was requested
-	launched  bool
-	exited    bool
-	killTimer *time.Timer
+	agent          *Agent
+	exec           *agentExecutor
+	taskID         mesos.TaskID
+	pgid           int
+	killed         bool // a kill was requested
+	killedByHealth bool // ... because the health check failed too often
+	launched       bool
+	exited         bool
+	killTimer      *ownedTimer      // SIGTERM → SIGKILL escalation
+	health         *healthChecker   // nil without a health check
+	last           mesos.TaskStatus // the newest status sent
 }
 
 // handle receives the agent's events (on the mailbox, unlocked).
@@ -442,7 +447,26 @@ func (c *commandTask) updateLocked(state mesos.TaskState, msg string) {
 	if msg != "" {
 		st.Message = &msg
 	}
-	c.agent.taskUpdateLocked(c.exec.fw, st)
+	if state == mesos.TASK_KILLED && c.killedByHealth {
+		// The kill came from a failing health check; Mesos has no reason for it.
+		unhealthy := false
+		st.Healthy = &unhealthy
+	}
+	c.sendLocked(st)
+}
+
+// sendLocked hands a status to the agent's status update manager and keeps
+// it as the task's newest.
+func (c *commandTask) sendLocked(st mesos.TaskStatus) {
+	if c.agent.taskUpdateLocked(c.exec.fw, st) {
+		c.last = st
+	}
+}
+
+// stopTimersLocked stops the kill escalation and the health checker.
+func (c *commandTask) stopTimersLocked() {
+	stopOwned(&c.killTimer)
+	c.health.stopLocked()
 }
 
 func (c *commandTask) launchLocked(task mesos.TaskInfo) {
@@ -483,6 +507,9 @@ func (c *commandTask) launchLocked(task mesos.TaskInfo) {
 			c.signalLocked(nil)
 		default:
 			c.updateLocked(mesos.TASK_RUNNING, "")
+			if hc := task.HealthCheck; hc != nil {
+				c.startHealthCheckLocked(*hc, env)
+			}
 		}
 	}()
 }
@@ -495,7 +522,7 @@ func (c *commandTask) reap(cmd *exec.Cmd) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	c.exited = true
-	stopTimer(&c.killTimer)
+	c.stopTimersLocked()
 	if !a.up || !c.exec.alive || c.exec.state == execTerminated {
 		return
 	}
@@ -526,6 +553,7 @@ func (c *commandTask) killLocked(policy *mesos.KillPolicy) {
 		return
 	}
 	c.killed = true
+	c.health.stopLocked() // the command executor pauses health checks when killing
 	if !c.launched {
 		return
 	}
@@ -549,12 +577,21 @@ func (c *commandTask) signalLocked(policy *mesos.KillPolicy) {
 	}
 	syscall.Kill(-c.pgid, syscall.SIGTERM)
 	pgid := c.pgid
-	c.killTimer = time.AfterFunc(grace, func() { syscall.Kill(-pgid, syscall.SIGKILL) })
+	c.killTimer = afterFuncOwned(&c.agent.wg, grace, func() {
+		// The process group outlives the task only until it is reaped,
+		// which stops this timer first; a stale pgid is never signalled.
+		a := c.agent
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if !c.exited {
+			syscall.Kill(-pgid, syscall.SIGKILL)
+		}
+	})
 }
 
 // destroy kills the task's process group at once.
 func (c *commandTask) destroy() {
-	stopTimer(&c.killTimer)
+	c.stopTimersLocked()
 	if c.pgid > 0 && !c.exited {
 		syscall.Kill(-c.pgid, syscall.SIGKILL)
 	}

@@ -216,6 +216,8 @@ func sortedEnv(m map[string]string) []string {
 func TestProcessExecutorExitFailsLiveTasks(t *testing.T) {
 	a, m := startTestAgent(t, testAgentConfig(t))
 	m.autoAck = a
+	om := &orderedMaster{masterDouble: m}
+	a.SetMaster(om)
 	fw := agentTestFramework("fw-1")
 	a.RunTask(fw, executorTask(t, "t1", "e1", "hold"))
 	waitAgentState(t, m, "t1", mesos.TASK_RUNNING)
@@ -229,10 +231,13 @@ func TestProcessExecutorExitFailsLiveTasks(t *testing.T) {
 		ex := m.Exits()
 		return len(ex) == 1 && ex[0] == agentSentExit{"e1", 3 << 8}
 	})
+	om.expectOrder(t, "FAILURE e1", "UPDATE t1 TASK_FAILED")
 }
 
 func TestProcessExecutorExitBeforeSubscribing(t *testing.T) {
 	a, m := startTestAgent(t, testAgentConfig(t))
+	om := &orderedMaster{masterDouble: m}
+	a.SetMaster(om)
 	a.RunTask(agentTestFramework("fw-1"), customExecTask("t1", "e1", "exit 0"))
 	u := waitAgentUpdate(t, m, "t1", 1)
 	if u.Status.GetState() != mesos.TASK_FAILED || u.Status.GetReason() != mesos.REASON_EXECUTOR_TERMINATED ||
@@ -243,6 +248,8 @@ func TestProcessExecutorExitBeforeSubscribing(t *testing.T) {
 		ex := m.Exits()
 		return len(ex) == 1 && ex[0] == agentSentExit{"e1", 0}
 	})
+	// As on a real 1.12 agent: FAILURE first, then TASK_FAILED.
+	om.expectOrder(t, "FAILURE e1", "UPDATE t1 TASK_FAILED")
 }
 
 func TestExecutorRegistrationTimeout(t *testing.T) {

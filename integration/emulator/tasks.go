@@ -259,6 +259,9 @@ func (m *Master) validateTaskCommonLocked(fw *framework, a *agentEntry, t *mesos
 	if kp := t.KillPolicy; kp != nil && kp.GracePeriod != nil && kp.GracePeriod.Nanoseconds < 0 {
 		return "Task's 'kill_policy.grace_period' must be non-negative"
 	}
+	if msg := validateTaskHealthCheck(t); msg != "" { // healthcheck.go
+		return msg
+	}
 	return ""
 }
 
@@ -312,6 +315,9 @@ func (m *Master) validateTaskGroupLocked(fw *framework, a *agentEntry, lg *mesos
 		}
 		seen[t.TaskID.Value] = true
 		if msg := m.validateTaskCommonLocked(fw, a, t); msg != "" {
+			return nil, "Task '" + t.TaskID.Value + "' is invalid: " + msg
+		}
+		if msg := validateGroupTaskHealthCheck(t); msg != "" { // healthcheck.go
 			return nil, "Task '" + t.TaskID.Value + "' is invalid: " + msg
 		}
 		if t.Executor != nil {
