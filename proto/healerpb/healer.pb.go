@@ -24,26 +24,25 @@ var _ = math.Inf
 // proto package needs to be updated.
 const _ = proto.GoGoProtoPackageIsVersion3 // please upgrade the proto package
 
-// AgentState is where an agent is in its repair lifecycle.
+// AgentState mirrors coordinator.State, shifted by one: the coordinator's
+// zero value (healthy) is AGENT_STATE_HEALTHY = 1 here.
 type AgentState int32
 
 const (
 	AGENT_STATE_UNSPECIFIED AgentState = 0
-	AGENT_STATE_HEALTHY     AgentState = 1
-	// An incident is open; the next step waits for a free slot (limits, pause,
-	// breaker, spacing).
+	// No open incident.
+	AGENT_STATE_HEALTHY AgentState = 1
+	// An incident is open and its next step waits for a slot.
 	AGENT_STATE_PENDING AgentState = 2
-	// The next step needs an operator's approval.
+	// The next step needs an operator's approve.
 	AGENT_STATE_AWAITING_APPROVAL AgentState = 3
-	// The agent is in a maintenance window (DRAINING) before a drain step.
-	AGENT_STATE_DRAINING AgentState = 4
-	// A step is in flight (waiting for an offer, or running).
-	AGENT_STATE_REPAIRING AgentState = 5
-	// A step succeeded; the agent is watched until probation ends.
-	AGENT_STATE_PROBATION AgentState = 6
-	// The ladder is exhausted, or an operator isolated it. Stays until an
-	// operator reactivates it.
-	AGENT_STATE_ISOLATED AgentState = 7
+	// A step is in flight (waiting for its offer, or running).
+	AGENT_STATE_REPAIRING AgentState = 4
+	// The last step succeeded; a signal now is a relapse.
+	AGENT_STATE_PROBATION AgentState = 5
+	// The master was told to stop using the agent; only an operator's
+	// reactivate ends it.
+	AGENT_STATE_ISOLATED AgentState = 6
 )
 
 var AgentState_name = map[int32]string{
@@ -51,10 +50,9 @@ var AgentState_name = map[int32]string{
 	1: "AGENT_STATE_HEALTHY",
 	2: "AGENT_STATE_PENDING",
 	3: "AGENT_STATE_AWAITING_APPROVAL",
-	4: "AGENT_STATE_DRAINING",
-	5: "AGENT_STATE_REPAIRING",
-	6: "AGENT_STATE_PROBATION",
-	7: "AGENT_STATE_ISOLATED",
+	4: "AGENT_STATE_REPAIRING",
+	5: "AGENT_STATE_PROBATION",
+	6: "AGENT_STATE_ISOLATED",
 }
 
 var AgentState_value = map[string]int32{
@@ -62,10 +60,9 @@ var AgentState_value = map[string]int32{
 	"AGENT_STATE_HEALTHY":           1,
 	"AGENT_STATE_PENDING":           2,
 	"AGENT_STATE_AWAITING_APPROVAL": 3,
-	"AGENT_STATE_DRAINING":          4,
-	"AGENT_STATE_REPAIRING":         5,
-	"AGENT_STATE_PROBATION":         6,
-	"AGENT_STATE_ISOLATED":          7,
+	"AGENT_STATE_REPAIRING":         4,
+	"AGENT_STATE_PROBATION":         5,
+	"AGENT_STATE_ISOLATED":          6,
 }
 
 func (x AgentState) String() string {
@@ -76,7 +73,8 @@ func (AgentState) EnumDescriptor() ([]byte, []int) {
 	return fileDescriptor_a50bda915849ad08, []int{0}
 }
 
-// Scope is where a step runs.
+// Scope mirrors coordinator.Scope (same numbers). Unspecified is the
+// coordinator's zero Scope: no step (e.g. no step in flight).
 type Scope int32
 
 const (
@@ -107,88 +105,55 @@ func (Scope) EnumDescriptor() ([]byte, []int) {
 	return fileDescriptor_a50bda915849ad08, []int{1}
 }
 
-// Outcome is how an attempt ended.
-type Outcome int32
+// Result mirrors coordinator.Result (same numbers): how an attempt ended.
+type Result int32
 
 const (
-	// Not ended yet.
-	OUTCOME_UNSPECIFIED Outcome = 0
+	RESULT_UNSPECIFIED Result = 0
 	// Exit 0 within the timeout.
-	OUTCOME_SUCCEEDED Outcome = 1
+	RESULT_SUCCEEDED Result = 1
 	// Non-zero exit (exit_code says which).
-	OUTCOME_FAILED Outcome = 2
+	RESULT_FAILED Result = 2
 	// Did not finish within its timeout and was killed.
-	OUTCOME_TIMED_OUT Outcome = 3
-	// Mesos reported the task lost, dropped, gone or errored.
-	OUTCOME_LOST Outcome = 4
+	RESULT_TIMED_OUT Result = 3
+	// The task was lost, including with its agent.
+	RESULT_LOST Result = 4
 	// No usable offer from the agent within offer_timeout.
-	OUTCOME_NO_OFFER Outcome = 5
-	// An operator cancelled it.
-	OUTCOME_CANCELLED Outcome = 6
-	// Dry-run mode: recorded what would have run; nothing ran.
-	OUTCOME_DRY_RUN Outcome = 7
+	RESULT_NO_OFFER Result = 5
+	// Killed by an operator's cancel or isolate.
+	RESULT_CANCELLED Result = 6
+	// The attempt was the isolation itself.
+	RESULT_ISOLATED Result = 7
 )
 
-var Outcome_name = map[int32]string{
-	0: "OUTCOME_UNSPECIFIED",
-	1: "OUTCOME_SUCCEEDED",
-	2: "OUTCOME_FAILED",
-	3: "OUTCOME_TIMED_OUT",
-	4: "OUTCOME_LOST",
-	5: "OUTCOME_NO_OFFER",
-	6: "OUTCOME_CANCELLED",
-	7: "OUTCOME_DRY_RUN",
+var Result_name = map[int32]string{
+	0: "RESULT_UNSPECIFIED",
+	1: "RESULT_SUCCEEDED",
+	2: "RESULT_FAILED",
+	3: "RESULT_TIMED_OUT",
+	4: "RESULT_LOST",
+	5: "RESULT_NO_OFFER",
+	6: "RESULT_CANCELLED",
+	7: "RESULT_ISOLATED",
 }
 
-var Outcome_value = map[string]int32{
-	"OUTCOME_UNSPECIFIED": 0,
-	"OUTCOME_SUCCEEDED":   1,
-	"OUTCOME_FAILED":      2,
-	"OUTCOME_TIMED_OUT":   3,
-	"OUTCOME_LOST":        4,
-	"OUTCOME_NO_OFFER":    5,
-	"OUTCOME_CANCELLED":   6,
-	"OUTCOME_DRY_RUN":     7,
+var Result_value = map[string]int32{
+	"RESULT_UNSPECIFIED": 0,
+	"RESULT_SUCCEEDED":   1,
+	"RESULT_FAILED":      2,
+	"RESULT_TIMED_OUT":   3,
+	"RESULT_LOST":        4,
+	"RESULT_NO_OFFER":    5,
+	"RESULT_CANCELLED":   6,
+	"RESULT_ISOLATED":    7,
 }
 
-func (x Outcome) String() string {
-	return proto.EnumName(Outcome_name, int32(x))
+func (x Result) String() string {
+	return proto.EnumName(Result_name, int32(x))
 }
 
-func (Outcome) EnumDescriptor() ([]byte, []int) {
+func (Result) EnumDescriptor() ([]byte, []int) {
 	return fileDescriptor_a50bda915849ad08, []int{2}
-}
-
-// Mode is the staged-rollout mode.
-type Mode int32
-
-const (
-	MODE_UNSPECIFIED Mode = 0
-	MODE_OBSERVE     Mode = 1
-	MODE_DRY_RUN     Mode = 2
-	MODE_EXECUTE     Mode = 3
-)
-
-var Mode_name = map[int32]string{
-	0: "MODE_UNSPECIFIED",
-	1: "MODE_OBSERVE",
-	2: "MODE_DRY_RUN",
-	3: "MODE_EXECUTE",
-}
-
-var Mode_value = map[string]int32{
-	"MODE_UNSPECIFIED": 0,
-	"MODE_OBSERVE":     1,
-	"MODE_DRY_RUN":     2,
-	"MODE_EXECUTE":     3,
-}
-
-func (x Mode) String() string {
-	return proto.EnumName(Mode_name, int32(x))
-}
-
-func (Mode) EnumDescriptor() ([]byte, []int) {
-	return fileDescriptor_a50bda915849ad08, []int{3}
 }
 
 type CheckKind int32
@@ -226,28 +191,43 @@ func (x CheckKind) String() string {
 }
 
 func (CheckKind) EnumDescriptor() ([]byte, []int) {
-	return fileDescriptor_a50bda915849ad08, []int{4}
+	return fileDescriptor_a50bda915849ad08, []int{3}
 }
 
-// AgentRecord is the znode of one agent: everything needed to rebuild its
-// part of the coordinator after a crash or failover.
+// AgentRecord is the znode of one agent (coordinator.AgentRecord): everything
+// needed to rebuild its part of the coordinator after a crash or failover.
+// A removed machine's tombstone is an AgentRecord with removed_at set.
 type AgentRecord struct {
-	AgentId  string `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	// The Mesos agent id.
+	Id       string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Hostname string `protobuf:"bytes,2,opt,name=hostname,proto3" json:"hostname,omitempty"`
-	// Fault-domain zone from the agent's DomainInfo; empty when it has none.
-	Zone               string     `protobuf:"bytes,3,opt,name=zone,proto3" json:"zone,omitempty"`
-	State              AgentState `protobuf:"varint,4,opt,name=state,proto3,enum=healer.v1.AgentState" json:"state,omitempty"`
-	StateSinceUnixNano int64      `protobuf:"varint,5,opt,name=state_since_unix_nano,json=stateSinceUnixNano,proto3" json:"state_since_unix_nano,omitempty"`
-	// When the current state times out: step timeout, offer timeout, drain
-	// timeout or end of probation. 0 when the state has no deadline.
-	DeadlineUnixNano int64           `protobuf:"varint,6,opt,name=deadline_unix_nano,json=deadlineUnixNano,proto3" json:"deadline_unix_nano,omitempty"`
-	Ladder           *LadderPosition `protobuf:"bytes,7,opt,name=ladder,proto3" json:"ladder,omitempty"`
-	// The open incident; absent when the agent is healthy.
-	Incident *Incident `protobuf:"bytes,8,opt,name=incident,proto3" json:"incident,omitempty"`
-	// The last attempts, oldest first, at most MaxAttempts.
-	Attempts []Attempt `protobuf:"bytes,9,rep,name=attempts,proto3" json:"attempts"`
-	// An operator excluded the agent: never repair it.
-	Exclusion *Exclusion `protobuf:"bytes,10,opt,name=exclusion,proto3" json:"exclusion,omitempty"`
+	// Fault-domain zone from the agent's DomainInfo; empty without one.
+	Zone  string     `protobuf:"bytes,3,opt,name=zone,proto3" json:"zone,omitempty"`
+	State AgentState `protobuf:"varint,4,opt,name=state,proto3,enum=healer.v1.AgentState" json:"state,omitempty"`
+	// An operator excluded the agent: never repaired.
+	Excluded bool `protobuf:"varint,5,opt,name=excluded,proto3" json:"excluded,omitempty"`
+	// In a maintenance window healer opened for a drain step.
+	Drained bool `protobuf:"varint,6,opt,name=drained,proto3" json:"drained,omitempty"`
+	// The open incident; absent unless the state has one open.
+	Incident *Incident `protobuf:"bytes,7,opt,name=incident,proto3" json:"incident,omitempty"`
+	// Incidents opened and steps started on this agent ever; they make
+	// incident and attempt ids.
+	Incidents uint64 `protobuf:"varint,8,opt,name=incidents,proto3" json:"incidents,omitempty"`
+	Attempts  uint64 `protobuf:"varint,9,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	// When the last incident that ran a step closed, and the ladder position
+	// after the last step it ran (reset_after continues from there).
+	LastClosedAtUnixNano int64 `protobuf:"varint,10,opt,name=last_closed_at_unix_nano,json=lastClosedAtUnixNano,proto3" json:"last_closed_at_unix_nano,omitempty"`
+	NextStep             int64 `protobuf:"varint,11,opt,name=next_step,json=nextStep,proto3" json:"next_step,omitempty"`
+	// next_step rests on a step dry-run only imagined.
+	NextStepDryRun     bool  `protobuf:"varint,12,opt,name=next_step_dry_run,json=nextStepDryRun,proto3" json:"next_step_dry_run,omitempty"`
+	IsolatedAtUnixNano int64 `protobuf:"varint,13,opt,name=isolated_at_unix_nano,json=isolatedAtUnixNano,proto3" json:"isolated_at_unix_nano,omitempty"`
+	// When Mesos removed this agent id while healer still remembers the
+	// machine; 0 while registered.
+	RemovedAtUnixNano int64 `protobuf:"varint,14,opt,name=removed_at_unix_nano,json=removedAtUnixNano,proto3" json:"removed_at_unix_nano,omitempty"`
+	// The agent id the machine had before it last re-registered.
+	PreviousId string `protobuf:"bytes,15,opt,name=previous_id,json=previousId,proto3" json:"previous_id,omitempty"`
+	// The last coordinator.HistoryLen attempts, oldest first.
+	History []Attempt `protobuf:"bytes,16,rep,name=history,proto3" json:"history"`
 }
 
 func (m *AgentRecord) Reset()         { *m = AgentRecord{} }
@@ -283,9 +263,9 @@ func (m *AgentRecord) XXX_DiscardUnknown() {
 
 var xxx_messageInfo_AgentRecord proto.InternalMessageInfo
 
-func (m *AgentRecord) GetAgentId() string {
+func (m *AgentRecord) GetId() string {
 	if m != nil {
-		return m.AgentId
+		return m.Id
 	}
 	return ""
 }
@@ -311,25 +291,18 @@ func (m *AgentRecord) GetState() AgentState {
 	return AGENT_STATE_UNSPECIFIED
 }
 
-func (m *AgentRecord) GetStateSinceUnixNano() int64 {
+func (m *AgentRecord) GetExcluded() bool {
 	if m != nil {
-		return m.StateSinceUnixNano
+		return m.Excluded
 	}
-	return 0
+	return false
 }
 
-func (m *AgentRecord) GetDeadlineUnixNano() int64 {
+func (m *AgentRecord) GetDrained() bool {
 	if m != nil {
-		return m.DeadlineUnixNano
+		return m.Drained
 	}
-	return 0
-}
-
-func (m *AgentRecord) GetLadder() *LadderPosition {
-	if m != nil {
-		return m.Ladder
-	}
-	return nil
+	return false
 }
 
 func (m *AgentRecord) GetIncident() *Incident {
@@ -339,100 +312,100 @@ func (m *AgentRecord) GetIncident() *Incident {
 	return nil
 }
 
-func (m *AgentRecord) GetAttempts() []Attempt {
+func (m *AgentRecord) GetIncidents() uint64 {
+	if m != nil {
+		return m.Incidents
+	}
+	return 0
+}
+
+func (m *AgentRecord) GetAttempts() uint64 {
 	if m != nil {
 		return m.Attempts
 	}
-	return nil
+	return 0
 }
 
-func (m *AgentRecord) GetExclusion() *Exclusion {
+func (m *AgentRecord) GetLastClosedAtUnixNano() int64 {
 	if m != nil {
-		return m.Exclusion
+		return m.LastClosedAtUnixNano
 	}
-	return nil
+	return 0
 }
 
-// LadderPosition is where the agent stands on a ladder, kept after the
-// incident closes so a new one within reset_after continues from there.
-type LadderPosition struct {
-	Problem string `protobuf:"bytes,1,opt,name=problem,proto3" json:"problem,omitempty"`
-	// Index of the current (or, after the incident, last) step, from 0.
-	StepIndex uint32 `protobuf:"varint,2,opt,name=step_index,json=stepIndex,proto3" json:"step_index,omitempty"`
-	// When the last incident closed; the ladder resets reset_after later.
-	LastClosedUnixNano int64 `protobuf:"varint,3,opt,name=last_closed_unix_nano,json=lastClosedUnixNano,proto3" json:"last_closed_unix_nano,omitempty"`
-}
-
-func (m *LadderPosition) Reset()         { *m = LadderPosition{} }
-func (m *LadderPosition) String() string { return proto.CompactTextString(m) }
-func (*LadderPosition) ProtoMessage()    {}
-func (*LadderPosition) Descriptor() ([]byte, []int) {
-	return fileDescriptor_a50bda915849ad08, []int{1}
-}
-func (m *LadderPosition) XXX_Unmarshal(b []byte) error {
-	return m.Unmarshal(b)
-}
-func (m *LadderPosition) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
-	if deterministic {
-		return xxx_messageInfo_LadderPosition.Marshal(b, m, deterministic)
-	} else {
-		b = b[:cap(b)]
-		n, err := m.MarshalToSizedBuffer(b)
-		if err != nil {
-			return nil, err
-		}
-		return b[:n], nil
-	}
-}
-func (m *LadderPosition) XXX_Merge(src proto.Message) {
-	xxx_messageInfo_LadderPosition.Merge(m, src)
-}
-func (m *LadderPosition) XXX_Size() int {
-	return m.Size()
-}
-func (m *LadderPosition) XXX_DiscardUnknown() {
-	xxx_messageInfo_LadderPosition.DiscardUnknown(m)
-}
-
-var xxx_messageInfo_LadderPosition proto.InternalMessageInfo
-
-func (m *LadderPosition) GetProblem() string {
+func (m *AgentRecord) GetNextStep() int64 {
 	if m != nil {
-		return m.Problem
+		return m.NextStep
+	}
+	return 0
+}
+
+func (m *AgentRecord) GetNextStepDryRun() bool {
+	if m != nil {
+		return m.NextStepDryRun
+	}
+	return false
+}
+
+func (m *AgentRecord) GetIsolatedAtUnixNano() int64 {
+	if m != nil {
+		return m.IsolatedAtUnixNano
+	}
+	return 0
+}
+
+func (m *AgentRecord) GetRemovedAtUnixNano() int64 {
+	if m != nil {
+		return m.RemovedAtUnixNano
+	}
+	return 0
+}
+
+func (m *AgentRecord) GetPreviousId() string {
+	if m != nil {
+		return m.PreviousId
 	}
 	return ""
 }
 
-func (m *LadderPosition) GetStepIndex() uint32 {
+func (m *AgentRecord) GetHistory() []Attempt {
 	if m != nil {
-		return m.StepIndex
+		return m.History
 	}
-	return 0
+	return nil
 }
 
-func (m *LadderPosition) GetLastClosedUnixNano() int64 {
-	if m != nil {
-		return m.LastClosedUnixNano
-	}
-	return 0
-}
-
+// Incident is coordinator.Incident: the one open repair of an agent.
 type Incident struct {
-	Id             string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Problem        string `protobuf:"bytes,2,opt,name=problem,proto3" json:"problem,omitempty"`
-	OpenedUnixNano int64  `protobuf:"varint,3,opt,name=opened_unix_nano,json=openedUnixNano,proto3" json:"opened_unix_nano,omitempty"`
-	// Signals received for this incident, the first included.
-	SignalCount uint32  `protobuf:"varint,4,opt,name=signal_count,json=signalCount,proto3" json:"signal_count,omitempty"`
-	LastSignal  *Signal `protobuf:"bytes,5,opt,name=last_signal,json=lastSignal,proto3" json:"last_signal,omitempty"`
-	// Distinct sources that signalled, at most MaxSources (the first ones).
-	Sources []string `protobuf:"bytes,6,rep,name=sources,proto3" json:"sources,omitempty"`
+	// The agent's incident number (1, 2, ...).
+	Id               uint64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Problem          string `protobuf:"bytes,2,opt,name=problem,proto3" json:"problem,omitempty"`
+	Source           string `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"`
+	Message          string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	OpenedAtUnixNano int64  `protobuf:"varint,5,opt,name=opened_at_unix_nano,json=openedAtUnixNano,proto3" json:"opened_at_unix_nano,omitempty"`
+	// Signals attached, the first included; written only with the record's
+	// next real change, so it may undercount after a crash.
+	Signals              int64 `protobuf:"varint,6,opt,name=signals,proto3" json:"signals,omitempty"`
+	LastSignalAtUnixNano int64 `protobuf:"varint,7,opt,name=last_signal_at_unix_nano,json=lastSignalAtUnixNano,proto3" json:"last_signal_at_unix_nano,omitempty"`
+	// Ladder index of the step in flight or next to run.
+	Step int64 `protobuf:"varint,8,opt,name=step,proto3" json:"step,omitempty"`
+	// Steps started in this incident.
+	StepsRun int64 `protobuf:"varint,9,opt,name=steps_run,json=stepsRun,proto3" json:"steps_run,omitempty"`
+	// The incident's ladder position rests on steps dry-run only imagined.
+	DryRun               bool   `protobuf:"varint,10,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	Approved             bool   `protobuf:"varint,11,opt,name=approved,proto3" json:"approved,omitempty"`
+	ApprovedBy           string `protobuf:"bytes,12,opt,name=approved_by,json=approvedBy,proto3" json:"approved_by,omitempty"`
+	PendingSinceUnixNano int64  `protobuf:"varint,13,opt,name=pending_since_unix_nano,json=pendingSinceUnixNano,proto3" json:"pending_since_unix_nano,omitempty"`
+	// The step in flight; absent unless the agent is repairing.
+	Run                     *Run  `protobuf:"bytes,14,opt,name=run,proto3" json:"run,omitempty"`
+	ProbationEndsAtUnixNano int64 `protobuf:"varint,15,opt,name=probation_ends_at_unix_nano,json=probationEndsAtUnixNano,proto3" json:"probation_ends_at_unix_nano,omitempty"`
 }
 
 func (m *Incident) Reset()         { *m = Incident{} }
 func (m *Incident) String() string { return proto.CompactTextString(m) }
 func (*Incident) ProtoMessage()    {}
 func (*Incident) Descriptor() ([]byte, []int) {
-	return fileDescriptor_a50bda915849ad08, []int{2}
+	return fileDescriptor_a50bda915849ad08, []int{1}
 }
 func (m *Incident) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -461,11 +434,11 @@ func (m *Incident) XXX_DiscardUnknown() {
 
 var xxx_messageInfo_Incident proto.InternalMessageInfo
 
-func (m *Incident) GetId() string {
+func (m *Incident) GetId() uint64 {
 	if m != nil {
 		return m.Id
 	}
-	return ""
+	return 0
 }
 
 func (m *Incident) GetProblem() string {
@@ -475,53 +448,125 @@ func (m *Incident) GetProblem() string {
 	return ""
 }
 
-func (m *Incident) GetOpenedUnixNano() int64 {
+func (m *Incident) GetSource() string {
 	if m != nil {
-		return m.OpenedUnixNano
+		return m.Source
+	}
+	return ""
+}
+
+func (m *Incident) GetMessage() string {
+	if m != nil {
+		return m.Message
+	}
+	return ""
+}
+
+func (m *Incident) GetOpenedAtUnixNano() int64 {
+	if m != nil {
+		return m.OpenedAtUnixNano
 	}
 	return 0
 }
 
-func (m *Incident) GetSignalCount() uint32 {
+func (m *Incident) GetSignals() int64 {
 	if m != nil {
-		return m.SignalCount
+		return m.Signals
 	}
 	return 0
 }
 
-func (m *Incident) GetLastSignal() *Signal {
+func (m *Incident) GetLastSignalAtUnixNano() int64 {
 	if m != nil {
-		return m.LastSignal
+		return m.LastSignalAtUnixNano
+	}
+	return 0
+}
+
+func (m *Incident) GetStep() int64 {
+	if m != nil {
+		return m.Step
+	}
+	return 0
+}
+
+func (m *Incident) GetStepsRun() int64 {
+	if m != nil {
+		return m.StepsRun
+	}
+	return 0
+}
+
+func (m *Incident) GetDryRun() bool {
+	if m != nil {
+		return m.DryRun
+	}
+	return false
+}
+
+func (m *Incident) GetApproved() bool {
+	if m != nil {
+		return m.Approved
+	}
+	return false
+}
+
+func (m *Incident) GetApprovedBy() string {
+	if m != nil {
+		return m.ApprovedBy
+	}
+	return ""
+}
+
+func (m *Incident) GetPendingSinceUnixNano() int64 {
+	if m != nil {
+		return m.PendingSinceUnixNano
+	}
+	return 0
+}
+
+func (m *Incident) GetRun() *Run {
+	if m != nil {
+		return m.Run
 	}
 	return nil
 }
 
-func (m *Incident) GetSources() []string {
+func (m *Incident) GetProbationEndsAtUnixNano() int64 {
 	if m != nil {
-		return m.Sources
+		return m.ProbationEndsAtUnixNano
 	}
-	return nil
+	return 0
 }
 
-type Signal struct {
-	Problem          string `protobuf:"bytes,1,opt,name=problem,proto3" json:"problem,omitempty"`
-	Source           string `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
-	Message          string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
-	ReceivedUnixNano int64  `protobuf:"varint,4,opt,name=received_unix_nano,json=receivedUnixNano,proto3" json:"received_unix_nano,omitempty"`
+// Run is coordinator.Run: a step in flight.
+type Run struct {
+	// The attempt id; outcomes name it.
+	Attempt uint64 `protobuf:"varint,1,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Step    *Step  `protobuf:"bytes,2,opt,name=step,proto3" json:"step,omitempty"`
+	// When the launch was decided, and when the step started running.
+	LaunchedAtUnixNano int64 `protobuf:"varint,3,opt,name=launched_at_unix_nano,json=launchedAtUnixNano,proto3" json:"launched_at_unix_nano,omitempty"`
+	StartedAtUnixNano  int64 `protobuf:"varint,4,opt,name=started_at_unix_nano,json=startedAtUnixNano,proto3" json:"started_at_unix_nano,omitempty"`
+	// Offer deadline (agent scope, not yet started) and deadline (started).
+	OfferDeadlineUnixNano int64 `protobuf:"varint,5,opt,name=offer_deadline_unix_nano,json=offerDeadlineUnixNano,proto3" json:"offer_deadline_unix_nano,omitempty"`
+	DeadlineUnixNano      int64 `protobuf:"varint,6,opt,name=deadline_unix_nano,json=deadlineUnixNano,proto3" json:"deadline_unix_nano,omitempty"`
+	// Started by an operator's force, and whose.
+	Forced   bool   `protobuf:"varint,7,opt,name=forced,proto3" json:"forced,omitempty"`
+	ForcedBy string `protobuf:"bytes,8,opt,name=forced_by,json=forcedBy,proto3" json:"forced_by,omitempty"`
 }
 
-func (m *Signal) Reset()         { *m = Signal{} }
-func (m *Signal) String() string { return proto.CompactTextString(m) }
-func (*Signal) ProtoMessage()    {}
-func (*Signal) Descriptor() ([]byte, []int) {
-	return fileDescriptor_a50bda915849ad08, []int{3}
+func (m *Run) Reset()         { *m = Run{} }
+func (m *Run) String() string { return proto.CompactTextString(m) }
+func (*Run) ProtoMessage()    {}
+func (*Run) Descriptor() ([]byte, []int) {
+	return fileDescriptor_a50bda915849ad08, []int{2}
 }
-func (m *Signal) XXX_Unmarshal(b []byte) error {
+func (m *Run) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
 }
-func (m *Signal) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+func (m *Run) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
 	if deterministic {
-		return xxx_messageInfo_Signal.Marshal(b, m, deterministic)
+		return xxx_messageInfo_Run.Marshal(b, m, deterministic)
 	} else {
 		b = b[:cap(b)]
 		n, err := m.MarshalToSizedBuffer(b)
@@ -531,66 +576,173 @@ func (m *Signal) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
 		return b[:n], nil
 	}
 }
-func (m *Signal) XXX_Merge(src proto.Message) {
-	xxx_messageInfo_Signal.Merge(m, src)
+func (m *Run) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Run.Merge(m, src)
 }
-func (m *Signal) XXX_Size() int {
+func (m *Run) XXX_Size() int {
 	return m.Size()
 }
-func (m *Signal) XXX_DiscardUnknown() {
-	xxx_messageInfo_Signal.DiscardUnknown(m)
+func (m *Run) XXX_DiscardUnknown() {
+	xxx_messageInfo_Run.DiscardUnknown(m)
 }
 
-var xxx_messageInfo_Signal proto.InternalMessageInfo
+var xxx_messageInfo_Run proto.InternalMessageInfo
 
-func (m *Signal) GetProblem() string {
+func (m *Run) GetAttempt() uint64 {
 	if m != nil {
-		return m.Problem
-	}
-	return ""
-}
-
-func (m *Signal) GetSource() string {
-	if m != nil {
-		return m.Source
-	}
-	return ""
-}
-
-func (m *Signal) GetMessage() string {
-	if m != nil {
-		return m.Message
-	}
-	return ""
-}
-
-func (m *Signal) GetReceivedUnixNano() int64 {
-	if m != nil {
-		return m.ReceivedUnixNano
+		return m.Attempt
 	}
 	return 0
 }
 
+func (m *Run) GetStep() *Step {
+	if m != nil {
+		return m.Step
+	}
+	return nil
+}
+
+func (m *Run) GetLaunchedAtUnixNano() int64 {
+	if m != nil {
+		return m.LaunchedAtUnixNano
+	}
+	return 0
+}
+
+func (m *Run) GetStartedAtUnixNano() int64 {
+	if m != nil {
+		return m.StartedAtUnixNano
+	}
+	return 0
+}
+
+func (m *Run) GetOfferDeadlineUnixNano() int64 {
+	if m != nil {
+		return m.OfferDeadlineUnixNano
+	}
+	return 0
+}
+
+func (m *Run) GetDeadlineUnixNano() int64 {
+	if m != nil {
+		return m.DeadlineUnixNano
+	}
+	return 0
+}
+
+func (m *Run) GetForced() bool {
+	if m != nil {
+		return m.Forced
+	}
+	return false
+}
+
+func (m *Run) GetForcedBy() string {
+	if m != nil {
+		return m.ForcedBy
+	}
+	return ""
+}
+
+// Step is coordinator.Step, one rung of a ladder as it was launched (the
+// policy may have changed since; a step in flight finishes as launched).
+type Step struct {
+	// An id from --repair_set, or the built-in "isolate".
+	Action string `protobuf:"bytes,1,opt,name=action,proto3" json:"action,omitempty"`
+	Scope  Scope  `protobuf:"varint,2,opt,name=scope,proto3,enum=healer.v1.Scope" json:"scope,omitempty"`
+	// 0: the policy's default step timeout.
+	TimeoutNs int64 `protobuf:"varint,3,opt,name=timeout_ns,json=timeoutNs,proto3" json:"timeout_ns,omitempty"`
+	Approval  bool  `protobuf:"varint,4,opt,name=approval,proto3" json:"approval,omitempty"`
+	Drain     bool  `protobuf:"varint,5,opt,name=drain,proto3" json:"drain,omitempty"`
+}
+
+func (m *Step) Reset()         { *m = Step{} }
+func (m *Step) String() string { return proto.CompactTextString(m) }
+func (*Step) ProtoMessage()    {}
+func (*Step) Descriptor() ([]byte, []int) {
+	return fileDescriptor_a50bda915849ad08, []int{3}
+}
+func (m *Step) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Step) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Step.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Step) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Step.Merge(m, src)
+}
+func (m *Step) XXX_Size() int {
+	return m.Size()
+}
+func (m *Step) XXX_DiscardUnknown() {
+	xxx_messageInfo_Step.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Step proto.InternalMessageInfo
+
+func (m *Step) GetAction() string {
+	if m != nil {
+		return m.Action
+	}
+	return ""
+}
+
+func (m *Step) GetScope() Scope {
+	if m != nil {
+		return m.Scope
+	}
+	return SCOPE_UNSPECIFIED
+}
+
+func (m *Step) GetTimeoutNs() int64 {
+	if m != nil {
+		return m.TimeoutNs
+	}
+	return 0
+}
+
+func (m *Step) GetApproval() bool {
+	if m != nil {
+		return m.Approval
+	}
+	return false
+}
+
+func (m *Step) GetDrain() bool {
+	if m != nil {
+		return m.Drain
+	}
+	return false
+}
+
+// Attempt is coordinator.Attempt: one finished step in an agent's history.
 type Attempt struct {
-	IncidentId string `protobuf:"bytes,1,opt,name=incident_id,json=incidentId,proto3" json:"incident_id,omitempty"`
-	Problem    string `protobuf:"bytes,2,opt,name=problem,proto3" json:"problem,omitempty"`
-	// Position of the step in its ladder, from 0.
-	StepIndex uint32 `protobuf:"varint,3,opt,name=step_index,json=stepIndex,proto3" json:"step_index,omitempty"`
-	Action    string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
-	Scope     Scope  `protobuf:"varint,5,opt,name=scope,proto3,enum=healer.v1.Scope" json:"scope,omitempty"`
-	// The agent's attempt counter: 1 for its first attempt ever, then +1.
-	Attempt uint32 `protobuf:"varint,6,opt,name=attempt,proto3" json:"attempt,omitempty"`
-	// Mesos task ID of an agent-scope step; empty for master scope.
-	TaskId          string  `protobuf:"bytes,7,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
-	StartedUnixNano int64   `protobuf:"varint,8,opt,name=started_unix_nano,json=startedUnixNano,proto3" json:"started_unix_nano,omitempty"`
-	EndedUnixNano   int64   `protobuf:"varint,9,opt,name=ended_unix_nano,json=endedUnixNano,proto3" json:"ended_unix_nano,omitempty"`
-	Outcome         Outcome `protobuf:"varint,10,opt,name=outcome,proto3,enum=healer.v1.Outcome" json:"outcome,omitempty"`
-	ExitCode        int32   `protobuf:"varint,11,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
-	// The last bytes of the command's output, at most MaxOutputTail. Bytes,
-	// not string: command output need not be UTF-8.
-	OutputTail []byte `protobuf:"bytes,12,opt,name=output_tail,json=outputTail,proto3" json:"output_tail,omitempty"`
-	// Why it ended so, for humans ("killed after 30m0s timeout").
-	Reason string `protobuf:"bytes,13,opt,name=reason,proto3" json:"reason,omitempty"`
+	Id uint64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The incident number it ran in.
+	Incident          uint64 `protobuf:"varint,2,opt,name=incident,proto3" json:"incident,omitempty"`
+	Problem           string `protobuf:"bytes,3,opt,name=problem,proto3" json:"problem,omitempty"`
+	Action            string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	Scope             Scope  `protobuf:"varint,5,opt,name=scope,proto3,enum=healer.v1.Scope" json:"scope,omitempty"`
+	StartedAtUnixNano int64  `protobuf:"varint,6,opt,name=started_at_unix_nano,json=startedAtUnixNano,proto3" json:"started_at_unix_nano,omitempty"`
+	EndedAtUnixNano   int64  `protobuf:"varint,7,opt,name=ended_at_unix_nano,json=endedAtUnixNano,proto3" json:"ended_at_unix_nano,omitempty"`
+	Result            Result `protobuf:"varint,8,opt,name=result,proto3,enum=healer.v1.Result" json:"result,omitempty"`
+	// sint64: exit codes may be negative (-1 for a killed process).
+	ExitCode int64 `protobuf:"zigzag64,9,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
+	// The end of the command's output, at most healerpb.MaxOutputTail bytes
+	// (the store truncates). Bytes, not string: command output need not be
+	// UTF-8, and a proto3 string must be.
+	OutputTail []byte `protobuf:"bytes,10,opt,name=output_tail,json=outputTail,proto3" json:"output_tail,omitempty"`
+	Forced     bool   `protobuf:"varint,11,opt,name=forced,proto3" json:"forced,omitempty"`
+	Principal  string `protobuf:"bytes,12,opt,name=principal,proto3" json:"principal,omitempty"`
 }
 
 func (m *Attempt) Reset()         { *m = Attempt{} }
@@ -626,11 +778,18 @@ func (m *Attempt) XXX_DiscardUnknown() {
 
 var xxx_messageInfo_Attempt proto.InternalMessageInfo
 
-func (m *Attempt) GetIncidentId() string {
+func (m *Attempt) GetId() uint64 {
 	if m != nil {
-		return m.IncidentId
+		return m.Id
 	}
-	return ""
+	return 0
+}
+
+func (m *Attempt) GetIncident() uint64 {
+	if m != nil {
+		return m.Incident
+	}
+	return 0
 }
 
 func (m *Attempt) GetProblem() string {
@@ -638,13 +797,6 @@ func (m *Attempt) GetProblem() string {
 		return m.Problem
 	}
 	return ""
-}
-
-func (m *Attempt) GetStepIndex() uint32 {
-	if m != nil {
-		return m.StepIndex
-	}
-	return 0
 }
 
 func (m *Attempt) GetAction() string {
@@ -661,42 +813,28 @@ func (m *Attempt) GetScope() Scope {
 	return SCOPE_UNSPECIFIED
 }
 
-func (m *Attempt) GetAttempt() uint32 {
+func (m *Attempt) GetStartedAtUnixNano() int64 {
 	if m != nil {
-		return m.Attempt
+		return m.StartedAtUnixNano
 	}
 	return 0
 }
 
-func (m *Attempt) GetTaskId() string {
+func (m *Attempt) GetEndedAtUnixNano() int64 {
 	if m != nil {
-		return m.TaskId
-	}
-	return ""
-}
-
-func (m *Attempt) GetStartedUnixNano() int64 {
-	if m != nil {
-		return m.StartedUnixNano
+		return m.EndedAtUnixNano
 	}
 	return 0
 }
 
-func (m *Attempt) GetEndedUnixNano() int64 {
+func (m *Attempt) GetResult() Result {
 	if m != nil {
-		return m.EndedUnixNano
+		return m.Result
 	}
-	return 0
+	return RESULT_UNSPECIFIED
 }
 
-func (m *Attempt) GetOutcome() Outcome {
-	if m != nil {
-		return m.Outcome
-	}
-	return OUTCOME_UNSPECIFIED
-}
-
-func (m *Attempt) GetExitCode() int32 {
+func (m *Attempt) GetExitCode() int64 {
 	if m != nil {
 		return m.ExitCode
 	}
@@ -710,97 +848,37 @@ func (m *Attempt) GetOutputTail() []byte {
 	return nil
 }
 
-func (m *Attempt) GetReason() string {
+func (m *Attempt) GetForced() bool {
 	if m != nil {
-		return m.Reason
-	}
-	return ""
-}
-
-type Exclusion struct {
-	Excluded   bool   `protobuf:"varint,1,opt,name=excluded,proto3" json:"excluded,omitempty"`
-	Reason     string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
-	Principal  string `protobuf:"bytes,3,opt,name=principal,proto3" json:"principal,omitempty"`
-	AtUnixNano int64  `protobuf:"varint,4,opt,name=at_unix_nano,json=atUnixNano,proto3" json:"at_unix_nano,omitempty"`
-}
-
-func (m *Exclusion) Reset()         { *m = Exclusion{} }
-func (m *Exclusion) String() string { return proto.CompactTextString(m) }
-func (*Exclusion) ProtoMessage()    {}
-func (*Exclusion) Descriptor() ([]byte, []int) {
-	return fileDescriptor_a50bda915849ad08, []int{5}
-}
-func (m *Exclusion) XXX_Unmarshal(b []byte) error {
-	return m.Unmarshal(b)
-}
-func (m *Exclusion) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
-	if deterministic {
-		return xxx_messageInfo_Exclusion.Marshal(b, m, deterministic)
-	} else {
-		b = b[:cap(b)]
-		n, err := m.MarshalToSizedBuffer(b)
-		if err != nil {
-			return nil, err
-		}
-		return b[:n], nil
-	}
-}
-func (m *Exclusion) XXX_Merge(src proto.Message) {
-	xxx_messageInfo_Exclusion.Merge(m, src)
-}
-func (m *Exclusion) XXX_Size() int {
-	return m.Size()
-}
-func (m *Exclusion) XXX_DiscardUnknown() {
-	xxx_messageInfo_Exclusion.DiscardUnknown(m)
-}
-
-var xxx_messageInfo_Exclusion proto.InternalMessageInfo
-
-func (m *Exclusion) GetExcluded() bool {
-	if m != nil {
-		return m.Excluded
+		return m.Forced
 	}
 	return false
 }
 
-func (m *Exclusion) GetReason() string {
-	if m != nil {
-		return m.Reason
-	}
-	return ""
-}
-
-func (m *Exclusion) GetPrincipal() string {
+func (m *Attempt) GetPrincipal() string {
 	if m != nil {
 		return m.Principal
 	}
 	return ""
 }
 
-func (m *Exclusion) GetAtUnixNano() int64 {
-	if m != nil {
-		return m.AtUnixNano
-	}
-	return 0
-}
-
-// GlobalRecord is the cluster-wide state: pause, storm breaker, spacing.
+// GlobalRecord is coordinator.GlobalRecord: the cluster-wide state.
 type GlobalRecord struct {
-	Pause   *Pause   `protobuf:"bytes,1,opt,name=pause,proto3" json:"pause,omitempty"`
-	Breaker *Breaker `protobuf:"bytes,2,opt,name=breaker,proto3" json:"breaker,omitempty"`
-	// Start of the most recent repair step, for min_repair_spacing.
-	LastRepairStartUnixNano int64 `protobuf:"varint,3,opt,name=last_repair_start_unix_nano,json=lastRepairStartUnixNano,proto3" json:"last_repair_start_unix_nano,omitempty"`
-	// The mode in force, when an operator changed it at run time; unspecified
-	// means the configured --mode.
-	Mode Mode `protobuf:"varint,4,opt,name=mode,proto3,enum=healer.v1.Mode" json:"mode,omitempty"`
+	Paused           bool   `protobuf:"varint,1,opt,name=paused,proto3" json:"paused,omitempty"`
+	PauseReason      string `protobuf:"bytes,2,opt,name=pause_reason,json=pauseReason,proto3" json:"pause_reason,omitempty"`
+	PausedBy         string `protobuf:"bytes,3,opt,name=paused_by,json=pausedBy,proto3" json:"paused_by,omitempty"`
+	PausedAtUnixNano int64  `protobuf:"varint,4,opt,name=paused_at_unix_nano,json=pausedAtUnixNano,proto3" json:"paused_at_unix_nano,omitempty"`
+	// Absent when the breaker has never tripped (or was reset to zero).
+	Breaker *StormBreaker `protobuf:"bytes,5,opt,name=breaker,proto3" json:"breaker,omitempty"`
+	// Start of the most recent repair step, for the minimum spacing.
+	LastStartAtUnixNano int64 `protobuf:"varint,6,opt,name=last_start_at_unix_nano,json=lastStartAtUnixNano,proto3" json:"last_start_at_unix_nano,omitempty"`
 }
 
 func (m *GlobalRecord) Reset()         { *m = GlobalRecord{} }
 func (m *GlobalRecord) String() string { return proto.CompactTextString(m) }
 func (*GlobalRecord) ProtoMessage()    {}
 func (*GlobalRecord) Descriptor() ([]byte, []int) {
-	return fileDescriptor_a50bda915849ad08, []int{6}
+	return fileDescriptor_a50bda915849ad08, []int{5}
 }
 func (m *GlobalRecord) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -829,123 +907,70 @@ func (m *GlobalRecord) XXX_DiscardUnknown() {
 
 var xxx_messageInfo_GlobalRecord proto.InternalMessageInfo
 
-func (m *GlobalRecord) GetPause() *Pause {
-	if m != nil {
-		return m.Pause
-	}
-	return nil
-}
-
-func (m *GlobalRecord) GetBreaker() *Breaker {
-	if m != nil {
-		return m.Breaker
-	}
-	return nil
-}
-
-func (m *GlobalRecord) GetLastRepairStartUnixNano() int64 {
-	if m != nil {
-		return m.LastRepairStartUnixNano
-	}
-	return 0
-}
-
-func (m *GlobalRecord) GetMode() Mode {
-	if m != nil {
-		return m.Mode
-	}
-	return MODE_UNSPECIFIED
-}
-
-type Pause struct {
-	Paused     bool   `protobuf:"varint,1,opt,name=paused,proto3" json:"paused,omitempty"`
-	Reason     string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
-	Principal  string `protobuf:"bytes,3,opt,name=principal,proto3" json:"principal,omitempty"`
-	AtUnixNano int64  `protobuf:"varint,4,opt,name=at_unix_nano,json=atUnixNano,proto3" json:"at_unix_nano,omitempty"`
-}
-
-func (m *Pause) Reset()         { *m = Pause{} }
-func (m *Pause) String() string { return proto.CompactTextString(m) }
-func (*Pause) ProtoMessage()    {}
-func (*Pause) Descriptor() ([]byte, []int) {
-	return fileDescriptor_a50bda915849ad08, []int{7}
-}
-func (m *Pause) XXX_Unmarshal(b []byte) error {
-	return m.Unmarshal(b)
-}
-func (m *Pause) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
-	if deterministic {
-		return xxx_messageInfo_Pause.Marshal(b, m, deterministic)
-	} else {
-		b = b[:cap(b)]
-		n, err := m.MarshalToSizedBuffer(b)
-		if err != nil {
-			return nil, err
-		}
-		return b[:n], nil
-	}
-}
-func (m *Pause) XXX_Merge(src proto.Message) {
-	xxx_messageInfo_Pause.Merge(m, src)
-}
-func (m *Pause) XXX_Size() int {
-	return m.Size()
-}
-func (m *Pause) XXX_DiscardUnknown() {
-	xxx_messageInfo_Pause.DiscardUnknown(m)
-}
-
-var xxx_messageInfo_Pause proto.InternalMessageInfo
-
-func (m *Pause) GetPaused() bool {
+func (m *GlobalRecord) GetPaused() bool {
 	if m != nil {
 		return m.Paused
 	}
 	return false
 }
 
-func (m *Pause) GetReason() string {
+func (m *GlobalRecord) GetPauseReason() string {
 	if m != nil {
-		return m.Reason
+		return m.PauseReason
 	}
 	return ""
 }
 
-func (m *Pause) GetPrincipal() string {
+func (m *GlobalRecord) GetPausedBy() string {
 	if m != nil {
-		return m.Principal
+		return m.PausedBy
 	}
 	return ""
 }
 
-func (m *Pause) GetAtUnixNano() int64 {
+func (m *GlobalRecord) GetPausedAtUnixNano() int64 {
 	if m != nil {
-		return m.AtUnixNano
+		return m.PausedAtUnixNano
 	}
 	return 0
 }
 
-type Breaker struct {
-	Tripped         bool   `protobuf:"varint,1,opt,name=tripped,proto3" json:"tripped,omitempty"`
-	Reason          string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
-	TrippedUnixNano int64  `protobuf:"varint,3,opt,name=tripped_unix_nano,json=trippedUnixNano,proto3" json:"tripped_unix_nano,omitempty"`
-	// What tripped it: unhealthy agents out of known ones at that moment.
-	Unhealthy uint32 `protobuf:"varint,4,opt,name=unhealthy,proto3" json:"unhealthy,omitempty"`
-	Known     uint32 `protobuf:"varint,5,opt,name=known,proto3" json:"known,omitempty"`
+func (m *GlobalRecord) GetBreaker() *StormBreaker {
+	if m != nil {
+		return m.Breaker
+	}
+	return nil
 }
 
-func (m *Breaker) Reset()         { *m = Breaker{} }
-func (m *Breaker) String() string { return proto.CompactTextString(m) }
-func (*Breaker) ProtoMessage()    {}
-func (*Breaker) Descriptor() ([]byte, []int) {
-	return fileDescriptor_a50bda915849ad08, []int{8}
+func (m *GlobalRecord) GetLastStartAtUnixNano() int64 {
+	if m != nil {
+		return m.LastStartAtUnixNano
+	}
+	return 0
 }
-func (m *Breaker) XXX_Unmarshal(b []byte) error {
+
+// StormBreaker is coordinator.StormBreaker. Once tripped it stays tripped
+// until an operator resumes.
+type StormBreaker struct {
+	Tripped           bool  `protobuf:"varint,1,opt,name=tripped,proto3" json:"tripped,omitempty"`
+	TrippedAtUnixNano int64 `protobuf:"varint,2,opt,name=tripped_at_unix_nano,json=trippedAtUnixNano,proto3" json:"tripped_at_unix_nano,omitempty"`
+	// The counts that tripped it: unhealthy agents out of known ones.
+	Unhealthy int64 `protobuf:"varint,3,opt,name=unhealthy,proto3" json:"unhealthy,omitempty"`
+	Known     int64 `protobuf:"varint,4,opt,name=known,proto3" json:"known,omitempty"`
+}
+
+func (m *StormBreaker) Reset()         { *m = StormBreaker{} }
+func (m *StormBreaker) String() string { return proto.CompactTextString(m) }
+func (*StormBreaker) ProtoMessage()    {}
+func (*StormBreaker) Descriptor() ([]byte, []int) {
+	return fileDescriptor_a50bda915849ad08, []int{6}
+}
+func (m *StormBreaker) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
 }
-func (m *Breaker) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+func (m *StormBreaker) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
 	if deterministic {
-		return xxx_messageInfo_Breaker.Marshal(b, m, deterministic)
+		return xxx_messageInfo_StormBreaker.Marshal(b, m, deterministic)
 	} else {
 		b = b[:cap(b)]
 		n, err := m.MarshalToSizedBuffer(b)
@@ -955,47 +980,40 @@ func (m *Breaker) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
 		return b[:n], nil
 	}
 }
-func (m *Breaker) XXX_Merge(src proto.Message) {
-	xxx_messageInfo_Breaker.Merge(m, src)
+func (m *StormBreaker) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_StormBreaker.Merge(m, src)
 }
-func (m *Breaker) XXX_Size() int {
+func (m *StormBreaker) XXX_Size() int {
 	return m.Size()
 }
-func (m *Breaker) XXX_DiscardUnknown() {
-	xxx_messageInfo_Breaker.DiscardUnknown(m)
+func (m *StormBreaker) XXX_DiscardUnknown() {
+	xxx_messageInfo_StormBreaker.DiscardUnknown(m)
 }
 
-var xxx_messageInfo_Breaker proto.InternalMessageInfo
+var xxx_messageInfo_StormBreaker proto.InternalMessageInfo
 
-func (m *Breaker) GetTripped() bool {
+func (m *StormBreaker) GetTripped() bool {
 	if m != nil {
 		return m.Tripped
 	}
 	return false
 }
 
-func (m *Breaker) GetReason() string {
+func (m *StormBreaker) GetTrippedAtUnixNano() int64 {
 	if m != nil {
-		return m.Reason
-	}
-	return ""
-}
-
-func (m *Breaker) GetTrippedUnixNano() int64 {
-	if m != nil {
-		return m.TrippedUnixNano
+		return m.TrippedAtUnixNano
 	}
 	return 0
 }
 
-func (m *Breaker) GetUnhealthy() uint32 {
+func (m *StormBreaker) GetUnhealthy() int64 {
 	if m != nil {
 		return m.Unhealthy
 	}
 	return 0
 }
 
-func (m *Breaker) GetKnown() uint32 {
+func (m *StormBreaker) GetKnown() int64 {
 	if m != nil {
 		return m.Known
 	}
@@ -1005,9 +1023,9 @@ func (m *Breaker) GetKnown() uint32 {
 // FrameworkRecord holds the framework ID healer registered with. Once it is
 // stored healer never registers a new framework by itself.
 type FrameworkRecord struct {
-	FrameworkId        string `protobuf:"bytes,1,opt,name=framework_id,json=frameworkId,proto3" json:"framework_id,omitempty"`
-	FrameworkName      string `protobuf:"bytes,2,opt,name=framework_name,json=frameworkName,proto3" json:"framework_name,omitempty"`
-	RegisteredUnixNano int64  `protobuf:"varint,3,opt,name=registered_unix_nano,json=registeredUnixNano,proto3" json:"registered_unix_nano,omitempty"`
+	FrameworkId          string `protobuf:"bytes,1,opt,name=framework_id,json=frameworkId,proto3" json:"framework_id,omitempty"`
+	FrameworkName        string `protobuf:"bytes,2,opt,name=framework_name,json=frameworkName,proto3" json:"framework_name,omitempty"`
+	RegisteredAtUnixNano int64  `protobuf:"varint,3,opt,name=registered_at_unix_nano,json=registeredAtUnixNano,proto3" json:"registered_at_unix_nano,omitempty"`
 	// The master that answered SUBSCRIBED first, for the operator's benefit.
 	Master string `protobuf:"bytes,4,opt,name=master,proto3" json:"master,omitempty"`
 }
@@ -1016,7 +1034,7 @@ func (m *FrameworkRecord) Reset()         { *m = FrameworkRecord{} }
 func (m *FrameworkRecord) String() string { return proto.CompactTextString(m) }
 func (*FrameworkRecord) ProtoMessage()    {}
 func (*FrameworkRecord) Descriptor() ([]byte, []int) {
-	return fileDescriptor_a50bda915849ad08, []int{9}
+	return fileDescriptor_a50bda915849ad08, []int{7}
 }
 func (m *FrameworkRecord) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -1059,9 +1077,9 @@ func (m *FrameworkRecord) GetFrameworkName() string {
 	return ""
 }
 
-func (m *FrameworkRecord) GetRegisteredUnixNano() int64 {
+func (m *FrameworkRecord) GetRegisteredAtUnixNano() int64 {
 	if m != nil {
-		return m.RegisteredUnixNano
+		return m.RegisteredAtUnixNano
 	}
 	return 0
 }
@@ -1073,25 +1091,39 @@ func (m *FrameworkRecord) GetMaster() string {
 	return ""
 }
 
-// RepairTask is TaskInfo.data of a repair task: what the executor runs. The
-// command comes from the scheduler's configuration, never from an API request.
+// RepairTask is TaskInfo.data of a repair task: what the executor runs for a
+// coordinator launch action (coordinator.Action of kind ActLaunch, always
+// agent scope). The command comes from the scheduler's configuration
+// (--repair_set, looked up by action), never from an API request. The
+// action's drain and re-apply flags are the scheduler's business (it drains
+// before launching; a re-applied launch is a new task for the same
+// attempt) and do not reach the executor.
 type RepairTask struct {
-	Action string `protobuf:"bytes,1,opt,name=action,proto3" json:"action,omitempty"`
-	// Run with /bin/sh -c.
-	Command    string `protobuf:"bytes,2,opt,name=command,proto3" json:"command,omitempty"`
-	TimeoutNs  int64  `protobuf:"varint,3,opt,name=timeout_ns,json=timeoutNs,proto3" json:"timeout_ns,omitempty"`
-	AgentId    string `protobuf:"bytes,4,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
-	Hostname   string `protobuf:"bytes,5,opt,name=hostname,proto3" json:"hostname,omitempty"`
-	Problem    string `protobuf:"bytes,6,opt,name=problem,proto3" json:"problem,omitempty"`
-	Attempt    uint32 `protobuf:"varint,7,opt,name=attempt,proto3" json:"attempt,omitempty"`
-	IncidentId string `protobuf:"bytes,8,opt,name=incident_id,json=incidentId,proto3" json:"incident_id,omitempty"`
+	// The agent it runs on, and the machine's hostname.
+	AgentId  string `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	Hostname string `protobuf:"bytes,2,opt,name=hostname,proto3" json:"hostname,omitempty"`
+	// The agent's incident number and the attempt id: with agent_id they
+	// name the step, and the scheduler matches the outcome by them.
+	Incident uint64 `protobuf:"varint,3,opt,name=incident,proto3" json:"incident,omitempty"`
+	Attempt  uint64 `protobuf:"varint,4,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Problem  string `protobuf:"bytes,5,opt,name=problem,proto3" json:"problem,omitempty"`
+	// The step's action id (--repair_set) and its command, run with
+	// /bin/sh -c.
+	Action  string `protobuf:"bytes,6,opt,name=action,proto3" json:"action,omitempty"`
+	Command string `protobuf:"bytes,7,opt,name=command,proto3" json:"command,omitempty"`
+	// The step's timeout, resolved by the scheduler (never 0: a step without
+	// its own timeout gets the policy's default).
+	TimeoutNs int64 `protobuf:"varint,8,opt,name=timeout_ns,json=timeoutNs,proto3" json:"timeout_ns,omitempty"`
+	// Started by an operator's force, and whose (for the executor's log).
+	Forced    bool   `protobuf:"varint,9,opt,name=forced,proto3" json:"forced,omitempty"`
+	Principal string `protobuf:"bytes,10,opt,name=principal,proto3" json:"principal,omitempty"`
 }
 
 func (m *RepairTask) Reset()         { *m = RepairTask{} }
 func (m *RepairTask) String() string { return proto.CompactTextString(m) }
 func (*RepairTask) ProtoMessage()    {}
 func (*RepairTask) Descriptor() ([]byte, []int) {
-	return fileDescriptor_a50bda915849ad08, []int{10}
+	return fileDescriptor_a50bda915849ad08, []int{8}
 }
 func (m *RepairTask) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -1120,6 +1152,41 @@ func (m *RepairTask) XXX_DiscardUnknown() {
 
 var xxx_messageInfo_RepairTask proto.InternalMessageInfo
 
+func (m *RepairTask) GetAgentId() string {
+	if m != nil {
+		return m.AgentId
+	}
+	return ""
+}
+
+func (m *RepairTask) GetHostname() string {
+	if m != nil {
+		return m.Hostname
+	}
+	return ""
+}
+
+func (m *RepairTask) GetIncident() uint64 {
+	if m != nil {
+		return m.Incident
+	}
+	return 0
+}
+
+func (m *RepairTask) GetAttempt() uint64 {
+	if m != nil {
+		return m.Attempt
+	}
+	return 0
+}
+
+func (m *RepairTask) GetProblem() string {
+	if m != nil {
+		return m.Problem
+	}
+	return ""
+}
+
 func (m *RepairTask) GetAction() string {
 	if m != nil {
 		return m.Action
@@ -1141,55 +1208,36 @@ func (m *RepairTask) GetTimeoutNs() int64 {
 	return 0
 }
 
-func (m *RepairTask) GetAgentId() string {
+func (m *RepairTask) GetForced() bool {
 	if m != nil {
-		return m.AgentId
+		return m.Forced
 	}
-	return ""
+	return false
 }
 
-func (m *RepairTask) GetHostname() string {
+func (m *RepairTask) GetPrincipal() string {
 	if m != nil {
-		return m.Hostname
-	}
-	return ""
-}
-
-func (m *RepairTask) GetProblem() string {
-	if m != nil {
-		return m.Problem
-	}
-	return ""
-}
-
-func (m *RepairTask) GetAttempt() uint32 {
-	if m != nil {
-		return m.Attempt
-	}
-	return 0
-}
-
-func (m *RepairTask) GetIncidentId() string {
-	if m != nil {
-		return m.IncidentId
+		return m.Principal
 	}
 	return ""
 }
 
 // RepairResult is TaskStatus.data of a finished repair task.
 type RepairResult struct {
-	ExitCode        int32  `protobuf:"varint,1,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
-	TimedOut        bool   `protobuf:"varint,2,opt,name=timed_out,json=timedOut,proto3" json:"timed_out,omitempty"`
-	OutputTail      []byte `protobuf:"bytes,3,opt,name=output_tail,json=outputTail,proto3" json:"output_tail,omitempty"`
-	StartedUnixNano int64  `protobuf:"varint,4,opt,name=started_unix_nano,json=startedUnixNano,proto3" json:"started_unix_nano,omitempty"`
-	EndedUnixNano   int64  `protobuf:"varint,5,opt,name=ended_unix_nano,json=endedUnixNano,proto3" json:"ended_unix_nano,omitempty"`
+	ExitCode int32 `protobuf:"varint,1,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
+	TimedOut bool  `protobuf:"varint,2,opt,name=timed_out,json=timedOut,proto3" json:"timed_out,omitempty"`
+	// The end of the command's output, at most healerpb.MaxOutputTail bytes
+	// (the executor clips with healerpb.Tail).
+	OutputTail        []byte `protobuf:"bytes,3,opt,name=output_tail,json=outputTail,proto3" json:"output_tail,omitempty"`
+	StartedAtUnixNano int64  `protobuf:"varint,4,opt,name=started_at_unix_nano,json=startedAtUnixNano,proto3" json:"started_at_unix_nano,omitempty"`
+	EndedAtUnixNano   int64  `protobuf:"varint,5,opt,name=ended_at_unix_nano,json=endedAtUnixNano,proto3" json:"ended_at_unix_nano,omitempty"`
 }
 
 func (m *RepairResult) Reset()         { *m = RepairResult{} }
 func (m *RepairResult) String() string { return proto.CompactTextString(m) }
 func (*RepairResult) ProtoMessage()    {}
 func (*RepairResult) Descriptor() ([]byte, []int) {
-	return fileDescriptor_a50bda915849ad08, []int{11}
+	return fileDescriptor_a50bda915849ad08, []int{9}
 }
 func (m *RepairResult) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -1239,16 +1287,16 @@ func (m *RepairResult) GetOutputTail() []byte {
 	return nil
 }
 
-func (m *RepairResult) GetStartedUnixNano() int64 {
+func (m *RepairResult) GetStartedAtUnixNano() int64 {
 	if m != nil {
-		return m.StartedUnixNano
+		return m.StartedAtUnixNano
 	}
 	return 0
 }
 
-func (m *RepairResult) GetEndedUnixNano() int64 {
+func (m *RepairResult) GetEndedAtUnixNano() int64 {
 	if m != nil {
-		return m.EndedUnixNano
+		return m.EndedAtUnixNano
 	}
 	return 0
 }
@@ -1264,7 +1312,7 @@ func (m *MonitorConfig) Reset()         { *m = MonitorConfig{} }
 func (m *MonitorConfig) String() string { return proto.CompactTextString(m) }
 func (*MonitorConfig) ProtoMessage()    {}
 func (*MonitorConfig) Descriptor() ([]byte, []int) {
-	return fileDescriptor_a50bda915849ad08, []int{12}
+	return fileDescriptor_a50bda915849ad08, []int{10}
 }
 func (m *MonitorConfig) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -1335,7 +1383,7 @@ func (m *Check) Reset()         { *m = Check{} }
 func (m *Check) String() string { return proto.CompactTextString(m) }
 func (*Check) ProtoMessage()    {}
 func (*Check) Descriptor() ([]byte, []int) {
-	return fileDescriptor_a50bda915849ad08, []int{13}
+	return fileDescriptor_a50bda915849ad08, []int{11}
 }
 func (m *Check) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -1468,7 +1516,7 @@ func (m *Envelope) Reset()         { *m = Envelope{} }
 func (m *Envelope) String() string { return proto.CompactTextString(m) }
 func (*Envelope) ProtoMessage()    {}
 func (*Envelope) Descriptor() ([]byte, []int) {
-	return fileDescriptor_a50bda915849ad08, []int{14}
+	return fileDescriptor_a50bda915849ad08, []int{12}
 }
 func (m *Envelope) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -1537,7 +1585,7 @@ func (m *MonitorReport) Reset()         { *m = MonitorReport{} }
 func (m *MonitorReport) String() string { return proto.CompactTextString(m) }
 func (*MonitorReport) ProtoMessage()    {}
 func (*MonitorReport) Descriptor() ([]byte, []int) {
-	return fileDescriptor_a50bda915849ad08, []int{15}
+	return fileDescriptor_a50bda915849ad08, []int{13}
 }
 func (m *MonitorReport) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -1599,7 +1647,7 @@ func (m *Violation) Reset()         { *m = Violation{} }
 func (m *Violation) String() string { return proto.CompactTextString(m) }
 func (*Violation) ProtoMessage()    {}
 func (*Violation) Descriptor() ([]byte, []int) {
-	return fileDescriptor_a50bda915849ad08, []int{16}
+	return fileDescriptor_a50bda915849ad08, []int{14}
 }
 func (m *Violation) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -1666,18 +1714,15 @@ func (m *Violation) GetSinceUnixNano() int64 {
 func init() {
 	proto.RegisterEnum("healer.v1.AgentState", AgentState_name, AgentState_value)
 	proto.RegisterEnum("healer.v1.Scope", Scope_name, Scope_value)
-	proto.RegisterEnum("healer.v1.Outcome", Outcome_name, Outcome_value)
-	proto.RegisterEnum("healer.v1.Mode", Mode_name, Mode_value)
+	proto.RegisterEnum("healer.v1.Result", Result_name, Result_value)
 	proto.RegisterEnum("healer.v1.CheckKind", CheckKind_name, CheckKind_value)
 	proto.RegisterType((*AgentRecord)(nil), "healer.v1.AgentRecord")
-	proto.RegisterType((*LadderPosition)(nil), "healer.v1.LadderPosition")
 	proto.RegisterType((*Incident)(nil), "healer.v1.Incident")
-	proto.RegisterType((*Signal)(nil), "healer.v1.Signal")
+	proto.RegisterType((*Run)(nil), "healer.v1.Run")
+	proto.RegisterType((*Step)(nil), "healer.v1.Step")
 	proto.RegisterType((*Attempt)(nil), "healer.v1.Attempt")
-	proto.RegisterType((*Exclusion)(nil), "healer.v1.Exclusion")
 	proto.RegisterType((*GlobalRecord)(nil), "healer.v1.GlobalRecord")
-	proto.RegisterType((*Pause)(nil), "healer.v1.Pause")
-	proto.RegisterType((*Breaker)(nil), "healer.v1.Breaker")
+	proto.RegisterType((*StormBreaker)(nil), "healer.v1.StormBreaker")
 	proto.RegisterType((*FrameworkRecord)(nil), "healer.v1.FrameworkRecord")
 	proto.RegisterType((*RepairTask)(nil), "healer.v1.RepairTask")
 	proto.RegisterType((*RepairResult)(nil), "healer.v1.RepairResult")
@@ -1691,124 +1736,134 @@ func init() {
 func init() { proto.RegisterFile("healer.proto", fileDescriptor_a50bda915849ad08) }
 
 var fileDescriptor_a50bda915849ad08 = []byte{
-	// 1865 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xb4, 0x58, 0x3b, 0x73, 0x23, 0x4b,
-	0x15, 0xf6, 0xe8, 0xad, 0x23, 0xc9, 0x1e, 0xb7, 0x1f, 0xab, 0xdd, 0xbd, 0xd7, 0xd7, 0xab, 0x5b,
-	0x6c, 0xb9, 0x0c, 0x78, 0x59, 0xf3, 0x08, 0x80, 0x44, 0x96, 0xc6, 0xbb, 0x53, 0x6b, 0x4b, 0xaa,
-	0xd6, 0x78, 0xe1, 0x92, 0x0c, 0x6d, 0x4d, 0xdb, 0x9e, 0xf2, 0x68, 0x5a, 0x35, 0xd3, 0xf2, 0x1a,
-	0x8a, 0x2a, 0x28, 0x8a, 0x80, 0x90, 0x2a, 0x42, 0x62, 0x52, 0x22, 0x02, 0x12, 0x62, 0x6e, 0xc6,
-	0x86, 0x44, 0x14, 0xec, 0x26, 0xf0, 0x2f, 0xa8, 0x7e, 0xcc, 0x68, 0x34, 0xf6, 0x6e, 0x91, 0xdc,
-	0xac, 0xcf, 0xf7, 0x9d, 0xe9, 0x3e, 0x7d, 0x5e, 0x7d, 0x24, 0x68, 0x5e, 0x51, 0x12, 0xd0, 0xe8,
-	0x60, 0x16, 0x31, 0xce, 0x50, 0x5d, 0x4b, 0x37, 0xcf, 0x1f, 0x6d, 0x5e, 0xb2, 0x4b, 0x26, 0xd1,
-	0x67, 0x62, 0xa5, 0x14, 0x3a, 0x7f, 0x2e, 0x42, 0xa3, 0x7b, 0x49, 0x43, 0x8e, 0xe9, 0x84, 0x45,
-	0x1e, 0x7a, 0x08, 0x35, 0x22, 0x44, 0xd7, 0xf7, 0xda, 0xc6, 0xae, 0xb1, 0x57, 0xc7, 0x55, 0x29,
-	0xdb, 0x1e, 0x7a, 0x04, 0xb5, 0x2b, 0x16, 0xf3, 0x90, 0x4c, 0x69, 0xbb, 0x20, 0xa9, 0x54, 0x46,
-	0x08, 0x4a, 0x3f, 0x67, 0x21, 0x6d, 0x17, 0x25, 0x2e, 0xd7, 0xe8, 0xeb, 0x50, 0x8e, 0x39, 0xe1,
-	0xb4, 0x5d, 0xda, 0x35, 0xf6, 0x56, 0x0f, 0xb7, 0x0e, 0x52, 0x5b, 0x0e, 0xe4, 0x89, 0x63, 0x41,
-	0x62, 0xa5, 0x83, 0x9e, 0xc3, 0x96, 0x5c, 0xb8, 0xb1, 0x1f, 0x4e, 0xa8, 0x3b, 0x0f, 0xfd, 0x5b,
-	0x37, 0x24, 0x21, 0x6b, 0x97, 0x77, 0x8d, 0xbd, 0x22, 0x46, 0x92, 0x1c, 0x0b, 0xee, 0x2c, 0xf4,
-	0x6f, 0x07, 0x24, 0x64, 0xe8, 0x1b, 0x80, 0x3c, 0x4a, 0xbc, 0xc0, 0x0f, 0xb3, 0xfa, 0x15, 0xa9,
-	0x6f, 0x26, 0x4c, 0xaa, 0xfd, 0x1c, 0x2a, 0x01, 0xf1, 0x3c, 0x1a, 0xb5, 0xab, 0xbb, 0xc6, 0x5e,
-	0xe3, 0xf0, 0x61, 0xc6, 0x9c, 0x13, 0x49, 0x8c, 0x58, 0xec, 0x73, 0x9f, 0x85, 0x58, 0x2b, 0xa2,
-	0x67, 0x50, 0xf3, 0xc3, 0x89, 0xef, 0xd1, 0x90, 0xb7, 0x6b, 0xf2, 0xa3, 0x8d, 0xcc, 0x47, 0xb6,
-	0xa6, 0x70, 0xaa, 0x84, 0xbe, 0x03, 0x35, 0xc2, 0x39, 0x9d, 0xce, 0x78, 0xdc, 0xae, 0xef, 0x16,
-	0xf7, 0x1a, 0x87, 0x28, 0x7b, 0x69, 0x45, 0x1d, 0x95, 0xbe, 0xfc, 0xe7, 0x67, 0x2b, 0x38, 0xd5,
-	0x44, 0x87, 0x50, 0xa7, 0xb7, 0x93, 0x60, 0x1e, 0xfb, 0x2c, 0x6c, 0x83, 0x3c, 0x67, 0x33, 0xf3,
-	0x99, 0x95, 0x70, 0x78, 0xa1, 0xd6, 0xf9, 0x05, 0xac, 0x2e, 0x1b, 0x8d, 0xda, 0x50, 0x9d, 0x45,
-	0xec, 0x3c, 0xa0, 0xd3, 0x24, 0x6e, 0x5a, 0x44, 0x9f, 0x02, 0xc4, 0x9c, 0xce, 0x5c, 0x3f, 0xf4,
-	0xe8, 0xad, 0x8c, 0x5c, 0x0b, 0xd7, 0x05, 0x62, 0x0b, 0x40, 0x78, 0x3e, 0x20, 0x31, 0x77, 0x27,
-	0x01, 0x8b, 0xa9, 0x97, 0xf1, 0x64, 0x51, 0x79, 0x5e, 0x90, 0x3d, 0xc9, 0x25, 0xbe, 0xec, 0xfc,
-	0xdd, 0x80, 0x5a, 0x72, 0x7d, 0xb4, 0x0a, 0x85, 0x34, 0x57, 0x0a, 0xbe, 0x97, 0x35, 0xa4, 0xb0,
-	0x6c, 0xc8, 0x1e, 0x98, 0x6c, 0x46, 0xc3, 0x7b, 0x0e, 0x59, 0x55, 0x78, 0x1a, 0xac, 0x27, 0xd0,
-	0x8c, 0xfd, 0xcb, 0x90, 0x04, 0xee, 0x84, 0xcd, 0x43, 0x2e, 0x33, 0xa8, 0x85, 0x1b, 0x0a, 0xeb,
-	0x09, 0x08, 0x1d, 0x42, 0x43, 0x9a, 0xad, 0x30, 0x99, 0x26, 0x8d, 0xc3, 0xf5, 0x8c, 0xdf, 0xc6,
-	0x92, 0xc0, 0x20, 0xb4, 0xd4, 0x5a, 0x98, 0x16, 0xb3, 0x79, 0x34, 0xa1, 0x71, 0xbb, 0xb2, 0x5b,
-	0x14, 0xa6, 0x69, 0xb1, 0xf3, 0x6b, 0x03, 0x2a, 0x0b, 0xa5, 0x0f, 0x38, 0x72, 0x1b, 0x2a, 0x4a,
-	0x5f, 0x5f, 0x4c, 0x4b, 0xe2, 0x8b, 0x29, 0x8d, 0x63, 0x72, 0x99, 0xe4, 0x7f, 0x22, 0x8a, 0x14,
-	0x8d, 0xe8, 0x84, 0xfa, 0x37, 0x4b, 0x77, 0x2e, 0xa9, 0x14, 0x4d, 0x98, 0xd4, 0xad, 0x7f, 0x2a,
-	0x42, 0x55, 0x27, 0x09, 0xfa, 0x0c, 0x1a, 0x49, 0x5a, 0x2d, 0x4a, 0x11, 0x12, 0xc8, 0xfe, 0x98,
-	0x9b, 0x97, 0xe3, 0x5d, 0xcc, 0xc7, 0x7b, 0x1b, 0x2a, 0x64, 0x22, 0x52, 0x46, 0xda, 0x51, 0xc7,
-	0x5a, 0x42, 0x4f, 0xa1, 0x1c, 0x4f, 0xd8, 0x8c, 0x4a, 0x57, 0xae, 0x1e, 0x9a, 0x59, 0x57, 0x0a,
-	0x1c, 0x2b, 0x5a, 0x1c, 0xac, 0x53, 0x57, 0xd6, 0x5a, 0x0b, 0x27, 0x22, 0x7a, 0x00, 0x55, 0x4e,
-	0xe2, 0x6b, 0x61, 0x6f, 0x55, 0x6d, 0x2d, 0x44, 0xdb, 0x43, 0xfb, 0xb0, 0x1e, 0x73, 0x12, 0xf1,
-	0x25, 0x2f, 0xd4, 0xa4, 0x17, 0xd6, 0x34, 0x91, 0x86, 0xfe, 0x29, 0xac, 0xd1, 0xd0, 0x5b, 0xd2,
-	0xac, 0x4b, 0xcd, 0x96, 0x84, 0x33, 0xd5, 0x5f, 0x65, 0x73, 0x3e, 0x61, 0x53, 0x2a, 0x6b, 0x66,
-	0x75, 0xa9, 0xd4, 0x86, 0x8a, 0xc1, 0x89, 0x0a, 0x7a, 0x2c, 0x6a, 0xcc, 0xe7, 0xee, 0x84, 0x79,
-	0xb4, 0xdd, 0xd8, 0x35, 0xf6, 0xca, 0xb8, 0x26, 0x80, 0x1e, 0xf3, 0xa8, 0xf0, 0x35, 0x9b, 0xf3,
-	0xd9, 0x9c, 0xbb, 0x9c, 0xf8, 0x41, 0xbb, 0xb9, 0x6b, 0xec, 0x35, 0x31, 0x28, 0xc8, 0x21, 0x7e,
-	0x20, 0x5c, 0x16, 0x51, 0x12, 0xb3, 0xb0, 0xdd, 0x52, 0xf7, 0x52, 0x52, 0xe7, 0x97, 0x50, 0x4f,
-	0xab, 0x53, 0xb4, 0x47, 0x59, 0x9f, 0x1e, 0x55, 0xe1, 0xaa, 0xe1, 0x54, 0xce, 0x6c, 0x50, 0xc8,
-	0x6e, 0x80, 0x3e, 0x81, 0xfa, 0x2c, 0x12, 0x41, 0x9d, 0x91, 0x40, 0xe7, 0xce, 0x02, 0x40, 0xbb,
-	0xd0, 0x24, 0xfc, 0x4e, 0xde, 0x00, 0xe1, 0x69, 0xc6, 0xfc, 0xcd, 0x80, 0xe6, 0x8b, 0x80, 0x9d,
-	0x93, 0x40, 0xb7, 0xef, 0xa7, 0x50, 0x9e, 0x91, 0x79, 0x4c, 0xa5, 0x05, 0x8d, 0xa5, 0x20, 0x8e,
-	0x04, 0x8e, 0x15, 0x2d, 0xbc, 0x77, 0x1e, 0x51, 0x72, 0x4d, 0x23, 0x69, 0xd1, 0x72, 0xa3, 0x3a,
-	0x52, 0x0c, 0x4e, 0x54, 0xd0, 0x0f, 0xe1, 0xb1, 0xac, 0xb5, 0x88, 0xce, 0x88, 0x1f, 0xb9, 0x32,
-	0x64, 0x77, 0x6a, 0xf8, 0x81, 0x50, 0xc1, 0x52, 0x63, 0x2c, 0x14, 0xd2, 0x48, 0x7d, 0x0e, 0xa5,
-	0xa9, 0x70, 0xbb, 0x7a, 0x06, 0xd6, 0x32, 0x07, 0x9d, 0x32, 0x8f, 0x62, 0x49, 0x76, 0xde, 0x40,
-	0x59, 0x1a, 0x28, 0x5c, 0x25, 0x4d, 0x4c, 0x9c, 0xa8, 0xa5, 0xaf, 0xcc, 0x85, 0x7f, 0x30, 0xa0,
-	0xaa, 0x2f, 0x2c, 0x52, 0x9b, 0x47, 0xfe, 0x6c, 0x96, 0x1e, 0x9e, 0x88, 0x1f, 0x3c, 0x7d, 0x1f,
-	0xd6, 0xb5, 0xca, 0x1d, 0x7f, 0xac, 0x69, 0x22, 0xf5, 0xc3, 0x27, 0x50, 0x9f, 0x87, 0xe2, 0xf2,
-	0xfc, 0xea, 0x67, 0xba, 0xa3, 0x2d, 0x00, 0xb4, 0x09, 0xe5, 0xeb, 0x90, 0xbd, 0x09, 0x65, 0xf9,
-	0xb5, 0xb0, 0x12, 0x3a, 0x7f, 0x34, 0x60, 0xed, 0x38, 0x22, 0x53, 0xfa, 0x86, 0x45, 0xd7, 0x3a,
-	0xc6, 0x4f, 0xa0, 0x79, 0x91, 0x40, 0x8b, 0xde, 0xd0, 0x48, 0x31, 0xdb, 0x43, 0x5f, 0x83, 0xd5,
-	0x85, 0x4a, 0xe6, 0xc1, 0x6e, 0xa5, 0xe8, 0x40, 0xbc, 0xda, 0xdf, 0x82, 0xcd, 0x88, 0x5e, 0xfa,
-	0x31, 0xa7, 0xd1, 0x7d, 0x9d, 0x7f, 0xc1, 0xa5, 0x77, 0xd8, 0x86, 0xca, 0x94, 0x08, 0x2c, 0x69,
-	0x1e, 0x4a, 0xea, 0xfc, 0xd7, 0x00, 0x50, 0xb1, 0x77, 0x48, 0x7c, 0x9d, 0xe9, 0x31, 0xc6, 0x52,
-	0x8f, 0x69, 0x43, 0x75, 0xc2, 0xa6, 0x53, 0x12, 0x7a, 0x49, 0xd3, 0xd2, 0xa2, 0x68, 0x5a, 0xdc,
-	0x9f, 0x52, 0x36, 0xe7, 0x6e, 0x18, 0x6b, 0x03, 0xea, 0x1a, 0x19, 0xc4, 0x4b, 0x63, 0x49, 0xe9,
-	0xc3, 0x63, 0x49, 0x39, 0x37, 0x96, 0x64, 0x9a, 0x64, 0x65, 0xb9, 0x49, 0x66, 0xba, 0x58, 0x75,
-	0xb9, 0x8b, 0xe5, 0x3a, 0x6f, 0x2d, 0xdf, 0x79, 0x3b, 0x7f, 0x35, 0xa0, 0xa9, 0xee, 0x8a, 0x69,
-	0x3c, 0x0f, 0xf8, 0x72, 0x73, 0x31, 0x72, 0xcd, 0xe5, 0x31, 0xc8, 0x6b, 0x78, 0x2e, 0x9b, 0x73,
-	0x79, 0xe9, 0x1a, 0xae, 0x49, 0x60, 0x38, 0xe7, 0xf9, 0xce, 0x53, 0xbc, 0xd3, 0x79, 0xee, 0xed,
-	0x9c, 0xa5, 0xff, 0xbb, 0x73, 0x96, 0xef, 0xe9, 0x9c, 0x1d, 0x06, 0xad, 0x53, 0x16, 0xfa, 0x9c,
-	0x45, 0x3d, 0x16, 0x5e, 0xf8, 0x97, 0xe8, 0x00, 0x2a, 0x93, 0x2b, 0x3a, 0xb9, 0x8e, 0xdb, 0x86,
-	0x1c, 0x5a, 0xb2, 0x5d, 0xa3, 0x27, 0x08, 0x3d, 0xb2, 0x68, 0x2d, 0x74, 0x00, 0x1b, 0x1e, 0xbd,
-	0x20, 0xf3, 0x80, 0xbb, 0x7e, 0xc8, 0x69, 0x74, 0x43, 0x02, 0x11, 0xb4, 0x82, 0x3c, 0x6c, 0x5d,
-	0x53, 0xb6, 0x66, 0x06, 0x71, 0xe7, 0x37, 0x45, 0x28, 0xcb, 0x7d, 0xc4, 0x98, 0x28, 0xe3, 0xa4,
-	0xb2, 0x42, 0xae, 0xd1, 0x1e, 0x94, 0xae, 0x7d, 0x9d, 0x10, 0xab, 0x4b, 0x93, 0x8f, 0xfc, 0xe6,
-	0x95, 0x1f, 0x7a, 0x58, 0x6a, 0x64, 0xa3, 0x59, 0x5c, 0x8e, 0xa6, 0x8c, 0xd9, 0xc2, 0x12, 0x5d,
-	0xe5, 0x7e, 0x6a, 0x02, 0xda, 0x82, 0xca, 0x05, 0x8b, 0x04, 0xa7, 0x5c, 0x52, 0xbe, 0x60, 0xd1,
-	0x20, 0x46, 0xdf, 0x85, 0x1a, 0x0d, 0x6f, 0x68, 0x20, 0x9e, 0xbd, 0xca, 0x9d, 0x09, 0xcf, 0xd2,
-	0x54, 0x32, 0xb1, 0x25, 0xaa, 0xb9, 0x64, 0xad, 0xe6, 0x93, 0x55, 0x14, 0x09, 0xe5, 0x91, 0x3f,
-	0xd1, 0xc9, 0xa3, 0x25, 0x71, 0xfb, 0x19, 0xe1, 0x57, 0xf2, 0x3d, 0xab, 0x63, 0xb9, 0xce, 0x56,
-	0x04, 0x2c, 0x57, 0x84, 0x09, 0xc5, 0x79, 0x14, 0xc8, 0xc7, 0xaa, 0x8e, 0xc5, 0x12, 0x7d, 0x0e,
-	0x2d, 0x7a, 0x3b, 0xa3, 0x13, 0x2e, 0x3a, 0x30, 0x9f, 0xc7, 0xf2, 0xa5, 0x2a, 0xe3, 0xa6, 0x02,
-	0xc7, 0x12, 0x93, 0x89, 0xed, 0x79, 0x11, 0x8d, 0x63, 0xfd, 0x58, 0x25, 0x62, 0xe7, 0xa7, 0x50,
-	0x4b, 0x6e, 0x24, 0x9e, 0xea, 0x2b, 0x12, 0xbb, 0x53, 0x3f, 0x4c, 0xda, 0xec, 0x15, 0x89, 0x4f,
-	0xfd, 0x50, 0x9c, 0x2a, 0x40, 0x11, 0x0c, 0x03, 0x8b, 0x65, 0xaa, 0x4a, 0xd4, 0x2c, 0xa1, 0x55,
-	0xc9, 0xad, 0x54, 0x25, 0xb7, 0xd2, 0xd9, 0x42, 0x95, 0xdc, 0x76, 0x7e, 0x6b, 0xa4, 0xa9, 0x85,
-	0xe9, 0x8c, 0x45, 0xfc, 0x63, 0x3f, 0x27, 0xf2, 0xad, 0xb9, 0x90, 0x6f, 0xcd, 0xe8, 0xfb, 0x00,
-	0x37, 0x3e, 0x0b, 0x88, 0x68, 0x1d, 0xa2, 0x27, 0x14, 0x73, 0x93, 0xf1, 0xeb, 0x84, 0xd4, 0x01,
-	0xca, 0x68, 0x77, 0x7e, 0x6f, 0x40, 0x3d, 0xe5, 0x45, 0x73, 0x95, 0xb9, 0xab, 0x6d, 0x50, 0xc2,
-	0x47, 0x46, 0xa8, 0x4d, 0x28, 0xdf, 0x90, 0x60, 0xae, 0xe6, 0x39, 0x03, 0x2b, 0x21, 0x3b, 0xe7,
-	0x95, 0x96, 0xe7, 0xbc, 0xa7, 0xb0, 0x76, 0xff, 0xef, 0x96, 0x56, 0x9c, 0xfd, 0xc9, 0xb2, 0xff,
-	0x1f, 0x03, 0x60, 0xf1, 0xdb, 0x07, 0x3d, 0x86, 0x07, 0xdd, 0x17, 0xd6, 0xc0, 0x71, 0xc7, 0x4e,
-	0xd7, 0xb1, 0xdc, 0xb3, 0xc1, 0x78, 0x64, 0xf5, 0xec, 0x63, 0xdb, 0xea, 0x9b, 0x2b, 0xe8, 0x01,
-	0x6c, 0x64, 0xc9, 0x97, 0x56, 0xf7, 0xc4, 0x79, 0xf9, 0x85, 0x69, 0xe4, 0x89, 0x91, 0x35, 0xe8,
-	0xdb, 0x83, 0x17, 0x66, 0x01, 0x3d, 0x81, 0x4f, 0xb3, 0x44, 0xf7, 0x47, 0x5d, 0xdb, 0xb1, 0x07,
-	0x2f, 0xdc, 0xee, 0x68, 0x84, 0x87, 0xaf, 0xbb, 0x27, 0x66, 0x11, 0xb5, 0x61, 0x33, 0xab, 0xd2,
-	0xc7, 0x5d, 0x7b, 0x20, 0x3e, 0x2e, 0xa1, 0x87, 0xb0, 0x95, 0x65, 0xb0, 0x35, 0xea, 0xda, 0x58,
-	0x50, 0xe5, 0x3c, 0x35, 0xc2, 0xc3, 0xa3, 0xae, 0x63, 0x0f, 0x07, 0x66, 0x25, 0xbf, 0x9f, 0x3d,
-	0x1e, 0x9e, 0x74, 0x1d, 0xab, 0x6f, 0x56, 0xf7, 0xbb, 0x50, 0x96, 0x63, 0x23, 0xda, 0x82, 0xf5,
-	0x71, 0x6f, 0x38, 0xca, 0x5f, 0x6f, 0x0d, 0x1a, 0x0a, 0x96, 0xdf, 0x9b, 0x06, 0x32, 0xa1, 0xa9,
-	0x80, 0xd3, 0xee, 0xd8, 0xb1, 0xb0, 0x59, 0xd8, 0xff, 0x8b, 0x01, 0x55, 0x3d, 0xc9, 0x89, 0x4b,
-	0x0f, 0xcf, 0x9c, 0xde, 0xf0, 0x34, 0xbf, 0xcf, 0x16, 0xac, 0x27, 0xc4, 0xf8, 0xac, 0xd7, 0xb3,
-	0xac, 0xbe, 0xd5, 0x37, 0x0d, 0x84, 0x60, 0x35, 0x81, 0x8f, 0xbb, 0xf6, 0x89, 0xd5, 0x37, 0x0b,
-	0x59, 0x55, 0xc7, 0x3e, 0xb5, 0xfa, 0xee, 0xf0, 0xcc, 0x31, 0x8b, 0xe2, 0xe0, 0x04, 0x3e, 0x19,
-	0x8e, 0x1d, 0xb3, 0x84, 0x36, 0xc1, 0x4c, 0x90, 0xc1, 0xd0, 0x1d, 0x1e, 0x1f, 0x5b, 0xd8, 0x2c,
-	0x67, 0x3f, 0xef, 0x75, 0x07, 0x3d, 0xeb, 0x44, 0xec, 0x5a, 0x41, 0x1b, 0xb0, 0x96, 0xc0, 0x7d,
-	0xfc, 0x85, 0x8b, 0xcf, 0x06, 0x66, 0x75, 0x1f, 0x43, 0x49, 0x0c, 0x37, 0x62, 0xa7, 0xd3, 0x61,
-	0x3f, 0x6f, 0xb3, 0x09, 0x4d, 0x89, 0x0e, 0x8f, 0xc6, 0x16, 0x7e, 0x6d, 0xa9, 0xcb, 0x4b, 0x24,
-	0xd9, 0xa1, 0x90, 0x22, 0xd6, 0x8f, 0xad, 0xde, 0x99, 0x63, 0x99, 0xc5, 0xfd, 0x5f, 0x19, 0x50,
-	0x4f, 0x5b, 0x22, 0x7a, 0x04, 0xdb, 0xbd, 0x97, 0x56, 0xef, 0x95, 0xfb, 0xca, 0x1e, 0xf4, 0x73,
-	0xfb, 0x6f, 0x03, 0xca, 0x70, 0x47, 0x67, 0xf6, 0x89, 0x63, 0x0f, 0x4c, 0x23, 0x87, 0xf7, 0x86,
-	0xa7, 0xa7, 0xdd, 0x81, 0x70, 0xcc, 0x06, 0xac, 0x65, 0xf0, 0x97, 0x8e, 0x33, 0x32, 0x8b, 0xc2,
-	0x83, 0x19, 0xd0, 0xe9, 0x8d, 0xcc, 0xd2, 0x91, 0xf3, 0xf6, 0xdf, 0x3b, 0x2b, 0x5f, 0xbe, 0xdb,
-	0x31, 0xde, 0xbe, 0xdb, 0x31, 0xfe, 0xf5, 0x6e, 0xc7, 0xf8, 0xdd, 0xfb, 0x9d, 0x95, 0xb7, 0xef,
-	0x77, 0x56, 0xfe, 0xf1, 0x7e, 0x67, 0xe5, 0x27, 0xdf, 0xbb, 0xf4, 0xf9, 0xd5, 0xfc, 0xfc, 0x60,
-	0xc2, 0xa6, 0xcf, 0x54, 0x95, 0x7e, 0x73, 0x4a, 0x63, 0x16, 0x6b, 0xe1, 0x99, 0xfa, 0xf3, 0x41,
-	0x09, 0xb3, 0xf3, 0x1f, 0x24, 0x8b, 0xf3, 0x8a, 0x24, 0xbe, 0xfd, 0xbf, 0x00, 0x00, 0x00, 0xff,
-	0xff, 0xea, 0xf0, 0x7a, 0xaf, 0xbb, 0x10, 0x00, 0x00,
+	// 2024 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0x94, 0x58, 0x4b, 0x73, 0x1b, 0xb9,
+	0x11, 0xd6, 0xf0, 0xcd, 0x26, 0x25, 0x8d, 0xa1, 0xd7, 0xac, 0xed, 0x95, 0x65, 0x6d, 0x65, 0x4b,
+	0xeb, 0xcd, 0xca, 0x65, 0x25, 0xde, 0x54, 0x25, 0xb9, 0x50, 0x14, 0x6d, 0x33, 0x96, 0x48, 0x15,
+	0x48, 0x6d, 0x2a, 0xb9, 0x4c, 0x20, 0x0e, 0x24, 0x4d, 0x69, 0x08, 0x4c, 0xcd, 0x43, 0x2b, 0xe5,
+	0xe4, 0x43, 0x0e, 0xc9, 0x6d, 0xab, 0x72, 0x48, 0x2a, 0xc7, 0xfc, 0x82, 0x5c, 0xf2, 0x1b, 0xb2,
+	0xa7, 0xc4, 0xc7, 0x9c, 0xf2, 0xb0, 0x2f, 0xf9, 0x19, 0x29, 0x3c, 0x66, 0x08, 0x52, 0xb4, 0xaa,
+	0xf6, 0x24, 0x74, 0x7f, 0x0d, 0x0c, 0xd0, 0xfd, 0xf5, 0x07, 0x50, 0xd0, 0xbc, 0xa0, 0x24, 0xa0,
+	0xd1, 0x6e, 0x18, 0xf1, 0x84, 0xa3, 0xba, 0xb6, 0xae, 0x9e, 0xdd, 0x5f, 0x3d, 0xe7, 0xe7, 0x5c,
+	0x7a, 0x9f, 0x8a, 0x91, 0x0a, 0xd8, 0xfe, 0x77, 0x09, 0x1a, 0xad, 0x73, 0xca, 0x12, 0x4c, 0x47,
+	0x3c, 0xf2, 0xd0, 0x12, 0x14, 0x7c, 0xcf, 0xb1, 0xb6, 0xac, 0x9d, 0x3a, 0x2e, 0xf8, 0x1e, 0xba,
+	0x0f, 0xb5, 0x0b, 0x1e, 0x27, 0x8c, 0x8c, 0xa9, 0x53, 0x90, 0xde, 0xdc, 0x46, 0x08, 0x4a, 0xbf,
+	0xe6, 0x8c, 0x3a, 0x45, 0xe9, 0x97, 0x63, 0xf4, 0x39, 0x94, 0xe3, 0x84, 0x24, 0xd4, 0x29, 0x6d,
+	0x59, 0x3b, 0x4b, 0x7b, 0x6b, 0xbb, 0xf9, 0x06, 0x76, 0xe5, 0x67, 0x06, 0x02, 0xc4, 0x2a, 0x46,
+	0x2c, 0x4e, 0xaf, 0x47, 0x41, 0xea, 0x51, 0xcf, 0x29, 0x6f, 0x59, 0x3b, 0x35, 0x9c, 0xdb, 0xc8,
+	0x81, 0xaa, 0x17, 0x11, 0x9f, 0x51, 0xcf, 0xa9, 0x48, 0x28, 0x33, 0xd1, 0x53, 0xa8, 0xf9, 0x6c,
+	0xe4, 0x7b, 0x94, 0x25, 0x4e, 0x75, 0xcb, 0xda, 0x69, 0xec, 0xad, 0x18, 0x5f, 0xe9, 0x6a, 0x08,
+	0xe7, 0x41, 0xe8, 0x21, 0xd4, 0xb3, 0x71, 0xec, 0xd4, 0xb6, 0xac, 0x9d, 0x12, 0x9e, 0x38, 0xc4,
+	0x26, 0x48, 0x92, 0xd0, 0x71, 0x98, 0xc4, 0x4e, 0x5d, 0x82, 0xb9, 0x8d, 0xbe, 0x04, 0x27, 0x20,
+	0x71, 0xe2, 0x8e, 0x02, 0x1e, 0x53, 0xcf, 0x25, 0x89, 0x9b, 0x32, 0xff, 0xda, 0x65, 0x84, 0x71,
+	0x07, 0xb6, 0xac, 0x9d, 0x22, 0x5e, 0x15, 0x78, 0x5b, 0xc2, 0xad, 0xe4, 0x84, 0xf9, 0xd7, 0x3d,
+	0xc2, 0x38, 0x7a, 0x00, 0x75, 0x46, 0xaf, 0x13, 0x37, 0x4e, 0x68, 0xe8, 0x34, 0x64, 0x60, 0x4d,
+	0x38, 0x06, 0x09, 0x0d, 0xd1, 0x67, 0x70, 0x2f, 0x07, 0x5d, 0x2f, 0xba, 0x71, 0xa3, 0x94, 0x39,
+	0x4d, 0x79, 0xc6, 0xa5, 0x2c, 0xe8, 0x20, 0xba, 0xc1, 0x29, 0x43, 0xcf, 0x60, 0xcd, 0x8f, 0x79,
+	0x40, 0x92, 0xd9, 0x8f, 0x2f, 0xca, 0x35, 0x51, 0x06, 0x1a, 0x9f, 0x7e, 0x0a, 0xab, 0x11, 0x1d,
+	0xf3, 0xab, 0xd9, 0x19, 0x4b, 0x72, 0xc6, 0x3d, 0x8d, 0x19, 0x13, 0x1e, 0x41, 0x23, 0x8c, 0xe8,
+	0x95, 0xcf, 0xd3, 0xd8, 0xf5, 0x3d, 0x67, 0x59, 0x16, 0x13, 0x32, 0x57, 0xd7, 0x43, 0x7b, 0x50,
+	0xbd, 0xf0, 0xe3, 0x84, 0x47, 0x37, 0x8e, 0xbd, 0x55, 0xdc, 0x69, 0xec, 0x21, 0xb3, 0xa8, 0x2a,
+	0x55, 0xfb, 0xa5, 0x6f, 0xff, 0xf5, 0x68, 0x01, 0x67, 0x81, 0x3f, 0xab, 0xd7, 0xfe, 0x57, 0xb5,
+	0xdf, 0xbc, 0x79, 0xf3, 0xa6, 0xb0, 0xfd, 0x4d, 0x09, 0x6a, 0x59, 0x51, 0x0c, 0x7a, 0x95, 0x24,
+	0xbd, 0x1c, 0xa8, 0x86, 0x11, 0x3f, 0x0d, 0xe8, 0x58, 0xb3, 0x2b, 0x33, 0xd1, 0x3a, 0x54, 0x62,
+	0x9e, 0x46, 0xa3, 0x8c, 0x5e, 0xda, 0x12, 0x33, 0xc6, 0x34, 0x8e, 0xc9, 0xb9, 0xa2, 0x58, 0x1d,
+	0x67, 0x26, 0xfa, 0x02, 0x56, 0x78, 0x48, 0xd9, 0xec, 0xc1, 0xcb, 0xf2, 0xe0, 0xb6, 0x82, 0x8c,
+	0x73, 0x3b, 0x50, 0x8d, 0xfd, 0x73, 0x46, 0x82, 0x58, 0x12, 0xac, 0x88, 0x33, 0x33, 0xaf, 0xba,
+	0xb2, 0xa7, 0x57, 0xab, 0x4e, 0xaa, 0x3e, 0x90, 0xb0, 0xb1, 0x22, 0x82, 0x92, 0x2c, 0x78, 0x4d,
+	0xc6, 0xc8, 0xb1, 0x60, 0x82, 0xf8, 0x1b, 0xcb, 0x22, 0xd7, 0x15, 0x13, 0xa4, 0x43, 0x94, 0x77,
+	0x43, 0x70, 0x5c, 0xd5, 0x1f, 0x64, 0xfd, 0x2b, 0x9e, 0xaa, 0xbb, 0xe0, 0x64, 0x18, 0x46, 0xa2,
+	0x52, 0x92, 0x3e, 0x35, 0x9c, 0xdb, 0xa2, 0x5e, 0xd9, 0xd8, 0x3d, 0xbd, 0x91, 0xc4, 0xa9, 0x63,
+	0xc8, 0x5c, 0xfb, 0x37, 0xe8, 0x39, 0x6c, 0x84, 0x94, 0x79, 0x3e, 0x3b, 0x77, 0x63, 0x9f, 0x8d,
+	0xe8, 0x2d, 0xda, 0xac, 0x6a, 0x78, 0x20, 0xd0, 0x7c, 0xf7, 0x5b, 0x50, 0x14, 0x1b, 0x59, 0x92,
+	0x1d, 0xb5, 0x64, 0x94, 0x18, 0xa7, 0x0c, 0x0b, 0x08, 0xfd, 0x14, 0x1e, 0x88, 0xea, 0x90, 0xc4,
+	0xe7, 0xcc, 0xa5, 0xcc, 0x8b, 0xa7, 0x53, 0xb3, 0x2c, 0x17, 0xdf, 0xc8, 0x43, 0x3a, 0xcc, 0x8b,
+	0x27, 0xd9, 0x31, 0x29, 0xf1, 0x8f, 0x02, 0x14, 0xc5, 0x31, 0x1d, 0xa8, 0xea, 0x56, 0xd3, 0x94,
+	0xc8, 0x4c, 0xf4, 0x89, 0x4e, 0x65, 0x41, 0xee, 0x66, 0xd9, 0xd8, 0x8d, 0xe8, 0x0e, 0x9d, 0xdb,
+	0x67, 0xb0, 0x16, 0x90, 0x94, 0x8d, 0x2e, 0x66, 0x4b, 0x5e, 0x54, 0xdd, 0x91, 0x81, 0xd3, 0xdd,
+	0x11, 0x27, 0x24, 0xba, 0xd5, 0x4f, 0x25, 0xd5, 0x1d, 0x1a, 0x33, 0x26, 0xfc, 0x08, 0x1c, 0x7e,
+	0x76, 0x46, 0x23, 0xd7, 0xa3, 0xc4, 0x0b, 0x7c, 0x46, 0x6f, 0x31, 0x6b, 0x4d, 0xe2, 0x07, 0x1a,
+	0xce, 0x27, 0x7e, 0x1f, 0xd0, 0x9c, 0x29, 0x8a, 0x69, 0xb6, 0x37, 0x1b, 0xbd, 0x0e, 0x95, 0x33,
+	0x1e, 0x8d, 0xa8, 0x27, 0x09, 0x56, 0xc3, 0xda, 0x12, 0xf4, 0x51, 0x23, 0x51, 0xea, 0x9a, 0xd2,
+	0x5f, 0xe5, 0xd8, 0x9f, 0x6a, 0xb2, 0x3f, 0x5b, 0x50, 0x92, 0xe2, 0xb2, 0x0e, 0x15, 0x32, 0x12,
+	0xd9, 0xd7, 0x1a, 0xae, 0x2d, 0xf4, 0x29, 0x94, 0xe3, 0x11, 0x0f, 0x95, 0x88, 0x2f, 0xed, 0xd9,
+	0x66, 0x46, 0x85, 0x1f, 0x2b, 0x18, 0x7d, 0x0c, 0x90, 0xf8, 0x63, 0xca, 0xd3, 0xc4, 0x65, 0xb1,
+	0x4e, 0x64, 0x5d, 0x7b, 0x7a, 0xf1, 0x84, 0x98, 0x24, 0x90, 0x39, 0xcb, 0x89, 0x49, 0x02, 0xb4,
+	0x0a, 0x65, 0x29, 0xd1, 0x5a, 0xca, 0x95, 0x61, 0x6e, 0xf2, 0x0f, 0x45, 0xa8, 0x6a, 0xbd, 0xb8,
+	0x25, 0x04, 0xf7, 0x0d, 0x51, 0x2f, 0x28, 0x15, 0xce, 0xf5, 0xdb, 0x10, 0x89, 0xe2, 0x2d, 0x91,
+	0xd0, 0xa7, 0x2d, 0xcd, 0x3f, 0x6d, 0xf9, 0xee, 0xd3, 0x7e, 0x88, 0x0e, 0x95, 0x0f, 0xd1, 0xe1,
+	0x73, 0x40, 0x94, 0x79, 0xb3, 0xe1, 0x4a, 0x14, 0x96, 0x25, 0x62, 0x04, 0x7f, 0x06, 0x95, 0x88,
+	0xc6, 0x69, 0x90, 0xc8, 0xca, 0x2d, 0xed, 0xdd, 0x33, 0x9b, 0x4a, 0x02, 0x58, 0x07, 0x88, 0x3a,
+	0xd3, 0x6b, 0x3f, 0x71, 0x47, 0xdc, 0xa3, 0x52, 0x26, 0x90, 0xb8, 0x0a, 0xfd, 0xa4, 0xcd, 0x3d,
+	0x2a, 0x3a, 0x9e, 0xa7, 0x49, 0x98, 0x26, 0x6e, 0x42, 0xfc, 0x40, 0x4a, 0x45, 0x13, 0x83, 0x72,
+	0x0d, 0x89, 0x1f, 0x18, 0xec, 0x69, 0x4c, 0xb1, 0xe7, 0x21, 0xd4, 0xc3, 0x48, 0xa4, 0x31, 0x24,
+	0x81, 0x16, 0x8a, 0x89, 0xc3, 0xac, 0xcc, 0xef, 0x0a, 0xd0, 0x7c, 0x19, 0xf0, 0x53, 0x12, 0xe8,
+	0x67, 0xc0, 0x3a, 0x54, 0x42, 0x92, 0xc6, 0x54, 0x95, 0xa8, 0x86, 0xb5, 0x85, 0x1e, 0x43, 0x53,
+	0x8e, 0xdc, 0x88, 0x92, 0x98, 0x33, 0x2d, 0xda, 0x0d, 0xe9, 0xc3, 0xd2, 0x25, 0x8e, 0xa2, 0x82,
+	0x05, 0x65, 0x55, 0xbd, 0x6a, 0xca, 0xb1, 0x7f, 0x23, 0x34, 0x5a, 0x83, 0x73, 0xda, 0xcf, 0x56,
+	0x90, 0x91, 0xc1, 0x67, 0x50, 0x3d, 0x8d, 0x28, 0xb9, 0xa4, 0x91, 0xac, 0x64, 0x63, 0x6f, 0x63,
+	0x4a, 0x09, 0x78, 0x34, 0xde, 0x57, 0x30, 0xce, 0xe2, 0xd0, 0x0f, 0x61, 0x43, 0x89, 0xb7, 0xa8,
+	0xdd, 0xbc, 0xaa, 0xae, 0x48, 0xed, 0x16, 0xe8, 0x7c, 0x71, 0xfa, 0xa3, 0x05, 0x4d, 0x73, 0x69,
+	0x41, 0xbf, 0x24, 0xf2, 0xc3, 0x30, 0x4f, 0x46, 0x66, 0x0a, 0xfa, 0xe8, 0xe1, 0xf4, 0x87, 0x0a,
+	0x8a, 0x3e, 0x1a, 0x33, 0xce, 0xf3, 0x10, 0xea, 0x29, 0x13, 0x27, 0x48, 0x2e, 0x6e, 0xb2, 0xe6,
+	0xca, 0x1d, 0xa2, 0x81, 0x2e, 0x19, 0xff, 0x9a, 0xe9, 0x74, 0x28, 0xc3, 0xdc, 0xda, 0x5f, 0x2d,
+	0x58, 0x7e, 0x11, 0x91, 0x31, 0xfd, 0x9a, 0x47, 0x97, 0xba, 0x52, 0x8f, 0xa1, 0x79, 0x96, 0xb9,
+	0xdc, 0xfc, 0xe9, 0xd6, 0xc8, 0x7d, 0x5d, 0x0f, 0x7d, 0x0f, 0x96, 0x26, 0x21, 0xc6, 0x4b, 0x6e,
+	0x31, 0xf7, 0xf6, 0xc4, 0x73, 0xee, 0x39, 0x6c, 0x44, 0xf4, 0xdc, 0x8f, 0x13, 0x1a, 0xcd, 0x17,
+	0xd4, 0xd5, 0x09, 0x6c, 0x9c, 0x69, 0x1d, 0x2a, 0x63, 0x22, 0xbc, 0x59, 0x0f, 0x2a, 0xcb, 0xdc,
+	0xf7, 0x9f, 0x0a, 0x00, 0x98, 0x86, 0xc4, 0x8f, 0x86, 0x24, 0xbe, 0x44, 0x1f, 0x41, 0x8d, 0x88,
+	0xb7, 0xe0, 0x64, 0xbb, 0x55, 0x69, 0x77, 0xef, 0x7e, 0x6e, 0x9a, 0x12, 0x51, 0xbc, 0x2d, 0x11,
+	0xd9, 0x4d, 0x52, 0x9a, 0xbe, 0x49, 0x0c, 0xf1, 0x28, 0x7f, 0x48, 0x3c, 0x2a, 0x53, 0xe2, 0xe1,
+	0x40, 0x75, 0xc4, 0xc7, 0x63, 0xc2, 0x94, 0x18, 0xd7, 0x71, 0x66, 0xce, 0x88, 0x63, 0x6d, 0x56,
+	0x1c, 0x27, 0x6d, 0x58, 0xff, 0x70, 0x1b, 0xc2, 0x4c, 0x1b, 0x6e, 0xff, 0xcd, 0x82, 0xa6, 0x4a,
+	0x0e, 0x9e, 0xa3, 0x05, 0x22, 0x3f, 0x65, 0x43, 0x0b, 0x1e, 0x80, 0xfc, 0xa0, 0xe7, 0xf2, 0x54,
+	0x09, 0x65, 0x0d, 0xd7, 0xa4, 0xa3, 0x9f, 0x26, 0xb3, 0x42, 0x51, 0xbc, 0x25, 0x14, 0xdf, 0xf9,
+	0xfa, 0x9b, 0xaf, 0x77, 0xe5, 0xb9, 0x7a, 0xb7, 0xcd, 0x61, 0xf1, 0x88, 0x33, 0x3f, 0xe1, 0x51,
+	0x9b, 0xb3, 0x33, 0xff, 0x1c, 0xed, 0x42, 0x65, 0x74, 0x41, 0x47, 0x97, 0xb1, 0x63, 0xc9, 0x87,
+	0xa3, 0xa9, 0xc3, 0x6d, 0x01, 0xe8, 0x67, 0xa3, 0x8e, 0x42, 0xbb, 0xb0, 0xe2, 0xd1, 0x33, 0x92,
+	0x06, 0x89, 0xeb, 0xb3, 0x84, 0x46, 0x57, 0x24, 0x10, 0x89, 0xd6, 0xed, 0xa4, 0xa1, 0xae, 0x46,
+	0x7a, 0xf1, 0xf6, 0x6f, 0x8a, 0x50, 0x96, 0xeb, 0x88, 0xa7, 0x97, 0xe4, 0x8c, 0xa2, 0x93, 0x1c,
+	0xa3, 0x1d, 0x28, 0x5d, 0xfa, 0xcc, 0xd3, 0x37, 0xde, 0xea, 0xec, 0xb7, 0x5f, 0xfb, 0xcc, 0xc3,
+	0x32, 0xe2, 0x8e, 0x0b, 0xe6, 0x11, 0x34, 0xcc, 0x9d, 0xa8, 0x3c, 0x81, 0x9f, 0x6f, 0x01, 0xad,
+	0xc9, 0x9a, 0x0b, 0x4c, 0x25, 0xa5, 0x7c, 0xc6, 0xa3, 0x5e, 0x8c, 0x9e, 0x43, 0x8d, 0xb2, 0x2b,
+	0x1a, 0x88, 0x3b, 0xa8, 0x72, 0xeb, 0x37, 0x4a, 0x47, 0x43, 0xfa, 0xf8, 0x79, 0xe8, 0x0c, 0xc1,
+	0xaa, 0x73, 0x08, 0x36, 0xa6, 0x49, 0xe4, 0x8f, 0xf4, 0x53, 0x40, 0x5b, 0xe2, 0xf4, 0x21, 0x49,
+	0x2e, 0x24, 0xed, 0xea, 0x58, 0x8e, 0x4d, 0x16, 0xc3, 0x34, 0x8b, 0x6d, 0x28, 0xa6, 0x51, 0x20,
+	0xaf, 0x8a, 0x3a, 0x16, 0x43, 0xf4, 0x09, 0x2c, 0xd2, 0xeb, 0x90, 0x8e, 0xa4, 0x6a, 0x26, 0x69,
+	0x2c, 0xef, 0x8a, 0x32, 0x6e, 0x2a, 0xe7, 0x40, 0xfa, 0x64, 0x8b, 0x79, 0x5e, 0x44, 0xe3, 0x58,
+	0x3e, 0x23, 0x45, 0xd3, 0x2a, 0x73, 0xfb, 0x57, 0x50, 0xcb, 0x4e, 0x24, 0x9e, 0xb4, 0x17, 0x24,
+	0x76, 0xc7, 0x3e, 0xcb, 0x6e, 0x8e, 0x0b, 0x12, 0x1f, 0xf9, 0x4c, 0x7c, 0x55, 0x38, 0x45, 0x31,
+	0x2c, 0x2c, 0x86, 0x79, 0x28, 0xb9, 0x96, 0x59, 0xd7, 0xa1, 0xe4, 0x5a, 0x86, 0x92, 0x6b, 0x99,
+	0x6c, 0x11, 0x4a, 0xae, 0xb7, 0x7f, 0x6b, 0xe5, 0xd4, 0xc2, 0x34, 0xe4, 0x51, 0x72, 0x97, 0x86,
+	0x6c, 0x41, 0x73, 0x8e, 0x1a, 0x03, 0x99, 0xb0, 0xfa, 0xc7, 0x00, 0x57, 0xbe, 0xf8, 0xe5, 0xe4,
+	0x73, 0xf9, 0xc8, 0x11, 0xdc, 0x34, 0xf9, 0xf1, 0x55, 0x06, 0xea, 0x02, 0x19, 0xd1, 0xdb, 0xbf,
+	0xb7, 0xa0, 0x9e, 0xe3, 0x42, 0xb2, 0x25, 0x77, 0xf5, 0x1e, 0x94, 0x71, 0xc7, 0xaf, 0x9a, 0x55,
+	0x28, 0x5f, 0x91, 0x20, 0x55, 0x3f, 0x6a, 0x2c, 0xac, 0x8c, 0x3b, 0x7e, 0xd3, 0x7c, 0x0a, 0xcb,
+	0xb3, 0x6f, 0x78, 0xc5, 0xb3, 0xc5, 0xd8, 0x7c, 0xbc, 0x3f, 0xf9, 0xbb, 0x05, 0x30, 0xf9, 0x7d,
+	0x8d, 0x1e, 0xc0, 0x46, 0xeb, 0x65, 0xa7, 0x37, 0x74, 0x07, 0xc3, 0xd6, 0xb0, 0xe3, 0x9e, 0xf4,
+	0x06, 0xc7, 0x9d, 0x76, 0xf7, 0x45, 0xb7, 0x73, 0x60, 0x2f, 0xa0, 0x0d, 0x58, 0x31, 0xc1, 0x57,
+	0x9d, 0xd6, 0xe1, 0xf0, 0xd5, 0x2f, 0x6c, 0x6b, 0x16, 0x38, 0xee, 0xf4, 0x0e, 0xba, 0xbd, 0x97,
+	0x76, 0x01, 0x3d, 0x86, 0x8f, 0x4d, 0xa0, 0xf5, 0xf3, 0x56, 0x77, 0xd8, 0xed, 0xbd, 0x74, 0x5b,
+	0xc7, 0xc7, 0xb8, 0xff, 0x55, 0xeb, 0xd0, 0x2e, 0xa2, 0x8f, 0x60, 0xcd, 0x0c, 0xc1, 0x9d, 0xe3,
+	0x56, 0x17, 0x8b, 0xd9, 0xa5, 0x59, 0xe8, 0x18, 0xf7, 0xf7, 0x5b, 0xc3, 0x6e, 0xbf, 0x67, 0x97,
+	0x91, 0x03, 0xab, 0x26, 0xd4, 0x1d, 0xf4, 0x0f, 0x5b, 0xc3, 0xce, 0x81, 0x5d, 0x79, 0xd2, 0x82,
+	0xb2, 0x7c, 0xa9, 0xa1, 0x35, 0xb8, 0x37, 0x68, 0xf7, 0x8f, 0x67, 0x0f, 0xb1, 0x0c, 0x0d, 0xe5,
+	0x96, 0xf3, 0x6d, 0x0b, 0xd9, 0xd0, 0x54, 0x8e, 0xa3, 0xd6, 0x60, 0xd8, 0xc1, 0x76, 0xe1, 0xc9,
+	0x5f, 0x2c, 0xa8, 0x68, 0x49, 0x5d, 0x07, 0x84, 0x3b, 0x83, 0x93, 0xc3, 0xe1, 0xcc, 0x2a, 0xab,
+	0x60, 0x6b, 0xff, 0xe0, 0xa4, 0xdd, 0xee, 0x74, 0x0e, 0x3a, 0x07, 0xb6, 0x85, 0xee, 0xc1, 0xa2,
+	0xf6, 0xbe, 0x68, 0x75, 0x0f, 0x3b, 0x07, 0x76, 0xc1, 0x08, 0x1c, 0x76, 0x8f, 0x3a, 0x07, 0x6e,
+	0xff, 0x64, 0x68, 0x17, 0xc5, 0x26, 0xb4, 0xf7, 0xb0, 0x3f, 0x18, 0xda, 0x25, 0xb4, 0x02, 0xcb,
+	0xda, 0xd1, 0xeb, 0xbb, 0xfd, 0x17, 0x2f, 0x3a, 0xd8, 0x2e, 0x1b, 0x73, 0xdb, 0xad, 0x5e, 0xbb,
+	0x73, 0x28, 0x56, 0xac, 0x18, 0xa1, 0xf9, 0xa9, 0xab, 0x4f, 0xde, 0x58, 0x50, 0xcf, 0xc5, 0x09,
+	0xdd, 0x87, 0xf5, 0xf6, 0xab, 0x4e, 0xfb, 0xb5, 0xfb, 0xba, 0xdb, 0x3b, 0x98, 0xd9, 0xf9, 0x3a,
+	0x20, 0x03, 0xdb, 0x3f, 0xe9, 0x1e, 0x0e, 0xbb, 0x3d, 0xdb, 0x9a, 0xf1, 0xb7, 0xfb, 0x47, 0x47,
+	0xad, 0x9e, 0x38, 0xc0, 0x0a, 0x2c, 0x1b, 0xfe, 0x57, 0xc3, 0xe1, 0xb1, 0x5d, 0x44, 0x08, 0x96,
+	0x0c, 0xe7, 0xb0, 0x7d, 0x6c, 0x97, 0xf6, 0x87, 0x6f, 0xff, 0xbb, 0xb9, 0xf0, 0xed, 0xbb, 0x4d,
+	0xeb, 0xed, 0xbb, 0x4d, 0xeb, 0x3f, 0xef, 0x36, 0xad, 0x6f, 0xde, 0x6f, 0x2e, 0xbc, 0x7d, 0xbf,
+	0xb9, 0xf0, 0xcf, 0xf7, 0x9b, 0x0b, 0xbf, 0xfc, 0xf2, 0xdc, 0x4f, 0x2e, 0xd2, 0xd3, 0xdd, 0x11,
+	0x1f, 0x3f, 0x55, 0xfd, 0xf2, 0xc5, 0x98, 0xc6, 0x3c, 0xd6, 0xc6, 0x53, 0xf5, 0xff, 0x25, 0x65,
+	0x84, 0xa7, 0x3f, 0xc9, 0x06, 0xa7, 0x15, 0x09, 0xfc, 0xe0, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff,
+	0xa9, 0x27, 0x72, 0x0f, 0x9e, 0x12, 0x00, 0x00,
 }
 
 func (m *AgentRecord) Marshal() (dAtA []byte, err error) {
@@ -1831,22 +1886,10 @@ func (m *AgentRecord) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	_ = i
 	var l int
 	_ = l
-	if m.Exclusion != nil {
-		{
-			size, err := m.Exclusion.MarshalToSizedBuffer(dAtA[:i])
-			if err != nil {
-				return 0, err
-			}
-			i -= size
-			i = encodeVarintHealer(dAtA, i, uint64(size))
-		}
-		i--
-		dAtA[i] = 0x52
-	}
-	if len(m.Attempts) > 0 {
-		for iNdEx := len(m.Attempts) - 1; iNdEx >= 0; iNdEx-- {
+	if len(m.History) > 0 {
+		for iNdEx := len(m.History) - 1; iNdEx >= 0; iNdEx-- {
 			{
-				size, err := m.Attempts[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				size, err := m.History[iNdEx].MarshalToSizedBuffer(dAtA[:i])
 				if err != nil {
 					return 0, err
 				}
@@ -1854,8 +1897,57 @@ func (m *AgentRecord) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 				i = encodeVarintHealer(dAtA, i, uint64(size))
 			}
 			i--
-			dAtA[i] = 0x4a
+			dAtA[i] = 0x1
+			i--
+			dAtA[i] = 0x82
 		}
+	}
+	if len(m.PreviousId) > 0 {
+		i -= len(m.PreviousId)
+		copy(dAtA[i:], m.PreviousId)
+		i = encodeVarintHealer(dAtA, i, uint64(len(m.PreviousId)))
+		i--
+		dAtA[i] = 0x7a
+	}
+	if m.RemovedAtUnixNano != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.RemovedAtUnixNano))
+		i--
+		dAtA[i] = 0x70
+	}
+	if m.IsolatedAtUnixNano != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.IsolatedAtUnixNano))
+		i--
+		dAtA[i] = 0x68
+	}
+	if m.NextStepDryRun {
+		i--
+		if m.NextStepDryRun {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x60
+	}
+	if m.NextStep != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.NextStep))
+		i--
+		dAtA[i] = 0x58
+	}
+	if m.LastClosedAtUnixNano != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.LastClosedAtUnixNano))
+		i--
+		dAtA[i] = 0x50
+	}
+	if m.Attempts != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.Attempts))
+		i--
+		dAtA[i] = 0x48
+	}
+	if m.Incidents != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.Incidents))
+		i--
+		dAtA[i] = 0x40
 	}
 	if m.Incident != nil {
 		{
@@ -1867,27 +1959,25 @@ func (m *AgentRecord) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 			i = encodeVarintHealer(dAtA, i, uint64(size))
 		}
 		i--
-		dAtA[i] = 0x42
-	}
-	if m.Ladder != nil {
-		{
-			size, err := m.Ladder.MarshalToSizedBuffer(dAtA[:i])
-			if err != nil {
-				return 0, err
-			}
-			i -= size
-			i = encodeVarintHealer(dAtA, i, uint64(size))
-		}
-		i--
 		dAtA[i] = 0x3a
 	}
-	if m.DeadlineUnixNano != 0 {
-		i = encodeVarintHealer(dAtA, i, uint64(m.DeadlineUnixNano))
+	if m.Drained {
+		i--
+		if m.Drained {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
 		i--
 		dAtA[i] = 0x30
 	}
-	if m.StateSinceUnixNano != 0 {
-		i = encodeVarintHealer(dAtA, i, uint64(m.StateSinceUnixNano))
+	if m.Excluded {
+		i--
+		if m.Excluded {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
 		i--
 		dAtA[i] = 0x28
 	}
@@ -1910,50 +2000,10 @@ func (m *AgentRecord) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 		i--
 		dAtA[i] = 0x12
 	}
-	if len(m.AgentId) > 0 {
-		i -= len(m.AgentId)
-		copy(dAtA[i:], m.AgentId)
-		i = encodeVarintHealer(dAtA, i, uint64(len(m.AgentId)))
-		i--
-		dAtA[i] = 0xa
-	}
-	return len(dAtA) - i, nil
-}
-
-func (m *LadderPosition) Marshal() (dAtA []byte, err error) {
-	size := m.Size()
-	dAtA = make([]byte, size)
-	n, err := m.MarshalToSizedBuffer(dAtA[:size])
-	if err != nil {
-		return nil, err
-	}
-	return dAtA[:n], nil
-}
-
-func (m *LadderPosition) MarshalTo(dAtA []byte) (int, error) {
-	size := m.Size()
-	return m.MarshalToSizedBuffer(dAtA[:size])
-}
-
-func (m *LadderPosition) MarshalToSizedBuffer(dAtA []byte) (int, error) {
-	i := len(dAtA)
-	_ = i
-	var l int
-	_ = l
-	if m.LastClosedUnixNano != 0 {
-		i = encodeVarintHealer(dAtA, i, uint64(m.LastClosedUnixNano))
-		i--
-		dAtA[i] = 0x18
-	}
-	if m.StepIndex != 0 {
-		i = encodeVarintHealer(dAtA, i, uint64(m.StepIndex))
-		i--
-		dAtA[i] = 0x10
-	}
-	if len(m.Problem) > 0 {
-		i -= len(m.Problem)
-		copy(dAtA[i:], m.Problem)
-		i = encodeVarintHealer(dAtA, i, uint64(len(m.Problem)))
+	if len(m.Id) > 0 {
+		i -= len(m.Id)
+		copy(dAtA[i:], m.Id)
+		i = encodeVarintHealer(dAtA, i, uint64(len(m.Id)))
 		i--
 		dAtA[i] = 0xa
 	}
@@ -1980,18 +2030,14 @@ func (m *Incident) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	_ = i
 	var l int
 	_ = l
-	if len(m.Sources) > 0 {
-		for iNdEx := len(m.Sources) - 1; iNdEx >= 0; iNdEx-- {
-			i -= len(m.Sources[iNdEx])
-			copy(dAtA[i:], m.Sources[iNdEx])
-			i = encodeVarintHealer(dAtA, i, uint64(len(m.Sources[iNdEx])))
-			i--
-			dAtA[i] = 0x32
-		}
+	if m.ProbationEndsAtUnixNano != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.ProbationEndsAtUnixNano))
+		i--
+		dAtA[i] = 0x78
 	}
-	if m.LastSignal != nil {
+	if m.Run != nil {
 		{
-			size, err := m.LastSignal.MarshalToSizedBuffer(dAtA[:i])
+			size, err := m.Run.MarshalToSizedBuffer(dAtA[:i])
 			if err != nil {
 				return 0, err
 			}
@@ -1999,17 +2045,78 @@ func (m *Incident) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 			i = encodeVarintHealer(dAtA, i, uint64(size))
 		}
 		i--
-		dAtA[i] = 0x2a
+		dAtA[i] = 0x72
 	}
-	if m.SignalCount != 0 {
-		i = encodeVarintHealer(dAtA, i, uint64(m.SignalCount))
+	if m.PendingSinceUnixNano != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.PendingSinceUnixNano))
 		i--
-		dAtA[i] = 0x20
+		dAtA[i] = 0x68
 	}
-	if m.OpenedUnixNano != 0 {
-		i = encodeVarintHealer(dAtA, i, uint64(m.OpenedUnixNano))
+	if len(m.ApprovedBy) > 0 {
+		i -= len(m.ApprovedBy)
+		copy(dAtA[i:], m.ApprovedBy)
+		i = encodeVarintHealer(dAtA, i, uint64(len(m.ApprovedBy)))
 		i--
-		dAtA[i] = 0x18
+		dAtA[i] = 0x62
+	}
+	if m.Approved {
+		i--
+		if m.Approved {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x58
+	}
+	if m.DryRun {
+		i--
+		if m.DryRun {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x50
+	}
+	if m.StepsRun != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.StepsRun))
+		i--
+		dAtA[i] = 0x48
+	}
+	if m.Step != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.Step))
+		i--
+		dAtA[i] = 0x40
+	}
+	if m.LastSignalAtUnixNano != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.LastSignalAtUnixNano))
+		i--
+		dAtA[i] = 0x38
+	}
+	if m.Signals != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.Signals))
+		i--
+		dAtA[i] = 0x30
+	}
+	if m.OpenedAtUnixNano != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.OpenedAtUnixNano))
+		i--
+		dAtA[i] = 0x28
+	}
+	if len(m.Message) > 0 {
+		i -= len(m.Message)
+		copy(dAtA[i:], m.Message)
+		i = encodeVarintHealer(dAtA, i, uint64(len(m.Message)))
+		i--
+		dAtA[i] = 0x22
+	}
+	if len(m.Source) > 0 {
+		i -= len(m.Source)
+		copy(dAtA[i:], m.Source)
+		i = encodeVarintHealer(dAtA, i, uint64(len(m.Source)))
+		i--
+		dAtA[i] = 0x1a
 	}
 	if len(m.Problem) > 0 {
 		i -= len(m.Problem)
@@ -2018,17 +2125,15 @@ func (m *Incident) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 		i--
 		dAtA[i] = 0x12
 	}
-	if len(m.Id) > 0 {
-		i -= len(m.Id)
-		copy(dAtA[i:], m.Id)
-		i = encodeVarintHealer(dAtA, i, uint64(len(m.Id)))
+	if m.Id != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.Id))
 		i--
-		dAtA[i] = 0xa
+		dAtA[i] = 0x8
 	}
 	return len(dAtA) - i, nil
 }
 
-func (m *Signal) Marshal() (dAtA []byte, err error) {
+func (m *Run) Marshal() (dAtA []byte, err error) {
 	size := m.Size()
 	dAtA = make([]byte, size)
 	n, err := m.MarshalToSizedBuffer(dAtA[:size])
@@ -2038,39 +2143,127 @@ func (m *Signal) Marshal() (dAtA []byte, err error) {
 	return dAtA[:n], nil
 }
 
-func (m *Signal) MarshalTo(dAtA []byte) (int, error) {
+func (m *Run) MarshalTo(dAtA []byte) (int, error) {
 	size := m.Size()
 	return m.MarshalToSizedBuffer(dAtA[:size])
 }
 
-func (m *Signal) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+func (m *Run) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	i := len(dAtA)
 	_ = i
 	var l int
 	_ = l
-	if m.ReceivedUnixNano != 0 {
-		i = encodeVarintHealer(dAtA, i, uint64(m.ReceivedUnixNano))
+	if len(m.ForcedBy) > 0 {
+		i -= len(m.ForcedBy)
+		copy(dAtA[i:], m.ForcedBy)
+		i = encodeVarintHealer(dAtA, i, uint64(len(m.ForcedBy)))
+		i--
+		dAtA[i] = 0x42
+	}
+	if m.Forced {
+		i--
+		if m.Forced {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x38
+	}
+	if m.DeadlineUnixNano != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.DeadlineUnixNano))
+		i--
+		dAtA[i] = 0x30
+	}
+	if m.OfferDeadlineUnixNano != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.OfferDeadlineUnixNano))
+		i--
+		dAtA[i] = 0x28
+	}
+	if m.StartedAtUnixNano != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.StartedAtUnixNano))
 		i--
 		dAtA[i] = 0x20
 	}
-	if len(m.Message) > 0 {
-		i -= len(m.Message)
-		copy(dAtA[i:], m.Message)
-		i = encodeVarintHealer(dAtA, i, uint64(len(m.Message)))
+	if m.LaunchedAtUnixNano != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.LaunchedAtUnixNano))
 		i--
-		dAtA[i] = 0x1a
+		dAtA[i] = 0x18
 	}
-	if len(m.Source) > 0 {
-		i -= len(m.Source)
-		copy(dAtA[i:], m.Source)
-		i = encodeVarintHealer(dAtA, i, uint64(len(m.Source)))
+	if m.Step != nil {
+		{
+			size, err := m.Step.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintHealer(dAtA, i, uint64(size))
+		}
 		i--
 		dAtA[i] = 0x12
 	}
-	if len(m.Problem) > 0 {
-		i -= len(m.Problem)
-		copy(dAtA[i:], m.Problem)
-		i = encodeVarintHealer(dAtA, i, uint64(len(m.Problem)))
+	if m.Attempt != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.Attempt))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Step) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Step) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Step) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Drain {
+		i--
+		if m.Drain {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x28
+	}
+	if m.Approval {
+		i--
+		if m.Approval {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x20
+	}
+	if m.TimeoutNs != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.TimeoutNs))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.Scope != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.Scope))
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.Action) > 0 {
+		i -= len(m.Action)
+		copy(dAtA[i:], m.Action)
+		i = encodeVarintHealer(dAtA, i, uint64(len(m.Action)))
 		i--
 		dAtA[i] = 0xa
 	}
@@ -2097,49 +2290,47 @@ func (m *Attempt) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	_ = i
 	var l int
 	_ = l
-	if len(m.Reason) > 0 {
-		i -= len(m.Reason)
-		copy(dAtA[i:], m.Reason)
-		i = encodeVarintHealer(dAtA, i, uint64(len(m.Reason)))
+	if len(m.Principal) > 0 {
+		i -= len(m.Principal)
+		copy(dAtA[i:], m.Principal)
+		i = encodeVarintHealer(dAtA, i, uint64(len(m.Principal)))
 		i--
-		dAtA[i] = 0x6a
+		dAtA[i] = 0x62
+	}
+	if m.Forced {
+		i--
+		if m.Forced {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x58
 	}
 	if len(m.OutputTail) > 0 {
 		i -= len(m.OutputTail)
 		copy(dAtA[i:], m.OutputTail)
 		i = encodeVarintHealer(dAtA, i, uint64(len(m.OutputTail)))
 		i--
-		dAtA[i] = 0x62
+		dAtA[i] = 0x52
 	}
 	if m.ExitCode != 0 {
-		i = encodeVarintHealer(dAtA, i, uint64(m.ExitCode))
-		i--
-		dAtA[i] = 0x58
-	}
-	if m.Outcome != 0 {
-		i = encodeVarintHealer(dAtA, i, uint64(m.Outcome))
-		i--
-		dAtA[i] = 0x50
-	}
-	if m.EndedUnixNano != 0 {
-		i = encodeVarintHealer(dAtA, i, uint64(m.EndedUnixNano))
+		i = encodeVarintHealer(dAtA, i, uint64((uint64(m.ExitCode)<<1)^uint64((m.ExitCode>>63))))
 		i--
 		dAtA[i] = 0x48
 	}
-	if m.StartedUnixNano != 0 {
-		i = encodeVarintHealer(dAtA, i, uint64(m.StartedUnixNano))
+	if m.Result != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.Result))
 		i--
 		dAtA[i] = 0x40
 	}
-	if len(m.TaskId) > 0 {
-		i -= len(m.TaskId)
-		copy(dAtA[i:], m.TaskId)
-		i = encodeVarintHealer(dAtA, i, uint64(len(m.TaskId)))
+	if m.EndedAtUnixNano != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.EndedAtUnixNano))
 		i--
-		dAtA[i] = 0x3a
+		dAtA[i] = 0x38
 	}
-	if m.Attempt != 0 {
-		i = encodeVarintHealer(dAtA, i, uint64(m.Attempt))
+	if m.StartedAtUnixNano != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.StartedAtUnixNano))
 		i--
 		dAtA[i] = 0x30
 	}
@@ -2155,74 +2346,20 @@ func (m *Attempt) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 		i--
 		dAtA[i] = 0x22
 	}
-	if m.StepIndex != 0 {
-		i = encodeVarintHealer(dAtA, i, uint64(m.StepIndex))
-		i--
-		dAtA[i] = 0x18
-	}
 	if len(m.Problem) > 0 {
 		i -= len(m.Problem)
 		copy(dAtA[i:], m.Problem)
 		i = encodeVarintHealer(dAtA, i, uint64(len(m.Problem)))
 		i--
-		dAtA[i] = 0x12
-	}
-	if len(m.IncidentId) > 0 {
-		i -= len(m.IncidentId)
-		copy(dAtA[i:], m.IncidentId)
-		i = encodeVarintHealer(dAtA, i, uint64(len(m.IncidentId)))
-		i--
-		dAtA[i] = 0xa
-	}
-	return len(dAtA) - i, nil
-}
-
-func (m *Exclusion) Marshal() (dAtA []byte, err error) {
-	size := m.Size()
-	dAtA = make([]byte, size)
-	n, err := m.MarshalToSizedBuffer(dAtA[:size])
-	if err != nil {
-		return nil, err
-	}
-	return dAtA[:n], nil
-}
-
-func (m *Exclusion) MarshalTo(dAtA []byte) (int, error) {
-	size := m.Size()
-	return m.MarshalToSizedBuffer(dAtA[:size])
-}
-
-func (m *Exclusion) MarshalToSizedBuffer(dAtA []byte) (int, error) {
-	i := len(dAtA)
-	_ = i
-	var l int
-	_ = l
-	if m.AtUnixNano != 0 {
-		i = encodeVarintHealer(dAtA, i, uint64(m.AtUnixNano))
-		i--
-		dAtA[i] = 0x20
-	}
-	if len(m.Principal) > 0 {
-		i -= len(m.Principal)
-		copy(dAtA[i:], m.Principal)
-		i = encodeVarintHealer(dAtA, i, uint64(len(m.Principal)))
-		i--
 		dAtA[i] = 0x1a
 	}
-	if len(m.Reason) > 0 {
-		i -= len(m.Reason)
-		copy(dAtA[i:], m.Reason)
-		i = encodeVarintHealer(dAtA, i, uint64(len(m.Reason)))
+	if m.Incident != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.Incident))
 		i--
-		dAtA[i] = 0x12
+		dAtA[i] = 0x10
 	}
-	if m.Excluded {
-		i--
-		if m.Excluded {
-			dAtA[i] = 1
-		} else {
-			dAtA[i] = 0
-		}
+	if m.Id != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.Id))
 		i--
 		dAtA[i] = 0x8
 	}
@@ -2249,15 +2386,10 @@ func (m *GlobalRecord) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	_ = i
 	var l int
 	_ = l
-	if m.Mode != 0 {
-		i = encodeVarintHealer(dAtA, i, uint64(m.Mode))
+	if m.LastStartAtUnixNano != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.LastStartAtUnixNano))
 		i--
-		dAtA[i] = 0x20
-	}
-	if m.LastRepairStartUnixNano != 0 {
-		i = encodeVarintHealer(dAtA, i, uint64(m.LastRepairStartUnixNano))
-		i--
-		dAtA[i] = 0x18
+		dAtA[i] = 0x30
 	}
 	if m.Breaker != nil {
 		{
@@ -2269,59 +2401,24 @@ func (m *GlobalRecord) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 			i = encodeVarintHealer(dAtA, i, uint64(size))
 		}
 		i--
-		dAtA[i] = 0x12
+		dAtA[i] = 0x2a
 	}
-	if m.Pause != nil {
-		{
-			size, err := m.Pause.MarshalToSizedBuffer(dAtA[:i])
-			if err != nil {
-				return 0, err
-			}
-			i -= size
-			i = encodeVarintHealer(dAtA, i, uint64(size))
-		}
-		i--
-		dAtA[i] = 0xa
-	}
-	return len(dAtA) - i, nil
-}
-
-func (m *Pause) Marshal() (dAtA []byte, err error) {
-	size := m.Size()
-	dAtA = make([]byte, size)
-	n, err := m.MarshalToSizedBuffer(dAtA[:size])
-	if err != nil {
-		return nil, err
-	}
-	return dAtA[:n], nil
-}
-
-func (m *Pause) MarshalTo(dAtA []byte) (int, error) {
-	size := m.Size()
-	return m.MarshalToSizedBuffer(dAtA[:size])
-}
-
-func (m *Pause) MarshalToSizedBuffer(dAtA []byte) (int, error) {
-	i := len(dAtA)
-	_ = i
-	var l int
-	_ = l
-	if m.AtUnixNano != 0 {
-		i = encodeVarintHealer(dAtA, i, uint64(m.AtUnixNano))
+	if m.PausedAtUnixNano != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.PausedAtUnixNano))
 		i--
 		dAtA[i] = 0x20
 	}
-	if len(m.Principal) > 0 {
-		i -= len(m.Principal)
-		copy(dAtA[i:], m.Principal)
-		i = encodeVarintHealer(dAtA, i, uint64(len(m.Principal)))
+	if len(m.PausedBy) > 0 {
+		i -= len(m.PausedBy)
+		copy(dAtA[i:], m.PausedBy)
+		i = encodeVarintHealer(dAtA, i, uint64(len(m.PausedBy)))
 		i--
 		dAtA[i] = 0x1a
 	}
-	if len(m.Reason) > 0 {
-		i -= len(m.Reason)
-		copy(dAtA[i:], m.Reason)
-		i = encodeVarintHealer(dAtA, i, uint64(len(m.Reason)))
+	if len(m.PauseReason) > 0 {
+		i -= len(m.PauseReason)
+		copy(dAtA[i:], m.PauseReason)
+		i = encodeVarintHealer(dAtA, i, uint64(len(m.PauseReason)))
 		i--
 		dAtA[i] = 0x12
 	}
@@ -2338,7 +2435,7 @@ func (m *Pause) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	return len(dAtA) - i, nil
 }
 
-func (m *Breaker) Marshal() (dAtA []byte, err error) {
+func (m *StormBreaker) Marshal() (dAtA []byte, err error) {
 	size := m.Size()
 	dAtA = make([]byte, size)
 	n, err := m.MarshalToSizedBuffer(dAtA[:size])
@@ -2348,12 +2445,12 @@ func (m *Breaker) Marshal() (dAtA []byte, err error) {
 	return dAtA[:n], nil
 }
 
-func (m *Breaker) MarshalTo(dAtA []byte) (int, error) {
+func (m *StormBreaker) MarshalTo(dAtA []byte) (int, error) {
 	size := m.Size()
 	return m.MarshalToSizedBuffer(dAtA[:size])
 }
 
-func (m *Breaker) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+func (m *StormBreaker) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	i := len(dAtA)
 	_ = i
 	var l int
@@ -2361,24 +2458,17 @@ func (m *Breaker) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	if m.Known != 0 {
 		i = encodeVarintHealer(dAtA, i, uint64(m.Known))
 		i--
-		dAtA[i] = 0x28
+		dAtA[i] = 0x20
 	}
 	if m.Unhealthy != 0 {
 		i = encodeVarintHealer(dAtA, i, uint64(m.Unhealthy))
 		i--
-		dAtA[i] = 0x20
-	}
-	if m.TrippedUnixNano != 0 {
-		i = encodeVarintHealer(dAtA, i, uint64(m.TrippedUnixNano))
-		i--
 		dAtA[i] = 0x18
 	}
-	if len(m.Reason) > 0 {
-		i -= len(m.Reason)
-		copy(dAtA[i:], m.Reason)
-		i = encodeVarintHealer(dAtA, i, uint64(len(m.Reason)))
+	if m.TrippedAtUnixNano != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.TrippedAtUnixNano))
 		i--
-		dAtA[i] = 0x12
+		dAtA[i] = 0x10
 	}
 	if m.Tripped {
 		i--
@@ -2420,8 +2510,8 @@ func (m *FrameworkRecord) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 		i--
 		dAtA[i] = 0x22
 	}
-	if m.RegisteredUnixNano != 0 {
-		i = encodeVarintHealer(dAtA, i, uint64(m.RegisteredUnixNano))
+	if m.RegisteredAtUnixNano != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.RegisteredAtUnixNano))
 		i--
 		dAtA[i] = 0x18
 	}
@@ -2462,55 +2552,70 @@ func (m *RepairTask) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	_ = i
 	var l int
 	_ = l
-	if len(m.IncidentId) > 0 {
-		i -= len(m.IncidentId)
-		copy(dAtA[i:], m.IncidentId)
-		i = encodeVarintHealer(dAtA, i, uint64(len(m.IncidentId)))
+	if len(m.Principal) > 0 {
+		i -= len(m.Principal)
+		copy(dAtA[i:], m.Principal)
+		i = encodeVarintHealer(dAtA, i, uint64(len(m.Principal)))
 		i--
-		dAtA[i] = 0x42
+		dAtA[i] = 0x52
 	}
-	if m.Attempt != 0 {
-		i = encodeVarintHealer(dAtA, i, uint64(m.Attempt))
+	if m.Forced {
 		i--
-		dAtA[i] = 0x38
-	}
-	if len(m.Problem) > 0 {
-		i -= len(m.Problem)
-		copy(dAtA[i:], m.Problem)
-		i = encodeVarintHealer(dAtA, i, uint64(len(m.Problem)))
+		if m.Forced {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
 		i--
-		dAtA[i] = 0x32
-	}
-	if len(m.Hostname) > 0 {
-		i -= len(m.Hostname)
-		copy(dAtA[i:], m.Hostname)
-		i = encodeVarintHealer(dAtA, i, uint64(len(m.Hostname)))
-		i--
-		dAtA[i] = 0x2a
-	}
-	if len(m.AgentId) > 0 {
-		i -= len(m.AgentId)
-		copy(dAtA[i:], m.AgentId)
-		i = encodeVarintHealer(dAtA, i, uint64(len(m.AgentId)))
-		i--
-		dAtA[i] = 0x22
+		dAtA[i] = 0x48
 	}
 	if m.TimeoutNs != 0 {
 		i = encodeVarintHealer(dAtA, i, uint64(m.TimeoutNs))
 		i--
-		dAtA[i] = 0x18
+		dAtA[i] = 0x40
 	}
 	if len(m.Command) > 0 {
 		i -= len(m.Command)
 		copy(dAtA[i:], m.Command)
 		i = encodeVarintHealer(dAtA, i, uint64(len(m.Command)))
 		i--
-		dAtA[i] = 0x12
+		dAtA[i] = 0x3a
 	}
 	if len(m.Action) > 0 {
 		i -= len(m.Action)
 		copy(dAtA[i:], m.Action)
 		i = encodeVarintHealer(dAtA, i, uint64(len(m.Action)))
+		i--
+		dAtA[i] = 0x32
+	}
+	if len(m.Problem) > 0 {
+		i -= len(m.Problem)
+		copy(dAtA[i:], m.Problem)
+		i = encodeVarintHealer(dAtA, i, uint64(len(m.Problem)))
+		i--
+		dAtA[i] = 0x2a
+	}
+	if m.Attempt != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.Attempt))
+		i--
+		dAtA[i] = 0x20
+	}
+	if m.Incident != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.Incident))
+		i--
+		dAtA[i] = 0x18
+	}
+	if len(m.Hostname) > 0 {
+		i -= len(m.Hostname)
+		copy(dAtA[i:], m.Hostname)
+		i = encodeVarintHealer(dAtA, i, uint64(len(m.Hostname)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.AgentId) > 0 {
+		i -= len(m.AgentId)
+		copy(dAtA[i:], m.AgentId)
+		i = encodeVarintHealer(dAtA, i, uint64(len(m.AgentId)))
 		i--
 		dAtA[i] = 0xa
 	}
@@ -2537,13 +2642,13 @@ func (m *RepairResult) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	_ = i
 	var l int
 	_ = l
-	if m.EndedUnixNano != 0 {
-		i = encodeVarintHealer(dAtA, i, uint64(m.EndedUnixNano))
+	if m.EndedAtUnixNano != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.EndedAtUnixNano))
 		i--
 		dAtA[i] = 0x28
 	}
-	if m.StartedUnixNano != 0 {
-		i = encodeVarintHealer(dAtA, i, uint64(m.StartedUnixNano))
+	if m.StartedAtUnixNano != 0 {
+		i = encodeVarintHealer(dAtA, i, uint64(m.StartedAtUnixNano))
 		i--
 		dAtA[i] = 0x20
 	}
@@ -2897,7 +3002,7 @@ func (m *AgentRecord) Size() (n int) {
 	}
 	var l int
 	_ = l
-	l = len(m.AgentId)
+	l = len(m.Id)
 	if l > 0 {
 		n += 1 + l + sovHealer(uint64(l))
 	}
@@ -2912,48 +3017,46 @@ func (m *AgentRecord) Size() (n int) {
 	if m.State != 0 {
 		n += 1 + sovHealer(uint64(m.State))
 	}
-	if m.StateSinceUnixNano != 0 {
-		n += 1 + sovHealer(uint64(m.StateSinceUnixNano))
+	if m.Excluded {
+		n += 2
 	}
-	if m.DeadlineUnixNano != 0 {
-		n += 1 + sovHealer(uint64(m.DeadlineUnixNano))
-	}
-	if m.Ladder != nil {
-		l = m.Ladder.Size()
-		n += 1 + l + sovHealer(uint64(l))
+	if m.Drained {
+		n += 2
 	}
 	if m.Incident != nil {
 		l = m.Incident.Size()
 		n += 1 + l + sovHealer(uint64(l))
 	}
-	if len(m.Attempts) > 0 {
-		for _, e := range m.Attempts {
-			l = e.Size()
-			n += 1 + l + sovHealer(uint64(l))
-		}
+	if m.Incidents != 0 {
+		n += 1 + sovHealer(uint64(m.Incidents))
 	}
-	if m.Exclusion != nil {
-		l = m.Exclusion.Size()
-		n += 1 + l + sovHealer(uint64(l))
+	if m.Attempts != 0 {
+		n += 1 + sovHealer(uint64(m.Attempts))
 	}
-	return n
-}
-
-func (m *LadderPosition) Size() (n int) {
-	if m == nil {
-		return 0
+	if m.LastClosedAtUnixNano != 0 {
+		n += 1 + sovHealer(uint64(m.LastClosedAtUnixNano))
 	}
-	var l int
-	_ = l
-	l = len(m.Problem)
+	if m.NextStep != 0 {
+		n += 1 + sovHealer(uint64(m.NextStep))
+	}
+	if m.NextStepDryRun {
+		n += 2
+	}
+	if m.IsolatedAtUnixNano != 0 {
+		n += 1 + sovHealer(uint64(m.IsolatedAtUnixNano))
+	}
+	if m.RemovedAtUnixNano != 0 {
+		n += 1 + sovHealer(uint64(m.RemovedAtUnixNano))
+	}
+	l = len(m.PreviousId)
 	if l > 0 {
 		n += 1 + l + sovHealer(uint64(l))
 	}
-	if m.StepIndex != 0 {
-		n += 1 + sovHealer(uint64(m.StepIndex))
-	}
-	if m.LastClosedUnixNano != 0 {
-		n += 1 + sovHealer(uint64(m.LastClosedUnixNano))
+	if len(m.History) > 0 {
+		for _, e := range m.History {
+			l = e.Size()
+			n += 2 + l + sovHealer(uint64(l))
+		}
 	}
 	return n
 }
@@ -2964,39 +3067,9 @@ func (m *Incident) Size() (n int) {
 	}
 	var l int
 	_ = l
-	l = len(m.Id)
-	if l > 0 {
-		n += 1 + l + sovHealer(uint64(l))
+	if m.Id != 0 {
+		n += 1 + sovHealer(uint64(m.Id))
 	}
-	l = len(m.Problem)
-	if l > 0 {
-		n += 1 + l + sovHealer(uint64(l))
-	}
-	if m.OpenedUnixNano != 0 {
-		n += 1 + sovHealer(uint64(m.OpenedUnixNano))
-	}
-	if m.SignalCount != 0 {
-		n += 1 + sovHealer(uint64(m.SignalCount))
-	}
-	if m.LastSignal != nil {
-		l = m.LastSignal.Size()
-		n += 1 + l + sovHealer(uint64(l))
-	}
-	if len(m.Sources) > 0 {
-		for _, s := range m.Sources {
-			l = len(s)
-			n += 1 + l + sovHealer(uint64(l))
-		}
-	}
-	return n
-}
-
-func (m *Signal) Size() (n int) {
-	if m == nil {
-		return 0
-	}
-	var l int
-	_ = l
 	l = len(m.Problem)
 	if l > 0 {
 		n += 1 + l + sovHealer(uint64(l))
@@ -3009,8 +3082,100 @@ func (m *Signal) Size() (n int) {
 	if l > 0 {
 		n += 1 + l + sovHealer(uint64(l))
 	}
-	if m.ReceivedUnixNano != 0 {
-		n += 1 + sovHealer(uint64(m.ReceivedUnixNano))
+	if m.OpenedAtUnixNano != 0 {
+		n += 1 + sovHealer(uint64(m.OpenedAtUnixNano))
+	}
+	if m.Signals != 0 {
+		n += 1 + sovHealer(uint64(m.Signals))
+	}
+	if m.LastSignalAtUnixNano != 0 {
+		n += 1 + sovHealer(uint64(m.LastSignalAtUnixNano))
+	}
+	if m.Step != 0 {
+		n += 1 + sovHealer(uint64(m.Step))
+	}
+	if m.StepsRun != 0 {
+		n += 1 + sovHealer(uint64(m.StepsRun))
+	}
+	if m.DryRun {
+		n += 2
+	}
+	if m.Approved {
+		n += 2
+	}
+	l = len(m.ApprovedBy)
+	if l > 0 {
+		n += 1 + l + sovHealer(uint64(l))
+	}
+	if m.PendingSinceUnixNano != 0 {
+		n += 1 + sovHealer(uint64(m.PendingSinceUnixNano))
+	}
+	if m.Run != nil {
+		l = m.Run.Size()
+		n += 1 + l + sovHealer(uint64(l))
+	}
+	if m.ProbationEndsAtUnixNano != 0 {
+		n += 1 + sovHealer(uint64(m.ProbationEndsAtUnixNano))
+	}
+	return n
+}
+
+func (m *Run) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Attempt != 0 {
+		n += 1 + sovHealer(uint64(m.Attempt))
+	}
+	if m.Step != nil {
+		l = m.Step.Size()
+		n += 1 + l + sovHealer(uint64(l))
+	}
+	if m.LaunchedAtUnixNano != 0 {
+		n += 1 + sovHealer(uint64(m.LaunchedAtUnixNano))
+	}
+	if m.StartedAtUnixNano != 0 {
+		n += 1 + sovHealer(uint64(m.StartedAtUnixNano))
+	}
+	if m.OfferDeadlineUnixNano != 0 {
+		n += 1 + sovHealer(uint64(m.OfferDeadlineUnixNano))
+	}
+	if m.DeadlineUnixNano != 0 {
+		n += 1 + sovHealer(uint64(m.DeadlineUnixNano))
+	}
+	if m.Forced {
+		n += 2
+	}
+	l = len(m.ForcedBy)
+	if l > 0 {
+		n += 1 + l + sovHealer(uint64(l))
+	}
+	return n
+}
+
+func (m *Step) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Action)
+	if l > 0 {
+		n += 1 + l + sovHealer(uint64(l))
+	}
+	if m.Scope != 0 {
+		n += 1 + sovHealer(uint64(m.Scope))
+	}
+	if m.TimeoutNs != 0 {
+		n += 1 + sovHealer(uint64(m.TimeoutNs))
+	}
+	if m.Approval {
+		n += 2
+	}
+	if m.Drain {
+		n += 2
 	}
 	return n
 }
@@ -3021,16 +3186,15 @@ func (m *Attempt) Size() (n int) {
 	}
 	var l int
 	_ = l
-	l = len(m.IncidentId)
-	if l > 0 {
-		n += 1 + l + sovHealer(uint64(l))
+	if m.Id != 0 {
+		n += 1 + sovHealer(uint64(m.Id))
+	}
+	if m.Incident != 0 {
+		n += 1 + sovHealer(uint64(m.Incident))
 	}
 	l = len(m.Problem)
 	if l > 0 {
 		n += 1 + l + sovHealer(uint64(l))
-	}
-	if m.StepIndex != 0 {
-		n += 1 + sovHealer(uint64(m.StepIndex))
 	}
 	l = len(m.Action)
 	if l > 0 {
@@ -3039,55 +3203,28 @@ func (m *Attempt) Size() (n int) {
 	if m.Scope != 0 {
 		n += 1 + sovHealer(uint64(m.Scope))
 	}
-	if m.Attempt != 0 {
-		n += 1 + sovHealer(uint64(m.Attempt))
+	if m.StartedAtUnixNano != 0 {
+		n += 1 + sovHealer(uint64(m.StartedAtUnixNano))
 	}
-	l = len(m.TaskId)
-	if l > 0 {
-		n += 1 + l + sovHealer(uint64(l))
+	if m.EndedAtUnixNano != 0 {
+		n += 1 + sovHealer(uint64(m.EndedAtUnixNano))
 	}
-	if m.StartedUnixNano != 0 {
-		n += 1 + sovHealer(uint64(m.StartedUnixNano))
-	}
-	if m.EndedUnixNano != 0 {
-		n += 1 + sovHealer(uint64(m.EndedUnixNano))
-	}
-	if m.Outcome != 0 {
-		n += 1 + sovHealer(uint64(m.Outcome))
+	if m.Result != 0 {
+		n += 1 + sovHealer(uint64(m.Result))
 	}
 	if m.ExitCode != 0 {
-		n += 1 + sovHealer(uint64(m.ExitCode))
+		n += 1 + sozHealer(uint64(m.ExitCode))
 	}
 	l = len(m.OutputTail)
 	if l > 0 {
 		n += 1 + l + sovHealer(uint64(l))
 	}
-	l = len(m.Reason)
-	if l > 0 {
-		n += 1 + l + sovHealer(uint64(l))
-	}
-	return n
-}
-
-func (m *Exclusion) Size() (n int) {
-	if m == nil {
-		return 0
-	}
-	var l int
-	_ = l
-	if m.Excluded {
+	if m.Forced {
 		n += 2
-	}
-	l = len(m.Reason)
-	if l > 0 {
-		n += 1 + l + sovHealer(uint64(l))
 	}
 	l = len(m.Principal)
 	if l > 0 {
 		n += 1 + l + sovHealer(uint64(l))
-	}
-	if m.AtUnixNano != 0 {
-		n += 1 + sovHealer(uint64(m.AtUnixNano))
 	}
 	return n
 }
@@ -3098,47 +3235,31 @@ func (m *GlobalRecord) Size() (n int) {
 	}
 	var l int
 	_ = l
-	if m.Pause != nil {
-		l = m.Pause.Size()
+	if m.Paused {
+		n += 2
+	}
+	l = len(m.PauseReason)
+	if l > 0 {
 		n += 1 + l + sovHealer(uint64(l))
+	}
+	l = len(m.PausedBy)
+	if l > 0 {
+		n += 1 + l + sovHealer(uint64(l))
+	}
+	if m.PausedAtUnixNano != 0 {
+		n += 1 + sovHealer(uint64(m.PausedAtUnixNano))
 	}
 	if m.Breaker != nil {
 		l = m.Breaker.Size()
 		n += 1 + l + sovHealer(uint64(l))
 	}
-	if m.LastRepairStartUnixNano != 0 {
-		n += 1 + sovHealer(uint64(m.LastRepairStartUnixNano))
-	}
-	if m.Mode != 0 {
-		n += 1 + sovHealer(uint64(m.Mode))
+	if m.LastStartAtUnixNano != 0 {
+		n += 1 + sovHealer(uint64(m.LastStartAtUnixNano))
 	}
 	return n
 }
 
-func (m *Pause) Size() (n int) {
-	if m == nil {
-		return 0
-	}
-	var l int
-	_ = l
-	if m.Paused {
-		n += 2
-	}
-	l = len(m.Reason)
-	if l > 0 {
-		n += 1 + l + sovHealer(uint64(l))
-	}
-	l = len(m.Principal)
-	if l > 0 {
-		n += 1 + l + sovHealer(uint64(l))
-	}
-	if m.AtUnixNano != 0 {
-		n += 1 + sovHealer(uint64(m.AtUnixNano))
-	}
-	return n
-}
-
-func (m *Breaker) Size() (n int) {
+func (m *StormBreaker) Size() (n int) {
 	if m == nil {
 		return 0
 	}
@@ -3147,12 +3268,8 @@ func (m *Breaker) Size() (n int) {
 	if m.Tripped {
 		n += 2
 	}
-	l = len(m.Reason)
-	if l > 0 {
-		n += 1 + l + sovHealer(uint64(l))
-	}
-	if m.TrippedUnixNano != 0 {
-		n += 1 + sovHealer(uint64(m.TrippedUnixNano))
+	if m.TrippedAtUnixNano != 0 {
+		n += 1 + sovHealer(uint64(m.TrippedAtUnixNano))
 	}
 	if m.Unhealthy != 0 {
 		n += 1 + sovHealer(uint64(m.Unhealthy))
@@ -3177,8 +3294,8 @@ func (m *FrameworkRecord) Size() (n int) {
 	if l > 0 {
 		n += 1 + l + sovHealer(uint64(l))
 	}
-	if m.RegisteredUnixNano != 0 {
-		n += 1 + sovHealer(uint64(m.RegisteredUnixNano))
+	if m.RegisteredAtUnixNano != 0 {
+		n += 1 + sovHealer(uint64(m.RegisteredAtUnixNano))
 	}
 	l = len(m.Master)
 	if l > 0 {
@@ -3193,6 +3310,24 @@ func (m *RepairTask) Size() (n int) {
 	}
 	var l int
 	_ = l
+	l = len(m.AgentId)
+	if l > 0 {
+		n += 1 + l + sovHealer(uint64(l))
+	}
+	l = len(m.Hostname)
+	if l > 0 {
+		n += 1 + l + sovHealer(uint64(l))
+	}
+	if m.Incident != 0 {
+		n += 1 + sovHealer(uint64(m.Incident))
+	}
+	if m.Attempt != 0 {
+		n += 1 + sovHealer(uint64(m.Attempt))
+	}
+	l = len(m.Problem)
+	if l > 0 {
+		n += 1 + l + sovHealer(uint64(l))
+	}
 	l = len(m.Action)
 	if l > 0 {
 		n += 1 + l + sovHealer(uint64(l))
@@ -3204,22 +3339,10 @@ func (m *RepairTask) Size() (n int) {
 	if m.TimeoutNs != 0 {
 		n += 1 + sovHealer(uint64(m.TimeoutNs))
 	}
-	l = len(m.AgentId)
-	if l > 0 {
-		n += 1 + l + sovHealer(uint64(l))
+	if m.Forced {
+		n += 2
 	}
-	l = len(m.Hostname)
-	if l > 0 {
-		n += 1 + l + sovHealer(uint64(l))
-	}
-	l = len(m.Problem)
-	if l > 0 {
-		n += 1 + l + sovHealer(uint64(l))
-	}
-	if m.Attempt != 0 {
-		n += 1 + sovHealer(uint64(m.Attempt))
-	}
-	l = len(m.IncidentId)
+	l = len(m.Principal)
 	if l > 0 {
 		n += 1 + l + sovHealer(uint64(l))
 	}
@@ -3242,11 +3365,11 @@ func (m *RepairResult) Size() (n int) {
 	if l > 0 {
 		n += 1 + l + sovHealer(uint64(l))
 	}
-	if m.StartedUnixNano != 0 {
-		n += 1 + sovHealer(uint64(m.StartedUnixNano))
+	if m.StartedAtUnixNano != 0 {
+		n += 1 + sovHealer(uint64(m.StartedAtUnixNano))
 	}
-	if m.EndedUnixNano != 0 {
-		n += 1 + sovHealer(uint64(m.EndedUnixNano))
+	if m.EndedAtUnixNano != 0 {
+		n += 1 + sovHealer(uint64(m.EndedAtUnixNano))
 	}
 	return n
 }
@@ -3430,7 +3553,7 @@ func (m *AgentRecord) Unmarshal(dAtA []byte) error {
 		switch fieldNum {
 		case 1:
 			if wireType != 2 {
-				return fmt.Errorf("proto: wrong wireType = %d for field AgentId", wireType)
+				return fmt.Errorf("proto: wrong wireType = %d for field Id", wireType)
 			}
 			var stringLen uint64
 			for shift := uint(0); ; shift += 7 {
@@ -3458,7 +3581,7 @@ func (m *AgentRecord) Unmarshal(dAtA []byte) error {
 			if postIndex > l {
 				return io.ErrUnexpectedEOF
 			}
-			m.AgentId = string(dAtA[iNdEx:postIndex])
+			m.Id = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
 		case 2:
 			if wireType != 2 {
@@ -3545,9 +3668,9 @@ func (m *AgentRecord) Unmarshal(dAtA []byte) error {
 			}
 		case 5:
 			if wireType != 0 {
-				return fmt.Errorf("proto: wrong wireType = %d for field StateSinceUnixNano", wireType)
+				return fmt.Errorf("proto: wrong wireType = %d for field Excluded", wireType)
 			}
-			m.StateSinceUnixNano = 0
+			var v int
 			for shift := uint(0); ; shift += 7 {
 				if shift >= 64 {
 					return ErrIntOverflowHealer
@@ -3557,16 +3680,17 @@ func (m *AgentRecord) Unmarshal(dAtA []byte) error {
 				}
 				b := dAtA[iNdEx]
 				iNdEx++
-				m.StateSinceUnixNano |= int64(b&0x7F) << shift
+				v |= int(b&0x7F) << shift
 				if b < 0x80 {
 					break
 				}
 			}
+			m.Excluded = bool(v != 0)
 		case 6:
 			if wireType != 0 {
-				return fmt.Errorf("proto: wrong wireType = %d for field DeadlineUnixNano", wireType)
+				return fmt.Errorf("proto: wrong wireType = %d for field Drained", wireType)
 			}
-			m.DeadlineUnixNano = 0
+			var v int
 			for shift := uint(0); ; shift += 7 {
 				if shift >= 64 {
 					return ErrIntOverflowHealer
@@ -3576,48 +3700,13 @@ func (m *AgentRecord) Unmarshal(dAtA []byte) error {
 				}
 				b := dAtA[iNdEx]
 				iNdEx++
-				m.DeadlineUnixNano |= int64(b&0x7F) << shift
+				v |= int(b&0x7F) << shift
 				if b < 0x80 {
 					break
 				}
 			}
+			m.Drained = bool(v != 0)
 		case 7:
-			if wireType != 2 {
-				return fmt.Errorf("proto: wrong wireType = %d for field Ladder", wireType)
-			}
-			var msglen int
-			for shift := uint(0); ; shift += 7 {
-				if shift >= 64 {
-					return ErrIntOverflowHealer
-				}
-				if iNdEx >= l {
-					return io.ErrUnexpectedEOF
-				}
-				b := dAtA[iNdEx]
-				iNdEx++
-				msglen |= int(b&0x7F) << shift
-				if b < 0x80 {
-					break
-				}
-			}
-			if msglen < 0 {
-				return ErrInvalidLengthHealer
-			}
-			postIndex := iNdEx + msglen
-			if postIndex < 0 {
-				return ErrInvalidLengthHealer
-			}
-			if postIndex > l {
-				return io.ErrUnexpectedEOF
-			}
-			if m.Ladder == nil {
-				m.Ladder = &LadderPosition{}
-			}
-			if err := m.Ladder.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
-				return err
-			}
-			iNdEx = postIndex
-		case 8:
 			if wireType != 2 {
 				return fmt.Errorf("proto: wrong wireType = %d for field Incident", wireType)
 			}
@@ -3653,11 +3742,30 @@ func (m *AgentRecord) Unmarshal(dAtA []byte) error {
 				return err
 			}
 			iNdEx = postIndex
+		case 8:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Incidents", wireType)
+			}
+			m.Incidents = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Incidents |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
 		case 9:
-			if wireType != 2 {
+			if wireType != 0 {
 				return fmt.Errorf("proto: wrong wireType = %d for field Attempts", wireType)
 			}
-			var msglen int
+			m.Attempts = 0
 			for shift := uint(0); ; shift += 7 {
 				if shift >= 64 {
 					return ErrIntOverflowHealer
@@ -3667,31 +3775,16 @@ func (m *AgentRecord) Unmarshal(dAtA []byte) error {
 				}
 				b := dAtA[iNdEx]
 				iNdEx++
-				msglen |= int(b&0x7F) << shift
+				m.Attempts |= uint64(b&0x7F) << shift
 				if b < 0x80 {
 					break
 				}
 			}
-			if msglen < 0 {
-				return ErrInvalidLengthHealer
-			}
-			postIndex := iNdEx + msglen
-			if postIndex < 0 {
-				return ErrInvalidLengthHealer
-			}
-			if postIndex > l {
-				return io.ErrUnexpectedEOF
-			}
-			m.Attempts = append(m.Attempts, Attempt{})
-			if err := m.Attempts[len(m.Attempts)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
-				return err
-			}
-			iNdEx = postIndex
 		case 10:
-			if wireType != 2 {
-				return fmt.Errorf("proto: wrong wireType = %d for field Exclusion", wireType)
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field LastClosedAtUnixNano", wireType)
 			}
-			var msglen int
+			m.LastClosedAtUnixNano = 0
 			for shift := uint(0); ; shift += 7 {
 				if shift >= 64 {
 					return ErrIntOverflowHealer
@@ -3701,81 +3794,91 @@ func (m *AgentRecord) Unmarshal(dAtA []byte) error {
 				}
 				b := dAtA[iNdEx]
 				iNdEx++
-				msglen |= int(b&0x7F) << shift
+				m.LastClosedAtUnixNano |= int64(b&0x7F) << shift
 				if b < 0x80 {
 					break
 				}
 			}
-			if msglen < 0 {
-				return ErrInvalidLengthHealer
+		case 11:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field NextStep", wireType)
 			}
-			postIndex := iNdEx + msglen
-			if postIndex < 0 {
-				return ErrInvalidLengthHealer
+			m.NextStep = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.NextStep |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
 			}
-			if postIndex > l {
-				return io.ErrUnexpectedEOF
+		case 12:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field NextStepDryRun", wireType)
 			}
-			if m.Exclusion == nil {
-				m.Exclusion = &Exclusion{}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
 			}
-			if err := m.Exclusion.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
-				return err
+			m.NextStepDryRun = bool(v != 0)
+		case 13:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field IsolatedAtUnixNano", wireType)
 			}
-			iNdEx = postIndex
-		default:
-			iNdEx = preIndex
-			skippy, err := skipHealer(dAtA[iNdEx:])
-			if err != nil {
-				return err
+			m.IsolatedAtUnixNano = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.IsolatedAtUnixNano |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
 			}
-			if (skippy < 0) || (iNdEx+skippy) < 0 {
-				return ErrInvalidLengthHealer
+		case 14:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field RemovedAtUnixNano", wireType)
 			}
-			if (iNdEx + skippy) > l {
-				return io.ErrUnexpectedEOF
+			m.RemovedAtUnixNano = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.RemovedAtUnixNano |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
 			}
-			iNdEx += skippy
-		}
-	}
-
-	if iNdEx > l {
-		return io.ErrUnexpectedEOF
-	}
-	return nil
-}
-func (m *LadderPosition) Unmarshal(dAtA []byte) error {
-	l := len(dAtA)
-	iNdEx := 0
-	for iNdEx < l {
-		preIndex := iNdEx
-		var wire uint64
-		for shift := uint(0); ; shift += 7 {
-			if shift >= 64 {
-				return ErrIntOverflowHealer
-			}
-			if iNdEx >= l {
-				return io.ErrUnexpectedEOF
-			}
-			b := dAtA[iNdEx]
-			iNdEx++
-			wire |= uint64(b&0x7F) << shift
-			if b < 0x80 {
-				break
-			}
-		}
-		fieldNum := int32(wire >> 3)
-		wireType := int(wire & 0x7)
-		if wireType == 4 {
-			return fmt.Errorf("proto: LadderPosition: wiretype end group for non-group")
-		}
-		if fieldNum <= 0 {
-			return fmt.Errorf("proto: LadderPosition: illegal tag %d (wire type %d)", fieldNum, wire)
-		}
-		switch fieldNum {
-		case 1:
+		case 15:
 			if wireType != 2 {
-				return fmt.Errorf("proto: wrong wireType = %d for field Problem", wireType)
+				return fmt.Errorf("proto: wrong wireType = %d for field PreviousId", wireType)
 			}
 			var stringLen uint64
 			for shift := uint(0); ; shift += 7 {
@@ -3803,13 +3906,13 @@ func (m *LadderPosition) Unmarshal(dAtA []byte) error {
 			if postIndex > l {
 				return io.ErrUnexpectedEOF
 			}
-			m.Problem = string(dAtA[iNdEx:postIndex])
+			m.PreviousId = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
-		case 2:
-			if wireType != 0 {
-				return fmt.Errorf("proto: wrong wireType = %d for field StepIndex", wireType)
+		case 16:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field History", wireType)
 			}
-			m.StepIndex = 0
+			var msglen int
 			for shift := uint(0); ; shift += 7 {
 				if shift >= 64 {
 					return ErrIntOverflowHealer
@@ -3819,30 +3922,26 @@ func (m *LadderPosition) Unmarshal(dAtA []byte) error {
 				}
 				b := dAtA[iNdEx]
 				iNdEx++
-				m.StepIndex |= uint32(b&0x7F) << shift
+				msglen |= int(b&0x7F) << shift
 				if b < 0x80 {
 					break
 				}
 			}
-		case 3:
-			if wireType != 0 {
-				return fmt.Errorf("proto: wrong wireType = %d for field LastClosedUnixNano", wireType)
+			if msglen < 0 {
+				return ErrInvalidLengthHealer
 			}
-			m.LastClosedUnixNano = 0
-			for shift := uint(0); ; shift += 7 {
-				if shift >= 64 {
-					return ErrIntOverflowHealer
-				}
-				if iNdEx >= l {
-					return io.ErrUnexpectedEOF
-				}
-				b := dAtA[iNdEx]
-				iNdEx++
-				m.LastClosedUnixNano |= int64(b&0x7F) << shift
-				if b < 0x80 {
-					break
-				}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthHealer
 			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.History = append(m.History, Attempt{})
+			if err := m.History[len(m.History)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
 		default:
 			iNdEx = preIndex
 			skippy, err := skipHealer(dAtA[iNdEx:])
@@ -3894,10 +3993,10 @@ func (m *Incident) Unmarshal(dAtA []byte) error {
 		}
 		switch fieldNum {
 		case 1:
-			if wireType != 2 {
+			if wireType != 0 {
 				return fmt.Errorf("proto: wrong wireType = %d for field Id", wireType)
 			}
-			var stringLen uint64
+			m.Id = 0
 			for shift := uint(0); ; shift += 7 {
 				if shift >= 64 {
 					return ErrIntOverflowHealer
@@ -3907,24 +4006,11 @@ func (m *Incident) Unmarshal(dAtA []byte) error {
 				}
 				b := dAtA[iNdEx]
 				iNdEx++
-				stringLen |= uint64(b&0x7F) << shift
+				m.Id |= uint64(b&0x7F) << shift
 				if b < 0x80 {
 					break
 				}
 			}
-			intStringLen := int(stringLen)
-			if intStringLen < 0 {
-				return ErrInvalidLengthHealer
-			}
-			postIndex := iNdEx + intStringLen
-			if postIndex < 0 {
-				return ErrInvalidLengthHealer
-			}
-			if postIndex > l {
-				return io.ErrUnexpectedEOF
-			}
-			m.Id = string(dAtA[iNdEx:postIndex])
-			iNdEx = postIndex
 		case 2:
 			if wireType != 2 {
 				return fmt.Errorf("proto: wrong wireType = %d for field Problem", wireType)
@@ -3958,194 +4044,6 @@ func (m *Incident) Unmarshal(dAtA []byte) error {
 			m.Problem = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
 		case 3:
-			if wireType != 0 {
-				return fmt.Errorf("proto: wrong wireType = %d for field OpenedUnixNano", wireType)
-			}
-			m.OpenedUnixNano = 0
-			for shift := uint(0); ; shift += 7 {
-				if shift >= 64 {
-					return ErrIntOverflowHealer
-				}
-				if iNdEx >= l {
-					return io.ErrUnexpectedEOF
-				}
-				b := dAtA[iNdEx]
-				iNdEx++
-				m.OpenedUnixNano |= int64(b&0x7F) << shift
-				if b < 0x80 {
-					break
-				}
-			}
-		case 4:
-			if wireType != 0 {
-				return fmt.Errorf("proto: wrong wireType = %d for field SignalCount", wireType)
-			}
-			m.SignalCount = 0
-			for shift := uint(0); ; shift += 7 {
-				if shift >= 64 {
-					return ErrIntOverflowHealer
-				}
-				if iNdEx >= l {
-					return io.ErrUnexpectedEOF
-				}
-				b := dAtA[iNdEx]
-				iNdEx++
-				m.SignalCount |= uint32(b&0x7F) << shift
-				if b < 0x80 {
-					break
-				}
-			}
-		case 5:
-			if wireType != 2 {
-				return fmt.Errorf("proto: wrong wireType = %d for field LastSignal", wireType)
-			}
-			var msglen int
-			for shift := uint(0); ; shift += 7 {
-				if shift >= 64 {
-					return ErrIntOverflowHealer
-				}
-				if iNdEx >= l {
-					return io.ErrUnexpectedEOF
-				}
-				b := dAtA[iNdEx]
-				iNdEx++
-				msglen |= int(b&0x7F) << shift
-				if b < 0x80 {
-					break
-				}
-			}
-			if msglen < 0 {
-				return ErrInvalidLengthHealer
-			}
-			postIndex := iNdEx + msglen
-			if postIndex < 0 {
-				return ErrInvalidLengthHealer
-			}
-			if postIndex > l {
-				return io.ErrUnexpectedEOF
-			}
-			if m.LastSignal == nil {
-				m.LastSignal = &Signal{}
-			}
-			if err := m.LastSignal.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
-				return err
-			}
-			iNdEx = postIndex
-		case 6:
-			if wireType != 2 {
-				return fmt.Errorf("proto: wrong wireType = %d for field Sources", wireType)
-			}
-			var stringLen uint64
-			for shift := uint(0); ; shift += 7 {
-				if shift >= 64 {
-					return ErrIntOverflowHealer
-				}
-				if iNdEx >= l {
-					return io.ErrUnexpectedEOF
-				}
-				b := dAtA[iNdEx]
-				iNdEx++
-				stringLen |= uint64(b&0x7F) << shift
-				if b < 0x80 {
-					break
-				}
-			}
-			intStringLen := int(stringLen)
-			if intStringLen < 0 {
-				return ErrInvalidLengthHealer
-			}
-			postIndex := iNdEx + intStringLen
-			if postIndex < 0 {
-				return ErrInvalidLengthHealer
-			}
-			if postIndex > l {
-				return io.ErrUnexpectedEOF
-			}
-			m.Sources = append(m.Sources, string(dAtA[iNdEx:postIndex]))
-			iNdEx = postIndex
-		default:
-			iNdEx = preIndex
-			skippy, err := skipHealer(dAtA[iNdEx:])
-			if err != nil {
-				return err
-			}
-			if (skippy < 0) || (iNdEx+skippy) < 0 {
-				return ErrInvalidLengthHealer
-			}
-			if (iNdEx + skippy) > l {
-				return io.ErrUnexpectedEOF
-			}
-			iNdEx += skippy
-		}
-	}
-
-	if iNdEx > l {
-		return io.ErrUnexpectedEOF
-	}
-	return nil
-}
-func (m *Signal) Unmarshal(dAtA []byte) error {
-	l := len(dAtA)
-	iNdEx := 0
-	for iNdEx < l {
-		preIndex := iNdEx
-		var wire uint64
-		for shift := uint(0); ; shift += 7 {
-			if shift >= 64 {
-				return ErrIntOverflowHealer
-			}
-			if iNdEx >= l {
-				return io.ErrUnexpectedEOF
-			}
-			b := dAtA[iNdEx]
-			iNdEx++
-			wire |= uint64(b&0x7F) << shift
-			if b < 0x80 {
-				break
-			}
-		}
-		fieldNum := int32(wire >> 3)
-		wireType := int(wire & 0x7)
-		if wireType == 4 {
-			return fmt.Errorf("proto: Signal: wiretype end group for non-group")
-		}
-		if fieldNum <= 0 {
-			return fmt.Errorf("proto: Signal: illegal tag %d (wire type %d)", fieldNum, wire)
-		}
-		switch fieldNum {
-		case 1:
-			if wireType != 2 {
-				return fmt.Errorf("proto: wrong wireType = %d for field Problem", wireType)
-			}
-			var stringLen uint64
-			for shift := uint(0); ; shift += 7 {
-				if shift >= 64 {
-					return ErrIntOverflowHealer
-				}
-				if iNdEx >= l {
-					return io.ErrUnexpectedEOF
-				}
-				b := dAtA[iNdEx]
-				iNdEx++
-				stringLen |= uint64(b&0x7F) << shift
-				if b < 0x80 {
-					break
-				}
-			}
-			intStringLen := int(stringLen)
-			if intStringLen < 0 {
-				return ErrInvalidLengthHealer
-			}
-			postIndex := iNdEx + intStringLen
-			if postIndex < 0 {
-				return ErrInvalidLengthHealer
-			}
-			if postIndex > l {
-				return io.ErrUnexpectedEOF
-			}
-			m.Problem = string(dAtA[iNdEx:postIndex])
-			iNdEx = postIndex
-		case 2:
 			if wireType != 2 {
 				return fmt.Errorf("proto: wrong wireType = %d for field Source", wireType)
 			}
@@ -4177,7 +4075,7 @@ func (m *Signal) Unmarshal(dAtA []byte) error {
 			}
 			m.Source = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
-		case 3:
+		case 4:
 			if wireType != 2 {
 				return fmt.Errorf("proto: wrong wireType = %d for field Message", wireType)
 			}
@@ -4209,11 +4107,11 @@ func (m *Signal) Unmarshal(dAtA []byte) error {
 			}
 			m.Message = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
-		case 4:
+		case 5:
 			if wireType != 0 {
-				return fmt.Errorf("proto: wrong wireType = %d for field ReceivedUnixNano", wireType)
+				return fmt.Errorf("proto: wrong wireType = %d for field OpenedAtUnixNano", wireType)
 			}
-			m.ReceivedUnixNano = 0
+			m.OpenedAtUnixNano = 0
 			for shift := uint(0); ; shift += 7 {
 				if shift >= 64 {
 					return ErrIntOverflowHealer
@@ -4223,11 +4121,626 @@ func (m *Signal) Unmarshal(dAtA []byte) error {
 				}
 				b := dAtA[iNdEx]
 				iNdEx++
-				m.ReceivedUnixNano |= int64(b&0x7F) << shift
+				m.OpenedAtUnixNano |= int64(b&0x7F) << shift
 				if b < 0x80 {
 					break
 				}
 			}
+		case 6:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Signals", wireType)
+			}
+			m.Signals = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Signals |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 7:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field LastSignalAtUnixNano", wireType)
+			}
+			m.LastSignalAtUnixNano = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.LastSignalAtUnixNano |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 8:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Step", wireType)
+			}
+			m.Step = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Step |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 9:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field StepsRun", wireType)
+			}
+			m.StepsRun = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.StepsRun |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 10:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field DryRun", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.DryRun = bool(v != 0)
+		case 11:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Approved", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.Approved = bool(v != 0)
+		case 12:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ApprovedBy", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthHealer
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthHealer
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.ApprovedBy = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 13:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field PendingSinceUnixNano", wireType)
+			}
+			m.PendingSinceUnixNano = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.PendingSinceUnixNano |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 14:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Run", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthHealer
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthHealer
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Run == nil {
+				m.Run = &Run{}
+			}
+			if err := m.Run.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 15:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ProbationEndsAtUnixNano", wireType)
+			}
+			m.ProbationEndsAtUnixNano = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ProbationEndsAtUnixNano |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipHealer(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthHealer
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Run) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowHealer
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Run: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Run: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Attempt", wireType)
+			}
+			m.Attempt = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Attempt |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Step", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthHealer
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthHealer
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Step == nil {
+				m.Step = &Step{}
+			}
+			if err := m.Step.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field LaunchedAtUnixNano", wireType)
+			}
+			m.LaunchedAtUnixNano = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.LaunchedAtUnixNano |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field StartedAtUnixNano", wireType)
+			}
+			m.StartedAtUnixNano = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.StartedAtUnixNano |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 5:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field OfferDeadlineUnixNano", wireType)
+			}
+			m.OfferDeadlineUnixNano = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.OfferDeadlineUnixNano |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 6:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field DeadlineUnixNano", wireType)
+			}
+			m.DeadlineUnixNano = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.DeadlineUnixNano |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 7:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Forced", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.Forced = bool(v != 0)
+		case 8:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ForcedBy", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthHealer
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthHealer
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.ForcedBy = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipHealer(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthHealer
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Step) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowHealer
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Step: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Step: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Action", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthHealer
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthHealer
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Action = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Scope", wireType)
+			}
+			m.Scope = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Scope |= Scope(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field TimeoutNs", wireType)
+			}
+			m.TimeoutNs = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.TimeoutNs |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Approval", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.Approval = bool(v != 0)
+		case 5:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Drain", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.Drain = bool(v != 0)
 		default:
 			iNdEx = preIndex
 			skippy, err := skipHealer(dAtA[iNdEx:])
@@ -4279,10 +4792,10 @@ func (m *Attempt) Unmarshal(dAtA []byte) error {
 		}
 		switch fieldNum {
 		case 1:
-			if wireType != 2 {
-				return fmt.Errorf("proto: wrong wireType = %d for field IncidentId", wireType)
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Id", wireType)
 			}
-			var stringLen uint64
+			m.Id = 0
 			for shift := uint(0); ; shift += 7 {
 				if shift >= 64 {
 					return ErrIntOverflowHealer
@@ -4292,25 +4805,31 @@ func (m *Attempt) Unmarshal(dAtA []byte) error {
 				}
 				b := dAtA[iNdEx]
 				iNdEx++
-				stringLen |= uint64(b&0x7F) << shift
+				m.Id |= uint64(b&0x7F) << shift
 				if b < 0x80 {
 					break
 				}
 			}
-			intStringLen := int(stringLen)
-			if intStringLen < 0 {
-				return ErrInvalidLengthHealer
-			}
-			postIndex := iNdEx + intStringLen
-			if postIndex < 0 {
-				return ErrInvalidLengthHealer
-			}
-			if postIndex > l {
-				return io.ErrUnexpectedEOF
-			}
-			m.IncidentId = string(dAtA[iNdEx:postIndex])
-			iNdEx = postIndex
 		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Incident", wireType)
+			}
+			m.Incident = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Incident |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
 			if wireType != 2 {
 				return fmt.Errorf("proto: wrong wireType = %d for field Problem", wireType)
 			}
@@ -4342,25 +4861,6 @@ func (m *Attempt) Unmarshal(dAtA []byte) error {
 			}
 			m.Problem = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
-		case 3:
-			if wireType != 0 {
-				return fmt.Errorf("proto: wrong wireType = %d for field StepIndex", wireType)
-			}
-			m.StepIndex = 0
-			for shift := uint(0); ; shift += 7 {
-				if shift >= 64 {
-					return ErrIntOverflowHealer
-				}
-				if iNdEx >= l {
-					return io.ErrUnexpectedEOF
-				}
-				b := dAtA[iNdEx]
-				iNdEx++
-				m.StepIndex |= uint32(b&0x7F) << shift
-				if b < 0x80 {
-					break
-				}
-			}
 		case 4:
 			if wireType != 2 {
 				return fmt.Errorf("proto: wrong wireType = %d for field Action", wireType)
@@ -4414,9 +4914,9 @@ func (m *Attempt) Unmarshal(dAtA []byte) error {
 			}
 		case 6:
 			if wireType != 0 {
-				return fmt.Errorf("proto: wrong wireType = %d for field Attempt", wireType)
+				return fmt.Errorf("proto: wrong wireType = %d for field StartedAtUnixNano", wireType)
 			}
-			m.Attempt = 0
+			m.StartedAtUnixNano = 0
 			for shift := uint(0); ; shift += 7 {
 				if shift >= 64 {
 					return ErrIntOverflowHealer
@@ -4426,16 +4926,16 @@ func (m *Attempt) Unmarshal(dAtA []byte) error {
 				}
 				b := dAtA[iNdEx]
 				iNdEx++
-				m.Attempt |= uint32(b&0x7F) << shift
+				m.StartedAtUnixNano |= int64(b&0x7F) << shift
 				if b < 0x80 {
 					break
 				}
 			}
 		case 7:
-			if wireType != 2 {
-				return fmt.Errorf("proto: wrong wireType = %d for field TaskId", wireType)
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field EndedAtUnixNano", wireType)
 			}
-			var stringLen uint64
+			m.EndedAtUnixNano = 0
 			for shift := uint(0); ; shift += 7 {
 				if shift >= 64 {
 					return ErrIntOverflowHealer
@@ -4445,29 +4945,16 @@ func (m *Attempt) Unmarshal(dAtA []byte) error {
 				}
 				b := dAtA[iNdEx]
 				iNdEx++
-				stringLen |= uint64(b&0x7F) << shift
+				m.EndedAtUnixNano |= int64(b&0x7F) << shift
 				if b < 0x80 {
 					break
 				}
 			}
-			intStringLen := int(stringLen)
-			if intStringLen < 0 {
-				return ErrInvalidLengthHealer
-			}
-			postIndex := iNdEx + intStringLen
-			if postIndex < 0 {
-				return ErrInvalidLengthHealer
-			}
-			if postIndex > l {
-				return io.ErrUnexpectedEOF
-			}
-			m.TaskId = string(dAtA[iNdEx:postIndex])
-			iNdEx = postIndex
 		case 8:
 			if wireType != 0 {
-				return fmt.Errorf("proto: wrong wireType = %d for field StartedUnixNano", wireType)
+				return fmt.Errorf("proto: wrong wireType = %d for field Result", wireType)
 			}
-			m.StartedUnixNano = 0
+			m.Result = 0
 			for shift := uint(0); ; shift += 7 {
 				if shift >= 64 {
 					return ErrIntOverflowHealer
@@ -4477,54 +4964,16 @@ func (m *Attempt) Unmarshal(dAtA []byte) error {
 				}
 				b := dAtA[iNdEx]
 				iNdEx++
-				m.StartedUnixNano |= int64(b&0x7F) << shift
+				m.Result |= Result(b&0x7F) << shift
 				if b < 0x80 {
 					break
 				}
 			}
 		case 9:
 			if wireType != 0 {
-				return fmt.Errorf("proto: wrong wireType = %d for field EndedUnixNano", wireType)
-			}
-			m.EndedUnixNano = 0
-			for shift := uint(0); ; shift += 7 {
-				if shift >= 64 {
-					return ErrIntOverflowHealer
-				}
-				if iNdEx >= l {
-					return io.ErrUnexpectedEOF
-				}
-				b := dAtA[iNdEx]
-				iNdEx++
-				m.EndedUnixNano |= int64(b&0x7F) << shift
-				if b < 0x80 {
-					break
-				}
-			}
-		case 10:
-			if wireType != 0 {
-				return fmt.Errorf("proto: wrong wireType = %d for field Outcome", wireType)
-			}
-			m.Outcome = 0
-			for shift := uint(0); ; shift += 7 {
-				if shift >= 64 {
-					return ErrIntOverflowHealer
-				}
-				if iNdEx >= l {
-					return io.ErrUnexpectedEOF
-				}
-				b := dAtA[iNdEx]
-				iNdEx++
-				m.Outcome |= Outcome(b&0x7F) << shift
-				if b < 0x80 {
-					break
-				}
-			}
-		case 11:
-			if wireType != 0 {
 				return fmt.Errorf("proto: wrong wireType = %d for field ExitCode", wireType)
 			}
-			m.ExitCode = 0
+			var v uint64
 			for shift := uint(0); ; shift += 7 {
 				if shift >= 64 {
 					return ErrIntOverflowHealer
@@ -4534,12 +4983,14 @@ func (m *Attempt) Unmarshal(dAtA []byte) error {
 				}
 				b := dAtA[iNdEx]
 				iNdEx++
-				m.ExitCode |= int32(b&0x7F) << shift
+				v |= uint64(b&0x7F) << shift
 				if b < 0x80 {
 					break
 				}
 			}
-		case 12:
+			v = (v >> 1) ^ uint64((int64(v&1)<<63)>>63)
+			m.ExitCode = int64(v)
+		case 10:
 			if wireType != 2 {
 				return fmt.Errorf("proto: wrong wireType = %d for field OutputTail", wireType)
 			}
@@ -4573,91 +5024,9 @@ func (m *Attempt) Unmarshal(dAtA []byte) error {
 				m.OutputTail = []byte{}
 			}
 			iNdEx = postIndex
-		case 13:
-			if wireType != 2 {
-				return fmt.Errorf("proto: wrong wireType = %d for field Reason", wireType)
-			}
-			var stringLen uint64
-			for shift := uint(0); ; shift += 7 {
-				if shift >= 64 {
-					return ErrIntOverflowHealer
-				}
-				if iNdEx >= l {
-					return io.ErrUnexpectedEOF
-				}
-				b := dAtA[iNdEx]
-				iNdEx++
-				stringLen |= uint64(b&0x7F) << shift
-				if b < 0x80 {
-					break
-				}
-			}
-			intStringLen := int(stringLen)
-			if intStringLen < 0 {
-				return ErrInvalidLengthHealer
-			}
-			postIndex := iNdEx + intStringLen
-			if postIndex < 0 {
-				return ErrInvalidLengthHealer
-			}
-			if postIndex > l {
-				return io.ErrUnexpectedEOF
-			}
-			m.Reason = string(dAtA[iNdEx:postIndex])
-			iNdEx = postIndex
-		default:
-			iNdEx = preIndex
-			skippy, err := skipHealer(dAtA[iNdEx:])
-			if err != nil {
-				return err
-			}
-			if (skippy < 0) || (iNdEx+skippy) < 0 {
-				return ErrInvalidLengthHealer
-			}
-			if (iNdEx + skippy) > l {
-				return io.ErrUnexpectedEOF
-			}
-			iNdEx += skippy
-		}
-	}
-
-	if iNdEx > l {
-		return io.ErrUnexpectedEOF
-	}
-	return nil
-}
-func (m *Exclusion) Unmarshal(dAtA []byte) error {
-	l := len(dAtA)
-	iNdEx := 0
-	for iNdEx < l {
-		preIndex := iNdEx
-		var wire uint64
-		for shift := uint(0); ; shift += 7 {
-			if shift >= 64 {
-				return ErrIntOverflowHealer
-			}
-			if iNdEx >= l {
-				return io.ErrUnexpectedEOF
-			}
-			b := dAtA[iNdEx]
-			iNdEx++
-			wire |= uint64(b&0x7F) << shift
-			if b < 0x80 {
-				break
-			}
-		}
-		fieldNum := int32(wire >> 3)
-		wireType := int(wire & 0x7)
-		if wireType == 4 {
-			return fmt.Errorf("proto: Exclusion: wiretype end group for non-group")
-		}
-		if fieldNum <= 0 {
-			return fmt.Errorf("proto: Exclusion: illegal tag %d (wire type %d)", fieldNum, wire)
-		}
-		switch fieldNum {
-		case 1:
+		case 11:
 			if wireType != 0 {
-				return fmt.Errorf("proto: wrong wireType = %d for field Excluded", wireType)
+				return fmt.Errorf("proto: wrong wireType = %d for field Forced", wireType)
 			}
 			var v int
 			for shift := uint(0); ; shift += 7 {
@@ -4674,40 +5043,8 @@ func (m *Exclusion) Unmarshal(dAtA []byte) error {
 					break
 				}
 			}
-			m.Excluded = bool(v != 0)
-		case 2:
-			if wireType != 2 {
-				return fmt.Errorf("proto: wrong wireType = %d for field Reason", wireType)
-			}
-			var stringLen uint64
-			for shift := uint(0); ; shift += 7 {
-				if shift >= 64 {
-					return ErrIntOverflowHealer
-				}
-				if iNdEx >= l {
-					return io.ErrUnexpectedEOF
-				}
-				b := dAtA[iNdEx]
-				iNdEx++
-				stringLen |= uint64(b&0x7F) << shift
-				if b < 0x80 {
-					break
-				}
-			}
-			intStringLen := int(stringLen)
-			if intStringLen < 0 {
-				return ErrInvalidLengthHealer
-			}
-			postIndex := iNdEx + intStringLen
-			if postIndex < 0 {
-				return ErrInvalidLengthHealer
-			}
-			if postIndex > l {
-				return io.ErrUnexpectedEOF
-			}
-			m.Reason = string(dAtA[iNdEx:postIndex])
-			iNdEx = postIndex
-		case 3:
+			m.Forced = bool(v != 0)
+		case 12:
 			if wireType != 2 {
 				return fmt.Errorf("proto: wrong wireType = %d for field Principal", wireType)
 			}
@@ -4739,25 +5076,6 @@ func (m *Exclusion) Unmarshal(dAtA []byte) error {
 			}
 			m.Principal = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
-		case 4:
-			if wireType != 0 {
-				return fmt.Errorf("proto: wrong wireType = %d for field AtUnixNano", wireType)
-			}
-			m.AtUnixNano = 0
-			for shift := uint(0); ; shift += 7 {
-				if shift >= 64 {
-					return ErrIntOverflowHealer
-				}
-				if iNdEx >= l {
-					return io.ErrUnexpectedEOF
-				}
-				b := dAtA[iNdEx]
-				iNdEx++
-				m.AtUnixNano |= int64(b&0x7F) << shift
-				if b < 0x80 {
-					break
-				}
-			}
 		default:
 			iNdEx = preIndex
 			skippy, err := skipHealer(dAtA[iNdEx:])
@@ -4809,10 +5127,10 @@ func (m *GlobalRecord) Unmarshal(dAtA []byte) error {
 		}
 		switch fieldNum {
 		case 1:
-			if wireType != 2 {
-				return fmt.Errorf("proto: wrong wireType = %d for field Pause", wireType)
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Paused", wireType)
 			}
-			var msglen int
+			var v int
 			for shift := uint(0); ; shift += 7 {
 				if shift >= 64 {
 					return ErrIntOverflowHealer
@@ -4822,29 +5140,96 @@ func (m *GlobalRecord) Unmarshal(dAtA []byte) error {
 				}
 				b := dAtA[iNdEx]
 				iNdEx++
-				msglen |= int(b&0x7F) << shift
+				v |= int(b&0x7F) << shift
 				if b < 0x80 {
 					break
 				}
 			}
-			if msglen < 0 {
+			m.Paused = bool(v != 0)
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field PauseReason", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
 				return ErrInvalidLengthHealer
 			}
-			postIndex := iNdEx + msglen
+			postIndex := iNdEx + intStringLen
 			if postIndex < 0 {
 				return ErrInvalidLengthHealer
 			}
 			if postIndex > l {
 				return io.ErrUnexpectedEOF
 			}
-			if m.Pause == nil {
-				m.Pause = &Pause{}
-			}
-			if err := m.Pause.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
-				return err
-			}
+			m.PauseReason = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
-		case 2:
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field PausedBy", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthHealer
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthHealer
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.PausedBy = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 4:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field PausedAtUnixNano", wireType)
+			}
+			m.PausedAtUnixNano = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.PausedAtUnixNano |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 5:
 			if wireType != 2 {
 				return fmt.Errorf("proto: wrong wireType = %d for field Breaker", wireType)
 			}
@@ -4874,17 +5259,17 @@ func (m *GlobalRecord) Unmarshal(dAtA []byte) error {
 				return io.ErrUnexpectedEOF
 			}
 			if m.Breaker == nil {
-				m.Breaker = &Breaker{}
+				m.Breaker = &StormBreaker{}
 			}
 			if err := m.Breaker.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
 				return err
 			}
 			iNdEx = postIndex
-		case 3:
+		case 6:
 			if wireType != 0 {
-				return fmt.Errorf("proto: wrong wireType = %d for field LastRepairStartUnixNano", wireType)
+				return fmt.Errorf("proto: wrong wireType = %d for field LastStartAtUnixNano", wireType)
 			}
-			m.LastRepairStartUnixNano = 0
+			m.LastStartAtUnixNano = 0
 			for shift := uint(0); ; shift += 7 {
 				if shift >= 64 {
 					return ErrIntOverflowHealer
@@ -4894,26 +5279,7 @@ func (m *GlobalRecord) Unmarshal(dAtA []byte) error {
 				}
 				b := dAtA[iNdEx]
 				iNdEx++
-				m.LastRepairStartUnixNano |= int64(b&0x7F) << shift
-				if b < 0x80 {
-					break
-				}
-			}
-		case 4:
-			if wireType != 0 {
-				return fmt.Errorf("proto: wrong wireType = %d for field Mode", wireType)
-			}
-			m.Mode = 0
-			for shift := uint(0); ; shift += 7 {
-				if shift >= 64 {
-					return ErrIntOverflowHealer
-				}
-				if iNdEx >= l {
-					return io.ErrUnexpectedEOF
-				}
-				b := dAtA[iNdEx]
-				iNdEx++
-				m.Mode |= Mode(b&0x7F) << shift
+				m.LastStartAtUnixNano |= int64(b&0x7F) << shift
 				if b < 0x80 {
 					break
 				}
@@ -4939,7 +5305,7 @@ func (m *GlobalRecord) Unmarshal(dAtA []byte) error {
 	}
 	return nil
 }
-func (m *Pause) Unmarshal(dAtA []byte) error {
+func (m *StormBreaker) Unmarshal(dAtA []byte) error {
 	l := len(dAtA)
 	iNdEx := 0
 	for iNdEx < l {
@@ -4962,163 +5328,10 @@ func (m *Pause) Unmarshal(dAtA []byte) error {
 		fieldNum := int32(wire >> 3)
 		wireType := int(wire & 0x7)
 		if wireType == 4 {
-			return fmt.Errorf("proto: Pause: wiretype end group for non-group")
+			return fmt.Errorf("proto: StormBreaker: wiretype end group for non-group")
 		}
 		if fieldNum <= 0 {
-			return fmt.Errorf("proto: Pause: illegal tag %d (wire type %d)", fieldNum, wire)
-		}
-		switch fieldNum {
-		case 1:
-			if wireType != 0 {
-				return fmt.Errorf("proto: wrong wireType = %d for field Paused", wireType)
-			}
-			var v int
-			for shift := uint(0); ; shift += 7 {
-				if shift >= 64 {
-					return ErrIntOverflowHealer
-				}
-				if iNdEx >= l {
-					return io.ErrUnexpectedEOF
-				}
-				b := dAtA[iNdEx]
-				iNdEx++
-				v |= int(b&0x7F) << shift
-				if b < 0x80 {
-					break
-				}
-			}
-			m.Paused = bool(v != 0)
-		case 2:
-			if wireType != 2 {
-				return fmt.Errorf("proto: wrong wireType = %d for field Reason", wireType)
-			}
-			var stringLen uint64
-			for shift := uint(0); ; shift += 7 {
-				if shift >= 64 {
-					return ErrIntOverflowHealer
-				}
-				if iNdEx >= l {
-					return io.ErrUnexpectedEOF
-				}
-				b := dAtA[iNdEx]
-				iNdEx++
-				stringLen |= uint64(b&0x7F) << shift
-				if b < 0x80 {
-					break
-				}
-			}
-			intStringLen := int(stringLen)
-			if intStringLen < 0 {
-				return ErrInvalidLengthHealer
-			}
-			postIndex := iNdEx + intStringLen
-			if postIndex < 0 {
-				return ErrInvalidLengthHealer
-			}
-			if postIndex > l {
-				return io.ErrUnexpectedEOF
-			}
-			m.Reason = string(dAtA[iNdEx:postIndex])
-			iNdEx = postIndex
-		case 3:
-			if wireType != 2 {
-				return fmt.Errorf("proto: wrong wireType = %d for field Principal", wireType)
-			}
-			var stringLen uint64
-			for shift := uint(0); ; shift += 7 {
-				if shift >= 64 {
-					return ErrIntOverflowHealer
-				}
-				if iNdEx >= l {
-					return io.ErrUnexpectedEOF
-				}
-				b := dAtA[iNdEx]
-				iNdEx++
-				stringLen |= uint64(b&0x7F) << shift
-				if b < 0x80 {
-					break
-				}
-			}
-			intStringLen := int(stringLen)
-			if intStringLen < 0 {
-				return ErrInvalidLengthHealer
-			}
-			postIndex := iNdEx + intStringLen
-			if postIndex < 0 {
-				return ErrInvalidLengthHealer
-			}
-			if postIndex > l {
-				return io.ErrUnexpectedEOF
-			}
-			m.Principal = string(dAtA[iNdEx:postIndex])
-			iNdEx = postIndex
-		case 4:
-			if wireType != 0 {
-				return fmt.Errorf("proto: wrong wireType = %d for field AtUnixNano", wireType)
-			}
-			m.AtUnixNano = 0
-			for shift := uint(0); ; shift += 7 {
-				if shift >= 64 {
-					return ErrIntOverflowHealer
-				}
-				if iNdEx >= l {
-					return io.ErrUnexpectedEOF
-				}
-				b := dAtA[iNdEx]
-				iNdEx++
-				m.AtUnixNano |= int64(b&0x7F) << shift
-				if b < 0x80 {
-					break
-				}
-			}
-		default:
-			iNdEx = preIndex
-			skippy, err := skipHealer(dAtA[iNdEx:])
-			if err != nil {
-				return err
-			}
-			if (skippy < 0) || (iNdEx+skippy) < 0 {
-				return ErrInvalidLengthHealer
-			}
-			if (iNdEx + skippy) > l {
-				return io.ErrUnexpectedEOF
-			}
-			iNdEx += skippy
-		}
-	}
-
-	if iNdEx > l {
-		return io.ErrUnexpectedEOF
-	}
-	return nil
-}
-func (m *Breaker) Unmarshal(dAtA []byte) error {
-	l := len(dAtA)
-	iNdEx := 0
-	for iNdEx < l {
-		preIndex := iNdEx
-		var wire uint64
-		for shift := uint(0); ; shift += 7 {
-			if shift >= 64 {
-				return ErrIntOverflowHealer
-			}
-			if iNdEx >= l {
-				return io.ErrUnexpectedEOF
-			}
-			b := dAtA[iNdEx]
-			iNdEx++
-			wire |= uint64(b&0x7F) << shift
-			if b < 0x80 {
-				break
-			}
-		}
-		fieldNum := int32(wire >> 3)
-		wireType := int(wire & 0x7)
-		if wireType == 4 {
-			return fmt.Errorf("proto: Breaker: wiretype end group for non-group")
-		}
-		if fieldNum <= 0 {
-			return fmt.Errorf("proto: Breaker: illegal tag %d (wire type %d)", fieldNum, wire)
+			return fmt.Errorf("proto: StormBreaker: illegal tag %d (wire type %d)", fieldNum, wire)
 		}
 		switch fieldNum {
 		case 1:
@@ -5142,42 +5355,10 @@ func (m *Breaker) Unmarshal(dAtA []byte) error {
 			}
 			m.Tripped = bool(v != 0)
 		case 2:
-			if wireType != 2 {
-				return fmt.Errorf("proto: wrong wireType = %d for field Reason", wireType)
-			}
-			var stringLen uint64
-			for shift := uint(0); ; shift += 7 {
-				if shift >= 64 {
-					return ErrIntOverflowHealer
-				}
-				if iNdEx >= l {
-					return io.ErrUnexpectedEOF
-				}
-				b := dAtA[iNdEx]
-				iNdEx++
-				stringLen |= uint64(b&0x7F) << shift
-				if b < 0x80 {
-					break
-				}
-			}
-			intStringLen := int(stringLen)
-			if intStringLen < 0 {
-				return ErrInvalidLengthHealer
-			}
-			postIndex := iNdEx + intStringLen
-			if postIndex < 0 {
-				return ErrInvalidLengthHealer
-			}
-			if postIndex > l {
-				return io.ErrUnexpectedEOF
-			}
-			m.Reason = string(dAtA[iNdEx:postIndex])
-			iNdEx = postIndex
-		case 3:
 			if wireType != 0 {
-				return fmt.Errorf("proto: wrong wireType = %d for field TrippedUnixNano", wireType)
+				return fmt.Errorf("proto: wrong wireType = %d for field TrippedAtUnixNano", wireType)
 			}
-			m.TrippedUnixNano = 0
+			m.TrippedAtUnixNano = 0
 			for shift := uint(0); ; shift += 7 {
 				if shift >= 64 {
 					return ErrIntOverflowHealer
@@ -5187,12 +5368,12 @@ func (m *Breaker) Unmarshal(dAtA []byte) error {
 				}
 				b := dAtA[iNdEx]
 				iNdEx++
-				m.TrippedUnixNano |= int64(b&0x7F) << shift
+				m.TrippedAtUnixNano |= int64(b&0x7F) << shift
 				if b < 0x80 {
 					break
 				}
 			}
-		case 4:
+		case 3:
 			if wireType != 0 {
 				return fmt.Errorf("proto: wrong wireType = %d for field Unhealthy", wireType)
 			}
@@ -5206,12 +5387,12 @@ func (m *Breaker) Unmarshal(dAtA []byte) error {
 				}
 				b := dAtA[iNdEx]
 				iNdEx++
-				m.Unhealthy |= uint32(b&0x7F) << shift
+				m.Unhealthy |= int64(b&0x7F) << shift
 				if b < 0x80 {
 					break
 				}
 			}
-		case 5:
+		case 4:
 			if wireType != 0 {
 				return fmt.Errorf("proto: wrong wireType = %d for field Known", wireType)
 			}
@@ -5225,7 +5406,7 @@ func (m *Breaker) Unmarshal(dAtA []byte) error {
 				}
 				b := dAtA[iNdEx]
 				iNdEx++
-				m.Known |= uint32(b&0x7F) << shift
+				m.Known |= int64(b&0x7F) << shift
 				if b < 0x80 {
 					break
 				}
@@ -5346,9 +5527,9 @@ func (m *FrameworkRecord) Unmarshal(dAtA []byte) error {
 			iNdEx = postIndex
 		case 3:
 			if wireType != 0 {
-				return fmt.Errorf("proto: wrong wireType = %d for field RegisteredUnixNano", wireType)
+				return fmt.Errorf("proto: wrong wireType = %d for field RegisteredAtUnixNano", wireType)
 			}
-			m.RegisteredUnixNano = 0
+			m.RegisteredAtUnixNano = 0
 			for shift := uint(0); ; shift += 7 {
 				if shift >= 64 {
 					return ErrIntOverflowHealer
@@ -5358,7 +5539,7 @@ func (m *FrameworkRecord) Unmarshal(dAtA []byte) error {
 				}
 				b := dAtA[iNdEx]
 				iNdEx++
-				m.RegisteredUnixNano |= int64(b&0x7F) << shift
+				m.RegisteredAtUnixNano |= int64(b&0x7F) << shift
 				if b < 0x80 {
 					break
 				}
@@ -5447,89 +5628,6 @@ func (m *RepairTask) Unmarshal(dAtA []byte) error {
 		switch fieldNum {
 		case 1:
 			if wireType != 2 {
-				return fmt.Errorf("proto: wrong wireType = %d for field Action", wireType)
-			}
-			var stringLen uint64
-			for shift := uint(0); ; shift += 7 {
-				if shift >= 64 {
-					return ErrIntOverflowHealer
-				}
-				if iNdEx >= l {
-					return io.ErrUnexpectedEOF
-				}
-				b := dAtA[iNdEx]
-				iNdEx++
-				stringLen |= uint64(b&0x7F) << shift
-				if b < 0x80 {
-					break
-				}
-			}
-			intStringLen := int(stringLen)
-			if intStringLen < 0 {
-				return ErrInvalidLengthHealer
-			}
-			postIndex := iNdEx + intStringLen
-			if postIndex < 0 {
-				return ErrInvalidLengthHealer
-			}
-			if postIndex > l {
-				return io.ErrUnexpectedEOF
-			}
-			m.Action = string(dAtA[iNdEx:postIndex])
-			iNdEx = postIndex
-		case 2:
-			if wireType != 2 {
-				return fmt.Errorf("proto: wrong wireType = %d for field Command", wireType)
-			}
-			var stringLen uint64
-			for shift := uint(0); ; shift += 7 {
-				if shift >= 64 {
-					return ErrIntOverflowHealer
-				}
-				if iNdEx >= l {
-					return io.ErrUnexpectedEOF
-				}
-				b := dAtA[iNdEx]
-				iNdEx++
-				stringLen |= uint64(b&0x7F) << shift
-				if b < 0x80 {
-					break
-				}
-			}
-			intStringLen := int(stringLen)
-			if intStringLen < 0 {
-				return ErrInvalidLengthHealer
-			}
-			postIndex := iNdEx + intStringLen
-			if postIndex < 0 {
-				return ErrInvalidLengthHealer
-			}
-			if postIndex > l {
-				return io.ErrUnexpectedEOF
-			}
-			m.Command = string(dAtA[iNdEx:postIndex])
-			iNdEx = postIndex
-		case 3:
-			if wireType != 0 {
-				return fmt.Errorf("proto: wrong wireType = %d for field TimeoutNs", wireType)
-			}
-			m.TimeoutNs = 0
-			for shift := uint(0); ; shift += 7 {
-				if shift >= 64 {
-					return ErrIntOverflowHealer
-				}
-				if iNdEx >= l {
-					return io.ErrUnexpectedEOF
-				}
-				b := dAtA[iNdEx]
-				iNdEx++
-				m.TimeoutNs |= int64(b&0x7F) << shift
-				if b < 0x80 {
-					break
-				}
-			}
-		case 4:
-			if wireType != 2 {
 				return fmt.Errorf("proto: wrong wireType = %d for field AgentId", wireType)
 			}
 			var stringLen uint64
@@ -5560,7 +5658,7 @@ func (m *RepairTask) Unmarshal(dAtA []byte) error {
 			}
 			m.AgentId = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
-		case 5:
+		case 2:
 			if wireType != 2 {
 				return fmt.Errorf("proto: wrong wireType = %d for field Hostname", wireType)
 			}
@@ -5592,7 +5690,45 @@ func (m *RepairTask) Unmarshal(dAtA []byte) error {
 			}
 			m.Hostname = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
-		case 6:
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Incident", wireType)
+			}
+			m.Incident = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Incident |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Attempt", wireType)
+			}
+			m.Attempt = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Attempt |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 5:
 			if wireType != 2 {
 				return fmt.Errorf("proto: wrong wireType = %d for field Problem", wireType)
 			}
@@ -5624,28 +5760,9 @@ func (m *RepairTask) Unmarshal(dAtA []byte) error {
 			}
 			m.Problem = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
-		case 7:
-			if wireType != 0 {
-				return fmt.Errorf("proto: wrong wireType = %d for field Attempt", wireType)
-			}
-			m.Attempt = 0
-			for shift := uint(0); ; shift += 7 {
-				if shift >= 64 {
-					return ErrIntOverflowHealer
-				}
-				if iNdEx >= l {
-					return io.ErrUnexpectedEOF
-				}
-				b := dAtA[iNdEx]
-				iNdEx++
-				m.Attempt |= uint32(b&0x7F) << shift
-				if b < 0x80 {
-					break
-				}
-			}
-		case 8:
+		case 6:
 			if wireType != 2 {
-				return fmt.Errorf("proto: wrong wireType = %d for field IncidentId", wireType)
+				return fmt.Errorf("proto: wrong wireType = %d for field Action", wireType)
 			}
 			var stringLen uint64
 			for shift := uint(0); ; shift += 7 {
@@ -5673,7 +5790,110 @@ func (m *RepairTask) Unmarshal(dAtA []byte) error {
 			if postIndex > l {
 				return io.ErrUnexpectedEOF
 			}
-			m.IncidentId = string(dAtA[iNdEx:postIndex])
+			m.Action = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 7:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Command", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthHealer
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthHealer
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Command = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 8:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field TimeoutNs", wireType)
+			}
+			m.TimeoutNs = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.TimeoutNs |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 9:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Forced", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.Forced = bool(v != 0)
+		case 10:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Principal", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowHealer
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthHealer
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthHealer
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Principal = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
 		default:
 			iNdEx = preIndex
@@ -5800,9 +6020,9 @@ func (m *RepairResult) Unmarshal(dAtA []byte) error {
 			iNdEx = postIndex
 		case 4:
 			if wireType != 0 {
-				return fmt.Errorf("proto: wrong wireType = %d for field StartedUnixNano", wireType)
+				return fmt.Errorf("proto: wrong wireType = %d for field StartedAtUnixNano", wireType)
 			}
-			m.StartedUnixNano = 0
+			m.StartedAtUnixNano = 0
 			for shift := uint(0); ; shift += 7 {
 				if shift >= 64 {
 					return ErrIntOverflowHealer
@@ -5812,16 +6032,16 @@ func (m *RepairResult) Unmarshal(dAtA []byte) error {
 				}
 				b := dAtA[iNdEx]
 				iNdEx++
-				m.StartedUnixNano |= int64(b&0x7F) << shift
+				m.StartedAtUnixNano |= int64(b&0x7F) << shift
 				if b < 0x80 {
 					break
 				}
 			}
 		case 5:
 			if wireType != 0 {
-				return fmt.Errorf("proto: wrong wireType = %d for field EndedUnixNano", wireType)
+				return fmt.Errorf("proto: wrong wireType = %d for field EndedAtUnixNano", wireType)
 			}
-			m.EndedUnixNano = 0
+			m.EndedAtUnixNano = 0
 			for shift := uint(0); ; shift += 7 {
 				if shift >= 64 {
 					return ErrIntOverflowHealer
@@ -5831,7 +6051,7 @@ func (m *RepairResult) Unmarshal(dAtA []byte) error {
 				}
 				b := dAtA[iNdEx]
 				iNdEx++
-				m.EndedUnixNano |= int64(b&0x7F) << shift
+				m.EndedAtUnixNano |= int64(b&0x7F) << shift
 				if b < 0x80 {
 					break
 				}

@@ -2,7 +2,6 @@ package healerpb
 
 import (
 	"bytes"
-	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -18,47 +17,55 @@ var t0 = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC).UnixNano()
 
 func fullAttempt(n int) Attempt {
 	return Attempt{
-		IncidentId:      "inc-0001",
-		Problem:         "disk_full",
-		StepIndex:       uint32(n % 3),
-		Action:          "reboot",
-		Scope:           SCOPE_AGENT,
-		Attempt:         uint32(n + 1),
-		TaskId:          fmt.Sprintf("healer-reboot-a1-%d", n),
-		StartedUnixNano: t0 + int64(n)*int64(time.Minute),
-		EndedUnixNano:   t0 + int64(n)*int64(time.Minute) + int64(30*time.Second),
-		Outcome:         OUTCOME_FAILED,
-		ExitCode:        -1,
-		OutputTail:      bytes.Repeat([]byte{0xff, 'x'}, MaxOutputTail/2), // not UTF-8 on purpose
-		Reason:          "exit status 1",
+		Id:                uint64(n + 1),
+		Incident:          3,
+		Problem:           "disk_full",
+		Action:            "reboot",
+		Scope:             SCOPE_AGENT,
+		StartedAtUnixNano: t0 + int64(n)*int64(time.Minute),
+		EndedAtUnixNano:   t0 + int64(n)*int64(time.Minute) + int64(30*time.Second),
+		Result:            RESULT_FAILED,
+		ExitCode:          -1,
+		OutputTail:        bytes.Repeat([]byte{0xff, 'x'}, MaxOutputTail/2), // not UTF-8 on purpose
+		Forced:            true,
+		Principal:         "ops@example.com",
 	}
 }
 
-// fullAgentRecord is the largest record the limits allow: a full history of
-// full output tails, an incident with every source, every text at its cap.
+// fullAgentRecord sets every field (the size budget of a record is held by
+// scheduler/store, which knows the coordinator's history cap).
 func fullAgentRecord() *AgentRecord {
-	long := string(bytes.Repeat([]byte("m"), MaxTextField))
 	r := &AgentRecord{
-		AgentId:            "3f9c2a1e-7b4d-4c1a-9e2f-0a1b2c3d4e5f-S1234",
-		Hostname:           "agent-1234.rack-56.dc1.example.com",
-		Zone:               "us-east-1a",
-		State:              AGENT_STATE_REPAIRING,
-		StateSinceUnixNano: t0,
-		DeadlineUnixNano:   t0 + int64(30*time.Minute),
-		Ladder:             &LadderPosition{Problem: "disk_full", StepIndex: 2, LastClosedUnixNano: t0 - 1},
+		Id:                   "3f9c2a1e-7b4d-4c1a-9e2f-0a1b2c3d4e5f-S1234",
+		Hostname:             "agent-1234.rack-56.dc1.example.com",
+		Zone:                 "us-east-1a",
+		State:                AGENT_STATE_REPAIRING,
+		Excluded:             true,
+		Drained:              true,
+		Incidents:            3,
+		Attempts:             12,
+		LastClosedAtUnixNano: t0 - 1,
+		NextStep:             2,
+		NextStepDryRun:       true,
+		IsolatedAtUnixNano:   t0 - 2,
+		RemovedAtUnixNano:    t0 + 3,
+		PreviousId:           "3f9c2a1e-7b4d-4c1a-9e2f-0a1b2c3d4e5f-S1200",
 		Incident: &Incident{
-			Id: "inc-0001", Problem: "disk_full", OpenedUnixNano: t0, SignalCount: 4000000000,
-			LastSignal: &Signal{Problem: "disk_full", Source: "alertmanager", Message: long, ReceivedUnixNano: t0 + 5},
+			Id: 3, Problem: "disk_full", Source: "alertmanager", Message: "/ is 97% full",
+			OpenedAtUnixNano: t0, Signals: 4000000000, LastSignalAtUnixNano: t0 + 5,
+			Step: 2, StepsRun: 2, DryRun: true, Approved: true, ApprovedBy: "alice",
+			PendingSinceUnixNano: t0 + 6, ProbationEndsAtUnixNano: t0 + 7,
+			Run: &Run{
+				Attempt:            12,
+				Step:               &Step{Action: "reboot", Scope: SCOPE_AGENT, TimeoutNs: int64(30 * time.Minute), Approval: true, Drain: true},
+				LaunchedAtUnixNano: t0 + 8, StartedAtUnixNano: t0 + 9,
+				OfferDeadlineUnixNano: t0 + 10, DeadlineUnixNano: t0 + 11,
+				Forced: true, ForcedBy: "bob",
+			},
 		},
-		Exclusion: &Exclusion{Excluded: true, Reason: long, Principal: "ops@example.com", AtUnixNano: t0},
 	}
-	for i := 0; i < MaxSources; i++ {
-		r.Incident.AddSource(fmt.Sprintf("%s-%02d", long[:200], i))
-	}
-	for i := 0; i < MaxAttempts+5; i++ {
-		a := fullAttempt(i)
-		a.Reason = long
-		r.AppendAttempt(a)
+	for i := 0; i < 10; i++ {
+		r.History = append(r.History, fullAttempt(i))
 	}
 	return r
 }
@@ -71,17 +78,17 @@ func TestRoundTrip(t *testing.T) {
 	}{
 		{"AgentRecord", fullAgentRecord(), func() message { return &AgentRecord{} }},
 		{"GlobalRecord", &GlobalRecord{
-			Pause:                   &Pause{Paused: true, Reason: "maintenance week", Principal: "alice", AtUnixNano: t0},
-			Breaker:                 &Breaker{Tripped: true, Reason: "31 unhealthy of 100 known > 20%", TrippedUnixNano: t0, Unhealthy: 31, Known: 100},
-			LastRepairStartUnixNano: t0,
-			Mode:                    MODE_DRY_RUN,
+			Paused: true, PauseReason: "maintenance week", PausedBy: "alice", PausedAtUnixNano: t0,
+			Breaker:             &StormBreaker{Tripped: true, TrippedAtUnixNano: t0, Unhealthy: 31, Known: 100},
+			LastStartAtUnixNano: t0,
 		}, func() message { return &GlobalRecord{} }},
-		{"FrameworkRecord", &FrameworkRecord{FrameworkId: "9a8b-0001", FrameworkName: "healer", RegisteredUnixNano: t0, Master: "master1:5050"},
+		{"FrameworkRecord", &FrameworkRecord{FrameworkId: "9a8b-0001", FrameworkName: "healer", RegisteredAtUnixNano: t0, Master: "master1:5050"},
 			func() message { return &FrameworkRecord{} }},
-		{"RepairTask", &RepairTask{Action: "reboot", Command: "/usr/local/sbin/healer-reboot --force", TimeoutNs: int64(30 * time.Minute),
-			AgentId: "a1", Hostname: "h1", Problem: "disk_full", Attempt: 3, IncidentId: "inc-0001"},
+		{"RepairTask", &RepairTask{AgentId: "a1", Hostname: "h1", Incident: 2, Attempt: 3, Problem: "disk_full",
+			Action: "reboot", Command: "/usr/local/sbin/healer-reboot --force", TimeoutNs: int64(30 * time.Minute),
+			Forced: true, Principal: "alice"},
 			func() message { return &RepairTask{} }},
-		{"RepairResult", &RepairResult{ExitCode: 137, TimedOut: true, OutputTail: []byte("killed\n"), StartedUnixNano: t0, EndedUnixNano: t0 + 1},
+		{"RepairResult", &RepairResult{ExitCode: 137, TimedOut: true, OutputTail: []byte("killed\n"), StartedAtUnixNano: t0, EndedAtUnixNano: t0 + 1},
 			func() message { return &RepairResult{} }},
 		{"MonitorConfig", &MonitorConfig{DefaultIntervalNs: int64(time.Minute), Checks: []Check{
 			{Name: "root-disk", Kind: CHECK_KIND_BUILTIN, Problem: "disk_full", IntervalNs: int64(time.Minute), ForNs: int64(5 * time.Minute),
@@ -120,46 +127,24 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-// TestAgentRecordSize holds the history cap to its promise: a record at every
-// limit stays far below ZooKeeper's 1 MB znode limit.
-func TestAgentRecordSize(t *testing.T) {
-	r := fullAgentRecord()
-	if len(r.Attempts) != MaxAttempts {
-		t.Fatalf("history holds %d attempts, want the cap %d", len(r.Attempts), MaxAttempts)
-	}
-	if got := r.Attempts[0].Attempt; got != 6 {
-		t.Errorf("oldest kept attempt is #%d, want #6 (the oldest 5 dropped)", got)
-	}
-	const budget = 128 << 10 // an eighth of ZooKeeper's 1 MB
-	size := r.Size()
-	t.Logf("full AgentRecord: %d bytes (%d attempts × %d B tails)", size, MaxAttempts, MaxOutputTail)
-	if size > budget {
-		t.Errorf("full AgentRecord is %d bytes, over the %d-byte budget", size, budget)
-	}
-}
-
-func TestAppendAttemptClips(t *testing.T) {
-	var r AgentRecord
+func TestTailKeepsTheEnd(t *testing.T) {
 	out := append(bytes.Repeat([]byte("a"), 10000), []byte("the error")...)
-	r.AppendAttempt(Attempt{OutputTail: out, Reason: string(bytes.Repeat([]byte("r"), 5000))})
-	a := r.Attempts[0]
-	if len(a.OutputTail) != MaxOutputTail || !bytes.HasSuffix(a.OutputTail, []byte("the error")) {
-		t.Errorf("output tail: %d bytes, want the last %d with the end kept", len(a.OutputTail), MaxOutputTail)
+	if got := Tail(out); len(got) != MaxOutputTail || !bytes.HasSuffix(got, []byte("the error")) {
+		t.Errorf("Tail: %d bytes, want the last %d with the end kept", len(got), MaxOutputTail)
 	}
-	if len(a.Reason) != MaxTextField {
-		t.Errorf("reason: %d bytes, want %d", len(a.Reason), MaxTextField)
+	if got := TailString(string(out)); len(got) != MaxOutputTail || got != string(Tail(out)) {
+		t.Errorf("TailString: %d bytes, want what Tail keeps", len(got))
+	}
+	if got := Tail([]byte("short")); string(got) != "short" {
+		t.Errorf("Tail(short) = %q", got)
 	}
 }
 
-func TestAddSource(t *testing.T) {
-	var inc Incident
-	if !inc.AddSource("alertmanager") || inc.AddSource("alertmanager") {
-		t.Fatal("a source must be added once")
+func TestClip(t *testing.T) {
+	if got := Clip(string(bytes.Repeat([]byte("r"), 5000))); len(got) != MaxTextField {
+		t.Errorf("Clip: %d bytes, want %d", len(got), MaxTextField)
 	}
-	for i := 0; i < 2*MaxSources; i++ {
-		inc.AddSource(fmt.Sprint("s", i))
-	}
-	if len(inc.Sources) != MaxSources || inc.Sources[0] != "alertmanager" {
-		t.Errorf("sources = %d (first %q), want %d keeping the first", len(inc.Sources), inc.Sources[0], MaxSources)
+	if got := Clip("short"); got != "short" {
+		t.Errorf("Clip(short) = %q", got)
 	}
 }
