@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -499,13 +500,7 @@ func (a *Agent) Restart() error {
 	}
 	a.record(Record{Kind: RecordFault, Type: "agent_restart"})
 
-	a.mu.Lock()
-	addr := a.endpoint
-	if addr == "" || a.cfg.NoHTTP {
-		addr = a.cfg.Listen
-	}
-	if err := a.listenLocked(addr); err != nil {
-		a.mu.Unlock()
+	if err := a.relisten(); err != nil {
 		return err
 	}
 	a.run++
@@ -555,6 +550,37 @@ func (a *Agent) Restart() error {
 		}
 	}
 	return nil
+}
+
+// relisten reopens the agent's endpoint on its old address for Restart and
+// returns with a.mu held on success. The port can stay busy for a moment
+// after the old server closed (its connections are still being torn down),
+// so EADDRINUSE is retried for a while, as a restarting agent would.
+func (a *Agent) relisten() error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		a.mu.Lock()
+		if a.closed {
+			a.mu.Unlock()
+			return errors.New("emulator: agent closed")
+		}
+		addr := a.endpoint
+		if addr == "" || a.cfg.NoHTTP {
+			addr = a.cfg.Listen
+		}
+		err := a.listenLocked(addr)
+		if err == nil {
+			return nil
+		}
+		a.mu.Unlock()
+		if !errors.Is(err, syscall.EADDRINUSE) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-a.quit:
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // recoverExecutorLocked re-attaches an executor after an agent restart.
