@@ -1,0 +1,44 @@
+// Package store will hold healer's ZooKeeper store: one small znode per
+// agent, the global record (pause, storm breaker, spacing) and the framework
+// ID, under a chroot (DESIGN.md, "State in ZooKeeper"), written with
+// versioned writes fenced by the leader's node, and an in-memory store for
+// runs without --zk.
+//
+// For now it holds only the serialization (codec.go): the conversion of the
+// coordinator's records to and from the gogo/protobuf messages of
+// proto/healer.proto. The gogo types stay at this edge; the coordinator
+// keeps plain Go types, and the rest of the scheduler sees only those.
+//
+// # Contract
+//
+// The codec is lossless for every record the coordinator emits:
+// DecodeAgent(EncodeAgent(r)) equals r field for field, so
+// coordinator.Restore on decoded records rebuilds the coordinator that wrote
+// them. Three things are normalised, none of which a decision depends on:
+//
+//   - Times come back in UTC, without a monotonic clock reading, as
+//     time.Unix(0, n).UTC(); the zero time.Time is written as 0 and comes
+//     back as the zero time.Time. The coordinator compares instants only.
+//     The Unix epoch itself (which would read back as "not set") and times
+//     outside what int64 nanoseconds hold (years 1678..2262) are refused
+//     by the encoder rather than written wrong.
+//   - Output tails longer than healerpb.MaxOutputTail are cut to their last
+//     MaxOutputTail bytes. Keeping the record small is the store's job; the
+//     coordinator does not clip. To keep memory and storage identical, the
+//     runtime should clip StepOutcome.OutputTail with healerpb.TailString
+//     before feeding it to the coordinator (the executor's RepairResult
+//     already carries at most that many bytes).
+//   - Nothing else: strings, counters, flags and enums round-trip exactly.
+//
+// A record above MaxRecordBytes is refused on encode (ErrRecordTooLarge):
+// ZooKeeper would drop the connection on a write above its jute.maxbuffer
+// (1 MB by default), which a retry loop cannot tell from a network fault.
+//
+// Decoding refuses a record it cannot represent faithfully, with an error
+// naming the record: bytes that are not a record of that kind, a record
+// without an agent id or a state, and enum values this healer does not know
+// (ErrUnknownValue: a newer healer wrote the record; upgrade this one rather
+// than let it guess). Consistency between fields (an open incident in an
+// open state, deadlines of a step in flight...) is the coordinator's to
+// check, in Restore.
+package store
