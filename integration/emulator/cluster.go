@@ -330,6 +330,10 @@ func (c *Cluster) electLocked(cm *clusterMaster) {
 		}
 	}
 	cm.master.Lead() // recovers the registry
+	if !c.elected {
+		// A fresh cluster's registry is empty: nothing to wait for.
+		cm.master.FinishRecovery()
+	}
 	if c.elected {
 		// A failover: the new leader recovers the agent list from the
 		// registry and waits for those agents to re-register (the

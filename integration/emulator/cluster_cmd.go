@@ -32,6 +32,12 @@ type EmulatorConfig struct {
 	AgentResources       string // Mesos --resources form: cpus:4;mem:8192;ports:[31000-32000]
 	AgentAttributes      string // Mesos --attributes form: rack:r1;os:linux
 	FakeExecutors        bool
+	// Credentials is Mesos' --credentials file; AuthenticateFrameworks
+	// and AuthenticateHTTPReadwrite turn on HTTP Basic authentication of
+	// the scheduler and operator APIs (MasterConfig).
+	Credentials               string
+	AuthenticateFrameworks    bool
+	AuthenticateHTTPReadwrite bool
 }
 
 // DefaultEmulatorConfig has Mesos' defaults.
@@ -66,6 +72,10 @@ func (c *EmulatorConfig) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.AgentResources, "resources", c.AgentResources, "agent --resources, e.g. cpus:4;mem:8192;disk:10240;ports:[31000-32000]")
 	fs.StringVar(&c.AgentAttributes, "attributes", c.AgentAttributes, "agent --attributes, e.g. rack:r1;os:linux")
 	fs.BoolVar(&c.FakeExecutors, "fake_executors", c.FakeExecutors, "run every executor in-process (tasks go RUNNING and run until killed) instead of as processes")
+	fs.StringVar(&c.Credentials, "credentials", c.Credentials, `master --credentials: path to {"credentials":[{"principal":"p","secret":"s"}]}`)
+	fs.BoolVar(&c.AuthenticateFrameworks, "authenticate_http_frameworks", c.AuthenticateFrameworks, "master --authenticate_http_frameworks: schedulers must send Basic credentials (needs --credentials)")
+	fs.BoolVar(&c.AuthenticateFrameworks, "authenticate_frameworks", c.AuthenticateFrameworks, "alias of --authenticate_http_frameworks")
+	fs.BoolVar(&c.AuthenticateHTTPReadwrite, "authenticate_http_readwrite", c.AuthenticateHTTPReadwrite, "master --authenticate_http_readwrite: operator API calls must send Basic credentials (needs --credentials)")
 }
 
 // Validate checks the configuration.
@@ -97,6 +107,9 @@ func (c EmulatorConfig) Validate() error {
 	}
 	if c.MaxAgentPingTimeouts < 1 {
 		errs = append(errs, fmt.Errorf("--max_agent_ping_timeouts=%d: must be at least 1", c.MaxAgentPingTimeouts))
+	}
+	if (c.AuthenticateFrameworks || c.AuthenticateHTTPReadwrite) && c.Credentials == "" {
+		errs = append(errs, errors.New("HTTP authentication needs --credentials"))
 	}
 	if c.HeartbeatInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--heartbeat_interval=%v: must be positive", c.HeartbeatInterval))
@@ -160,6 +173,15 @@ func (c EmulatorConfig) ClusterConfig() (ClusterConfig, error) {
 	}
 	cc.Agent.Resources, _ = ParseResources(c.AgentResources)
 	cc.Agent.Attributes, _ = ParseAttributes(c.AgentAttributes)
+	if c.Credentials != "" {
+		creds, err := LoadCredentials(c.Credentials)
+		if err != nil {
+			return ClusterConfig{}, fmt.Errorf("--credentials: %w", err)
+		}
+		cc.Master.Credentials = creds
+		cc.Master.AuthenticateFrameworks = c.AuthenticateFrameworks
+		cc.Master.AuthenticateHTTPReadwrite = c.AuthenticateHTTPReadwrite
+	}
 	if c.FakeExecutors {
 		cc.Agent.FakeExecutors = FakeBehavior{}.Factory()
 	}

@@ -269,12 +269,14 @@ func stringifySet(items []string) string {
 func (m *Master) subscribeLocked(info mesos.FrameworkInfo, suppressed []string, sub *subscription) *framework {
 	now := time.Now()
 	var fw *framework
+	fresh := false // a new framework: FRAMEWORK_ADDED, else FRAMEWORK_UPDATED
 	if info.ID == nil || info.ID.Value == "" {
 		id := fmt.Sprintf("%s-%04d", m.cfg.ID, m.nextFrameworkID)
 		m.nextFrameworkID++
 		fw = newFramework(id, info)
 		fw.registered = now
 		m.frameworks[id] = fw
+		fresh = true
 	} else if fw = m.frameworks[info.ID.Value]; fw != nil {
 		if fw.sub != nil {
 			// Master::failoverFramework: the old scheduler is told and cut off.
@@ -309,6 +311,7 @@ func (m *Master) subscribeLocked(info mesos.FrameworkInfo, suppressed []string, 
 		fw.registered = now
 		fw.reregistered = now
 		m.frameworks[fw.id] = fw
+		m.publishFrameworkAddedLocked(fw) // Master::recoverFramework
 	}
 	fw.suppressed = make(map[string]bool, len(suppressed))
 	for _, r := range suppressed {
@@ -323,6 +326,11 @@ func (m *Master) subscribeLocked(info mesos.FrameworkInfo, suppressed []string, 
 		FrameworkID: &fid, HeartbeatIntervalSeconds: &hb, MasterInfo: &mi,
 	}})
 	sub.send(heartbeatEvent)
+	if fresh {
+		m.publishFrameworkAddedLocked(fw)
+	} else {
+		m.publishFrameworkUpdatedLocked(fw)
+	}
 	m.triggerAllocation()
 	return fw
 }
@@ -416,6 +424,7 @@ func (m *Master) removeFrameworkLocked(fw *framework) {
 	fw.executors = make(map[string]map[string]mesos.ExecutorInfo)
 	fw.filters = make(map[string]map[string]*refusal)
 	delete(m.frameworks, fw.id)
+	m.publishFrameworkRemovedLocked(fw.info)
 	m.completed = append(m.completed, fw)
 	if n := len(m.completed) - m.cfg.MaxCompletedFrameworks; n > 0 {
 		m.completed = append([]*framework(nil), m.completed[n:]...)

@@ -63,6 +63,27 @@ type MasterConfig struct {
 	AgentReregisterTimeout time.Duration
 	// MaxCompletedFrameworks is --max_completed_frameworks (default 50).
 	MaxCompletedFrameworks int
+	// MaxOperatorEventStreamSubscribers is
+	// --max_operator_event_stream_subscribers (default 1000): when an
+	// operator SUBSCRIBE would exceed it, the oldest stream is closed.
+	MaxOperatorEventStreamSubscribers int
+	// RecoveryDelay is how long a master, once elected, takes to recover
+	// the registry; until then its scheduler and operator APIs answer 503
+	// Master has not finished recovery. Zero (the default) recovers at
+	// once. A Cluster's first leader skips it (FinishRecovery): its
+	// registry is empty, so only leaders elected after a failover wait.
+	RecoveryDelay time.Duration
+
+	// Credentials maps principals to secrets (Mesos' --credentials) for
+	// HTTP Basic authentication (auth.go). AuthenticateFrameworks is
+	// --authenticate_http_frameworks: the scheduler API requires
+	// credentials (realm mesos-master-scheduler) and checks
+	// FrameworkInfo.principal against them. AuthenticateHTTPReadwrite is
+	// --authenticate_http_readwrite: the operator API requires credentials
+	// (realm mesos-master-readwrite).
+	Credentials               map[string]string
+	AuthenticateFrameworks    bool
+	AuthenticateHTTPReadwrite bool
 
 	// Recorder receives every scheduler call, launch, kill and status
 	// update; nil means a private one (see Master.Recorder).
@@ -108,6 +129,9 @@ func (c *MasterConfig) setDefaults() {
 	if c.MaxCompletedFrameworks <= 0 {
 		c.MaxCompletedFrameworks = defaultMaxCompletedFrameworks
 	}
+	if c.MaxOperatorEventStreamSubscribers <= 0 {
+		c.MaxOperatorEventStreamSubscribers = defaultMaxOperatorEventStreamSubscribers
+	}
 	if c.Recorder == nil {
 		c.Recorder = &Recorder{}
 	}
@@ -148,6 +172,7 @@ type Master struct {
 	leading   bool
 	leader    string // host:port of the known leader while standing by
 	elected   time.Time
+	recovered time.Time // until then, API calls get 503 Master has not finished recovery (recovery.go)
 	callFault func(*http.Request) (status int, delay time.Duration)
 	// callFaultAPIs are the APIs callFault applies to (call_faults.go).
 	callFaultAPIs API
@@ -164,6 +189,10 @@ type Master struct {
 	expected    map[string]*expectedAgent
 	drainWatch  map[string]bool           // agents whose drain watch runs (watchDrainLocked)
 	timers      map[*masterTimer]struct{} // pending timers (timers.go), stopped by Close
+
+	// operatorSubs are the operator API event streams, oldest first
+	// (operator_stream.go).
+	operatorSubs []*operatorSubscriber
 
 	frameworks map[string]*framework
 	completed  []*framework // completed frameworks, oldest first, at most MaxCompletedFrameworks
@@ -262,6 +291,7 @@ func (m *Master) Lead() {
 	m.leading = true
 	m.leader = ""
 	m.elected = time.Now()
+	m.recovered = m.elected.Add(m.cfg.RecoveryDelay)
 	m.recoverLocked()
 	m.rec.Add(Record{Kind: RecordLeader, Master: m.cfg.ID, Detail: net.JoinHostPort(m.cfg.Hostname, strconv.Itoa(m.cfg.Port))})
 }
@@ -324,14 +354,19 @@ func (m *Master) Handler() http.Handler {
 	return mux
 }
 
-// checkLeader applies mesos-protocol.md 0.2 step 2: a standby redirects to
-// the leader (307), a master that knows no leader answers 503. It reports
-// whether the request may proceed; otherwise it has answered.
+// checkLeader applies mesos-protocol.md 0.2 steps 2–3: a standby redirects
+// to the leader (307), a master that knows no leader answers 503, and so
+// does a leader still recovering its registry. It reports whether the
+// request may proceed; otherwise it has answered.
 func (m *Master) checkLeader(w http.ResponseWriter, r *http.Request) bool {
 	m.mu.Lock()
-	leading, leader := m.leading, m.leader
+	leading, leader, recovered := m.leading, m.leader, m.recovered
 	m.mu.Unlock()
 	if leading {
+		if time.Now().Before(recovered) {
+			writeError(w, http.StatusServiceUnavailable, "Master has not finished recovery")
+			return false
+		}
 		return true
 	}
 	if leader == "" {
@@ -464,6 +499,7 @@ func (m *Master) AddAgent(link AgentLink) error {
 	delete(m.removed, id)
 
 	a := m.agents[id]
+	added := a == nil // AGENT_ADDED once set up (operator_stream.go)
 	reported := make(map[string]bool, len(st.Tasks))
 	for _, t := range st.Tasks {
 		reported[t.FrameworkID.Value+"/"+t.TaskID.Value] = true
@@ -521,6 +557,7 @@ func (m *Master) AddAgent(link AgentLink) error {
 			fw := newFramework(fid, fi)
 			fw.recovered = true
 			m.frameworks[fid] = fw
+			m.publishFrameworkAddedLocked(fw)
 		}
 	}
 	shutdown := make(map[string]bool)
@@ -558,6 +595,9 @@ func (m *Master) AddAgent(link AgentLink) error {
 		if old := fw.tasks[t.TaskID.Value]; old != nil && len(task.Statuses) == 0 {
 			task.Statuses = old.Statuses
 		}
+		if fw.tasks[t.TaskID.Value] == nil {
+			m.publishTaskAddedLocked(task)
+		}
 		fw.tasks[t.TaskID.Value] = task
 		if !isTerminal(task.GetState()) {
 			a.used.Add(unallocated(task.Resources)...)
@@ -578,6 +618,9 @@ func (m *Master) AddAgent(link AgentLink) error {
 	m.applyOperatorStateLocked(a)
 	if wasUnreachable || wasRemoved {
 		m.persistLocked()
+	}
+	if added {
+		m.publishAgentAddedLocked(a)
 	}
 	m.triggerAllocation()
 	return nil
@@ -647,6 +690,7 @@ func (m *Master) markUnreachableLocked(a *agentEntry) {
 		t.State = &state
 		t.StatusUpdateState = nil
 		t.StatusUpdateUUID = nil
+		m.publishTaskUpdatedLocked(t, st)
 		appendTaskStatus(t, st)
 		delete(fw.tasks, t.TaskID.Value)
 		m.addUnreachableTaskLocked(fw, t)
@@ -694,10 +738,14 @@ func (m *Master) RemoveAgentLocked(agentID string, kind AgentRemoval) bool {
 		st := masterStatus(t.TaskID, &t.AgentID, state, reason, msg)
 		st.ExecutorID = t.ExecutorID
 		t.State = &state
+		m.publishTaskUpdatedLocked(t, st)
 		appendTaskStatus(t, st)
 		m.completeTaskLocked(fw, t)
 		m.forwardLocked(fw, st)
 	})
+	if kind == AgentRemovedForMaintenance {
+		m.publishAgentRemovedLocked(agentID) // not for gone agents: __removeSlave sends none
+	}
 	return true
 }
 

@@ -20,6 +20,9 @@ import (
 // call. Read calls answer 200 with a master.Response; mutations 200 with an
 // empty body and no Content-Type.
 func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
+	if _, ok := m.authenticate(w, r, realmReadwrite, m.cfg.AuthenticateHTTPReadwrite); !ok {
+		return
+	}
 	if !m.checkLeader(w, r) {
 		return
 	}
@@ -113,11 +116,13 @@ func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeEmpty(w, http.StatusOK)
+	case master.Call_SUBSCRIBE:
+		m.serveOperatorSubscribe(w, r, ct)
 	case master.Call_UNKNOWN:
 		// An explicit "type":"UNKNOWN" (a missing type failed validation).
 		writeEmpty(w, http.StatusNotImplemented)
 	default:
-		// SUBSCRIBE, flags, metrics, files, quota, weights, reservations and
+		// Flags, metrics, files, quota, weights, reservations and
 		// volumes are not emulated.
 		writeError(w, http.StatusNotImplemented, "Call "+call.Type.String()+" is not supported by the emulator")
 	}
@@ -242,31 +247,7 @@ func (m *Master) getMaster() *master.Response {
 func (m *Master) getAgentsLocked() *master.Response_GetAgents {
 	out := &master.Response_GetAgents{}
 	for _, a := range m.agentOrder {
-		port := a.info.GetPort()
-		if port == 0 {
-			port = 5051
-		}
-		pid := "slave(1)@" + a.ip + ":" + strconv.Itoa(int(port))
-		ag := master.Response_GetAgents_Agent{
-			AgentInfo:          a.info,
-			Active:             a.connected && !a.deactivated,
-			Version:            m.cfg.Version,
-			PID:                &pid,
-			RegisteredTime:     timeInfo(a.registered),
-			ReregisteredTime:   timeInfo(a.reregistered),
-			TotalResources:     a.total.Clone(),
-			AllocatedResources: a.used.Clone(),
-			OfferedResources:   a.offered.Clone(),
-			Capabilities:       agentCapabilities(),
-		}
-		if a.deactivated {
-			ag.Deactivated = proto.Bool(true)
-		}
-		if a.drain != nil {
-			d := *a.drain
-			ag.DrainInfo = &d
-		}
-		out.Agents = append(out.Agents, ag)
+		out.Agents = append(out.Agents, m.agentResponseLocked(a))
 	}
 	ids := make([]string, 0, len(m.expected))
 	for id := range m.expected {
@@ -277,6 +258,36 @@ func (m *Master) getAgentsLocked() *master.Response_GetAgents {
 		out.RecoveredAgents = append(out.RecoveredAgents, m.expected[id].info)
 	}
 	return out
+}
+
+// agentResponseLocked describes a registered agent as GET_AGENTS and
+// AGENT_ADDED do (createAgentResponse).
+func (m *Master) agentResponseLocked(a *agentEntry) master.Response_GetAgents_Agent {
+	port := a.info.GetPort()
+	if port == 0 {
+		port = 5051
+	}
+	pid := "slave(1)@" + a.ip + ":" + strconv.Itoa(int(port))
+	ag := master.Response_GetAgents_Agent{
+		AgentInfo:          a.info,
+		Active:             a.connected && !a.deactivated,
+		Version:            m.cfg.Version,
+		PID:                &pid,
+		RegisteredTime:     timeInfo(a.registered),
+		ReregisteredTime:   timeInfo(a.reregistered),
+		TotalResources:     a.total.Clone(),
+		AllocatedResources: a.used.Clone(),
+		OfferedResources:   a.offered.Clone(),
+		Capabilities:       agentCapabilities(),
+	}
+	if a.deactivated {
+		ag.Deactivated = proto.Bool(true)
+	}
+	if a.drain != nil {
+		d := *a.drain
+		ag.DrainInfo = &d
+	}
+	return ag
 }
 
 // agentCapabilities are what an emulated 1.12 agent announces.

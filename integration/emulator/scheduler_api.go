@@ -20,6 +20,10 @@ const validationPrefix = "Failed to validate scheduler::Call: "
 // stream checks in Mesos' order (mesos-protocol.md 0.2 and 1.1), then the
 // call.
 func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
+	principal, ok := m.authenticate(w, r, realmScheduler, m.cfg.AuthenticateFrameworks)
+	if !ok {
+		return
+	}
 	if !m.checkLeader(w, r) {
 		return
 	}
@@ -36,7 +40,11 @@ func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if msg := validateSchedulerCall(&call, ct, raw.Bytes()); msg != "" {
+	msg := validateSchedulerCall(&call, ct, raw.Bytes())
+	if msg == "" {
+		msg = checkSubscribePrincipal(&call, principal)
+	}
+	if msg != "" {
 		writeError(w, http.StatusBadRequest, validationPrefix+msg)
 		return
 	}
@@ -47,6 +55,9 @@ func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
 	if call.Type == scheduler.Call_RECONCILE_OPERATIONS && negotiateAccept(r) == "" {
 		// Accept negotiation, as for SUBSCRIBE (mesos-protocol.md 0.2 step 9).
 		writeNotAcceptable(w)
+		return
+	}
+	if !m.checkCallPrincipal(w, &call, principal) {
 		return
 	}
 	m.serveCall(w, r, &call)
@@ -413,7 +424,11 @@ func (m *Master) updateFrameworkLocked(fw *framework, u *scheduler.Call_UpdateFr
 	}
 	fw.suppressed = suppressed
 	info.ID = &mesos.FrameworkID{Value: fw.id}
+	changed := !proto.Equal(&fw.info, &info)
 	fw.info = info
+	if changed {
+		m.publishFrameworkUpdatedLocked(fw)
+	}
 	m.triggerAllocation()
 	return http.StatusOK, ""
 }

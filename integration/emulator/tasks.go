@@ -387,6 +387,7 @@ func (m *Master) launchLocked(fw *framework, a *agentEntry, role string, t mesos
 		}
 	}
 	fw.tasks[t.TaskID.Value] = task
+	m.publishTaskAddedLocked(task)
 	a.allocateLocked(used)
 	m.rec.Add(Record{Kind: RecordLaunch, Master: m.cfg.ID, FrameworkID: fw.id, AgentID: a.id,
 		TaskID: t.TaskID.Value, ExecutorID: task.GetExecutorID().GetValue(), Type: "TASK_STAGING"})
@@ -446,6 +447,7 @@ func (m *Master) finishTaskLocked(fw *framework, t *mesos.Task, state mesos.Task
 	}
 	st := masterStatus(t.TaskID, &t.AgentID, state, reason, message)
 	t.State = &state
+	m.publishTaskUpdatedLocked(t, st)
 	appendTaskStatus(t, st)
 	m.completeTaskLocked(fw, t)
 }
@@ -604,6 +606,7 @@ func (m *Master) StatusUpdate(agentID mesos.AgentID, frameworkID mesos.Framework
 		su := status.GetState()
 		t.StatusUpdateState = &su
 		t.StatusUpdateUUID = status.UUID
+		m.publishTaskUpdatedLocked(t, status)
 		appendTaskStatus(t, status)
 		if !wasTerminal && isTerminal(latest) {
 			a.releaseLocked(t.Resources)
