@@ -267,7 +267,7 @@ func (c *Cluster) watchCandidacy(cm *clusterMaster, ct *ZKContender) {
 		return
 	}
 	c.rec.Add(Record{Kind: RecordFault, Master: cm.master.ID(), Type: "zk_candidacy_lost", Detail: cm.addr})
-	c.killMasterLocked(cm)
+	c.killMasterLocked(cm, false)
 }
 
 // followElection applies every leader change the detector sees.
@@ -371,14 +371,21 @@ func (c *Cluster) registerLocked(ca *clusterAgent) {
 
 // killMasterLocked stops a master: its candidacy ends (another master is
 // elected), its HTTP listener and connections close, its state is gone.
-func (c *Cluster) killMasterLocked(cm *clusterMaster) {
+// killMasterLocked stops a master. A crash leaves its ZooKeeper session to
+// expire (the others wait the session timeout before one of them leads, as
+// after a SIGKILL); otherwise the session is closed and its node goes at
+// once.
+func (c *Cluster) killMasterLocked(cm *clusterMaster, crash bool) {
 	if cm.killed {
 		return
 	}
 	cm.killed = true
 	if cm.contender != nil {
-		// Closing the session deletes the member node at once.
-		cm.contender.Close()
+		if crash {
+			cm.contender.Crash()
+		} else {
+			cm.contender.Close()
+		}
 	}
 	cm.server.Close()
 	cm.master.Close()

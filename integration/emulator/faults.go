@@ -364,20 +364,32 @@ func (c *Cluster) CloseSubscription(frameworkID string) bool {
 	return m != nil && m.CloseSubscription(frameworkID) // the master records it
 }
 
-// KillLeader kills the leading master: its ZooKeeper session closes (so
-// another master is elected without waiting for a session timeout), its HTTP
-// listener and connections close, and its state is lost. Without ZooKeeper
-// the next live master leads at once. Agents re-register with the new
-// leader; frameworks must resubscribe.
-func (c *Cluster) KillLeader() error {
+// KillLeader stops the leading master cleanly: its ZooKeeper session is
+// closed (so another master is elected without waiting for a session
+// timeout), its HTTP listener and connections close, and its state is lost.
+// Without ZooKeeper the next live master leads at once. Agents re-register
+// with the new leader; frameworks must resubscribe.
+func (c *Cluster) KillLeader() error { return c.stopLeader(false) }
+
+// CrashLeader kills the leading master as SIGKILL would: like KillLeader,
+// but its ZooKeeper session is left to expire, so the standbys keep
+// following the dead leader (and redirecting to it) for up to the session
+// timeout before one of them is elected, as real masters do.
+func (c *Cluster) CrashLeader() error { return c.stopLeader(true) }
+
+func (c *Cluster) stopLeader(crash bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.leader == nil {
 		return errors.New("emulator: no leading master to kill")
 	}
 	cm := c.leader
-	c.rec.Add(Record{Kind: RecordFault, Master: cm.master.ID(), Type: "master_kill", Detail: cm.addr})
-	c.killMasterLocked(cm)
+	typ := "master_kill"
+	if crash {
+		typ = "master_crash"
+	}
+	c.rec.Add(Record{Kind: RecordFault, Master: cm.master.ID(), Type: typ, Detail: cm.addr})
+	c.killMasterLocked(cm, crash)
 	return nil
 }
 
@@ -390,7 +402,7 @@ func (c *Cluster) KillMaster(i int) {
 		return
 	}
 	c.rec.Add(Record{Kind: RecordFault, Master: cm.master.ID(), Type: "master_kill", Detail: cm.addr})
-	c.killMasterLocked(cm)
+	c.killMasterLocked(cm, false)
 }
 
 // FailCalls makes every live master answer scheduler API calls with status

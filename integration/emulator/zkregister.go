@@ -113,13 +113,15 @@ func (c ZKConfig) sessionTimeout() time.Duration {
 }
 
 // connect opens a session, authenticating when the URL has credentials.
-func (c ZKConfig) connect() (*zk.Conn, <-chan zk.Event, error) {
+// Its connections go through wire, so the session can be cut off as a
+// crashed process' would be.
+func (c ZKConfig) connect(wire *zkWire) (*zk.Conn, <-chan zk.Event, error) {
 	logger := c.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	conn, events, err := zk.Connect(c.URL.Servers, c.sessionTimeout(),
-		zk.WithLogger(zkLogger{logger}), zk.WithLogInfo(false))
+		zk.WithLogger(zkLogger{logger}), zk.WithLogInfo(false), zk.WithDialer(wire.dial))
 	if err != nil {
 		return nil, nil, fmt.Errorf("emulator: connect to ZooKeeper %v: %w", c.URL.Servers, err)
 	}
@@ -147,6 +149,40 @@ func (c ZKConfig) connect() (*zk.Conn, <-chan zk.Event, error) {
 		}
 	}
 	return conn, events, nil
+}
+
+// zkWire dials a session's connections and can cut them all, leaving the
+// session open on the server until it expires: what a killed process
+// leaves behind (a closed session would delete its ephemeral nodes at once).
+type zkWire struct {
+	mu    sync.Mutex
+	cut   bool
+	conns []net.Conn
+}
+
+func (w *zkWire) dial(network, address string, timeout time.Duration) (net.Conn, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.cut {
+		return nil, errors.New("emulator: ZooKeeper connection cut (process crashed)")
+	}
+	conn, err := net.DialTimeout(network, address, timeout)
+	if err != nil {
+		return nil, err
+	}
+	w.conns = append(w.conns, conn)
+	return conn, nil
+}
+
+// cutOff closes every connection and refuses new ones.
+func (w *zkWire) cutOff() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.cut = true
+	for _, c := range w.conns {
+		c.Close()
+	}
+	w.conns = nil
 }
 
 // zkLogger routes go-zookeeper's Printf logging to slog.
@@ -277,6 +313,7 @@ func ensurePath(conn *zk.Conn, path string, acl []zk.ACL) error {
 // candidacy for good when its session expires or its node disappears — then a
 // Mesos master aborts; the owner of a ZKContender must stop leading.
 type ZKContender struct {
+	wire    *zkWire
 	conn    *zk.Conn
 	node    string
 	elected chan struct{}
@@ -293,7 +330,8 @@ func NewZKContender(cfg ZKConfig, info mesos.MasterInfo) (*ZKContender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("emulator: encode MasterInfo: %w", err)
 	}
-	conn, events, err := cfg.connect()
+	wire := &zkWire{}
+	conn, events, err := cfg.connect(wire)
 	if err != nil {
 		return nil, err
 	}
@@ -308,6 +346,7 @@ func NewZKContender(cfg ZKConfig, info mesos.MasterInfo) (*ZKContender, error) {
 		return nil, fmt.Errorf("emulator: join master group %s: %w", cfg.URL.Path, err)
 	}
 	c := &ZKContender{
+		wire:    wire,
 		conn:    conn,
 		node:    node,
 		elected: make(chan struct{}),
@@ -337,6 +376,15 @@ func (c *ZKContender) Close() {
 		c.conn.Close()
 	})
 	c.wg.Wait()
+}
+
+// Crash abandons the candidacy the way a killed master does: its
+// connections to ZooKeeper are cut without closing the session, so its
+// ephemeral node stays until the session times out, and only then is
+// another master elected.
+func (c *ZKContender) Crash() {
+	c.wire.cutOff()
+	c.Close()
 }
 
 func (c *ZKContender) run(path string, events <-chan zk.Event) {
@@ -409,7 +457,7 @@ type ZKDetector struct {
 // NewZKDetector opens a session and starts watching cfg.URL.Path. The path
 // need not exist yet.
 func NewZKDetector(cfg ZKConfig) (*ZKDetector, error) {
-	conn, events, err := cfg.connect()
+	conn, events, err := cfg.connect(&zkWire{})
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,68 @@
+package emulator
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/healer-mesos/healer/internal/zktest"
+)
+
+// TestCrashLeaderWaitsForSessionExpiry: a crashed leader's ZooKeeper
+// session is not closed, so until it expires the standby still follows the
+// dead leader (307 to its address) and only then leads, as real masters do
+// after a SIGKILL (mesos-protocol.md 0.5: a standby answered 200 after the
+// 10 s session timeout). A clean KillLeader hands over at once instead
+// (TestClusterZooKeeperFailover).
+func TestCrashLeaderWaitsForSessionExpiry(t *testing.T) {
+	srv := zktest.Start(t)
+	cfg := fastCluster(1)
+	cfg.Masters = 2
+	cfg.ZK = "zk://" + srv.Addr + "/mesos"
+	const sessionTimeout = 2 * time.Second
+	cfg.ZKSessionTimeout = sessionTimeout
+	cl := startCluster(t, cfg)
+
+	deadIdx, standbyIdx := 0, 1
+	if !cl.MasterLeading(0) {
+		deadIdx, standbyIdx = 1, 0
+	}
+	deadAddr, standbyURL := cl.MasterAddr(deadIdx), cl.MasterURLs()[standbyIdx]
+	crashed := time.Now()
+	if err := cl.CrashLeader(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Right after the crash the standby still redirects to the dead leader.
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.Post(standbyURL+"/api/v1", "application/json", strings.NewReader(`{"type":"GET_HEALTH"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if elapsed := time.Since(crashed); elapsed < sessionTimeout/2 {
+		if want := "//" + deadAddr + "/master/api/v1"; resp.StatusCode != http.StatusTemporaryRedirect || resp.Header.Get("Location") != want {
+			t.Fatalf("standby %v after the crash answered %d %q; want 307 to the dead leader %q",
+				elapsed, resp.StatusCode, resp.Header.Get("Location"), want)
+		}
+	}
+
+	// It leads once the dead leader's session has expired, not before.
+	deadline := time.Now().Add(sessionTimeout + 15*time.Second)
+	for !cl.MasterLeading(standbyIdx) {
+		if time.Now().After(deadline) {
+			t.Fatal("the standby never led after the leader crashed")
+		}
+		time.Sleep(20 * time.Millisecond) // polling the election
+	}
+	if took := time.Since(crashed); took < sessionTimeout*3/4 {
+		t.Fatalf("the standby led %v after the crash; want about the %v session timeout", took, sessionTimeout)
+	}
+	if code, _, body := postRaw(t, standbyURL+"/api/v1", `{"type":"GET_HEALTH"}`, nil); code != http.StatusOK {
+		t.Fatalf("new leader answered %d %q", code, body)
+	}
+	if recs := cl.Recorder().Records(RecordFault); len(recs) == 0 || recs[0].Type != "master_crash" {
+		t.Fatalf("fault records = %+v; want master_crash first", recs)
+	}
+}
