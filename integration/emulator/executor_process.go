@@ -101,10 +101,26 @@ func (a *Agent) shutdownGraceLocked(e *agentExecutor) time.Duration {
 func (a *Agent) startExecutorProcessLocked(e *agentExecutor) {
 	cmdInfo := e.info.GetCommand()
 	env := a.executorEnvLocked(e, cmdInfo.Environment)
+	a.launchContainerLocked(e, cmdInfo, env, true, func(cmd *exec.Cmd) {
+		e.proc, e.pgid = cmd.Process, cmd.Process.Pid
+		if !e.alive || e.state >= execTerminating || a.closed {
+			e.destroyProcess() // destroyed while launching
+		}
+		a.wg.Add(1)
+		go a.reap(e, cmd)
+	})
+}
+
+// launchContainerLocked runs launchContainer for e's container off the
+// agent's lock (fetching may take a while) and calls started, with the lock
+// held, once the process runs. A failure ends the executor with
+// TASK_FAILED / REASON_CONTAINER_LAUNCH_FAILED; reportExit is passed on to
+// executorTerminatedLocked.
+func (a *Agent) launchContainerLocked(e *agentExecutor, ci *mesos.CommandInfo, env []string, reportExit bool, started func(*exec.Cmd)) {
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		cmd, err := launchContainer(e.sandbox, e.containerID, cmdInfo, env)
+		cmd, err := launchContainer(e.sandbox, e.containerID, ci, env)
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		if err != nil {
@@ -115,17 +131,12 @@ func (a *Agent) startExecutorProcessLocked(e *agentExecutor) {
 					message: "Failed to launch container: " + err.Error(),
 				}
 				if a.up {
-					a.executorTerminatedLocked(e, -1, true)
+					a.executorTerminatedLocked(e, -1, reportExit)
 				}
 			}
 			return
 		}
-		e.proc, e.pgid = cmd.Process, cmd.Process.Pid
-		if !e.alive || e.state >= execTerminating || a.closed {
-			e.destroyProcess() // destroyed while launching
-		}
-		a.wg.Add(1)
-		go a.reap(e, cmd)
+		started(cmd)
 	}()
 }
 
@@ -476,27 +487,9 @@ func (c *commandTask) launchLocked(task mesos.TaskInfo) {
 	a, e := c.agent, c.exec
 	c.launched, c.taskID = true, task.TaskID
 	c.updateLocked(mesos.TASK_STARTING, "")
-	env := a.executorEnvLocked(e, task.GetCommand().Environment)
 	ci := task.GetCommand()
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		cmd, err := launchContainer(e.sandbox, e.containerID, ci, env)
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		if err != nil {
-			if e.state != execTerminated && e.alive {
-				e.termination = &executorTermination{
-					state:   mesos.TASK_FAILED,
-					reason:  mesos.REASON_CONTAINER_LAUNCH_FAILED,
-					message: "Failed to launch container: " + err.Error(),
-				}
-				if a.up {
-					a.executorTerminatedLocked(e, -1, false)
-				}
-			}
-			return
-		}
+	env := a.executorEnvLocked(e, ci.Environment)
+	a.launchContainerLocked(e, ci, env, false, func(cmd *exec.Cmd) {
 		c.pgid = cmd.Process.Pid
 		a.wg.Add(1)
 		go c.reap(cmd)
@@ -511,7 +504,7 @@ func (c *commandTask) launchLocked(task mesos.TaskInfo) {
 				c.startHealthCheckLocked(*hc, env)
 			}
 		}
-	}()
+	})
 }
 
 func (c *commandTask) reap(cmd *exec.Cmd) {
