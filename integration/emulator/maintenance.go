@@ -281,6 +281,23 @@ func (m *Master) lookupMachineLocked(id mesos.MachineID) (mode machineMode, know
 	return 0, len(m.agentsOnMachineLocked(id)) > 0
 }
 
+// checkMachinesInModeLocked is the check START_MAINTENANCE and
+// STOP_MAINTENANCE make before changing anything: every machine is in the
+// schedule and in mode (named modeName); it returns Mesos' message for the
+// first that is not, or "".
+func (m *Master) checkMachinesInModeLocked(ids []mesos.MachineID, mode machineMode, modeName, direction string) string {
+	for _, id := range ids {
+		got, known := m.lookupMachineLocked(id)
+		if !known {
+			return "Machine '" + machineJSON(id) + "' is not part of a maintenance schedule"
+		}
+		if got != mode {
+			return "Machine '" + machineJSON(id) + "' is not in " + modeName + " mode and cannot be brought " + direction
+		}
+	}
+	return ""
+}
+
 // startMaintenance is START_MAINTENANCE (Master::Http::_startMaintenance):
 // DRAINING machines go DOWN and their agents are removed, every task
 // TASK_LOST / REASON_AGENT_REMOVED for every framework, with FAILURE.
@@ -290,14 +307,8 @@ func (m *Master) startMaintenance(ids []mesos.MachineID) opResult {
 	if msg := validateMachines(ids); msg != "" {
 		return badRequest(msg)
 	}
-	for _, id := range ids {
-		mode, known := m.lookupMachineLocked(id)
-		if !known {
-			return badRequest("Machine '" + machineJSON(id) + "' is not part of a maintenance schedule")
-		}
-		if mode != machineDraining {
-			return badRequest("Machine '" + machineJSON(id) + "' is not in DRAINING mode and cannot be brought down")
-		}
+	if msg := m.checkMachinesInModeLocked(ids, machineDraining, "DRAINING", "down"); msg != "" {
+		return badRequest(msg)
 	}
 	for _, id := range ids {
 		m.maintenance.machines[machineKey(id)].mode = machineDown
@@ -317,14 +328,8 @@ func (m *Master) stopMaintenance(ids []mesos.MachineID) opResult {
 	if msg := validateMachines(ids); msg != "" {
 		return badRequest(msg)
 	}
-	for _, id := range ids {
-		mode, known := m.lookupMachineLocked(id)
-		if !known {
-			return badRequest("Machine '" + machineJSON(id) + "' is not part of a maintenance schedule")
-		}
-		if mode != machineDown {
-			return badRequest("Machine '" + machineJSON(id) + "' is not in DOWN mode and cannot be brought up")
-		}
+	if msg := m.checkMachinesInModeLocked(ids, machineDown, "DOWN", "up"); msg != "" {
+		return badRequest(msg)
 	}
 	stopped := make(map[string]bool, len(ids))
 	for _, id := range ids {
