@@ -1,8 +1,6 @@
 package emulator
 
 import (
-	"bytes"
-	"io"
 	"net/http"
 	"sort"
 	"strconv"
@@ -20,26 +18,12 @@ import (
 // call. Read calls answer 200 with a master.Response; mutations 200 with an
 // empty body and no Content-Type.
 func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
-	if _, ok := m.authenticate(w, r, realmReadwrite, m.cfg.AuthenticateHTTPReadwrite); !ok {
-		return
-	}
-	if !m.checkLeader(w, r) {
-		return
-	}
-	if !m.applyCallFaultFor(APIOperator, w, r) {
-		return
-	}
-	var raw bytes.Buffer
-	r.Body = struct {
-		io.Reader
-		io.Closer
-	}{io.TeeReader(r.Body, &raw), r.Body}
 	var call master.Call
-	contentType, ok := readCall(w, r, &call)
+	_, contentType, raw, ok := m.readMasterCall(w, r, APIOperator, realmReadwrite, m.cfg.AuthenticateHTTPReadwrite, &call)
 	if !ok {
 		return
 	}
-	if msg := validateOperatorCall(&call, contentType, raw.Bytes()); msg != "" {
+	if msg := validateOperatorCall(&call, contentType, raw); msg != "" {
 		writeError(w, http.StatusBadRequest, "Failed to validate master::Call: "+msg)
 		return
 	}

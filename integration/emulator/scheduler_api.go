@@ -20,27 +20,12 @@ const validationPrefix = "Failed to validate scheduler::Call: "
 // stream checks in Mesos' order (mesos-protocol.md 0.2 and 1.1), then the
 // call.
 func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
-	principal, ok := m.authenticate(w, r, realmScheduler, m.cfg.AuthenticateFrameworks)
-	if !ok {
-		return
-	}
-	if !m.checkLeader(w, r) {
-		return
-	}
-	if !m.applyCallFault(w, r) {
-		return
-	}
-	var raw bytes.Buffer
-	r.Body = struct {
-		io.Reader
-		io.Closer
-	}{io.TeeReader(r.Body, &raw), r.Body}
 	var call scheduler.Call
-	ct, ok := readCall(w, r, &call)
+	principal, ct, raw, ok := m.readMasterCall(w, r, APIScheduler, realmScheduler, m.cfg.AuthenticateFrameworks, &call)
 	if !ok {
 		return
 	}
-	msg := validateSchedulerCall(&call, ct, raw.Bytes())
+	msg := validateSchedulerCall(&call, ct, raw)
 	if msg == "" {
 		msg = checkSubscribePrincipal(&call, principal)
 	}
@@ -63,10 +48,28 @@ func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
 	m.serveCall(w, r, &call)
 }
 
-// applyCallFault applies an injected call fault; it reports whether the
-// call may proceed.
-func (m *Master) applyCallFault(w http.ResponseWriter, r *http.Request) bool {
-	return m.applyCallFaultFor(APIScheduler, w, r)
+// readMasterCall takes a request to one of the master's APIs through the
+// steps they share, in Mesos' order: authentication (when enabled, in
+// realm), leadership, an injected call fault for api, then the generic
+// checks and decoding of readCall. It returns the authenticated principal,
+// the request's Content-Type and its raw body (validation looks at which
+// fields were present); when ok is false the request has been answered.
+func (m *Master) readMasterCall(w http.ResponseWriter, r *http.Request, api API, realm string, authenticate bool, call proto.Message) (principal, contentType string, raw []byte, ok bool) {
+	if principal, ok = m.authenticate(w, r, realm, authenticate); !ok {
+		return "", "", nil, false
+	}
+	if !m.checkLeader(w, r) || !m.applyCallFaultFor(api, w, r) {
+		return "", "", nil, false
+	}
+	var body bytes.Buffer
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.TeeReader(r.Body, &body), r.Body}
+	if contentType, ok = readCall(w, r, call); !ok {
+		return "", "", nil, false
+	}
+	return principal, contentType, body.Bytes(), true
 }
 
 // validateSchedulerCall is validation::scheduler::call::validate; it
