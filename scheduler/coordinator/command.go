@@ -15,16 +15,23 @@ func staleIncident(id uint64, r *AgentRecord) error {
 
 func (c *Coordinator) command(e Command) error {
 	reject := func(err error) error {
-		c.decide(Decision{Kind: DecRejected, Agent: e.Agent, Incident: e.Incident, Err: err,
-			Note: e.Op.String(), Principal: e.Principal})
+		id, by := shownID(e.Agent), clipText(e.Principal, MaxPrincipalBytes)
+		c.decide(Decision{Kind: DecRejected, Agent: id, Incident: e.Incident, Err: err,
+			Note: e.Op.String(), Principal: by})
 		if e.Agent != "" {
-			return fmt.Errorf("%s %s by %q: %w", e.Op, e.Agent, e.Principal, err)
+			return fmt.Errorf("%s %s by %q: %w", e.Op, id, by, err)
 		}
-		return fmt.Errorf("%s by %q: %w", e.Op, e.Principal, err)
+		return fmt.Errorf("%s by %q: %w", e.Op, by, err)
 	}
-	if e.Principal == "" {
+	switch {
+	case e.Principal == "":
 		return reject(ErrNoPrincipal)
+	case !validName(e.Principal, MaxPrincipalBytes):
+		return reject(ErrBadPrincipal)
+	case e.Problem != "" && !validName(e.Problem, MaxProblemBytes):
+		return reject(ErrBadProblem)
 	}
+	e.Reason = clipText(e.Reason, MaxReasonBytes)
 	switch e.Op {
 	case OpPause:
 		if e.Reason == "" {
@@ -95,7 +102,7 @@ func (c *Coordinator) command(e Command) error {
 			d.Note = joinNote(d.Note, "step in flight killed, slot freed")
 		}
 		c.up(a)
-		d.Kind = DecCancelled
+		d.Kind, d.Step, d.Action = DecCancelled, r.Incident.Step, c.stepOf(r).Action
 		c.decide(d)
 		c.closeIncident(a)
 	case OpIsolate:
@@ -187,8 +194,11 @@ func (c *Coordinator) force(a *agent, e Command, reject func(error) error) error
 }
 
 func joinNote(a, b string) string {
-	if a == "" {
+	switch {
+	case a == "":
 		return b
+	case b == "":
+		return a
 	}
 	return a + "; " + b
 }

@@ -231,6 +231,13 @@ func (c *Coordinator) ready() Ready {
 
 func (c *Coordinator) decide(d Decision) {
 	d.At = c.now
+	if d.Hostname == "" && d.Agent != "" {
+		if a := c.agents[d.Agent]; a != nil {
+			d.Hostname = a.rec.Hostname
+		} else if a := c.prev[d.Agent]; a != nil {
+			d.Hostname = a.rec.Hostname
+		}
+	}
 	c.decisions = append(c.decisions, d)
 }
 

@@ -1,6 +1,9 @@
 package coordinator
 
-import "errors"
+import (
+	"errors"
+	"strconv"
+)
 
 // Signals that cannot name exactly one concrete agent are rejected with one
 // of these.
@@ -15,6 +18,17 @@ var (
 	ErrAmbiguousTarget = errors.New("signal target names more than one agent")
 	ErrNoProblem       = errors.New("signal names no problem")
 	ErrNoAgentID       = errors.New("agent event without an agent id")
+)
+
+// Names from outside that are over their bound, not UTF-8 or hold a control
+// character are refused with one of these (see MaxProblemBytes and the
+// other bounds): clipping a name could make it name something else.
+var (
+	ErrBadProblem   = errors.New("bad problem name: want at most " + strconv.Itoa(MaxProblemBytes) + " bytes of UTF-8 without control characters")
+	ErrBadPrincipal = errors.New("bad principal: want at most " + strconv.Itoa(MaxPrincipalBytes) + " bytes of UTF-8 without control characters")
+	ErrBadAgentID   = errors.New("bad agent id: want at most " + strconv.Itoa(MaxAgentIDBytes) + " bytes of UTF-8 without control characters")
+	ErrBadHostname  = errors.New("bad hostname: want at most " + strconv.Itoa(MaxHostnameBytes) + " bytes of UTF-8 without control characters")
+	ErrBadZone      = errors.New("bad zone: want at most " + strconv.Itoa(MaxZoneBytes) + " bytes of UTF-8 without control characters")
 )
 
 // Reasons a repair start is held; Decision.Err carries them.

@@ -3,6 +3,7 @@ package coordinator
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -39,6 +40,10 @@ func (c *Coordinator) resolve(t string) (*agent, error) {
 	if err := validateTarget(t); err != nil {
 		return nil, err
 	}
+	if len(t) > max(MaxAgentIDBytes, MaxHostnameBytes) {
+		// No agent is known by a name over the bounds AgentAdded holds.
+		return nil, ErrUnknownAgent
+	}
 	a := c.agents[AgentID(t)]
 	// The live agents on host t, other than a; no allocation.
 	var host *agent
@@ -70,16 +75,22 @@ func (c *Coordinator) resolve(t string) (*agent, error) {
 
 func (c *Coordinator) signal(e Signal) error {
 	a, err := c.resolve(e.Agent)
-	if err == nil && e.Problem == "" {
+	switch {
+	case err != nil:
+	case e.Problem == "":
 		err = ErrNoProblem
+	case !validName(e.Problem, MaxProblemBytes):
+		err = ErrBadProblem
 	}
 	if err != nil {
-		c.decide(Decision{Kind: DecRejected, Agent: AgentID(e.Agent), Err: err, Note: e.Problem})
-		return fmt.Errorf("signal for %q (%s from %s): %w%s", e.Agent, e.Problem, e.Source, err, c.removedDetail(e.Agent, err))
+		target, problem := shown(e.Agent), clipText(e.Problem, MaxProblemBytes)
+		c.decide(Decision{Kind: DecRejected, Agent: AgentID(target), Problem: problem, Note: c.signalFrom(e.Source), Err: err})
+		return fmt.Errorf("signal for %q (%q from %q): %w%s", target, problem, clipText(e.Source, MaxSourceBytes),
+			err, c.removedDetail(target, err))
 	}
 	r := &a.rec
 	if c.policy.Mode == ModeObserve {
-		c.decide(Decision{Kind: DecObserved, Agent: r.ID, Err: ErrObserveOnly, Note: e.Problem})
+		c.decide(Decision{Kind: DecObserved, Agent: r.ID, Problem: e.Problem, Err: ErrObserveOnly, Note: c.signalFrom(e.Source)})
 		return nil
 	}
 	switch r.State {
@@ -88,17 +99,18 @@ func (c *Coordinator) signal(e Signal) error {
 		// it costs no write (see the package doc).
 		r.Incident.Signals++
 		r.Incident.LastSignalAt = c.now
-		c.decide(Decision{Kind: DecAttached, Agent: r.ID, Incident: r.Incident.ID, Note: noteAttached})
+		c.decide(Decision{Kind: DecAttached, Agent: r.ID, Incident: r.Incident.ID, Problem: e.Problem, Note: noteAttached})
 	case StateProbation:
 		c.edit(a)
 		r.Incident.Signals++
 		r.Incident.LastSignalAt = c.now
-		c.decide(Decision{Kind: DecRelapsed, Agent: r.ID, Incident: r.Incident.ID, Note: noteRelapse})
+		c.decide(Decision{Kind: DecRelapsed, Agent: r.ID, Incident: r.Incident.ID, Problem: e.Problem,
+			Step: r.Incident.Step, Action: c.stepOf(r).Action, Note: noteRelapse})
 		c.escalate(a)
 	case StateIsolated:
 		c.decide(Decision{Kind: DecIgnored, Agent: r.ID, Err: ErrIsolated, Note: noteIsolatedIgnored})
 	case StateHealthy:
-		c.open(a, e.Problem, e.Source, e.Message)
+		c.open(a, e.Problem, clipText(e.Source, MaxSourceBytes), clipText(e.Message, MaxMessageBytes))
 		c.enqueue(a)
 	default:
 		panic("coordinator: agent " + string(r.ID) + " in unknown state " + r.State.String())
@@ -122,6 +134,14 @@ func (c *Coordinator) removedDetail(t string, err error) string {
 	return fmt.Sprintf(" (no agent is registered on %s; the machine is remembered until it re-registers)", t)
 }
 
+// signalFrom says where a signal came from, for its decisions.
+func (c *Coordinator) signalFrom(source string) string {
+	if source == "" {
+		return ""
+	}
+	return "signal from " + clipText(source, MaxSourceBytes)
+}
+
 // open opens an incident on a healthy agent; the caller then enqueues or
 // starts its first step.
 func (c *Coordinator) open(a *agent, problem, source, message string) {
@@ -129,7 +149,7 @@ func (c *Coordinator) open(a *agent, problem, source, message string) {
 	r := &a.rec
 	r.Incidents++
 	k := escalationStart(r.LastClosedAt, r.NextStep, c.now, c.policy.ResetAfter)
-	note := problem
+	note := ""
 	if k > 0 {
 		note = noteContinue
 	}
@@ -138,11 +158,12 @@ func (c *Coordinator) open(a *agent, problem, source, message string) {
 		// Execute never continues from history dry-run imagined.
 		k, imagined, note = 0, false, noteDryRunHistory
 	}
+	note = joinNote(c.signalFrom(source), note)
 	r.Incident = Incident{
 		ID: r.Incidents, Problem: problem, Source: source, Message: message,
 		OpenedAt: c.now, Signals: 1, LastSignalAt: c.now, Step: k, DryRun: imagined,
 	}
-	d := Decision{Kind: DecOpened, Agent: r.ID, Incident: r.Incidents, Step: k, Note: note}
+	d := Decision{Kind: DecOpened, Agent: r.ID, Incident: r.Incidents, Problem: problem, Step: k, Note: note}
 	d.Action = c.stepOf(r).Action
 	c.decide(d)
 }
@@ -367,13 +388,14 @@ func (c *Coordinator) reported(id AgentID) *agent {
 func (c *Coordinator) started(e StepStarted) error {
 	a := c.reported(e.Agent)
 	if a == nil {
-		c.decide(Decision{Kind: DecRejected, Agent: e.Agent, Attempt: e.Attempt, Err: ErrUnknownAgent})
-		return fmt.Errorf("step started on %s: %w", e.Agent, ErrUnknownAgent)
+		id := shownID(e.Agent)
+		c.decide(Decision{Kind: DecRejected, Agent: id, Attempt: e.Attempt, Err: ErrUnknownAgent})
+		return fmt.Errorf("step started on %q: %w", id, ErrUnknownAgent)
 	}
 	r := &a.rec
 	run := &r.Incident.Run
 	if r.State != StateRepairing || run.Attempt != e.Attempt || !run.StartedAt.IsZero() {
-		c.decide(Decision{Kind: DecIgnored, Agent: r.ID, Attempt: e.Attempt, Err: ErrStaleOutcome})
+		c.decide(Decision{Kind: DecIgnored, Agent: r.ID, Attempt: e.Attempt, Err: ErrStaleOutcome, Note: inFlightNote(r)})
 		return nil
 	}
 	c.edit(a)
@@ -384,21 +406,36 @@ func (c *Coordinator) started(e StepStarted) error {
 	return nil
 }
 
+// inFlightNote says what an agent has in flight, for a report about another
+// attempt.
+func inFlightNote(r *AgentRecord) string {
+	switch {
+	case r.State != StateRepairing:
+		return "no step in flight; agent is " + r.State.String()
+	case r.Incident.Run.StartedAt.IsZero():
+		return "attempt " + strconv.FormatUint(r.Incident.Run.Attempt, 10) + " is in flight, waiting for its offer"
+	}
+	return "attempt " + strconv.FormatUint(r.Incident.Run.Attempt, 10) + " is in flight, started"
+}
+
 func (c *Coordinator) outcome(e StepOutcome) error {
 	a := c.reported(e.Agent)
 	if a == nil {
-		c.decide(Decision{Kind: DecRejected, Agent: e.Agent, Attempt: e.Attempt, Err: ErrUnknownAgent})
-		return fmt.Errorf("outcome on %s: %w", e.Agent, ErrUnknownAgent)
+		id := shownID(e.Agent)
+		c.decide(Decision{Kind: DecRejected, Agent: id, Attempt: e.Attempt, Err: ErrUnknownAgent})
+		return fmt.Errorf("outcome on %q: %w", id, ErrUnknownAgent)
 	}
 	switch e.Result {
 	case ResultSucceeded, ResultFailed, ResultTimedOut, ResultLost, ResultNoOffer:
 	default:
-		c.decide(Decision{Kind: DecRejected, Agent: e.Agent, Attempt: e.Attempt, Err: ErrUnknownResult})
+		c.decide(Decision{Kind: DecRejected, Agent: e.Agent, Attempt: e.Attempt, Err: ErrUnknownResult,
+			Note: "result " + strconv.Itoa(int(e.Result))})
 		return fmt.Errorf("outcome %d on %s: %w", e.Result, e.Agent, ErrUnknownResult)
 	}
 	r := &a.rec
 	if r.State != StateRepairing || r.Incident.Run.Attempt != e.Attempt {
-		c.decide(Decision{Kind: DecIgnored, Agent: r.ID, Attempt: e.Attempt, Result: e.Result, Err: ErrStaleOutcome})
+		c.decide(Decision{Kind: DecIgnored, Agent: r.ID, Attempt: e.Attempt, Result: e.Result, ExitCode: e.ExitCode,
+			Err: ErrStaleOutcome, Note: inFlightNote(r)})
 		return nil
 	}
 	c.edit(a)
@@ -407,7 +444,7 @@ func (c *Coordinator) outcome(e StepOutcome) error {
 	if e.Result != ResultSucceeded {
 		d.Note = noteEscalate
 	}
-	c.finish(a, e.Result, e.ExitCode, e.OutputTail)
+	c.finish(a, e.Result, e.ExitCode, clipTail(e.OutputTail, MaxOutputTailBytes))
 	if e.Result == ResultSucceeded {
 		d.Kind = DecSucceeded
 		c.decide(d)
@@ -441,7 +478,8 @@ func (c *Coordinator) tick() {
 			c.drop(a)
 		case StateProbation:
 			c.edit(a)
-			c.decide(Decision{Kind: DecClosed, Agent: r.ID, Incident: r.Incident.ID, Note: noteProbationQuiet})
+			c.decide(Decision{Kind: DecClosed, Agent: r.ID, Incident: r.Incident.ID, Problem: r.Incident.Problem,
+				Step: r.Incident.Step, Action: c.stepOf(r).Action, Note: noteProbationQuiet})
 			c.closeIncident(a)
 			// A removed machine that no longer matters expires in this
 			// same tick: queue its expiry now.
@@ -531,9 +569,21 @@ func (c *Coordinator) rearm() {
 }
 
 func (c *Coordinator) addAgent(id AgentID, host, zone string, update bool) error {
-	if id == "" {
-		c.decide(Decision{Kind: DecRejected, Err: ErrNoAgentID, Note: host})
-		return fmt.Errorf("agent event for host %q: %w", host, ErrNoAgentID)
+	var bad error
+	switch {
+	case id == "":
+		bad = ErrNoAgentID
+	case !validName(string(id), MaxAgentIDBytes):
+		bad = ErrBadAgentID
+	case !validName(host, MaxHostnameBytes):
+		bad = ErrBadHostname
+	case !validName(zone, MaxZoneBytes):
+		bad = ErrBadZone
+	}
+	if bad != nil {
+		sid, shost := shownID(id), shown(host)
+		c.decide(Decision{Kind: DecRejected, Agent: sid, Hostname: shost, Err: bad})
+		return fmt.Errorf("agent event for %q on host %q in zone %q: %w", sid, shost, shown(zone), bad)
 	}
 	a := c.agents[id]
 	switch {
@@ -552,7 +602,7 @@ func (c *Coordinator) addAgent(id AgentID, host, zone string, update bool) error
 		c.agents[id] = a
 		c.indexHost(a)
 		c.edit(a)
-		c.decide(Decision{Kind: DecAgentAdded, Agent: id, Note: host})
+		c.decide(Decision{Kind: DecAgentAdded, Agent: id, Note: zoneNote(zone)})
 	case a.rec.Removed():
 		c.rekey(a, id, host, zone)
 	case a.rec.Hostname == host && a.rec.Zone == zone:
@@ -560,11 +610,27 @@ func (c *Coordinator) addAgent(id AgentID, host, zone string, update bool) error
 	default:
 		c.edit(a)
 		c.unindexHost(a)
+		note := "was host " + quoteEmpty(a.rec.Hostname) + " zone " + quoteEmpty(a.rec.Zone)
 		a.rec.Hostname, a.rec.Zone = host, zone
 		c.indexHost(a)
-		c.decide(Decision{Kind: DecAgentUpdated, Agent: id, Note: host})
+		c.decide(Decision{Kind: DecAgentUpdated, Agent: id, Note: joinNote(zoneNote(zone), note)})
 	}
 	return nil
+}
+
+func zoneNote(zone string) string {
+	if zone == "" {
+		return ""
+	}
+	return "zone " + zone
+}
+
+// quoteEmpty shows an empty name as "".
+func quoteEmpty(s string) string {
+	if s == "" {
+		return `""`
+	}
+	return s
 }
 
 // predecessor is the record of the machine a new agent id on host
@@ -616,9 +682,9 @@ func (c *Coordinator) rekey(a *agent, id AgentID, host, zone string) {
 	was, live := r.ID, !r.Removed()
 	d := Decision{Kind: DecReregistered, Agent: id, Incident: r.Incident.ID}
 	if was == id {
-		d.Note = "agent " + host + " re-registered under its removed id " + string(id)
+		d.Note = "under its removed id"
 	} else {
-		d.Note = "agent " + host + " re-registered as " + string(id) + " (was " + string(was) + ")"
+		d.Note = "was agent " + string(was) + "; its record moved to " + string(id)
 		delete(c.agents, was)
 		c.deleted = append(c.deleted, was)
 		if p := r.PreviousID; p != "" && c.prev[p] == a {
@@ -698,13 +764,13 @@ func (c *Coordinator) removeAgent(e AgentRemoved) error {
 	if a == nil && c.prev[e.ID] != nil {
 		// The usual end of a reboot: Mesos removes the old registration
 		// after the machine came back under a new id.
-		c.decide(Decision{Kind: DecIgnored, Agent: e.ID, Note: "machine " + c.prev[e.ID].rec.Hostname +
-			" already re-registered as " + string(c.prev[e.ID].rec.ID)})
+		c.decide(Decision{Kind: DecIgnored, Agent: e.ID, Note: "machine already re-registered as " + string(c.prev[e.ID].rec.ID)})
 		return nil
 	}
 	if a == nil {
-		c.decide(Decision{Kind: DecRejected, Agent: e.ID, Err: ErrUnknownAgent})
-		return fmt.Errorf("remove agent %s: %w", e.ID, ErrUnknownAgent)
+		id := shownID(e.ID)
+		c.decide(Decision{Kind: DecRejected, Agent: id, Err: ErrUnknownAgent})
+		return fmt.Errorf("remove agent %q: %w", id, ErrUnknownAgent)
 	}
 	r := &a.rec
 	if r.Removed() {
@@ -741,7 +807,7 @@ func (c *Coordinator) removeAgent(e AgentRemoved) error {
 	if r.Drained {
 		why = append(why, "its maintenance window stays with the machine")
 	}
-	d.Note = "machine " + r.Hostname + " remembered until it re-registers: " + strings.Join(why, "; ")
+	d.Note = "machine remembered until it re-registers: " + strings.Join(why, "; ")
 	c.decide(d)
 	if r.State == StateRepairing && r.Incident.Run.Step.Scope == ScopeAgent {
 		c.lose(a, r.ID, noteRemovedLost)

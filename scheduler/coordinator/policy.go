@@ -238,7 +238,7 @@ func (p *Policy) Validate() error {
 		return err
 	}
 	for problem, l := range p.Ladders {
-		if problem == "" || validateTarget(problem) != nil {
+		if problem == "" || validateTarget(problem) != nil || !validName(problem, MaxProblemBytes) {
 			return bad("problem name %q", problem)
 		}
 		if err := validateLadder(fmt.Sprintf("ladder for problem %q", problem), l); err != nil {

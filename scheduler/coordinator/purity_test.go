@@ -15,7 +15,7 @@ import (
 
 // allowedImports is everything the coordinator's non-test code may import
 // directly: no I/O, no clock source, no randomness, no logging.
-var allowedImports = []string{"errors", "fmt", "maps", "slices", "strconv", "strings", "time"}
+var allowedImports = []string{"errors", "fmt", "maps", "slices", "strconv", "strings", "time", "unicode/utf8"}
 
 // forbiddenTime are the package time functions that read or wait on the
 // wall clock; the coordinator's time arrives in events.

@@ -145,11 +145,16 @@ func (k DecisionKind) String() string {
 // Decision records one decision and why, for logs, metrics and audit. It is
 // a value built without formatting; String renders it.
 type Decision struct {
-	At       time.Time
-	Kind     DecisionKind
-	Agent    AgentID
+	At    time.Time
+	Kind  DecisionKind
+	Agent AgentID
+	// Hostname is the agent's, when the coordinator knows it (filled in
+	// from the agent's record).
+	Hostname string
 	Incident uint64
 	Attempt  uint64
+	// Problem is the signal's problem (signal and incident decisions).
+	Problem string
 	// Step is the ladder index (for step decisions) and Action its id.
 	Step   int
 	Action string
@@ -177,9 +182,17 @@ func (d Decision) String() string {
 		b.WriteString(" agent=")
 		b.WriteString(string(d.Agent))
 	}
+	if d.Hostname != "" && d.Hostname != string(d.Agent) {
+		b.WriteString(" host=")
+		b.WriteString(d.Hostname)
+	}
 	if d.Incident != 0 {
 		b.WriteString(" incident=")
 		b.WriteString(strconv.FormatUint(d.Incident, 10))
+	}
+	if d.Problem != "" {
+		b.WriteString(" problem=")
+		b.WriteString(d.Problem)
 	}
 	if d.Action != "" {
 		b.WriteString(" step=")
