@@ -381,13 +381,23 @@ func (c *Coordinator) unindexHost(a *agent) {
 	}
 }
 
-// unhealthy counts agents in an incident or isolated, for the storm
-// breaker. A removed machine with an open incident counts (healer is still
-// repairing it); a removed isolated one does not: it is out of service and
-// out of the cluster, neither known nor unhealthy.
+// The storm breaker counts machines, whatever their agent id (see the
+// package doc, "The storm breaker's count"): unhealthy are those in an
+// incident or isolated; known, its base, are the agents registered with
+// Mesos plus the removed machines still in an incident. A removed machine
+// with an open incident is counted on both sides (healer is still repairing
+// it, and it is a machine of the cluster, away for now), so its removal and
+// its return under a new id move neither number. A removed isolated machine
+// is on neither side: out of service and out of the cluster.
 func (c *Coordinator) unhealthy() int {
 	return c.counts[StatePending] + c.counts[StateAwaitingApproval] + c.counts[StateRepairing] +
 		c.counts[StateProbation] + c.counts[StateIsolated] - c.removedCounts[StateIsolated]
+}
+
+// removedOpen counts the removed machines with an open incident.
+func (c *Coordinator) removedOpen() int {
+	return c.removedCounts[StatePending] + c.removedCounts[StateAwaitingApproval] +
+		c.removedCounts[StateRepairing] + c.removedCounts[StateProbation]
 }
 
 // removed counts the removed machines' tombstones.
@@ -399,8 +409,12 @@ func (c *Coordinator) removed() int {
 	return n
 }
 
-// known counts the agents registered with Mesos: the storm breaker's base.
-func (c *Coordinator) known() int { return len(c.agents) - c.removed() }
+// registered counts the agents registered with Mesos.
+func (c *Coordinator) registered() int { return len(c.agents) - c.removed() }
+
+// known is the storm breaker's base: registered agents and removed machines
+// still in an incident. Never below unhealthy.
+func (c *Coordinator) known() int { return c.registered() + c.removedOpen() }
 
 func (c *Coordinator) immutable() bool {
 	return !c.link.master || !c.link.reconciled || !c.link.zk

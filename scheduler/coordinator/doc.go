@@ -69,6 +69,11 @@
 //
 // Decisions where DESIGN.md is silent (each shown in testdata/):
 //
+//   - Text from outside is bounded (see MaxProblemBytes and the other
+//     bounds): names over their bound, not UTF-8 or holding control
+//     characters are refused (ErrBadProblem, ErrBadPrincipal,
+//     ErrBadAgentID, ErrBadHostname, ErrBadZone); descriptive text is
+//     clipped, so every record fits the store whatever a monitor posts.
 //   - A signal for an isolated agent is ignored (DecIgnored, ErrIsolated):
 //     it opens nothing and attaches to nothing; isolation already took the
 //     agent out of service and only an operator's reactivate ends it.
@@ -90,11 +95,21 @@
 //   - AgentRemoved keeps the record as the machine's tombstone
 //     (AgentRecord.RemovedAt) while it matters: an open incident, an
 //     isolation or exclusion, or an incident closed within reset_after.
-//     Otherwise the record is deleted at once. A tombstone is not a known
-//     agent (the breaker's base); its open incident still counts as
-//     unhealthy, a removed isolated machine does not. Signals naming its
-//     id, or a hostname with no live agent, are refused (ErrAgentRemoved);
-//     operator commands still reach it by id.
+//     Otherwise the record is deleted at once. Signals naming its id, or a
+//     hostname with no live agent, are refused (ErrAgentRemoved); operator
+//     commands still reach it by id.
+//   - The storm breaker's count (breaker_removed.txt) is of machines:
+//     unhealthy are those in an incident or isolated, out of known, the
+//     agents registered with Mesos plus the removed machines still in an
+//     incident. Such a machine counts on both sides, so unhealthy never
+//     exceeds known, and its removal and its return under a new id (a mass
+//     reboot) move neither number: machines vanishing do not trip the
+//     breaker, nor hide a storm of machines that fail and vanish. A removed
+//     isolated machine counts on neither side (out of service and out of
+//     the cluster); a removed machine with nothing open leaves the base
+//     until it returns, so while part of the cluster is away the breaker
+//     measures against what is there, the cautious side. Status and the
+//     trip's decision say how many of the known are removed machines.
 //   - In flight on a removed agent: an agent-scope step is lost with it
 //     (ActKill, ResultLost, escalation: the next step is often a
 //     master-scope power cycle); a master-scope step runs on and its

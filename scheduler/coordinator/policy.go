@@ -146,7 +146,8 @@ type Policy struct {
 	ZoneCaps map[string]int
 	// The storm breaker trips when the number of unhealthy agents (in an
 	// incident, including under repair, or isolated) exceeds both
-	// MaxUnhealthyMin and MaxUnhealthyPercent of known agents. Defaults 5
+	// MaxUnhealthyMin and MaxUnhealthyPercent of known agents (registered
+	// agents plus removed machines still in an incident). Defaults 5
 	// and 20.
 	MaxUnhealthyPercent int
 	MaxUnhealthyMin     int

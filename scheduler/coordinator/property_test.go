@@ -379,14 +379,22 @@ func (h *history) checkSafety(ev Event, before map[AgentID]AgentRecord, rd Ready
 func (h *history) checkMachines(ev Event, before map[AgentID]AgentRecord, rd Ready) {
 	rt := h.rt
 	recs, _ := h.orig.Records()
-	live := 0
+	live, away := 0, 0
 	for _, r := range recs {
-		if !r.Removed() {
+		switch {
+		case !r.Removed():
 			live++
+		case r.State.open():
+			away++
 		}
 	}
-	if st := h.orig.Status(); st.Known != live || st.Counts.Removed != len(recs)-live {
-		rt.Fatalf("after %#v: status says %d known and %d removed; records say %d and %d", ev, st.Known, st.Counts.Removed, live, len(recs)-live)
+	st := h.orig.Status()
+	if st.Registered != live || st.Counts.Removed != len(recs)-live || st.UnhealthyRemoved != away || st.Known != live+away {
+		rt.Fatalf("after %#v: status says %d registered, %d removed, %d of them in an incident, %d known; records say %d, %d, %d, %d",
+			ev, st.Registered, st.Counts.Removed, st.UnhealthyRemoved, st.Known, live, len(recs)-live, away, live+away)
+	}
+	if st.Unhealthy > st.Known {
+		rt.Fatalf("after %#v: %d of %d known agents unhealthy", ev, st.Unhealthy, st.Known)
 	}
 	switch e := ev.(type) {
 	case Signal:

@@ -36,12 +36,15 @@ type Status struct {
 	Reason    string
 	PausedAt  time.Time
 	Breaker   StormBreaker
-	// Known counts agents registered with Mesos (removed machines are not
-	// known), the storm breaker's base; Unhealthy the agents it counts
-	// against it (in an incident, removed ones included, or isolated and
-	// still registered).
-	Known     int
-	Unhealthy int
+	// Known is the storm breaker's base: the agents registered with Mesos
+	// (Registered) plus the removed machines still in an incident
+	// (UnhealthyRemoved). Unhealthy counts those of them in an incident or
+	// isolated; it never exceeds Known. UnhealthyRemoved are counted in
+	// both: a machine's removal and its return under a new id move neither.
+	Known            int
+	Unhealthy        int
+	Registered       int
+	UnhealthyRemoved int
 	// InFlight counts agents with a step in flight, Forced those of them
 	// started by an operator's force.
 	InFlight, Forced int
@@ -70,6 +73,7 @@ func (c *Coordinator) Status() Status {
 		Mode: c.policy.Mode, Immutable: c.Immutable(),
 		Paused: c.global.Paused, PausedBy: c.global.PausedBy, Reason: c.global.PauseReason, PausedAt: c.global.PausedAt,
 		Breaker: c.global.Breaker, Known: c.known(), Unhealthy: c.unhealthy(),
+		Registered: c.registered(), UnhealthyRemoved: c.removedOpen(),
 		InFlight: c.counts[StateRepairing], Forced: c.forced,
 		Counts: Counts{
 			Healthy: c.counts[StateHealthy], Pending: c.counts[StatePending],

@@ -213,7 +213,8 @@ type GlobalRecord struct {
 type StormBreaker struct {
 	Tripped   bool
 	TrippedAt time.Time
-	// Unhealthy and Known are the counts that tripped it.
+	// Unhealthy and Known are the counts that tripped it (see
+	// Status.Known for what each counts).
 	Unhealthy int
 	Known     int
 }

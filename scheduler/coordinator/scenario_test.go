@@ -218,6 +218,12 @@ func (sc *scenario) run(line string) string {
 		if k.Removed > 0 {
 			fmt.Fprintf(&b, " removed=%d", k.Removed)
 		}
+		if st.UnhealthyRemoved > 0 {
+			fmt.Fprintf(&b, " removed-in-incident=%d", st.UnhealthyRemoved)
+		}
+		if st.Unhealthy > st.Known || st.Known != st.Registered+st.UnhealthyRemoved {
+			sc.t.Errorf("status counts inconsistent: %+v", st)
+		}
 		b.WriteString("\n")
 	case "show":
 		r, ok := sc.s.c.Agent(AgentID(args[1]))

@@ -168,7 +168,11 @@ func (c *Coordinator) checkBreaker() {
 	}
 	c.global.Breaker = StormBreaker{Tripped: true, TrippedAt: c.now, Unhealthy: unhealthy, Known: known}
 	c.markGlobal()
+	away := ""
+	if n := c.removedOpen(); n > 0 {
+		away = fmt.Sprintf(" (%d registered, %d removed by Mesos while in an incident)", known-n, n)
+	}
 	c.decide(Decision{Kind: DecBreakerTripped, Err: ErrBreakerTripped, Note: fmt.Sprintf(
-		"%d of %d known agents unhealthy: more than %d and more than %d%%; repairs stop until an operator resumes",
-		unhealthy, known, c.policy.MaxUnhealthyMin, c.policy.MaxUnhealthyPercent)})
+		"%d of %d agents unhealthy%s: more than %d and more than %d%%; repairs stop until an operator resumes",
+		unhealthy, known, away, c.policy.MaxUnhealthyMin, c.policy.MaxUnhealthyPercent)})
 }
