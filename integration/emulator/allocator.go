@@ -279,16 +279,28 @@ func (m *Master) TriggerAllocation() { m.triggerAllocation() }
 // triggered, until Close.
 func (m *Master) allocationLoop() {
 	defer m.wg.Done()
-	t := time.NewTicker(m.cfg.AllocationInterval)
+	m.every(m.cfg.AllocationInterval, m.allocNow, func() bool {
+		m.allocate()
+		return false
+	})
+}
+
+// every calls step each interval, and at once whenever trigger (which may
+// be nil) fires, until step returns true or the master closes. The master's
+// periodic work (allocation, agent pings, drain watches) runs in it.
+func (m *Master) every(interval time.Duration, trigger <-chan struct{}, step func() (stop bool)) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-m.done:
 			return
 		case <-t.C:
-		case <-m.allocNow:
+		case <-trigger:
 		}
-		m.allocate()
+		if step() {
+			return
+		}
 	}
 }
 

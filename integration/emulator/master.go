@@ -782,15 +782,9 @@ func (m *Master) removeAgentLocked(a *agentEntry, endTask func(*framework, *meso
 // that misses MaxAgentPingTimeouts pongs in a row is marked unreachable.
 func (m *Master) pingLoop() {
 	defer m.wg.Done()
-	t := time.NewTicker(m.cfg.AgentPingTimeout)
-	defer t.Stop()
-	for {
-		select {
-		case <-m.done:
-			return
-		case <-t.C:
-		}
+	m.every(m.cfg.AgentPingTimeout, nil, func() bool {
 		m.mu.Lock()
+		defer m.mu.Unlock()
 		var lost []*agentEntry
 		for _, a := range m.agentOrder {
 			if a.pongSeen {
@@ -811,6 +805,6 @@ func (m *Master) pingLoop() {
 				m.markUnreachableLocked(a)
 			}
 		}
-		m.mu.Unlock()
-	}
+		return false
+	})
 }

@@ -592,24 +592,15 @@ func (m *Master) watchDrainLocked(agentID string) {
 	m.wg.Add(1) // safe: Close sets closed under mu before it waits
 	go func() {
 		defer m.wg.Done()
-		t := time.NewTicker(m.cfg.AllocationInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-m.done:
-				return
-			case <-t.C:
-			}
+		m.every(m.cfg.AllocationInterval, nil, func() bool {
 			m.mu.Lock()
+			defer m.mu.Unlock()
 			a := m.agents[agentID]
 			done := a == nil || a.drain == nil || a.drain.State != mesos.DrainState_DRAINING || m.checkDrainedLocked(a)
 			if done {
 				delete(m.drainWatch, agentID)
 			}
-			m.mu.Unlock()
-			if done {
-				return
-			}
-		}
+			return done
+		})
 	}()
 }
