@@ -596,22 +596,29 @@ func (a *Agent) recoverExecutorLocked(e *agentExecutor) {
 	if e.alive && e.kind != kindProcess {
 		return // runs inside the agent: nothing to reconnect
 	}
+	state := mesos.TASK_LOST
+	if e.fw.partitionAware() {
+		state = mesos.TASK_GONE
+	}
+	a.awaitRegistrationLocked(e, a.cfg.ExecutorReregistrationTimeout, state,
+		mesos.REASON_EXECUTOR_REREGISTRATION_TIMEOUT, "reregister")
+}
+
+// awaitRegistrationLocked puts e in execRegistering and destroys it, its
+// live tasks ending in state with reason, unless it (re)subscribes within
+// timeout. verb ("register" or "reregister") goes into Mesos' message.
+func (a *Agent) awaitRegistrationLocked(e *agentExecutor, timeout time.Duration, state mesos.TaskState, reason mesos.TaskStatus_Reason, verb string) {
 	e.state = execRegistering
-	timeout := a.cfg.ExecutorReregistrationTimeout
 	e.regTimer = a.afterFunc(timeout, func() {
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		if e.state != execRegistering || !a.up {
 			return
 		}
-		state := mesos.TASK_LOST
-		if e.fw.partitionAware() {
-			state = mesos.TASK_GONE
-		}
 		e.termination = &executorTermination{
 			state:   state,
-			reason:  mesos.REASON_EXECUTOR_REREGISTRATION_TIMEOUT,
-			message: "Executor did not reregister within " + formatMesosDuration(timeout),
+			reason:  reason,
+			message: "Executor did not " + verb + " within " + formatMesosDuration(timeout),
 		}
 		a.destroyExecutorLocked(e)
 	})
@@ -954,21 +961,8 @@ func (a *Agent) newExecutorLocked(f *agentFramework, ei mesos.ExecutorInfo, task
 		e.state = execRunning
 	default:
 		e.kind = kindProcess
-		e.state = execRegistering
-		timeout := a.cfg.ExecutorRegistrationTimeout
-		e.regTimer = a.afterFunc(timeout, func() {
-			a.mu.Lock()
-			defer a.mu.Unlock()
-			if e.state != execRegistering || !a.up {
-				return
-			}
-			e.termination = &executorTermination{
-				state:   mesos.TASK_FAILED,
-				reason:  mesos.REASON_EXECUTOR_REGISTRATION_TIMEOUT,
-				message: "Executor did not register within " + formatMesosDuration(timeout),
-			}
-			a.destroyExecutorLocked(e)
-		})
+		a.awaitRegistrationLocked(e, a.cfg.ExecutorRegistrationTimeout, mesos.TASK_FAILED,
+			mesos.REASON_EXECUTOR_REGISTRATION_TIMEOUT, "register")
 		a.startExecutorProcessLocked(e)
 	}
 	return e
