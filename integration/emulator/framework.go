@@ -5,7 +5,6 @@ import (
 	"math"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -18,55 +17,11 @@ import (
 // the master.
 type subscription struct {
 	streamID string
-	wake     chan struct{}
-
-	mu      sync.Mutex
-	queue   []*scheduler.Event
-	closing bool
-	// stalled is a fault (StallSubscription): events queue up but nothing
-	// is written, not even heartbeats, until it is resumed.
-	stalled bool
+	*eventQueue[*scheduler.Event]
 }
 
 func newSubscription() *subscription {
-	return &subscription{streamID: newUUIDString(), wake: make(chan struct{}, 1)}
-}
-
-// send queues an event; events queued after close are dropped, as Mesos
-// drops what it cannot deliver.
-func (s *subscription) send(ev *scheduler.Event) {
-	s.mu.Lock()
-	if !s.closing {
-		s.queue = append(s.queue, ev)
-	}
-	s.mu.Unlock()
-	s.poke()
-}
-
-// close ends the stream once the events queued so far are written.
-func (s *subscription) close() {
-	s.mu.Lock()
-	s.closing = true
-	s.mu.Unlock()
-	s.poke()
-}
-
-func (s *subscription) poke() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (s *subscription) take() ([]*scheduler.Event, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stalled {
-		return nil, s.closing
-	}
-	q := s.queue
-	s.queue = nil
-	return q, s.closing
+	return &subscription{streamID: newUUIDString(), eventQueue: newEventQueue[*scheduler.Event]()}
 }
 
 // framework is the master's record of a framework: subscribed, disconnected

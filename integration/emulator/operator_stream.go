@@ -2,8 +2,6 @@ package emulator
 
 import (
 	"net/http"
-	"sync"
-	"time"
 
 	"github.com/gogo/protobuf/proto"
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -15,52 +13,9 @@ import (
 const defaultMaxOperatorEventStreamSubscribers = 1000
 
 // operatorSubscriber is one operator API SUBSCRIBE stream (mesos-protocol.md
-// 5.5). As with scheduler subscriptions, the master queues events under its
-// lock (send never blocks) and the SUBSCRIBE handler's goroutine writes them.
-// Events are deep copies made when queued, so writing them needs no lock.
-type operatorSubscriber struct {
-	wake chan struct{}
-
-	mu      sync.Mutex
-	queue   []*master.Event
-	closing bool
-}
-
-func newOperatorSubscriber() *operatorSubscriber {
-	return &operatorSubscriber{wake: make(chan struct{}, 1)}
-}
-
-func (s *operatorSubscriber) send(ev *master.Event) {
-	s.mu.Lock()
-	if !s.closing {
-		s.queue = append(s.queue, ev)
-	}
-	s.mu.Unlock()
-	s.poke()
-}
-
-// close ends the stream once the events queued so far are written.
-func (s *operatorSubscriber) close() {
-	s.mu.Lock()
-	s.closing = true
-	s.mu.Unlock()
-	s.poke()
-}
-
-func (s *operatorSubscriber) poke() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (s *operatorSubscriber) take() ([]*master.Event, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q := s.queue
-	s.queue = nil
-	return q, s.closing
-}
+// 5.5), queued and written as scheduler subscriptions are. Events are deep
+// copies made when queued, so writing them needs no lock.
+type operatorSubscriber = eventQueue[*master.Event]
 
 var operatorHeartbeat = &master.Event{Type: master.Event_HEARTBEAT}
 
@@ -72,7 +27,7 @@ var operatorHeartbeat = &master.Event{Type: master.Event_HEARTBEAT}
 // is reached the oldest stream is closed.
 func (m *Master) serveOperatorSubscribe(w http.ResponseWriter, r *http.Request, contentType string) {
 	stream := startStream(w, contentType, nil)
-	sub := newOperatorSubscriber()
+	sub := newEventQueue[*master.Event]()
 
 	m.mu.Lock()
 	if m.closed {
@@ -97,31 +52,7 @@ func (m *Master) serveOperatorSubscribe(w http.ResponseWriter, r *http.Request, 
 	m.mu.Unlock()
 
 	defer m.removeOperatorSubscriber(sub)
-	hbTicker := time.NewTicker(m.cfg.HeartbeatInterval)
-	defer hbTicker.Stop()
-	for {
-		evs, closing := sub.take()
-		for _, ev := range evs {
-			if err := stream.Send(ev); err != nil {
-				return
-			}
-		}
-		if closing {
-			stream.Close()
-			return
-		}
-		select {
-		case <-sub.wake:
-		case <-hbTicker.C:
-			sub.send(operatorHeartbeat)
-		case <-r.Context().Done():
-			stream.Close()
-			return
-		case <-m.done:
-			stream.Close()
-			return
-		}
-	}
+	pumpEvents(r, stream, sub, m.cfg.HeartbeatInterval, operatorHeartbeat, m.done)
 }
 
 // removeOperatorSubscriber forgets an ended stream (Master::exited).

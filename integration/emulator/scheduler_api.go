@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/gogo/protobuf/proto"
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -262,32 +261,8 @@ func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, call *sc
 // pump writes a subscription's events and periodic heartbeats until the
 // master closes the subscription or the client goes away.
 func (m *Master) pump(r *http.Request, stream *eventStream, frameworkID string, sub *subscription) {
-	hb := time.NewTicker(m.cfg.HeartbeatInterval)
-	defer hb.Stop()
-	for {
-		evs, closing := sub.take()
-		for _, ev := range evs {
-			if err := stream.Send(ev); err != nil {
-				m.subscriptionEnded(frameworkID, sub)
-				return
-			}
-		}
-		if closing {
-			stream.Close()
-			return
-		}
-		select {
-		case <-sub.wake:
-		case <-hb.C:
-			sub.heartbeat()
-		case <-r.Context().Done():
-			stream.Close()
-			m.subscriptionEnded(frameworkID, sub)
-			return
-		case <-m.done:
-			stream.Close()
-			return
-		}
+	if pumpEvents(r, stream, sub.eventQueue, m.cfg.HeartbeatInterval, heartbeatEvent, m.done) {
+		m.subscriptionEnded(frameworkID, sub)
 	}
 }
 

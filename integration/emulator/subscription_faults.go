@@ -1,23 +1,5 @@
 package emulator
 
-// heartbeat queues a HEARTBEAT unless the stream is stalled (a stalled
-// connection writes nothing, so heartbeats are not even queued).
-func (s *subscription) heartbeat() {
-	s.mu.Lock()
-	stalled := s.stalled
-	s.mu.Unlock()
-	if !stalled {
-		s.send(heartbeatEvent)
-	}
-}
-
-func (s *subscription) setStalled(on bool) {
-	s.mu.Lock()
-	s.stalled = on
-	s.mu.Unlock()
-	s.poke()
-}
-
 // StallSubscription is a fault: the framework's SUBSCRIBE stream stays open
 // (no EOF) but nothing more is written to it, not even HEARTBEATs, as on a
 // half-open connection; the master still considers the framework
