@@ -11,7 +11,7 @@ import (
 )
 
 // MaxRecordBytes bounds an encoded record. A full agent record (HistoryLen
-// attempts with MaxOutputTail bytes of output each) is a few tens of KB; the
+// attempts with coordinator.MaxOutputTailBytes of output each) is a few tens of KB; the
 // bound leaves room for four records in one ZooKeeper multi (a machine that
 // re-registers moves its record in one transaction) under the default 1 MB
 // jute.maxbuffer.
@@ -281,8 +281,13 @@ func (e *encoder) attempt(a *coordinator.Attempt) healerpb.Attempt {
 		Forced:            a.Forced,
 		Principal:         a.Principal,
 	}
-	if a.OutputTail != "" {
-		m.OutputTail = []byte(healerpb.TailString(a.OutputTail))
+	if t := a.OutputTail; t != "" {
+		// The coordinator keeps at most MaxOutputTailBytes; cutting here
+		// too keeps a record from elsewhere within the same bound.
+		if len(t) > coordinator.MaxOutputTailBytes {
+			t = t[len(t)-coordinator.MaxOutputTailBytes:]
+		}
+		m.OutputTail = []byte(t)
 	}
 	return m
 }

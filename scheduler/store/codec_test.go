@@ -208,11 +208,11 @@ func TestEncodeRefusesUnrepresentableTimes(t *testing.T) {
 
 func TestEncodeClipsOutputTail(t *testing.T) {
 	r := fullAgent()
-	long := strings.Repeat("x", 3*healerpb.MaxOutputTail) + "the error"
+	long := strings.Repeat("x", 3*coordinator.MaxOutputTailBytes) + "the error"
 	r.History[0].OutputTail = long
 	got := roundTripAgent(t, r)
-	if tail := got.History[0].OutputTail; len(tail) != healerpb.MaxOutputTail || !strings.HasSuffix(tail, "the error") {
-		t.Errorf("output tail: %d bytes, want the last %d", len(tail), healerpb.MaxOutputTail)
+	if tail := got.History[0].OutputTail; len(tail) != coordinator.MaxOutputTailBytes || !strings.HasSuffix(tail, "the error") {
+		t.Errorf("output tail: %d bytes, want the last %d", len(tail), coordinator.MaxOutputTailBytes)
 	}
 	if r.History[0].OutputTail != long {
 		t.Error("EncodeAgent modified its argument's history")

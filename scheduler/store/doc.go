@@ -22,15 +22,17 @@
 //     The Unix epoch itself (which would read back as "not set") and times
 //     outside what int64 nanoseconds hold (years 1678..2262) are refused
 //     by the encoder rather than written wrong.
-//   - Output tails longer than healerpb.MaxOutputTail are cut to their last
-//     MaxOutputTail bytes. Keeping the record small is the store's job; the
-//     coordinator does not clip. To keep memory and storage identical, the
-//     runtime should clip StepOutcome.OutputTail with healerpb.TailString
-//     before feeding it to the coordinator (the executor's RepairResult
-//     already carries at most that many bytes).
+//   - Output tails longer than coordinator.MaxOutputTailBytes are cut to
+//     their last that many bytes. The coordinator already bounds every text
+//     it keeps (coordinator.MaxOutputTailBytes and the other bounds), so
+//     this never cuts a record the coordinator emitted; it keeps a record
+//     from elsewhere within the same bound.
 //   - Nothing else: strings, counters, flags and enums round-trip exactly.
 //
-// A record above MaxRecordBytes is refused on encode (ErrRecordTooLarge):
+// A record above MaxRecordBytes is refused on encode (ErrRecordTooLarge),
+// which the coordinator's bounds make unreachable for its records (a
+// property test feeds it inputs of any size and checks every record it
+// emits encodes):
 // ZooKeeper would drop the connection on a write above its jute.maxbuffer
 // (1 MB by default), which a retry loop cannot tell from a network fault.
 //

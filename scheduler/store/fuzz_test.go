@@ -5,7 +5,6 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/healer-mesos/healer/proto/healerpb"
 	"github.com/healer-mesos/healer/scheduler/coordinator"
 )
 
@@ -29,7 +28,7 @@ func FuzzDecodeAgent(f *testing.F) {
 			return
 		}
 		for _, a := range r.History {
-			if len(a.OutputTail) > healerpb.MaxOutputTail {
+			if len(a.OutputTail) > coordinator.MaxOutputTailBytes {
 				return
 			}
 		}

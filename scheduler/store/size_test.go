@@ -4,23 +4,27 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/healer-mesos/healer/proto/healerpb"
 	"github.com/healer-mesos/healer/scheduler/coordinator"
 )
 
-// maximalAgent is the largest record the coordinator and the store let
-// through in practice: a full history (HistoryLen attempts) whose output
-// tails are over the cap before the store clips them, and generous texts
-// (the coordinator does not bound free text; the edges that feed it do).
+// maximalAgent is the largest record the coordinator lets through: a full
+// history (HistoryLen attempts) and every text at the coordinator's bound,
+// in three-byte runes where that is the widest a bound allows.
 func maximalAgent() coordinator.AgentRecord {
 	r := fullAgent()
-	r.Hostname = strings.Repeat("h", 253) // the longest DNS name
-	r.Incident.Message = strings.Repeat("m", healerpb.MaxTextField)
-	r.Incident.Source = strings.Repeat("s", 256)
+	r.ID = coordinator.AgentID(strings.Repeat("i", coordinator.MaxAgentIDBytes))
+	r.PreviousID = coordinator.AgentID(strings.Repeat("j", coordinator.MaxAgentIDBytes))
+	r.Hostname = strings.Repeat("h", coordinator.MaxHostnameBytes)
+	r.Zone = strings.Repeat("z", coordinator.MaxZoneBytes)
+	r.Incident.Problem = strings.Repeat("q", coordinator.MaxProblemBytes)
+	r.Incident.Source = strings.Repeat("s", coordinator.MaxSourceBytes)
+	r.Incident.Message = strings.Repeat("€", coordinator.MaxMessageBytes/3)
+	r.Incident.ApprovedBy = strings.Repeat("p", coordinator.MaxPrincipalBytes)
+	r.Incident.Run.ForcedBy = strings.Repeat("p", coordinator.MaxPrincipalBytes)
 	for i := range r.History {
-		r.History[i].OutputTail = strings.Repeat("\xff", 2*healerpb.MaxOutputTail) // not UTF-8 on purpose
-		r.History[i].Principal = strings.Repeat("p", 256)
-		r.History[i].Problem = strings.Repeat("q", 256)
+		r.History[i].OutputTail = strings.Repeat("€", coordinator.MaxOutputTailBytes/3)
+		r.History[i].Principal = strings.Repeat("p", coordinator.MaxPrincipalBytes)
+		r.History[i].Problem = strings.Repeat("q", coordinator.MaxProblemBytes)
 	}
 	return r
 }
@@ -38,8 +42,20 @@ func TestMaximalAgentRecordSize(t *testing.T) {
 	}
 	const budget = 64 << 10 // a sixteenth of ZooKeeper's 1 MB
 	t.Logf("maximal AgentRecord: %d bytes (%d attempts × %d B output tails); MaxRecordBytes %d, ZooKeeper 1 MB",
-		len(b), coordinator.HistoryLen, healerpb.MaxOutputTail, MaxRecordBytes)
+		len(b), coordinator.HistoryLen, coordinator.MaxOutputTailBytes, MaxRecordBytes)
 	if len(b) > budget {
 		t.Errorf("maximal AgentRecord is %d bytes, over the %d-byte budget", len(b), budget)
+	}
+	if got := roundTripAgent(t, r); got.History[0].OutputTail != r.History[0].OutputTail {
+		t.Error("a maximal output tail did not round-trip unchanged")
+	}
+}
+
+// TestMaximalGlobalRecordSize: a pause reason and principal at their bounds.
+func TestMaximalGlobalRecordSize(t *testing.T) {
+	g := coordinator.GlobalRecord{Paused: true, PauseReason: strings.Repeat("r", coordinator.MaxReasonBytes),
+		PausedBy: strings.Repeat("p", coordinator.MaxPrincipalBytes)}
+	if _, err := EncodeGlobal(g); err != nil {
+		t.Fatal(err)
 	}
 }
