@@ -272,9 +272,6 @@ func (m *Master) triggerAllocation() {
 	}
 }
 
-// TriggerAllocation asks for an immediate allocation run.
-func (m *Master) TriggerAllocation() { m.triggerAllocation() }
-
 // allocationLoop runs an allocation every AllocationInterval and whenever
 // triggered, until Close.
 func (m *Master) allocationLoop() {

@@ -393,18 +393,6 @@ func (c *Cluster) stopLeader(crash bool) error {
 	return nil
 }
 
-// KillMaster kills master i (see KillLeader).
-func (c *Cluster) KillMaster(i int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cm := c.masters[i]
-	if cm.killed {
-		return
-	}
-	c.rec.Add(Record{Kind: RecordFault, Master: cm.master.ID(), Type: "master_kill", Detail: cm.addr})
-	c.killMasterLocked(cm, false)
-}
-
 // FailCalls makes every live master answer scheduler API calls with status
 // after delay (status 0: handle them normally after delay); FailCalls(0, 0)
 // clears the fault. The masters record it.

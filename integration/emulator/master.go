@@ -305,13 +305,6 @@ func (m *Master) Follow(leaderHostPort string) {
 	m.leader = leaderHostPort
 }
 
-// Leading reports whether this master leads.
-func (m *Master) Leading() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.leading
-}
-
 // ElectedTime is when this master last became leader (zero if never).
 func (m *Master) ElectedTime() time.Time {
 	m.mu.Lock()

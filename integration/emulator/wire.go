@@ -299,7 +299,4 @@ func (s *eventStream) closeLocked() {
 // Done is closed when the stream has been closed.
 func (s *eventStream) Done() <-chan struct{} { return s.done }
 
-// ContentType is the stream's negotiated media type.
-func (s *eventStream) ContentType() string { return s.contentType }
-
 var errStreamClosed = fmt.Errorf("emulator: stream closed")

@@ -573,14 +573,3 @@ func (d *ZKDetector) detect(children []string) {
 	}
 	d.setLeader(low.name, &info)
 }
-
-// DetectLeader connects, waits for a leading master in the group and returns
-// its MasterInfo.
-func DetectLeader(ctx context.Context, cfg ZKConfig) (mesos.MasterInfo, error) {
-	d, err := NewZKDetector(cfg)
-	if err != nil {
-		return mesos.MasterInfo{}, err
-	}
-	defer d.Close()
-	return d.WaitLeader(ctx, nil)
-}
