@@ -414,7 +414,7 @@ func genAttempt() *rapid.Generator[coordinator.Attempt] {
 			Result:    rapid.SampledFrom(results).Draw(t, "result"),
 			ExitCode:  rapid.Int().Draw(t, "exit_code"),
 			// Any bytes, UTF-8 or not, up to the cap.
-			OutputTail: string(rapid.SliceOfN(rapid.Byte(), 0, healerpb.MaxOutputTail).Draw(t, "output_tail")),
+			OutputTail: string(rapid.SliceOfN(rapid.Byte(), 0, coordinator.MaxOutputTailBytes).Draw(t, "output_tail")),
 			Forced:     rapid.Bool().Draw(t, "forced"),
 			Principal:  genString().Draw(t, "principal"),
 		}
