@@ -1226,8 +1226,8 @@ func (m *RepairTask) GetPrincipal() string {
 type RepairResult struct {
 	ExitCode int32 `protobuf:"varint,1,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
 	TimedOut bool  `protobuf:"varint,2,opt,name=timed_out,json=timedOut,proto3" json:"timed_out,omitempty"`
-	// The end of the command's output, at most healerpb.MaxOutputTail bytes
-	// (the executor clips with healerpb.Tail).
+	// The end of the command's output, at most coordinator.MaxOutputTailBytes
+	// (4 KiB); the executor keeps the end, where the error usually is.
 	OutputTail        []byte `protobuf:"bytes,3,opt,name=output_tail,json=outputTail,proto3" json:"output_tail,omitempty"`
 	StartedAtUnixNano int64  `protobuf:"varint,4,opt,name=started_at_unix_nano,json=startedAtUnixNano,proto3" json:"started_at_unix_nano,omitempty"`
 	EndedAtUnixNano   int64  `protobuf:"varint,5,opt,name=ended_at_unix_nano,json=endedAtUnixNano,proto3" json:"ended_at_unix_nano,omitempty"`
