@@ -118,7 +118,7 @@ func TestExecutorDisconnect(t *testing.T) {
 			if u.Status.GetReason() != mesos.REASON_EXECUTOR_TERMINATED || u.Status.GetSource() != mesos.SOURCE_AGENT {
 				t.Errorf("update after disconnect: %+v", u.Status)
 			}
-			agentWait(t, 5*time.Second, "FAILURE with SIGKILL status", func() bool {
+			waitUntil(t, 5*time.Second, "FAILURE with SIGKILL status", func() bool {
 				ex := m.Exits()
 				return len(ex) == 1 && ex[0] == agentSentExit{"e1", 9}
 			})
@@ -147,7 +147,7 @@ func TestAgentRecoveryWindow(t *testing.T) {
 
 	restarted := make(chan error, 1)
 	go func() { restarted <- a.Restart() }()
-	agentWait(t, 10*time.Second, "recovery to start", func() bool {
+	waitUntil(t, 10*time.Second, "recovery to start", func() bool {
 		select {
 		case err := <-restarted:
 			t.Fatalf("Restart returned %v before recovering", err)
@@ -196,7 +196,7 @@ func TestCloseDuringRecovery(t *testing.T) {
 	a, _ := startTestAgent(t, cfg)
 	restarted := make(chan error, 1)
 	go func() { restarted <- a.Restart() }()
-	agentWait(t, 5*time.Second, "recovering", func() bool {
+	waitUntil(t, 5*time.Second, "recovering", func() bool {
 		select {
 		case err := <-restarted:
 			t.Fatalf("Restart returned %v before Close", err)

@@ -97,23 +97,11 @@ func (m *masterDouble) updatesFor(taskID string) []agentSentUpdate {
 	return out
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func agentWait(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // waitUpdate waits for the n-th (1-based) update of a task and returns it.
 func waitAgentUpdate(t *testing.T, m *masterDouble, taskID string, n int) agentSentUpdate {
 	t.Helper()
 	var got []agentSentUpdate
-	agentWait(t, 10*time.Second, fmt.Sprintf("update #%d of %s", n, taskID), func() bool {
+	waitUntil(t, 10*time.Second, fmt.Sprintf("update #%d of %s", n, taskID), func() bool {
 		got = m.updatesFor(taskID)
 		return len(got) >= n
 	})
@@ -124,7 +112,7 @@ func waitAgentUpdate(t *testing.T, m *masterDouble, taskID string, n int) agentS
 func waitAgentState(t *testing.T, m *masterDouble, taskID string, state mesos.TaskState) agentSentUpdate {
 	t.Helper()
 	var last agentSentUpdate
-	agentWait(t, 10*time.Second, fmt.Sprintf("%s for %s", state, taskID), func() bool {
+	waitUntil(t, 10*time.Second, fmt.Sprintf("%s for %s", state, taskID), func() bool {
 		us := m.updatesFor(taskID)
 		if len(us) == 0 {
 			return false
@@ -228,7 +216,7 @@ func TestAgentDefaults(t *testing.T) {
 func TestPingPong(t *testing.T) {
 	a, m := startTestAgent(t, testAgentConfig(t))
 	a.Ping()
-	agentWait(t, 5*time.Second, "pong", func() bool { return m.Pongs() == 1 })
+	waitUntil(t, 5*time.Second, "pong", func() bool { return m.Pongs() == 1 })
 	a.Kill()
 	a.Ping()
 	a.Ping()
@@ -237,7 +225,7 @@ func TestPingPong(t *testing.T) {
 	}
 	a.SetMaster(m)
 	a.Ping() // only this one is answered: the others reached a dead agent
-	agentWait(t, 5*time.Second, "pong after restart", func() bool { return m.Pongs() == 2 })
+	waitUntil(t, 5*time.Second, "pong after restart", func() bool { return m.Pongs() == 2 })
 }
 
 func TestFakeExecutorLifecycle(t *testing.T) {
@@ -259,7 +247,7 @@ func TestFakeExecutorLifecycle(t *testing.T) {
 	}
 
 	a.FrameworkMessage(*fw.ID, mesos.ExecutorID{Value: "e1"}, []byte("ping"))
-	agentWait(t, 5*time.Second, "echoed message", func() bool {
+	waitUntil(t, 5*time.Second, "echoed message", func() bool {
 		ms := m.Messages()
 		return len(ms) == 1 && ms[0] == agentSentMessage{"e1", "ping"}
 	})
@@ -271,7 +259,7 @@ func TestFakeExecutorLifecycle(t *testing.T) {
 		t.Fatalf("after kill: %+v", killed.Status)
 	}
 	ackUpdate(a, fw, killed)
-	agentWait(t, 5*time.Second, "task removed", func() bool { return len(a.State().Tasks) == 0 })
+	waitUntil(t, 5*time.Second, "task removed", func() bool { return len(a.State().Tasks) == 0 })
 	if n := a.PendingUpdates(); n != 0 {
 		t.Errorf("%d updates still pending", n)
 	}
@@ -316,7 +304,7 @@ func TestStatusUpdateRetryBackoff(t *testing.T) {
 	// A stale acknowledgement changes nothing; the right one ends the retries.
 	ackUpdate(a, fw, third)
 	ackUpdate(a, fw, next)
-	agentWait(t, 5*time.Second, "task removed", func() bool { return len(a.State().Tasks) == 0 })
+	waitUntil(t, 5*time.Second, "task removed", func() bool { return len(a.State().Tasks) == 0 })
 	n := len(m.updatesFor("t1"))
 	time.Sleep(300 * time.Millisecond) // nothing may arrive: checking for absence
 	if got := len(m.updatesFor("t1")); got != n {
@@ -405,7 +393,7 @@ func TestDrain(t *testing.T) {
 	for _, u := range []agentSentUpdate{k2, d3} {
 		ackUpdate(a, aware, u)
 	}
-	agentWait(t, 5*time.Second, "drained", func() bool { return len(a.State().Tasks) == 0 })
+	waitUntil(t, 5*time.Second, "drained", func() bool { return len(a.State().Tasks) == 0 })
 }
 
 func TestDrainCapsKillGrace(t *testing.T) {
@@ -454,7 +442,7 @@ func TestFakeExecutorExitFailsTasks(t *testing.T) {
 		u.Status.GetSource() != mesos.SOURCE_AGENT || u.Status.GetMessage() != "Executor terminated" {
 		t.Errorf("update after exit = %+v", u.Status)
 	}
-	agentWait(t, 5*time.Second, "FAILURE", func() bool {
+	waitUntil(t, 5*time.Second, "FAILURE", func() bool {
 		ex := m.Exits()
 		return len(ex) == 1 && ex[0] == agentSentExit{"e1", 256}
 	})
@@ -472,7 +460,7 @@ func TestShutdownFrameworkSendsNoUpdates(t *testing.T) {
 	a.RunTask(fw, customExecTask("t1", "e1", "x"))
 	ackUpdate(a, fw, waitAgentState(t, m, "t1", mesos.TASK_RUNNING))
 	a.ShutdownFramework(*fw.ID)
-	agentWait(t, 5*time.Second, "framework gone", func() bool { return len(a.State().Frameworks) == 0 })
+	waitUntil(t, 5*time.Second, "framework gone", func() bool { return len(a.State().Frameworks) == 0 })
 	if us := m.updatesFor("t1"); len(us) != 1 {
 		t.Errorf("framework removal sent updates: %+v", us)
 	}
@@ -513,7 +501,7 @@ func TestKillAndRestart(t *testing.T) {
 	ackUpdate(a, ckpt, waitAgentState(t, m, "t1", mesos.TASK_RUNNING))
 	ackUpdate(a, plain, waitAgentState(t, m, "t2", mesos.TASK_RUNNING))
 	ep := a.Endpoint()
-	agentWait(t, 5*time.Second, "acks processed", func() bool { return a.PendingUpdates() == 0 })
+	waitUntil(t, 5*time.Second, "acks processed", func() bool { return a.PendingUpdates() == 0 })
 
 	a.Kill()
 	a.KillTask(*plain.ID, mesos.TaskID{Value: "t2"}, nil) // lost: the agent is down
@@ -569,7 +557,7 @@ func TestShutdownAgent(t *testing.T) {
 	a.RunTask(fw, customExecTask("t1", "e1", "x"))
 	waitAgentState(t, m, "t1", mesos.TASK_RUNNING)
 	a.Shutdown()
-	agentWait(t, 5*time.Second, "agent empty", func() bool { return len(a.State().Frameworks) == 0 })
+	waitUntil(t, 5*time.Second, "agent empty", func() bool { return len(a.State().Frameworks) == 0 })
 	a.Ping()
 	a.RunTask(fw, customExecTask("t2", "e2", "x"))
 	time.Sleep(100 * time.Millisecond) // checking for absence
@@ -590,7 +578,7 @@ func TestFakeExecutorTaskGroup(t *testing.T) {
 		ackUpdate(a, fw, waitAgentState(t, m, id, mesos.TASK_RUNNING))
 		ackUpdate(a, fw, waitAgentState(t, m, id, mesos.TASK_FINISHED))
 	}
-	agentWait(t, 5*time.Second, "tasks removed", func() bool { return len(a.State().Tasks) == 0 })
+	waitUntil(t, 5*time.Second, "tasks removed", func() bool { return len(a.State().Tasks) == 0 })
 }
 
 // TestFakeAgentsAreCheap guards the scale target: many agents with fake
@@ -620,5 +608,5 @@ func TestFakeAgentsAreCheap(t *testing.T) {
 		a.RunTask(fw, customExecTask(fmt.Sprintf("t%d", i), "e", "x"))
 		a.Ping()
 	}
-	agentWait(t, 10*time.Second, "all running", func() bool { return len(m.Updates()) >= n && m.Pongs() == n })
+	waitUntil(t, 10*time.Second, "all running", func() bool { return len(m.Updates()) >= n && m.Pongs() == n })
 }

@@ -209,7 +209,7 @@ func TestClientMessageAndKillProcessExecutor(t *testing.T) {
 		t.Errorf("TASK_KILLED update = %+v", st)
 	}
 	ackEvent(t, c, killed)
-	pollUntil(t, "t1 removed from the master", func() bool { return masterTaskState(cl.Leader(), c.fid, "t1") == -1 })
+	waitUntil(t, 5*time.Second, "t1 removed from the master", func() bool { return masterTaskState(cl.Leader(), c.fid, "t1") == -1 })
 }
 
 // KILL of a running task on a real agent (fake executor): TASK_KILLED from
@@ -226,7 +226,7 @@ func TestClientKillRunningTask(t *testing.T) {
 	}
 	ackEvent(t, c, killed)
 	a := agentByID(t, cl, agentID)
-	pollUntil(t, "t1 removed", func() bool {
+	waitUntil(t, 5*time.Second, "t1 removed", func() bool {
 		return masterTaskState(cl.Leader(), c.fid, "t1") == -1 && agentTaskState(a, "t1") == -1
 	})
 }
@@ -261,7 +261,7 @@ func TestClientLaunchGroup(t *testing.T) {
 		ackEvent(t, c, ev)
 	}
 	a := agentByID(t, cl, o.AgentID)
-	pollUntil(t, "group running on the agent", func() bool {
+	waitUntil(t, 5*time.Second, "group running on the agent", func() bool {
 		st := a.State()
 		return len(st.Executors) == 1 && st.Executors[0].ExecutorID.Value == "g1" &&
 			agentTaskState(a, "ga") == mesos.TASK_RUNNING && agentTaskState(a, "gb") == mesos.TASK_RUNNING
@@ -386,7 +386,7 @@ func TestClientTeardown(t *testing.T) {
 		t.Errorf("GET_FRAMEWORKS after TEARDOWN: %d active, completed %+v", len(fws.Frameworks), fws.CompletedFrameworks)
 	}
 	a := agentByID(t, cl, agentID)
-	pollUntil(t, "framework gone from the agent", func() bool {
+	waitUntil(t, 5*time.Second, "framework gone from the agent", func() bool {
 		st := a.State()
 		return len(st.Tasks) == 0 && len(st.Executors) == 0 && len(st.Frameworks) == 0
 	})
@@ -469,7 +469,7 @@ func TestClientSubscribeRedirectHalfFollowed(t *testing.T) {
 	if err := c.call(calls.Revive()); err == nil || !strings.Contains(err.Error(), "no subscription established") {
 		t.Errorf("call after the drop: %v; want no subscription established", err)
 	}
-	pollUntil(t, "leader sees the framework disconnected", func() bool { return !masterFrameworkConnected(leader, c.fid) })
+	waitUntil(t, 5*time.Second, "leader sees the framework disconnected", func() bool { return !masterFrameworkConnected(leader, c.fid) })
 }
 
 func masterFrameworkConnected(m *Master, frameworkID string) bool {
@@ -544,9 +544,9 @@ func TestClientStatusUpdateRetry(t *testing.T) {
 		t.Fatal("CloseSubscription found no stream")
 	}
 	waitStreamEnd(t, c)
-	pollUntil(t, "framework disconnected", func() bool { return !masterFrameworkConnected(cl.Leader(), c.fid) })
+	waitUntil(t, 5*time.Second, "framework disconnected", func() bool { return !masterFrameworkConnected(cl.Leader(), c.fid) })
 	driver.SendState(task.TaskID, mesos.TASK_FINISHED)
-	pollUntil(t, "master hears of TASK_FINISHED", func() bool {
+	waitUntil(t, 5*time.Second, "master hears of TASK_FINISHED", func() bool {
 		return masterTaskState(cl.Leader(), c.fid, "t1") == mesos.TASK_FINISHED
 	})
 
@@ -558,7 +558,7 @@ func TestClientStatusUpdateRetry(t *testing.T) {
 		t.Errorf("TASK_FINISHED update = %+v", st)
 	}
 	ackEvent(t, c2, finished)
-	pollUntil(t, "t1 removed", func() bool { return masterTaskState(cl.Leader(), c.fid, "t1") == -1 })
+	waitUntil(t, 5*time.Second, "t1 removed", func() bool { return masterTaskState(cl.Leader(), c.fid, "t1") == -1 })
 }
 
 // refusalFilter returns the expiry of the refusal filter a framework holds

@@ -17,66 +17,6 @@ import (
 	"github.com/healer-mesos/healer/internal/zktest"
 )
 
-// fastCluster is a cluster config with test-sized intervals and in-process
-// fake executors. An agent is marked unreachable after 1 s without pongs:
-// fast enough for the tests that lose agents, slow enough that a busy
-// machine under -race does not lose one spuriously.
-func fastCluster(agents int) ClusterConfig {
-	return ClusterConfig{
-		Agents: agents,
-		Master: MasterConfig{
-			AllocationInterval:   50 * time.Millisecond,
-			HeartbeatInterval:    time.Second,
-			AgentPingTimeout:     200 * time.Millisecond,
-			MaxAgentPingTimeouts: 5,
-		},
-		Agent: AgentConfig{
-			FakeExecutors:        FakeBehavior{}.Factory(),
-			StatusUpdateRetryMin: 100 * time.Millisecond,
-			StatusUpdateRetryMax: 200 * time.Millisecond,
-		},
-	}
-}
-
-func startCluster(t *testing.T, cfg ClusterConfig) *Cluster {
-	t.Helper()
-	c, err := NewCluster(cfg)
-	if err != nil {
-		t.Fatalf("NewCluster: %v", err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
-
-// waitEvent returns the next event satisfying pred, skipping the others.
-func waitEvent(t *testing.T, c *schedClient, what string, pred func(*scheduler.Event) bool) *scheduler.Event {
-	t.Helper()
-	timeout := time.After(10 * time.Second)
-	for {
-		select {
-		case ev := <-c.events:
-			if pred(ev) {
-				return ev
-			}
-		case <-c.closed:
-			t.Fatalf("waiting for %s: stream ended: %v", what, c.err)
-		case <-timeout:
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
-func isType(typ scheduler.Event_Type) func(*scheduler.Event) bool {
-	return func(ev *scheduler.Event) bool { return ev.Type == typ }
-}
-
-func isUpdate(taskID string, state mesos.TaskState) func(*scheduler.Event) bool {
-	return func(ev *scheduler.Event) bool {
-		return ev.Type == scheduler.Event_UPDATE && ev.Update.Status.TaskID.Value == taskID && ev.Update.Status.State != nil &&
-			*ev.Update.Status.State == state
-	}
-}
-
 // launchOn accepts an offer with one small fake task and waits for its
 // TASK_RUNNING, which it acknowledges.
 func launchOn(t *testing.T, c *schedClient, offer mesos.Offer, taskID string) {
@@ -206,7 +146,7 @@ func TestClusterZooKeeperFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitStreamEnd(t, c)
-	pollUntil(t, "standby elected", func() bool { return cl.MasterLeading(standbyIdx) })
+	waitUntil(t, 5*time.Second, "standby elected", func() bool { return cl.MasterLeading(standbyIdx) })
 	if _, err := http.Post(cl.MasterURLs()[leaderIdx]+"/api/v1/scheduler", "application/json", strings.NewReader(`{}`)); err == nil {
 		t.Error("killed master still answers HTTP")
 	}

@@ -92,7 +92,7 @@ func executorEnvOutput(t *testing.T, sandbox string) (map[string]string, string)
 	t.Helper()
 	var env map[string]string
 	var cfgLine string
-	agentWait(t, 10*time.Second, "executor output", func() bool {
+	waitUntil(t, 10*time.Second, "executor output", func() bool {
 		b, err := os.ReadFile(filepath.Join(sandbox, "stdout"))
 		if err != nil {
 			return false
@@ -173,21 +173,21 @@ func TestProcessExecutorEnvironmentAndLifecycle(t *testing.T) {
 
 			// Framework messages are echoed back through the agent.
 			a.FrameworkMessage(*fw.ID, mesos.ExecutorID{Value: "e1"}, []byte("hello"))
-			agentWait(t, 10*time.Second, "echo", func() bool {
+			waitUntil(t, 10*time.Second, "echo", func() bool {
 				ms := m.Messages()
 				return len(ms) == 1 && ms[0] == agentSentMessage{"e1", "hello"}
 			})
 
 			// SHUTDOWN: the executor exits 0; with no live task nothing fails.
 			a.ShutdownExecutor(*fw.ID, mesos.ExecutorID{Value: "e1"})
-			agentWait(t, 10*time.Second, "executor exit", func() bool {
+			waitUntil(t, 10*time.Second, "executor exit", func() bool {
 				ex := m.Exits()
 				return len(ex) == 1 && ex[0] == agentSentExit{"e1", 0}
 			})
 			if n := len(m.updatesFor("t1")); n != 2 {
 				t.Errorf("%d updates, want 2", n)
 			}
-			agentWait(t, 5*time.Second, "executor removed", func() bool { return len(a.State().Executors) == 0 })
+			waitUntil(t, 5*time.Second, "executor removed", func() bool { return len(a.State().Executors) == 0 })
 		})
 	}
 }
@@ -227,7 +227,7 @@ func TestProcessExecutorExitFailsLiveTasks(t *testing.T) {
 		u.Status.GetMessage() != "Executor terminated" || len(u.Status.UUID) != 16 {
 		t.Errorf("update after exit: %+v", u.Status)
 	}
-	agentWait(t, 5*time.Second, "FAILURE", func() bool {
+	waitUntil(t, 5*time.Second, "FAILURE", func() bool {
 		ex := m.Exits()
 		return len(ex) == 1 && ex[0] == agentSentExit{"e1", 3 << 8}
 	})
@@ -244,7 +244,7 @@ func TestProcessExecutorExitBeforeSubscribing(t *testing.T) {
 		u.Status.GetSource() != mesos.SOURCE_AGENT || u.Status.GetMessage() != "Executor terminated" {
 		t.Errorf("update: %+v", u.Status)
 	}
-	agentWait(t, 5*time.Second, "FAILURE status 0", func() bool {
+	waitUntil(t, 5*time.Second, "FAILURE status 0", func() bool {
 		ex := m.Exits()
 		return len(ex) == 1 && ex[0] == agentSentExit{"e1", 0}
 	})
@@ -262,7 +262,7 @@ func TestExecutorRegistrationTimeout(t *testing.T) {
 		u.Status.GetSource() != mesos.SOURCE_AGENT {
 		t.Errorf("update: %+v", u.Status)
 	}
-	agentWait(t, 5*time.Second, "FAILURE with SIGKILL status", func() bool {
+	waitUntil(t, 5*time.Second, "FAILURE with SIGKILL status", func() bool {
 		ex := m.Exits()
 		return len(ex) == 1 && syscall.WaitStatus(ex[0].Status).Signal() == syscall.SIGKILL
 	})
@@ -285,7 +285,7 @@ func TestProcessExecutorShutdownGrace(t *testing.T) {
 	if u.Status.GetReason() != mesos.REASON_EXECUTOR_TERMINATED {
 		t.Errorf("reason %v", u.Status.GetReason())
 	}
-	agentWait(t, 5*time.Second, "FAILURE", func() bool { return len(m.Exits()) == 1 })
+	waitUntil(t, 5*time.Second, "FAILURE", func() bool { return len(m.Exits()) == 1 })
 	sandbox := sandboxOf(t, a, "fw-1", "e1")
 	out, _ := os.ReadFile(filepath.Join(sandbox, "stdout"))
 	if !strings.Contains(string(out), "EVENT SHUTDOWN") {
@@ -316,13 +316,13 @@ func TestProcessExecutorRecoversAfterAgentRestart(t *testing.T) {
 	*fw.Checkpoint = true
 	a.RunTask(fw, executorTask(t, "t1", "e1", "hold"))
 	waitAgentState(t, m, "t1", mesos.TASK_RUNNING)
-	agentWait(t, 5*time.Second, "ack processed", func() bool { return a.PendingUpdates() == 0 })
+	waitUntil(t, 5*time.Second, "ack processed", func() bool { return a.PendingUpdates() == 0 })
 	if err := a.Restart(); err != nil {
 		t.Fatal(err)
 	}
 	a.SetMaster(m)
 	// The executor re-subscribes; a kill then reaches it.
-	agentWait(t, 10*time.Second, "re-subscription", func() bool {
+	waitUntil(t, 10*time.Second, "re-subscription", func() bool {
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		f := a.frameworks["fw-1"]
@@ -378,7 +378,7 @@ func TestFetcher(t *testing.T) {
 		{Value: filepath.Join(src, "bundle.tgz")},
 		{Value: srv.URL + "/bundle.zip"},
 		{Value: srv.URL + "/plain.txt", OutputFile: &out},
-		{Value: filepath.Join(src, "bundle.tgz"), Extract: &no, OutputFile: strPtrAgent("kept.tgz")},
+		{Value: filepath.Join(src, "bundle.tgz"), Extract: &no, OutputFile: strPtr("kept.tgz")},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -420,8 +420,6 @@ func TestFetcher(t *testing.T) {
 		t.Error("an unsupported scheme must fail the fetch")
 	}
 }
-
-func strPtrAgent(s string) *string { return &s }
 
 func TestExecWithoutShell(t *testing.T) {
 	a, m := startTestAgent(t, testAgentConfig(t))
@@ -497,7 +495,7 @@ func TestCommandTasks(t *testing.T) {
 	if len(m.Exits()) != 0 {
 		t.Errorf("command executors must not report FAILURE: %+v", m.Exits())
 	}
-	agentWait(t, 5*time.Second, "command executors gone", func() bool { return len(a.State().Frameworks) == 0 })
+	waitUntil(t, 5*time.Second, "command executors gone", func() bool { return len(a.State().Frameworks) == 0 })
 }
 
 func TestCloseKillsProcessGroups(t *testing.T) {
@@ -514,7 +512,7 @@ func TestCloseKillsProcessGroups(t *testing.T) {
 	// The executor's child outlives the shell unless the group is killed.
 	a.RunTask(agentTestFramework("fw-1"), customExecTask("t1", "e1", "sleep 30 & echo $! > child; wait"))
 	var pid int
-	agentWait(t, 5*time.Second, "child pid", func() bool {
+	waitUntil(t, 5*time.Second, "child pid", func() bool {
 		runs, _ := filepath.Glob(filepath.Join(cfg.WorkDir, "slaves", "*", "frameworks", "*", "executors", "e1", "runs", "*", "child"))
 		if len(runs) != 1 {
 			return false
@@ -524,7 +522,7 @@ func TestCloseKillsProcessGroups(t *testing.T) {
 		return err == nil && pid > 0
 	})
 	a.Close()
-	agentWait(t, 5*time.Second, "child killed", func() bool {
+	waitUntil(t, 5*time.Second, "child killed", func() bool {
 		return syscall.Kill(pid, 0) == syscall.ESRCH || isZombie(pid)
 	})
 }

@@ -53,7 +53,7 @@ func TestFaultPartitionAgent(t *testing.T) {
 	if err := cl.HealAgent(agentID.Value); err != nil {
 		t.Fatal(err)
 	}
-	pollUntil(t, "agent back", func() bool {
+	waitUntil(t, 5*time.Second, "agent back", func() bool {
 		c.mustCall(calls.Reconcile(calls.ReconcileTasks(map[string]string{"t1": agentID.Value})))
 		select {
 		case ev := <-c.events:

@@ -107,7 +107,7 @@ func healthStates(m *masterDouble, id string) []string {
 func waitHealthStates(t *testing.T, m *masterDouble, id string, want ...string) []agentSentUpdate {
 	t.Helper()
 	var got []string
-	agentWait(t, 20*time.Second, strings.Join(want, ","), func() bool {
+	waitUntil(t, 20*time.Second, strings.Join(want, ","), func() bool {
 		got = healthStates(m, id)
 		return len(got) >= len(want)
 	})
@@ -183,7 +183,7 @@ func TestHealthCheckHTTP(t *testing.T) {
 		t.Errorf("TASK_KILLED after failed health checks has reason %v; Mesos sets none", killed.GetReason())
 	}
 	// Checks stop with the kill.
-	agentWait(t, 5*time.Second, "task gone", func() bool { return len(a.State().Frameworks) == 0 })
+	waitUntil(t, 5*time.Second, "task gone", func() bool { return len(a.State().Frameworks) == 0 })
 	requests := n.Load()
 	time.Sleep(200 * time.Millisecond)
 	if got := n.Load(); got != requests {

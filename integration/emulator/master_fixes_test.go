@@ -66,7 +66,7 @@ func TestInverseOffersResent(t *testing.T) {
 		t.Errorf("resubscribed framework got the old inverse offer %v", third.OfferID)
 	}
 	c2.mustCall(calls.AcceptInverseOffers(third.OfferID))
-	pollUntil(t, "ACCEPT in maintenance status", func() bool {
+	waitUntil(t, 5*time.Second, "ACCEPT in maintenance status", func() bool {
 		status := sendOperator(t, op, mcalls.GetMaintenanceStatus()).GetMaintenanceStatus.Status
 		return len(status.DrainingMachines) == 1 && len(status.DrainingMachines[0].Statuses) == 1 &&
 			status.DrainingMachines[0].Statuses[0].GetStatus() == allocator.InverseOfferStatus_ACCEPT &&
@@ -114,7 +114,7 @@ func TestTaskStatusesDoNotGrowWithRetries(t *testing.T) {
 		Resources: []mesos.Resource{scalarRes("cpus", 0.1), scalarRes("mem", 32)},
 		Command:   &mesos.CommandInfo{Value: strPtr("true")}}
 	c.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunch(task)}.WithOffers(offer.ID)))
-	pollUntil(t, "launch", func() bool { return a.has("run t1") })
+	waitUntil(t, 5*time.Second, "launch", func() bool { return a.has("run t1") })
 
 	send := func(state mesos.TaskState) {
 		st := mesos.TaskStatus{TaskID: task.TaskID, State: state.Enum(), Source: mesos.SOURCE_EXECUTOR.Enum(),
@@ -164,15 +164,15 @@ func TestUnreachableTasksBounded(t *testing.T) {
 
 func TestOperatorExplicitUnknownType(t *testing.T) {
 	m := startStubMaster(t)
-	code, _, body := postOperator(t, m.url, `{"type":"UNKNOWN"}`, nil)
+	code, _, body := postRaw(t, m.url+"/api/v1", `{"type":"UNKNOWN"}`, nil)
 	if code != http.StatusNotImplemented {
 		t.Errorf(`{"type":"UNKNOWN"} = %d %q; want 501`, code, body)
 	}
-	code, _, body = postOperator(t, m.url, `{}`, nil)
+	code, _, body = postRaw(t, m.url+"/api/v1", `{}`, nil)
 	if want := "Failed to validate master::Call: Expecting 'type' to be present"; code != 400 || body != want {
 		t.Errorf("{} = %d %q; want 400 %q", code, body, want)
 	}
-	code, _, body = postOperator(t, m.url, `{"type":"NOT_A_CALL"}`, nil)
+	code, _, body = postRaw(t, m.url+"/api/v1", `{"type":"NOT_A_CALL"}`, nil)
 	if want := "Failed to validate master::Call: Expecting 'type' to be present"; code != 400 || body != want {
 		t.Errorf("unknown type name = %d %q; want 400 %q", code, body, want)
 	}
@@ -245,7 +245,7 @@ func TestCallFaultsPerAPI(t *testing.T) {
 	cl := startCluster(t, fastCluster(1))
 	url := cl.LeaderURL()
 	cl.FailCallsFor(APIOperator, http.StatusServiceUnavailable, 0)
-	if code, _, _ := postOperator(t, url, `{"type":"GET_HEALTH"}`, nil); code != http.StatusServiceUnavailable {
+	if code, _, _ := postRaw(t, url+"/api/v1", `{"type":"GET_HEALTH"}`, nil); code != http.StatusServiceUnavailable {
 		t.Errorf("operator call under fault = %d; want 503", code)
 	}
 	// The scheduler API is not selected.
@@ -256,7 +256,7 @@ func TestCallFaultsPerAPI(t *testing.T) {
 	cl.FailCallsFor(APIExecutor, http.StatusServiceUnavailable, 0)
 	expectError(t, rawPost(t, executorURL, `{}`, jsonHeaders), http.StatusServiceUnavailable, "Service Unavailable")
 	cl.FailCallsFor(APIOperator|APIExecutor, 0, 0)
-	if code, _, body := postOperator(t, url, `{"type":"GET_HEALTH"}`, nil); code != http.StatusOK {
+	if code, _, body := postRaw(t, url+"/api/v1", `{"type":"GET_HEALTH"}`, nil); code != http.StatusOK {
 		t.Errorf("operator call after clearing = %d %q", code, body)
 	}
 	if resp := rawPost(t, executorURL, `{}`, jsonHeaders); resp.StatusCode == http.StatusServiceUnavailable {

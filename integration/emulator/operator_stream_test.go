@@ -257,7 +257,7 @@ func TestOperatorStreamEvents(t *testing.T) {
 	}
 	_, skipped = s.waitFor("TASK_UPDATED LOST", opTaskUpdated("t1", mesos.TASK_LOST))
 	noneOf(t, skipped, master.Event_AGENT_REMOVED, "agent killed")
-	pollUntil(t, "agent unreachable", func() bool {
+	waitUntil(t, 5*time.Second, "agent unreachable", func() bool {
 		return len(sendOperator(t, operatorSender(cl.LeaderURL()), mcalls.GetAgents()).GetAgents.Agents) == 0
 	})
 	if err := cl.RestartAgent(agentID); err != nil {

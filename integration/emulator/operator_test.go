@@ -1,9 +1,6 @@
 package emulator
 
 import (
-	"context"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -11,61 +8,11 @@ import (
 	"github.com/gogo/protobuf/proto"
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/allocator"
-	"github.com/mesos/mesos-go/api/v1/lib/httpcli"
-	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpmaster"
 	"github.com/mesos/mesos-go/api/v1/lib/maintenance"
-	"github.com/mesos/mesos-go/api/v1/lib/master"
 	mcalls "github.com/mesos/mesos-go/api/v1/lib/master/calls"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 )
-
-// operatorSender is a mesos-go operator API client, as healer's admin
-// tools use it. It speaks protobuf: mesos-go's JSON codec cannot decode the
-// QUOTA_V2 master capability a 1.12 master announces.
-func operatorSender(url string) mcalls.Sender {
-	cli := httpcli.New(httpcli.Endpoint(url+"/api/v1"), httpcli.Codec(protobufCodec))
-	return httpmaster.NewSender(cli.Send)
-}
-
-func sendOperator(t *testing.T, s mcalls.Sender, call *master.Call) *master.Response {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	resp, err := s.Send(ctx, mcalls.NonStreaming(call))
-	if err != nil {
-		t.Fatalf("%s: %v", call.Type, err)
-	}
-	var r master.Response
-	if resp == nil { // mutations: 200 with no body
-		return &r
-	}
-	defer resp.Close()
-	if strings.HasPrefix(call.Type.String(), "GET_") {
-		if err := resp.Decode(&r); err != nil {
-			t.Fatalf("%s: decode: %v", call.Type, err)
-		}
-	}
-	return &r
-}
-
-// postOperator sends a raw operator call and returns status, headers and
-// body.
-func postOperator(t *testing.T, url, body string, header map[string]string) (int, http.Header, string) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url+"/api/v1", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, string(b)
-}
 
 func TestOperatorWire(t *testing.T) {
 	cl := startCluster(t, fastCluster(1))
@@ -96,7 +43,7 @@ func TestOperatorWire(t *testing.T) {
 		if c.accept != "" {
 			h["Accept"] = c.accept
 		}
-		code, hdr, body := postOperator(t, url, c.body, h)
+		code, hdr, body := postRaw(t, url+"/api/v1", c.body, h)
 		if code != c.code || body != c.want || hdr.Get("Content-Type") != c.ctype {
 			t.Errorf("%s (Accept %q) = %d %q %q; want %d %q %q", c.body, c.accept, code, hdr.Get("Content-Type"), body, c.code, c.ctype, c.want)
 		}
@@ -144,7 +91,7 @@ func TestOperatorDeactivateReactivate(t *testing.T) {
 	c.subscribe(frameworkInfo("deactivate"))
 	offer := waitEvent(t, c, "offers", isType(scheduler.Event_OFFERS)).Offers.Offers[0]
 
-	code, hdr, body := postOperator(t, cl.LeaderURL(),
+	code, hdr, body := postRaw(t, cl.LeaderURL()+"/api/v1",
 		`{"type":"DEACTIVATE_AGENT","deactivate_agent":{"agent_id":{"value":"`+agentID.Value+`"}}}`, nil)
 	if code != 200 || body != "" || hdr.Get("Content-Type") != "" {
 		t.Fatalf("DEACTIVATE_AGENT = %d %q %q", code, hdr.Get("Content-Type"), body)
@@ -165,7 +112,7 @@ func TestOperatorDeactivateReactivate(t *testing.T) {
 			done = true
 		}
 	}
-	code, _, body = postOperator(t, cl.LeaderURL(),
+	code, _, body = postRaw(t, cl.LeaderURL()+"/api/v1",
 		`{"type":"REACTIVATE_AGENT","reactivate_agent":{"agent_id":{"value":"`+agentID.Value+`"}}}`, nil)
 	if code != 200 {
 		t.Fatalf("REACTIVATE_AGENT = %d %q", code, body)
@@ -223,7 +170,7 @@ func TestOperatorMaintenance(t *testing.T) {
 		t.Errorf("GET_MAINTENANCE_SCHEDULE = %+v", got.Schedule)
 	}
 	c.mustCall(calls.DeclineInverseOffers(inv.OfferID))
-	pollUntil(t, "DECLINE in maintenance status", func() bool {
+	waitUntil(t, 5*time.Second, "DECLINE in maintenance status", func() bool {
 		status := sendOperator(t, op, mcalls.GetMaintenanceStatus()).GetMaintenanceStatus.Status
 		return len(status.DrainingMachines) == 1 && len(status.DrainingMachines[0].Statuses) == 1 &&
 			status.DrainingMachines[0].Statuses[0].GetStatus() == allocator.InverseOfferStatus_DECLINE &&
@@ -232,7 +179,7 @@ func TestOperatorMaintenance(t *testing.T) {
 
 	// STOP before START is refused; START removes the agent: TASK_LOST /
 	// REASON_AGENT_REMOVED and FAILURE.
-	code, _, body := postOperator(t, cl.LeaderURL(), `{"type":"STOP_MAINTENANCE","stop_maintenance":{"machines":[{"hostname":"`+
+	code, _, body := postRaw(t, cl.LeaderURL()+"/api/v1", `{"type":"STOP_MAINTENANCE","stop_maintenance":{"machines":[{"hostname":"`+
 		*machine.Hostname+`","ip":"127.0.0.1"}]}}`, nil)
 	if want := `Machine '{"hostname":"` + *machine.Hostname + `","ip":"127.0.0.1"}' is not in DOWN mode and cannot be brought up`; code != 400 || body != want {
 		t.Errorf("early STOP_MAINTENANCE = %d %q; want 400 %q", code, body, want)
@@ -255,7 +202,7 @@ func TestOperatorMaintenance(t *testing.T) {
 	// A DOWN machine cannot leave the schedule; STOP brings it up and
 	// removes it.
 	sched.Windows = nil
-	code, _, body = postOperator(t, cl.LeaderURL(), `{"type":"UPDATE_MAINTENANCE_SCHEDULE","update_maintenance_schedule":{"schedule":{}}}`, nil)
+	code, _, body = postRaw(t, cl.LeaderURL()+"/api/v1", `{"type":"UPDATE_MAINTENANCE_SCHEDULE","update_maintenance_schedule":{"schedule":{}}}`, nil)
 	if !strings.HasSuffix(body, "is deactivated and cannot be removed from the schedule") || code != 400 {
 		t.Errorf("dropping a DOWN machine = %d %q", code, body)
 	}
@@ -274,7 +221,7 @@ func TestOperatorDrainAgent(t *testing.T) {
 	launchOn(t, c, offer, "t1")
 
 	op := operatorSender(cl.LeaderURL())
-	code, _, body := postOperator(t, cl.LeaderURL(), `{"type":"DRAIN_AGENT","drain_agent":{"agent_id":{"value":"`+
+	code, _, body := postRaw(t, cl.LeaderURL()+"/api/v1", `{"type":"DRAIN_AGENT","drain_agent":{"agent_id":{"value":"`+
 		agentID.Value+`"},"max_grace_period":{"seconds":1},"mark_gone":true}}`, nil)
 	if code != 200 {
 		t.Fatalf("DRAIN_AGENT = %d %q", code, body)
@@ -288,17 +235,17 @@ func TestOperatorDrainAgent(t *testing.T) {
 		agents[0].GetDrainInfo().Config.GetMaxGracePeriod().GetNanoseconds() != int64(time.Second) || agents[0].Active {
 		t.Errorf("agent while draining = %+v", agents)
 	}
-	code, _, body = postOperator(t, cl.LeaderURL(), `{"type":"REACTIVATE_AGENT","reactivate_agent":{"agent_id":{"value":"`+agentID.Value+`"}}}`, nil)
+	code, _, body = postRaw(t, cl.LeaderURL()+"/api/v1", `{"type":"REACTIVATE_AGENT","reactivate_agent":{"agent_id":{"value":"`+agentID.Value+`"}}}`, nil)
 	if code != 400 || body != "Agent is still in the DRAINING state" {
 		t.Errorf("REACTIVATE while draining = %d %q", code, body)
 	}
 	// Once the terminal update is acknowledged the agent is DRAINED, and
 	// with mark_gone it is then marked gone.
 	c.mustCall(calls.Acknowledge(agentID.Value, "t1", ev.Update.Status.UUID))
-	pollUntil(t, "drained agent marked gone", func() bool {
+	waitUntil(t, 5*time.Second, "drained agent marked gone", func() bool {
 		return len(sendOperator(t, op, mcalls.GetAgents()).GetAgents.Agents) == 0
 	})
-	code, _, _ = postOperator(t, cl.LeaderURL(), `{"type":"MARK_AGENT_GONE","mark_agent_gone":{"agent_id":{"value":"`+agentID.Value+`"}}}`, nil)
+	code, _, _ = postRaw(t, cl.LeaderURL()+"/api/v1", `{"type":"MARK_AGENT_GONE","mark_agent_gone":{"agent_id":{"value":"`+agentID.Value+`"}}}`, nil)
 	if code != 200 {
 		t.Errorf("MARK_AGENT_GONE of a gone agent = %d; want 200 (idempotent)", code)
 	}

@@ -35,7 +35,7 @@ func TestRecoveryAfterFailover(t *testing.T) {
 	if err := cl.KillLeader(); err != nil {
 		t.Fatal(err)
 	}
-	pollUntil(t, "a new leader", func() bool { m := cl.Leader(); return m != nil && m != old })
+	waitUntil(t, 5*time.Second, "a new leader", func() bool { m := cl.Leader(); return m != nil && m != old })
 	leader := cl.Leader()
 	url := cl.LeaderURL()
 	if !leader.Recovering() {

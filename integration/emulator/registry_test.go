@@ -59,7 +59,7 @@ func expectNoOfferOf(t *testing.T, c *schedClient, agentID string, d time.Durati
 
 func deactivate(t *testing.T, url, agentID string) {
 	t.Helper()
-	code, _, body := postOperator(t, url, `{"type":"DEACTIVATE_AGENT","deactivate_agent":{"agent_id":{"value":"`+agentID+`"}}}`, nil)
+	code, _, body := postRaw(t, url+"/api/v1", `{"type":"DEACTIVATE_AGENT","deactivate_agent":{"agent_id":{"value":"`+agentID+`"}}}`, nil)
 	if code != 200 {
 		t.Fatalf("DEACTIVATE_AGENT = %d %q", code, body)
 	}
@@ -79,7 +79,7 @@ func TestRegistryDeactivationSurvivesFailover(t *testing.T) {
 	if url == "" {
 		t.Fatal("no new leader")
 	}
-	pollUntil(t, "agent re-registered with the new leader", func() bool { return agentEntryOf(t, url, agentID) != nil })
+	waitUntil(t, 5*time.Second, "agent re-registered with the new leader", func() bool { return agentEntryOf(t, url, agentID) != nil })
 	if a := agentEntryOf(t, url, agentID); !a.GetDeactivated() || a.Active {
 		t.Errorf("GET_AGENTS on the new leader: deactivated=%v active=%v; want deactivated, inactive", a.GetDeactivated(), a.Active)
 	}
@@ -97,11 +97,11 @@ func TestRegistryDeactivationSurvivesUnreachable(t *testing.T) {
 	if err := cl.PartitionAgent(agentID); err != nil {
 		t.Fatal(err)
 	}
-	pollUntil(t, "agent unreachable", func() bool { return agentEntryOf(t, url, agentID) == nil })
+	waitUntil(t, 5*time.Second, "agent unreachable", func() bool { return agentEntryOf(t, url, agentID) == nil })
 	if err := cl.HealAgent(agentID); err != nil {
 		t.Fatal(err)
 	}
-	pollUntil(t, "agent back", func() bool { return agentEntryOf(t, url, agentID) != nil })
+	waitUntil(t, 5*time.Second, "agent back", func() bool { return agentEntryOf(t, url, agentID) != nil })
 	if a := agentEntryOf(t, url, agentID); !a.GetDeactivated() {
 		t.Errorf("agent back from unreachable is not deactivated: %+v", a)
 	}
@@ -219,7 +219,7 @@ func TestRegistryDrainResumesOnReregistration(t *testing.T) {
 	if err := m.AddAgent(a); err != nil {
 		t.Fatal(err)
 	}
-	code, _, body := postOperator(t, m.url, `{"type":"DRAIN_AGENT","drain_agent":{"agent_id":{"value":"a1"}}}`, nil)
+	code, _, body := postRaw(t, m.url+"/api/v1", `{"type":"DRAIN_AGENT","drain_agent":{"agent_id":{"value":"a1"}}}`, nil)
 	if code != 200 {
 		t.Fatalf("DRAIN_AGENT = %d %q", code, body)
 	}
@@ -240,7 +240,7 @@ func TestRegistryDrainResumesOnReregistration(t *testing.T) {
 	if err := m.AddAgent(again); err != nil {
 		t.Fatal(err)
 	}
-	pollUntil(t, "DRAINED", func() bool {
+	waitUntil(t, 5*time.Second, "DRAINED", func() bool {
 		return agentEntryOf(t, m.url, "a1").GetDrainInfo().GetState() == mesos.DrainState_DRAINED
 	})
 }
@@ -252,7 +252,7 @@ func TestGetAgentsDoesNotMutate(t *testing.T) {
 	if err := m.AddAgent(newStubAgent("a1", 1, 1024)); err != nil {
 		t.Fatal(err)
 	}
-	code, _, body := postOperator(t, m.url, `{"type":"DRAIN_AGENT","drain_agent":{"agent_id":{"value":"a1"},"mark_gone":true}}`, nil)
+	code, _, body := postRaw(t, m.url+"/api/v1", `{"type":"DRAIN_AGENT","drain_agent":{"agent_id":{"value":"a1"},"mark_gone":true}}`, nil)
 	if code != 200 {
 		t.Fatalf("DRAIN_AGENT = %d %q", code, body)
 	}

@@ -82,7 +82,7 @@ func TestSchedulerCoreFlow(t *testing.T) {
 				task.Resources[i].Role = strPtr("*")
 			}
 			c.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunch(task)}.WithOffers(o.ID)))
-			pollUntil(t, "RunTask", func() bool { return agent.has("run t1") })
+			waitUntil(t, 5*time.Second, "RunTask", func() bool { return agent.has("run t1") })
 			if st := masterTaskState(m.Master, c.fid, "t1"); st != mesos.TASK_STAGING {
 				t.Fatalf("task state %s, want TASK_STAGING", st)
 			}
@@ -106,7 +106,7 @@ func TestSchedulerCoreFlow(t *testing.T) {
 				t.Fatalf("update = %v", up)
 			}
 			c.mustCall(calls.Acknowledge(o.AgentID.Value, "t1", up.UUID))
-			pollUntil(t, "ack forwarded", func() bool { return agent.has("ack t1") })
+			waitUntil(t, 5*time.Second, "ack forwarded", func() bool { return agent.has("ack t1") })
 
 			// Terminal update, then its ack removes the task.
 			finished := mesos.TASK_FINISHED
@@ -122,7 +122,7 @@ func TestSchedulerCoreFlow(t *testing.T) {
 				t.Fatalf("task state %s before ack, want TASK_FINISHED", st)
 			}
 			c.mustCall(calls.Acknowledge(o.AgentID.Value, "t1", up.UUID))
-			pollUntil(t, "task removed", func() bool { return masterTaskState(m.Master, c.fid, "t1") == -1 })
+			waitUntil(t, 5*time.Second, "task removed", func() bool { return masterTaskState(m.Master, c.fid, "t1") == -1 })
 
 			recs := m.Recorder().Records(RecordLaunch)
 			if len(recs) != 1 || recs[0].TaskID != "t1" {
@@ -131,8 +131,6 @@ func TestSchedulerCoreFlow(t *testing.T) {
 		})
 	}
 }
-
-func strPtr(s string) *string { return &s }
 
 func sumScalar(rs []mesos.Resource, name string) float64 {
 	total := 0.0

@@ -3,7 +3,10 @@ package emulator
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,7 +15,10 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/encoding"
 	"github.com/mesos/mesos-go/api/v1/lib/encoding/codecs"
 	"github.com/mesos/mesos-go/api/v1/lib/httpcli"
+	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpmaster"
 	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpsched"
+	"github.com/mesos/mesos-go/api/v1/lib/master"
+	mcalls "github.com/mesos/mesos-go/api/v1/lib/master/calls"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 )
@@ -123,18 +129,6 @@ func startStubMaster(t *testing.T, mutate ...func(*MasterConfig)) *stubMaster {
 		srv.Close()
 	})
 	return &stubMaster{Master: m, srv: srv, url: srv.URL}
-}
-
-// pollUntil polls cond until it holds or the deadline passes.
-func pollUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // schedClient is a mesos-go scheduler client subscribed to the master; its
@@ -263,3 +257,124 @@ func (c *schedClient) expectQuiet(d time.Duration) {
 		}
 	}
 }
+
+// waitUntil polls cond until it holds or timeout passes.
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// fastCluster is a cluster config with test-sized intervals and in-process
+// fake executors. An agent is marked unreachable after 1 s without pongs:
+// fast enough for the tests that lose agents, slow enough that a busy
+// machine under -race does not lose one spuriously.
+func fastCluster(agents int) ClusterConfig {
+	return ClusterConfig{
+		Agents: agents,
+		Master: MasterConfig{
+			AllocationInterval:   50 * time.Millisecond,
+			HeartbeatInterval:    time.Second,
+			AgentPingTimeout:     200 * time.Millisecond,
+			MaxAgentPingTimeouts: 5,
+		},
+		Agent: AgentConfig{
+			FakeExecutors:        FakeBehavior{}.Factory(),
+			StatusUpdateRetryMin: 100 * time.Millisecond,
+			StatusUpdateRetryMax: 200 * time.Millisecond,
+		},
+	}
+}
+
+func startCluster(t *testing.T, cfg ClusterConfig) *Cluster {
+	t.Helper()
+	c, err := NewCluster(cfg)
+	if err != nil {
+		t.Fatalf("NewCluster: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// waitEvent returns the next event satisfying pred, skipping the others.
+func waitEvent(t *testing.T, c *schedClient, what string, pred func(*scheduler.Event) bool) *scheduler.Event {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case ev := <-c.events:
+			if pred(ev) {
+				return ev
+			}
+		case <-c.closed:
+			t.Fatalf("waiting for %s: stream ended: %v", what, c.err)
+		case <-timeout:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func isType(typ scheduler.Event_Type) func(*scheduler.Event) bool {
+	return func(ev *scheduler.Event) bool { return ev.Type == typ }
+}
+
+func isUpdate(taskID string, state mesos.TaskState) func(*scheduler.Event) bool {
+	return func(ev *scheduler.Event) bool {
+		return ev.Type == scheduler.Event_UPDATE && ev.Update.Status.TaskID.Value == taskID && ev.Update.Status.State != nil &&
+			*ev.Update.Status.State == state
+	}
+}
+
+// operatorSender is a mesos-go operator API client, as healer's admin
+// tools use it. It speaks protobuf: mesos-go's JSON codec cannot decode the
+// QUOTA_V2 master capability a 1.12 master announces.
+func operatorSender(url string) mcalls.Sender {
+	cli := httpcli.New(httpcli.Endpoint(url+"/api/v1"), httpcli.Codec(protobufCodec))
+	return httpmaster.NewSender(cli.Send)
+}
+
+func sendOperator(t *testing.T, s mcalls.Sender, call *master.Call) *master.Response {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := s.Send(ctx, mcalls.NonStreaming(call))
+	if err != nil {
+		t.Fatalf("%s: %v", call.Type, err)
+	}
+	var r master.Response
+	if resp == nil { // mutations: 200 with no body
+		return &r
+	}
+	defer resp.Close()
+	if strings.HasPrefix(call.Type.String(), "GET_") {
+		if err := resp.Decode(&r); err != nil {
+			t.Fatalf("%s: decode: %v", call.Type, err)
+		}
+	}
+	return &r
+}
+
+// postRaw posts a JSON body to url with headers and returns status,
+// headers and body.
+func postRaw(t *testing.T, url, body string, header map[string]string) (int, http.Header, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+func strPtr(s string) *string { return &s }
