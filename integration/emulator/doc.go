@@ -1,31 +1,68 @@
-// Package emulator is an in-process emulator of an Apache Mesos master and its
+// Package emulator is an in-process emulator of Apache Mesos masters and
 // agents, faithful on the wire to the Mesos v1 HTTP APIs as described in
 // shared/mesos-protocol.md (and, where that file and the real Mesos sources
 // disagree, to real Mesos). healer's integration tests, scale tests and the
-// demo run against it because a real Mesos cannot be installed on our
-// machines.
+// demo (cmd/mesos-emulator) run against it because a real Mesos cannot be
+// installed on our machines.
 //
 // What it speaks:
-//   - the scheduler API (POST /api/v1/scheduler) with RecordIO event streams
-//     in JSON and protobuf, framework failover, offers and refusal filters,
-//     status-update retries, reconciliation;
-//   - the executor API (POST /api/v1/executor) on every agent, with custom
-//     executors run as real processes, or in-process fake executors for
-//     scale tests;
-//   - the operator API (POST /api/v1): state queries, maintenance, draining,
-//     agent (de)activation;
-//   - master registration in a real ZooKeeper (json.info_ sequential
-//     ephemeral nodes), leadership by lowest sequence, and 307 redirects from
-//     non-leading masters.
+//   - the scheduler API (POST /api/v1/scheduler, scheduler_api.go,
+//     framework.go, allocator.go, tasks.go): RecordIO event streams in JSON
+//     and protobuf, framework failover, offers, refusal filters and inverse
+//     offers, status-update retries, reconciliation;
+//   - the executor API (POST /api/v1/executor, executor_api.go) on every
+//     agent (agent.go), with custom executors run as real processes and the
+//     command executor built in (executor_process.go, healthcheck.go), or
+//     in-process fake executors for scale tests (fake_executor.go);
+//   - the operator API (POST /api/v1, operator.go, maintenance.go): state
+//     queries, maintenance, draining, agent (de)activation, and the
+//     SUBSCRIBE event stream (operator_stream.go; at most
+//     MaxOperatorEventStreamSubscribers, the oldest closed first);
+//   - master registration in a real ZooKeeper (zkregister.go: json.info_
+//     sequential ephemeral nodes), leadership by lowest sequence, and 307
+//     redirects from non-leading masters.
 //
-// Structure. A Master and its Agents talk only through the message-passing
-// contract in link.go, the way libprocess actors do: every call across it is
-// an asynchronous message that never blocks and never calls back into the
-// caller before returning. That lets each side guard its state with its own
-// mutex without lock-order deadlocks, and lets the Cluster interpose faults
-// (partitions, dropped or delayed messages) on the links.
+// Every master stream (scheduler and operator) is an eventQueue the master
+// fills under its lock and one goroutine writes out (event_queue.go), so a
+// slow client never stalls the master.
 //
-// Every launch, kill, status update and operator call is recorded by a
-// Recorder (recorder.go) with its time, so a test can check invariants over a
-// whole run.
+// Master ↔ agent contract. A Master and its Agents talk only through the
+// message-passing interfaces in link.go (MasterLink, AgentLink), the way
+// libprocess actors do: every call is an asynchronous message that never
+// blocks and never calls back into the caller before returning. Each side
+// guards its state with its own mutex without lock-order deadlocks, and the
+// Cluster (cluster.go) can interpose faults on the links.
+//
+// Registry (registry.go) is the operator state a Mesos master keeps in its
+// replicated registry: maintenance schedule and machine modes,
+// deactivations, drains, and unreachable, gone or removed agents. A
+// Cluster's masters share one, so it survives failover; a newly elected
+// master loads it before agents re-register.
+//
+// Faults (faults.go, call_faults.go, subscription_faults.go) are methods
+// on Cluster and Master, each recorded: kill, restart or partition an
+// agent; drop or delay framework messages; close a framework's stream, or
+// StallSubscription it (open but silent, as a half-open connection) until
+// ResumeSubscription; fail or delay API calls. KillLeader stops the leader
+// cleanly and closes its ZooKeeper session, so a standby is elected at
+// once; CrashLeader is SIGKILL: the session is left to expire, and the
+// standbys keep redirecting to the dead leader until it does.
+//
+// Authentication (auth.go): with MasterConfig.Credentials and
+// AuthenticateFrameworks or AuthenticateHTTPReadwrite, the scheduler and
+// operator APIs require HTTP Basic credentials, answering 401 with Mesos'
+// realms and checking FrameworkInfo.principal against the authenticated
+// one.
+//
+// Recovery window (recovery.go): a master elected after a failover answers
+// 503 "Master has not finished recovery" on both APIs for
+// MasterConfig.RecoveryDelay (or until FinishRecovery); a Cluster's first
+// leader does not wait.
+//
+// Every launch, kill, status update, operator call and fault is recorded
+// by a Recorder (recorder.go) with its time, so a test can check invariants
+// over a whole run. It keeps the latest Limit records
+// (DefaultRecorderLimit; negative for no limit) and counts the dropped
+// ones; task_limits.go likewise bounds what the master keeps per task and
+// framework, so the demo can run for days.
 package emulator
