@@ -79,7 +79,7 @@ func Start(t testing.TB) *Server {
 		t.Fatalf("zktest: create log: %v", err)
 	}
 	s.cmd = exec.Command("java",
-		"-Xmx256m", "-Dzookeeper.log.dir="+s.dir, "-Dzookeeper.root.logger=INFO,CONSOLE",
+		"-Xmx256m", "-Dzookeeper.log.dir="+s.dir, "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
 		"-cp", classPath, "org.apache.zookeeper.server.quorum.QuorumPeerMain", cfgPath)
 	s.cmd.Stdout = logf
 	s.cmd.Stderr = logf
@@ -166,23 +166,27 @@ func (s *Server) dumpLog() {
 	s.t.Logf("zktest: ZooKeeper log tail:\n%s", b)
 }
 
-// classPath builds the Java class path from the jars Debian installs, the
-// way the zookeeper package's own scripts do.
+// classPath is the one Debian's zookeeper package uses: zookeeper.jar, whose
+// manifest names its dependencies, plus slf4j's simple binding (from
+// libslf4j-java, a dependency of the package) so the server's log reaches
+// zookeeper.log. Putting every jar of /usr/share/java on the path instead
+// would make the logging binding, and any duplicated library, depend on
+// whatever else the machine has installed.
 func classPath() (string, error) {
-	jars, err := filepath.Glob(filepath.Join(javaClassPathDir, "*.jar"))
-	if err != nil {
-		return "", err
+	server := filepath.Join(javaClassPathDir, "zookeeper.jar")
+	if _, err := os.Stat(server); err != nil {
+		return "", fmt.Errorf("no %s (install it: apt-get install -y zookeeper): %w", server, err)
 	}
-	found := false
-	for _, j := range jars {
-		if strings.HasPrefix(filepath.Base(j), "zookeeper") {
-			found = true
-		}
+	parts := []string{server}
+	if logging := filepath.Join(javaClassPathDir, "slf4j-simple.jar"); fileExists(logging) {
+		parts = append(parts, logging)
 	}
-	if !found {
-		return "", errors.New("no zookeeper jar in " + javaClassPathDir + " (install it: apt-get install -y zookeeper)")
-	}
-	return strings.Join(jars, ":"), nil
+	return strings.Join(parts, ":"), nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 func missing(t testing.TB, err error) {
