@@ -5,11 +5,12 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o /out/ ./cmd/...
+# Only healer's own binaries: the Mesos emulator is a test tool.
+RUN CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o /out/ ./cmd/healer-scheduler
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/ /usr/local/bin/
 USER nonroot:nonroot
-# The admin HTTP port (override with --admin_listen / HEALER_ADMIN_LISTEN).
-EXPOSE 8080
+# The admin HTTP port (--admin_listen / HEALER_ADMIN_LISTEN, default :7070).
+EXPOSE 7070
 ENTRYPOINT ["/usr/local/bin/healer-scheduler"]

@@ -9,7 +9,7 @@ STATICCHECK_VERSION := v0.8.2
 FUZZTIME  ?= 20s
 BENCHTIME ?= 1s
 
-.PHONY: all build test integration bench fuzz lint proto demo clean
+.PHONY: all build test integration bench fuzz lint proto clean
 
 all: build
 
@@ -41,12 +41,13 @@ fuzz:
 	  done; \
 	done
 
-## lint: gofmt, go vet and staticcheck
+## lint: gofmt, go vet, staticcheck, and a tidy go.mod
 lint: $(TOOLS)/staticcheck
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(TOOLS)/staticcheck $(PKGS)
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 
 $(TOOLS)/staticcheck:
 	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
