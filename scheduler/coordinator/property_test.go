@@ -344,6 +344,11 @@ func (h *history) checkSafety(ev Event, before map[AgentID]AgentRecord, rd Ready
 			rt.Fatalf("after %#v: two starts for %s in one output", ev, a.Agent)
 		}
 		launched[a.Agent] = true
+		// Force bypasses every limit but Immutable (doc.go), so a forced
+		// start is checked against Immutable before it is excused the rest.
+		if im := h.orig.Immutable(); a.Forced && im.Immutable {
+			rt.Fatalf("after %#v: forced start %+v while immutable (%s)", ev, a, im.Why)
+		}
 		if a.Forced || a.Principal != "" {
 			continue // explicit operator action, audited
 		}
