@@ -160,7 +160,9 @@ func Parse(s string) (URL, error) {
 	return u, nil
 }
 
-func unsafeRune(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) || r == utf8.RuneError }
+func unsafeRune(r rune) bool {
+	return unicode.IsSpace(r) || unicode.IsControl(r) || r == utf8.RuneError
+}
 
 // checkServer checks one host:port.
 func checkServer(hp string) error {
