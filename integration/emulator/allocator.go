@@ -5,6 +5,7 @@ import (
 	"math"
 	"net"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -276,26 +277,55 @@ func (m *Master) triggerAllocation() {
 // triggered, until Close.
 func (m *Master) allocationLoop() {
 	defer m.wg.Done()
-	m.every(m.cfg.AllocationInterval, m.allocNow, func() bool {
-		m.allocate()
+	m.every(m.cfg.AllocationInterval, m.allocNow, func(periodic bool) bool {
+		if m.allocate() {
+			if periodic {
+				m.allocRuns.periodic.Add(1)
+			} else {
+				m.allocRuns.triggered.Add(1)
+			}
+		}
 		return false
 	})
 }
 
-// every calls step each interval, and at once whenever trigger (which may
-// be nil) fires, until step returns true or the master closes. The master's
-// periodic work (allocation, agent pings, drain watches) runs in it.
-func (m *Master) every(interval time.Duration, trigger <-chan struct{}, step func() (stop bool)) {
+// AllocationRuns counts the allocation runs a master has done while
+// leading: Periodic ones, one per AllocationInterval tick (Mesos'
+// allocation cycles), and Triggered ones, run at once when a framework or
+// agent was added or activated or a framework revived. Ticks while
+// standing by or closed are not runs and are not counted.
+type AllocationRuns struct {
+	Periodic, Triggered uint64
+}
+
+// allocRunCounters are the counters behind Master.AllocationRuns; atomic so
+// that a benchmark can poll them without the master's lock.
+type allocRunCounters struct {
+	periodic, triggered atomic.Uint64
+}
+
+// AllocationRuns returns how many allocation runs this master has done.
+func (m *Master) AllocationRuns() AllocationRuns {
+	return AllocationRuns{Periodic: m.allocRuns.periodic.Load(), Triggered: m.allocRuns.triggered.Load()}
+}
+
+// every calls step each interval (periodic true), and at once whenever
+// trigger (which may be nil) fires (periodic false), until step returns
+// true or the master closes. The master's periodic work (allocation, agent
+// pings, drain watches) runs in it.
+func (m *Master) every(interval time.Duration, trigger <-chan struct{}, step func(periodic bool) (stop bool)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		periodic := false
 		select {
 		case <-m.done:
 			return
 		case <-t.C:
+			periodic = true
 		case <-trigger:
 		}
-		if step() {
+		if step(periodic) {
 			return
 		}
 	}
@@ -304,12 +334,14 @@ func (m *Master) every(interval time.Duration, trigger <-chan struct{}, step fun
 // allocate is one allocation run: every offerable agent's available
 // resources go, one offer per (agent, role), to the active frameworks, and
 // each framework gets all its new offers in one OFFERS event. Frameworks
-// take turns across agents so several frameworks share the cluster.
-func (m *Master) allocate() {
+// take turns across agents so several frameworks share the cluster. It
+// reports whether it ran: a master that does not lead, or is closed, does
+// not allocate.
+func (m *Master) allocate() (ran bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed || !m.leading {
-		return
+		return false
 	}
 	now := time.Now()
 	if m.cfg.OfferTimeout > 0 {
@@ -327,7 +359,7 @@ func (m *Master) allocate() {
 	}
 	m.allocateInverseOffersLocked(now)
 	if len(fws) == 0 {
-		return
+		return true
 	}
 	sort.Slice(fws, func(i, j int) bool { return fws[i].id < fws[j].id })
 	batches := make(map[*framework][]mesos.Offer)
@@ -356,6 +388,7 @@ func (m *Master) allocate() {
 	for fw, offers := range batches {
 		fw.send(&scheduler.Event{Type: scheduler.Event_OFFERS, Offers: &scheduler.Event_Offers{Offers: offers}})
 	}
+	return true
 }
 
 // activeRoles are the framework's roles that are not suppressed.

@@ -167,6 +167,8 @@ type Master struct {
 	wg       sync.WaitGroup
 	allocNow chan struct{} // wakes the allocation loop for an immediate run
 
+	allocRuns allocRunCounters // AllocationRuns; atomic, read without mu
+
 	mu        sync.Mutex
 	closed    bool
 	leading   bool
@@ -775,7 +777,7 @@ func (m *Master) removeAgentLocked(a *agentEntry, endTask func(*framework, *meso
 // that misses MaxAgentPingTimeouts pongs in a row is marked unreachable.
 func (m *Master) pingLoop() {
 	defer m.wg.Done()
-	m.every(m.cfg.AgentPingTimeout, nil, func() bool {
+	m.every(m.cfg.AgentPingTimeout, nil, func(bool) bool {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		var lost []*agentEntry

@@ -592,7 +592,7 @@ func (m *Master) watchDrainLocked(agentID string) {
 	m.wg.Add(1) // safe: Close sets closed under mu before it waits
 	go func() {
 		defer m.wg.Done()
-		m.every(m.cfg.AllocationInterval, nil, func() bool {
+		m.every(m.cfg.AllocationInterval, nil, func(bool) bool {
 			m.mu.Lock()
 			defer m.mu.Unlock()
 			a := m.agents[agentID]

@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -58,9 +59,11 @@ func maxRSSMiB() float64 {
 // BenchmarkScale10kAgents runs an emulated cluster of 10,000 agents (fake
 // executors, no HTTP, no processes) offering to one mesos-go framework
 // (protobuf codec) that declines every offer with a refuse_seconds filter,
-// for 60 allocation cycles at Mesos' 1 s allocation interval. It reports the
-// process' average CPU use in cores over those cycles and its peak memory,
-// and fails at 1 core or 1 GiB. Run it with:
+// until the leading master has done 60 periodic allocation cycles at Mesos'
+// 1 s allocation interval (Master.AllocationRuns; it fails if they take
+// more than three times as long plus 30 s). It reports the process' average
+// CPU use in cores over exactly those cycles, the cycles' real rate and
+// the peak memory, and fails at 1 core or 1 GiB. Run it with:
 //
 //	go test -run '^$' -bench BenchmarkScale10kAgents -benchtime 1x ./integration/emulator/
 func BenchmarkScale10kAgents(b *testing.B) {
@@ -106,31 +109,71 @@ func runScale(b *testing.B, agents, cycles int, interval time.Duration) {
 	}
 	fid := ev.Subscribed.FrameworkID
 
+	leader := cl.Leader()
 	runtime.GC()
-	var peakHeap, peakSys uint64
+	var (
+		mu                sync.Mutex // guards peakHeap, peakSys
+		peakHeap, peakSys uint64
+	)
 	sample := func() {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
+		mu.Lock()
+		defer mu.Unlock()
 		peakHeap = max(peakHeap, ms.HeapInuse)
 		peakSys = max(peakSys, ms.Sys)
 	}
 	b.ResetTimer()
+	// The measured span runs from here until the leader has done cycles
+	// more periodic allocation runs (Mesos' allocation cycles), or until a
+	// generous deadline, which fails the benchmark.
+	runs0 := leader.AllocationRuns()
 	cpu0, wall0 := cpuTime(), time.Now()
-	deadline := wall0.Add(time.Duration(cycles) * interval)
-	offers, events := 0, 0
+	deadline := time.NewTimer(3*time.Duration(cycles)*interval + 30*time.Second)
+	defer deadline.Stop()
+	var (
+		wall, cpu   time.Duration
+		runs        AllocationRuns
+		cutShort    bool
+		watcherDone = make(chan struct{})
+	)
+	// The watcher owns the span's end: it samples memory each interval,
+	// stops the clock once the cycles are done (or at the deadline) and then
+	// cancels the stream, which ends the decode loop below; the loop waits
+	// for it before reading what it measured.
 	go func() {
-		// Ends the decode loop at the deadline.
-		select {
-		case <-time.After(time.Until(deadline)):
-		case <-ctx.Done():
+		defer close(watcherDone)
+		defer cancel()
+		tick := time.NewTicker(interval / 10)
+		defer tick.Stop()
+		lastSample := time.Now()
+		for {
+			select {
+			case <-ctx.Done():
+				cutShort = true
+			case <-deadline.C:
+				cutShort = true
+			case <-tick.C:
+				if time.Since(lastSample) >= interval {
+					sample()
+					lastSample = time.Now()
+				}
+				if leader.AllocationRuns().Periodic-runs0.Periodic < uint64(cycles) {
+					continue
+				}
+			}
+			wall, cpu = time.Since(wall0), cpuTime()-cpu0
+			r := leader.AllocationRuns()
+			runs = AllocationRuns{Periodic: r.Periodic - runs0.Periodic, Triggered: r.Triggered - runs0.Triggered}
+			sample()
+			return
 		}
-		cancel()
 	}()
-	lastSample := time.Now()
+	offers, events := 0, 0
 	for {
 		var ev scheduler.Event
 		if err := resp.Decode(&ev); err != nil {
-			break // the deadline cancelled the stream
+			break // the watcher cancelled the stream
 		}
 		events++
 		if ev.Type != scheduler.Event_OFFERS || ctx.Err() != nil {
@@ -148,16 +191,16 @@ func runScale(b *testing.B, agents, cycles int, interval time.Duration) {
 			r.Close()
 		}
 		if err != nil && ctx.Err() == nil {
+			cancel()
+			<-watcherDone
 			b.Fatalf("decline: %v", err)
 		}
-		if time.Since(lastSample) > interval {
-			sample()
-			lastSample = time.Now()
-		}
 	}
-	wall, cpu := time.Since(wall0), cpuTime()-cpu0
-	sample()
+	<-watcherDone
 	b.StopTimer()
+	if cutShort {
+		b.Fatalf("leader did %d periodic allocation runs in %v; want %d", runs.Periodic, wall.Round(time.Millisecond), cycles)
+	}
 
 	cores := cpu.Seconds() / wall.Seconds()
 	heapMiB, sysMiB, rssMiB := float64(peakHeap)/(1<<20), float64(peakSys)/(1<<20), maxRSSMiB()
@@ -166,9 +209,10 @@ func runScale(b *testing.B, agents, cycles int, interval time.Duration) {
 	b.ReportMetric(sysMiB, "go-sys-MiB")
 	b.ReportMetric(rssMiB, "max-rss-MiB")
 	b.ReportMetric(float64(offers)/wall.Seconds(), "offers/s")
-	b.ReportMetric(float64(cycles)/wall.Seconds(), "cycles/s")
-	b.Logf("%d agents, %d cycles of %v in %v: %.3f cores, heap in use %.0f MiB, Go sys %.0f MiB, max RSS %.0f MiB, %d offers in %d events",
-		agents, cycles, interval, wall.Round(time.Millisecond), cores, heapMiB, sysMiB, rssMiB, offers, events)
+	b.ReportMetric(float64(runs.Periodic)/wall.Seconds(), "cycles/s")
+	b.ReportMetric(float64(runs.Triggered), "triggered-runs")
+	b.Logf("%d agents, %d periodic allocation cycles (+%d triggered runs) at %v in %v: %.3f cores, heap in use %.0f MiB, Go sys %.0f MiB, max RSS %.0f MiB, %d offers in %d events",
+		agents, runs.Periodic, runs.Triggered, interval, wall.Round(time.Millisecond), cores, heapMiB, sysMiB, rssMiB, offers, events)
 	if offers < agents {
 		b.Errorf("only %d offers for %d agents", offers, agents)
 	}
