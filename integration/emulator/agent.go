@@ -16,6 +16,8 @@ import (
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/executor"
+
+	"github.com/healer-mesos/healer/internal/mesosduration"
 )
 
 // Mesos' agent defaults (src/slave/constants.hpp, src/slave/flags.cpp).
@@ -618,7 +620,7 @@ func (a *Agent) awaitRegistrationLocked(e *agentExecutor, timeout time.Duration,
 		e.termination = &executorTermination{
 			state:   state,
 			reason:  reason,
-			message: "Executor did not " + verb + " within " + formatMesosDuration(timeout),
+			message: "Executor did not " + verb + " within " + mesosduration.Format(timeout),
 		}
 		a.destroyExecutorLocked(e)
 	})
@@ -1290,29 +1292,6 @@ func (a *Agent) taskAcknowledgedLocked(fid, tid string) {
 		}
 	}
 	a.gcFrameworkLocked(f)
-}
-
-// formatMesosDuration writes a duration as stout's Duration does: the
-// largest unit not exceeding it, full precision ("5secs", "1.5secs", "15mins").
-func formatMesosDuration(d time.Duration) string {
-	units := []struct {
-		size time.Duration
-		name string
-	}{
-		{7 * 24 * time.Hour, "weeks"},
-		{24 * time.Hour, "days"},
-		{time.Hour, "hrs"},
-		{time.Minute, "mins"},
-		{time.Second, "secs"},
-		{time.Millisecond, "ms"},
-		{time.Microsecond, "us"},
-	}
-	for _, u := range units {
-		if d >= u.size {
-			return strconv.FormatFloat(float64(d)/float64(u.size), 'f', -1, 64) + u.name
-		}
-	}
-	return strconv.FormatInt(int64(d), 10) + "ns"
 }
 
 // mailbox runs posted functions one at a time in order. It has a goroutine

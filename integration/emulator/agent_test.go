@@ -203,14 +203,6 @@ func TestAgentDefaults(t *testing.T) {
 	if len(info.Resources) != 4 {
 		t.Errorf("default resources = %v", info.Resources)
 	}
-	if got := formatMesosDuration(5 * time.Second); got != "5secs" {
-		t.Errorf("5s formats as %q", got)
-	}
-	for d, want := range map[time.Duration]string{15 * time.Minute: "15mins", 1500 * time.Millisecond: "1.5secs", 2 * time.Second: "2secs", 300 * time.Millisecond: "300ms"} {
-		if got := formatMesosDuration(d); got != want {
-			t.Errorf("formatMesosDuration(%v) = %q, want %q", d, got, want)
-		}
-	}
 }
 
 func TestPingPong(t *testing.T) {

@@ -18,6 +18,8 @@ import (
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/executor"
+
+	"github.com/healer-mesos/healer/internal/mesosduration"
 )
 
 // defaultExecutorPath is the PATH an executor gets when nothing else sets it
@@ -65,10 +67,10 @@ func (a *Agent) executorEnvLocked(e *agentExecutor, extra *mesos.Environment) []
 		set("MESOS_CHECKPOINT", "0")
 	}
 	set("MESOS_HTTP_COMMAND_EXECUTOR", "0")
-	set("MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", formatMesosDuration(a.shutdownGraceLocked(e)))
+	set("MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", mesosduration.Format(a.shutdownGraceLocked(e)))
 	if checkpoint {
-		set("MESOS_RECOVERY_TIMEOUT", formatMesosDuration(a.cfg.RecoveryTimeout))
-		set("MESOS_SUBSCRIPTION_BACKOFF_MAX", formatMesosDuration(a.cfg.ExecutorReregistrationTimeout))
+		set("MESOS_RECOVERY_TIMEOUT", mesosduration.Format(a.cfg.RecoveryTimeout))
+		set("MESOS_SUBSCRIPTION_BACKOFF_MAX", mesosduration.Format(a.cfg.ExecutorReregistrationTimeout))
 	}
 	if extra != nil {
 		for _, v := range extra.Variables {
