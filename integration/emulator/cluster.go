@@ -12,6 +12,8 @@ import (
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+
+	"github.com/healer-mesos/healer/internal/zkurl"
 )
 
 // ClusterConfig configures an emulated Mesos cluster: masters (one leading),
@@ -115,9 +117,9 @@ func NewCluster(cfg ClusterConfig) (*Cluster, error) {
 	}
 	c := &Cluster{cfg: cfg, rec: cfg.Recorder, log: cfg.Logger, reg: NewRegistry(), stop: make(chan struct{}), byID: make(map[string]*clusterAgent)}
 	if cfg.ZK != "" {
-		u, err := ParseZKURL(cfg.ZK)
+		u, err := zkurl.Parse(cfg.ZK)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("emulator: %w", err)
 		}
 		c.zk = &ZKConfig{URL: u, SessionTimeout: cfg.ZKSessionTimeout, Logger: cfg.Logger}
 	}

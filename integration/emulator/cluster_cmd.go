@@ -12,6 +12,8 @@ import (
 
 	"github.com/gogo/protobuf/proto"
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+
+	"github.com/healer-mesos/healer/internal/zkurl"
 )
 
 // EmulatorConfig is the configuration of the mesos-emulator command: a
@@ -115,7 +117,7 @@ func (c EmulatorConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("--heartbeat_interval=%v: must be positive", c.HeartbeatInterval))
 	}
 	if c.ZK != "" {
-		if _, err := ParseZKURL(c.ZK); err != nil {
+		if _, err := zkurl.Parse(c.ZK); err != nil {
 			errs = append(errs, fmt.Errorf("--zk: %w", err))
 		}
 	}

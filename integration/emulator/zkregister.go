@@ -17,6 +17,7 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
 	"github.com/healer-mesos/healer/integration/emulator/mesosjson"
+	"github.com/healer-mesos/healer/internal/zkurl"
 )
 
 // DefaultZKSessionTimeout is Mesos' --zk_session_timeout, used by masters and
@@ -27,66 +28,11 @@ const DefaultZKSessionTimeout = 10 * time.Second
 // JSON under since Mesos 0.24 (src/master/constants.hpp MASTER_INFO_JSON_LABEL).
 const zkMemberLabel = "json.info"
 
-// ZKURL is a parsed zk://[user:password@]host:port[,host:port...]/path URL.
-type ZKURL struct {
-	Servers []string // host:port of each ZooKeeper server
-	Path    string   // the group's znode, e.g. /mesos; never "/"
-	// User and Password, when set, authenticate with the digest scheme;
-	// nodes are then created readable by the world and writable only by
-	// their creator, as Mesos does.
-	User, Password string
-}
-
-// ParseZKURL parses a ZooKeeper URL the way Mesos' zookeeper::URL::parse and
-// the master detector do (include/mesos/zookeeper/url.hpp).
-func ParseZKURL(s string) (ZKURL, error) {
-	rest, ok := strings.CutPrefix(s, "zk://")
-	if !ok {
-		return ZKURL{}, fmt.Errorf("emulator: parse ZooKeeper URL %q: expecting 'zk://' at the beginning of the URL", s)
-	}
-	var u ZKURL
-	// Credentials are everything before the last '@' (a password may hold '@').
-	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
-		cred := rest[:i]
-		rest = rest[i+1:]
-		user, pass, ok := strings.Cut(cred, ":")
-		if !ok {
-			return ZKURL{}, fmt.Errorf("emulator: parse ZooKeeper URL %q: expecting 'user:password' credentials", s)
-		}
-		u.User, u.Password = user, pass
-	}
-	// The path starts at the first '/'.
-	i := strings.IndexByte(rest, '/')
-	if i < 0 {
-		return ZKURL{}, fmt.Errorf("emulator: parse ZooKeeper URL %q: expecting a path", s)
-	}
-	servers, path := rest[:i], rest[i:]
-	if path == "/" {
-		return ZKURL{}, fmt.Errorf("emulator: parse ZooKeeper URL %q: Expecting a (chroot) path for ZooKeeper ('/' is not supported)", s)
-	}
-	u.Path = strings.TrimSuffix(path, "/")
-	for _, hp := range strings.Split(servers, ",") {
-		if _, _, err := net.SplitHostPort(hp); err != nil {
-			return ZKURL{}, fmt.Errorf("emulator: parse ZooKeeper URL %q: server %q: %w", s, hp, err)
-		}
-		u.Servers = append(u.Servers, hp)
-	}
-	return u, nil
-}
-
-// String formats the URL back, credentials included.
-func (u ZKURL) String() string {
-	cred := ""
-	if u.User != "" || u.Password != "" {
-		cred = u.User + ":" + u.Password + "@"
-	}
-	return "zk://" + cred + strings.Join(u.Servers, ",") + u.Path
-}
-
-// acl is the ACL Mesos gives the group's nodes: open without credentials,
+// zkACL is the ACL Mesos gives the group's nodes: open without credentials,
 // "world: read, authenticated creator: all" with them
-// (zookeeper::EVERYONE_READ_CREATOR_ALL).
-func (u ZKURL) acl() []zk.ACL {
+// (zookeeper::EVERYONE_READ_CREATOR_ALL). With credentials, nodes are
+// readable by the world and writable only by their creator.
+func zkACL(u zkurl.URL) []zk.ACL {
 	if u.User == "" && u.Password == "" {
 		return zk.WorldACL(zk.PermAll)
 	}
@@ -98,7 +44,7 @@ func (u ZKURL) acl() []zk.ACL {
 
 // ZKConfig configures a ZooKeeper session of a contender or detector.
 type ZKConfig struct {
-	URL            ZKURL
+	URL            zkurl.URL     // from zkurl.Parse
 	SessionTimeout time.Duration // 0: DefaultZKSessionTimeout
 	// ConnectTimeout bounds the wait for the first session; 0: 15 s.
 	ConnectTimeout time.Duration
@@ -335,7 +281,7 @@ func NewZKContender(cfg ZKConfig, info mesos.MasterInfo) (*ZKContender, error) {
 	if err != nil {
 		return nil, err
 	}
-	acl := cfg.URL.acl()
+	acl := zkACL(cfg.URL)
 	if err := ensurePath(conn, cfg.URL.Path, acl); err != nil {
 		conn.Close()
 		return nil, err
