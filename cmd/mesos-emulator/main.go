@@ -45,6 +45,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mesos-emulator: %v\n", err)
 		return 2
 	}
+	// The binary runs for days: keep only the latest records.
+	ccfg.Recorder = &emulator.Recorder{Limit: emulator.DefaultRecorderLimit}
 	cluster, err := emulator.NewCluster(ccfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "mesos-emulator: %v\n", err)

@@ -320,12 +320,11 @@ func TestRecorderLimit(t *testing.T) {
 		}
 		t.Errorf("records %s, dropped %d; want 15..24, dropped 15", strings.Join(details, ","), r.Dropped())
 	}
-	var unlimited Recorder
-	unlimited.Limit = -1
-	for range 5 {
+	var unlimited Recorder // the zero value keeps everything
+	for range DefaultRecorderLimit + 5 {
 		unlimited.Add(Record{})
 	}
-	if len(unlimited.Records()) != 5 || unlimited.Dropped() != 0 {
+	if len(unlimited.Records()) != DefaultRecorderLimit+5 || unlimited.Dropped() != 0 {
 		t.Error("unlimited recorder dropped records")
 	}
 }
