@@ -20,7 +20,10 @@
 //     MaxOperatorEventStreamSubscribers, the oldest closed first);
 //   - master registration in a real ZooKeeper (zkregister.go: json.info_
 //     sequential ephemeral nodes), leadership by lowest sequence, and 307
-//     redirects from non-leading masters.
+//     redirects from non-leading masters;
+//   - the discovery endpoints /master/redirect (307 to the leader's
+//     //host:port) and /master/health (200, empty), also without the
+//     /master prefix.
 //
 // Every master stream (scheduler and operator) is an eventQueue the master
 // fills under its lock and one goroutine writes out (event_queue.go), so a
@@ -61,8 +64,9 @@
 //
 // Every launch, kill, status update, operator call and fault is recorded
 // by a Recorder (recorder.go) with its time, so a test can check invariants
-// over a whole run. It keeps the latest Limit records
-// (DefaultRecorderLimit; negative for no limit) and counts the dropped
-// ones; task_limits.go likewise bounds what the master keeps per task and
-// framework, so the demo can run for days.
+// over a whole run (Recorder.Verify, e.g. LaunchedAtMostOnce). A Cluster's
+// Recorder keeps every record; the mesos-emulator binary, which runs for
+// days, caps it at DefaultRecorderLimit, counting what it drops, and a
+// verifier must see Dropped() == 0. task_limits.go likewise bounds what the
+// master keeps per task and framework.
 package emulator

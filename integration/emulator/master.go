@@ -346,7 +346,47 @@ func (m *Master) Handler() http.Handler {
 	mux.HandleFunc("/master/api/v1/scheduler", m.serveScheduler)
 	mux.HandleFunc("/api/v1", m.serveOperator)
 	mux.HandleFunc("/master/api/v1", m.serveOperator)
+	mux.HandleFunc("/redirect", m.serveRedirect)
+	mux.HandleFunc("/redirect/", m.serveRedirect)
+	mux.HandleFunc("/master/redirect", m.serveRedirect)
+	mux.HandleFunc("/master/redirect/", m.serveRedirect)
+	mux.HandleFunc("/health", serveHealth)
+	mux.HandleFunc("/master/health", serveHealth)
 	return mux
+}
+
+// serveRedirect is Mesos' /master/redirect (Master::Http::redirect, the
+// REDIRECT endpoint tools use to find the leader): 307 to the leading
+// master's root as a protocol-relative //host:port, from a standby and
+// from the leader itself alike; 503 No leader elected when none is known;
+// 404 for paths below it, which Mesos refuses to avoid a redirect loop. It
+// answers any method and, like /health, needs no authentication.
+func (m *Master) serveRedirect(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/redirect" && r.URL.Path != "/master/redirect" {
+		http.NotFound(w, r)
+		return
+	}
+	m.mu.Lock()
+	leader := m.leader
+	if m.leading {
+		leader = LeaderHostPort(m.info)
+	}
+	m.mu.Unlock()
+	if leader == "" {
+		writeError(w, http.StatusServiceUnavailable, "No leader elected")
+		return
+	}
+	w.Header().Del("Content-Type")
+	w.Header().Set("Location", "//"+leader)
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusTemporaryRedirect)
+}
+
+// serveHealth is Mesos' /master/health: 200 OK with an empty body from any
+// running master, leading or not (Master::Http::health).
+func serveHealth(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusOK)
 }
 
 // checkLeader applies mesos-protocol.md 0.2 steps 2–3: a standby redirects
