@@ -13,6 +13,7 @@ import (
 	"github.com/gogo/protobuf/proto"
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
+	"github.com/healer-mesos/healer/internal/mesosduration"
 	"github.com/healer-mesos/healer/internal/zkurl"
 )
 
@@ -62,13 +63,13 @@ func (c *EmulatorConfig) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", c.Listen, "host:port of the first master (further masters take the following ports; port 0 picks free ports)")
 	fs.IntVar(&c.Masters, "masters", c.Masters, "number of masters")
 	fs.IntVar(&c.Agents, "agents", c.Agents, "number of agents")
-	fs.DurationVar(&c.AllocationInterval, "allocation_interval", c.AllocationInterval, "master --allocation_interval")
-	fs.DurationVar(&c.OfferTimeout, "offer_timeout", c.OfferTimeout, "master --offer_timeout (0: offers never expire)")
-	fs.DurationVar(&c.AgentPingTimeout, "agent_ping_timeout", c.AgentPingTimeout, "master --agent_ping_timeout")
+	fs.Var(mesosduration.Value{D: &c.AllocationInterval}, "allocation_interval", "master --allocation_interval (Mesos form, e.g. 1secs, or Go form, e.g. 1s)")
+	fs.Var(mesosduration.Value{D: &c.OfferTimeout}, "offer_timeout", "master --offer_timeout, e.g. 15mins (0: offers never expire)")
+	fs.Var(mesosduration.Value{D: &c.AgentPingTimeout}, "agent_ping_timeout", "master --agent_ping_timeout, e.g. 15secs")
 	fs.IntVar(&c.MaxAgentPingTimeouts, "max_agent_ping_timeouts", c.MaxAgentPingTimeouts, "master --max_agent_ping_timeouts")
-	fs.DurationVar(&c.HeartbeatInterval, "heartbeat_interval", c.HeartbeatInterval, "scheduler stream heartbeat interval (fixed at 15s in Mesos)")
+	fs.Var(mesosduration.Value{D: &c.HeartbeatInterval}, "heartbeat_interval", "scheduler stream heartbeat interval, e.g. 15secs (fixed at 15secs in Mesos)")
 	fs.StringVar(&c.ZK, "zk", c.ZK, "zk://[user:pass@]host:port[,...]/path: masters contend in this ZooKeeper group (empty: master 0 leads)")
-	fs.DurationVar(&c.ZKSessionTimeout, "zk_session_timeout", c.ZKSessionTimeout, "master --zk_session_timeout")
+	fs.Var(mesosduration.Value{D: &c.ZKSessionTimeout}, "zk_session_timeout", "master --zk_session_timeout, e.g. 10secs")
 	fs.StringVar(&c.Zones, "zones", c.Zones, "comma-separated fault-domain zones spread round-robin over the agents")
 	fs.StringVar(&c.Region, "region", c.Region, "fault-domain region of the agents (with --zones)")
 	fs.StringVar(&c.AgentResources, "resources", c.AgentResources, "agent --resources, e.g. cpus:4;mem:8192;disk:10240;ports:[31000-32000]")
@@ -98,14 +99,14 @@ func (c EmulatorConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("--agents=%d: must not be negative", c.Agents))
 	}
 	if c.AllocationInterval <= 0 {
-		errs = append(errs, fmt.Errorf("--allocation_interval=%v: must be positive", c.AllocationInterval))
+		errs = append(errs, fmt.Errorf("--allocation_interval=%s: must be positive", mesosduration.Format(c.AllocationInterval)))
 	}
 	if c.OfferTimeout < 0 {
-		errs = append(errs, fmt.Errorf("--offer_timeout=%v: must not be negative", c.OfferTimeout))
+		errs = append(errs, fmt.Errorf("--offer_timeout=%s: must not be negative", mesosduration.Format(c.OfferTimeout)))
 	}
 	if c.AgentPingTimeout < time.Second || c.AgentPingTimeout > 15*time.Minute {
 		// Mesos' own bounds for --agent_ping_timeout.
-		errs = append(errs, fmt.Errorf("--agent_ping_timeout=%v: must be within 1s and 15mins", c.AgentPingTimeout))
+		errs = append(errs, fmt.Errorf("--agent_ping_timeout=%s: must be within 1secs and 15mins", mesosduration.Format(c.AgentPingTimeout)))
 	}
 	if c.MaxAgentPingTimeouts < 1 {
 		errs = append(errs, fmt.Errorf("--max_agent_ping_timeouts=%d: must be at least 1", c.MaxAgentPingTimeouts))
@@ -114,7 +115,7 @@ func (c EmulatorConfig) Validate() error {
 		errs = append(errs, errors.New("HTTP authentication needs --credentials"))
 	}
 	if c.HeartbeatInterval <= 0 {
-		errs = append(errs, fmt.Errorf("--heartbeat_interval=%v: must be positive", c.HeartbeatInterval))
+		errs = append(errs, fmt.Errorf("--heartbeat_interval=%s: must be positive", mesosduration.Format(c.HeartbeatInterval)))
 	}
 	if c.ZK != "" {
 		if _, err := zkurl.Parse(c.ZK); err != nil {
@@ -122,7 +123,7 @@ func (c EmulatorConfig) Validate() error {
 		}
 	}
 	if c.ZKSessionTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("--zk_session_timeout=%v: must be positive", c.ZKSessionTimeout))
+		errs = append(errs, fmt.Errorf("--zk_session_timeout=%s: must be positive", mesosduration.Format(c.ZKSessionTimeout)))
 	}
 	if _, err := ParseResources(c.AgentResources); err != nil {
 		errs = append(errs, fmt.Errorf("--resources: %w", err))
