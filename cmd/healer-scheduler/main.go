@@ -1,9 +1,10 @@
 // Command healer-scheduler is healer's Mesos framework. Its configuration is
 // described in docs/configuration.md and by --help.
 //
-// Exit codes: 0 after --help or a successful --validate_only; 2 when the
-// configuration is invalid (the message names the setting, before anything
-// else is done); 1 when the scheduler stops on an error.
+// Exit codes: 0 after --help or a successful --validate_only or
+// --print_config; 2 when the configuration is invalid (the message lists
+// every problem, each naming the setting, before anything else is done); 1
+// when the scheduler stops on an error.
 package main
 
 import (
@@ -27,15 +28,19 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, config.Usage())
 		return 0
 	}
-	if err == nil {
-		// The coordinator checks the policy too; a configuration it would
-		// refuse must fail here, not when the runtime starts.
-		_, err = cfg.Policy()
-	}
 	if err != nil {
 		fmt.Fprintf(stderr, "healer-scheduler: invalid configuration:\n  %s\n",
 			strings.ReplaceAll(err.Error(), "\n", "\n  "))
 		return 2
+	}
+	if cfg.PrintConfig {
+		out, err := cfg.MarshalFile()
+		if err != nil {
+			fmt.Fprintf(stderr, "healer-scheduler: --print_config: %v\n", err)
+			return 1
+		}
+		stdout.Write(out)
+		return 0
 	}
 	log := newLogger(cfg, stderr)
 	attrs := []any{}
@@ -43,8 +48,8 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		attrs = append(attrs, slog.String(kv[0], kv[1]))
 	}
 	log.Info("effective configuration", attrs...)
-	if cfg.ZK == "" {
-		log.Warn("no --zk: healer's state would be kept in memory only and lost on restart; use this for trial runs only")
+	for _, w := range cfg.Warnings() {
+		log.Warn(w)
 	}
 	if cfg.ValidateOnly {
 		log.Info("configuration is valid", "mode", cfg.Mode)
@@ -52,7 +57,7 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 	}
 	// TODO(scheduler runtime): subscribe to the master, elect a leader, run
 	// the coordinator. Until then, refuse to pretend to be running.
-	log.Error("the scheduler runtime is not implemented yet: healer-scheduler can only check its configuration (--validate_only)")
+	log.Error("the scheduler runtime is not implemented yet: healer-scheduler can only check its configuration (--validate_only, --print_config)")
 	return 1
 }
 

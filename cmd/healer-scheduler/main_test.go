@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -91,7 +92,7 @@ func TestBadRepairOrderExitsBeforeAnythingElse(t *testing.T) {
 	if code != 2 {
 		t.Errorf("exit code %d, want 2", code)
 	}
-	if !strings.Contains(stderr, `--repair_order: unknown repair id "rebot" (not in --repair_set, and not a built-in: isolate)`) {
+	if !strings.Contains(stderr, `--repair_order=rebot:slave: unknown repair id "rebot"; did you mean "reboot"? (not in --repair_set, and not a built-in: isolate; define it in --repair_set or fix the name)`) {
 		t.Errorf("stderr does not name the bad value:\n%s", stderr)
 	}
 	if strings.Contains(stderr, "effective configuration") || stdout != "" {
@@ -109,7 +110,7 @@ func TestEnvironment(t *testing.T) {
 		t.Errorf("num_allowed_repairs = %v, want 3 from HEALER_NUM_ALLOWED_REPAIRS", got)
 	}
 	code, _, stderr = runBinary(t, []string{"HEALER_NUM_ALLOWED_REPAIRS=0"}, "--master=m1:5050", "--repair_order=isolate")
-	if code != 2 || !strings.Contains(stderr, "HEALER_NUM_ALLOWED_REPAIRS: must be at least 1, got 0") {
+	if code != 2 || !strings.Contains(stderr, "HEALER_NUM_ALLOWED_REPAIRS=0: must be at least 1, got 0") {
 		t.Errorf("exit %d, stderr:\n%s", code, stderr)
 	}
 }
@@ -149,5 +150,52 @@ func TestHelp(t *testing.T) {
 	code, stdout, _ := runBinary(t, nil, "--help")
 	if code != 0 || !strings.Contains(stdout, "--repair_order (HEALER_REPAIR_ORDER)") {
 		t.Errorf("exit %d, stdout:\n%s", code, stdout)
+	}
+}
+
+// --print_config writes the effective configuration as a config file that
+// the binary reads back to the same effective settings.
+func TestPrintConfig(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "healer.yaml")
+	body := "master: m1:5050\nrepair_set: {reboot: /sbin/reboot}\nrepair_order: [{action: reboot, scope: agent, timeout: 20m, drain: true}, isolate]\nladders:\n  disk_full: [isolate]\nzone_caps: {a: 1}\n"
+	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runBinary(t, []string{"HEALER_MODE=observe"}, "--config="+file, "--probation=1m", "--print_config")
+	if code != 0 || stderr != "" {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	printed := filepath.Join(dir, "printed.yaml")
+	if err := os.WriteFile(printed, []byte(stdout), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, want := runBinary(t, []string{"HEALER_MODE=observe"}, "--config="+file, "--probation=1m", "--validate_only", "--log_format=json")
+	code, _, got := runBinary(t, nil, "--config="+printed, "--validate_only", "--log_format=json")
+	if code != 0 {
+		t.Fatalf("printed config does not load: exit %d\n%s\n%s", code, got, stdout)
+	}
+	w, g := effective(t, want), effective(t, got)
+	delete(w, "time")
+	delete(g, "time")
+	delete(w, "config")
+	delete(g, "config")
+	if !reflect.DeepEqual(w, g) {
+		t.Errorf("reloaded printed config differs:\n%v\n%v\n%s", w, g, stdout)
+	}
+}
+
+func TestMissingSecretFile(t *testing.T) {
+	code, _, stderr := runBinary(t, nil, "--master=m1:5050", "--principal=p", "--secret_file=/nonexistent", "--validate_only")
+	if code != 2 || !strings.Contains(stderr, "--secret_file=/nonexistent: cannot read the principal's secret") {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+}
+
+// Every problem at once, one per line.
+func TestEveryProblemReported(t *testing.T) {
+	code, _, stderr := runBinary(t, nil, "--master=m1:5050", "--mode=foo", "--probation=x")
+	if code != 2 || !strings.Contains(stderr, "  --mode=foo: unknown mode \"foo\"") || !strings.Contains(stderr, "\n  --probation=x: invalid duration \"x\"") {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
 	}
 }

@@ -6,8 +6,8 @@
 //
 // Every setting has a Mesos-style flag (--snake_case). The same setting can
 // be given as an environment variable HEALER_<FLAG_NAME_UPPERCASE> (how
-// Marathon configures apps) and, except --config and --validate_only, as a
-// key of the same name in the --config file. For each setting the value
+// Marathon configures apps) and, except --config, --validate_only and
+// --print_config, as a key of the same name in the --config file. For each setting the value
 // comes from exactly one place, the first of:
 //
 //  1. the command line (--num_allowed_repairs=2),
@@ -24,6 +24,10 @@
 // The config file is YAML, or JSON (chosen by a .json extension or a leading
 // '{'). Unknown keys are errors that name the key, because a typo in a safety
 // setting must never be silently ignored; so are unknown HEALER_* variables.
+// The HEALER_ prefix belongs to the scheduler's settings alone: repair
+// commands get their context as REPAIR_* variables (StepEnvAgentID and the
+// rest), so an operator who tries a step command in the scheduler's shell
+// cannot break start-up.
 //
 // # The self-healing design's flags
 //
@@ -43,9 +47,11 @@
 //
 // # Contract
 //
-// Load returns either an error that names the offending flag, variable or
-// key, its value and what to do, or a Config that has passed Validate and in
-// which every step has a non-zero timeout. Load reads no process globals:
+// Load returns either an error that lists every problem found, each naming
+// the offending flag, variable or key, its value and what to do, or a Config
+// that has passed Validate (the coordinator's own policy checks included),
+// whose secret file is readable, and in which every step has a non-zero
+// timeout. Load reads no process globals:
 // arguments and environment are passed in, so tests and main share it.
 package config
 
@@ -53,12 +59,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"net"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/healer-mesos/healer/internal/zkurl"
 )
 
 // Config is everything healer-scheduler is configured with.
@@ -87,8 +96,10 @@ type Config struct {
 	TaskMemMB float64
 
 	// ZooKeeper. ZK is zk://[user:pass@]host:port,.../path; the path is
-	// healer's chroot (default /healer), as in Mesos' own --zk. Empty means an
-	// in-memory store, for trial runs only.
+	// healer's chroot, DefaultZKPath when the URL names none (added before
+	// parsing, so "zk://h:2181" is zk://h:2181/healer; a path of "/" alone is
+	// refused, as Mesos refuses it). Empty means an in-memory store, for
+	// trial runs only.
 	ZK               string
 	ZKSessionTimeout time.Duration
 
@@ -139,11 +150,18 @@ type Config struct {
 	LogLevel     string
 	ConfigFile   string
 	ValidateOnly bool
+	// PrintConfig asks for the effective configuration as a config file on
+	// stdout (see MarshalFile) instead of running.
+	PrintConfig bool
 
-	// origin says where each setting came from (flag name → source), for
+	// origin says where each setting came from (flag name → source), and raw
+	// the value as written on the command line or in the environment, for
 	// error messages. Nil for a Config not made by Load.
 	origin map[string]source
+	raw    map[string]string
 	file   string
+	// secretMode is the secret file's mode, for Warnings.
+	secretMode fs.FileMode
 }
 
 type source int
@@ -221,63 +239,61 @@ func (c *Config) bindings() []binding {
 		{"log_format", "text or json", &choiceValue{&c.LogFormat, []string{"text", "json"}}, true},
 		{"log_level", "debug, info, warn or error", &choiceValue{&c.LogLevel, []string{"debug", "info", "warn", "error"}}, true},
 		{"config", "YAML or JSON config file (per-problem ladders, zone caps, any flag)", &stringValue{&c.ConfigFile}, false},
-		{"validate_only", "check the configuration, print it and exit 0 (or 2 on error)", &boolValue{&c.ValidateOnly}, false},
+		{"validate_only", "check the configuration, log the effective settings and exit 0 (or 2 on error)", &boolValue{&c.ValidateOnly}, false},
+		{"print_config", "check the configuration, write it to stdout as a YAML config file (ZooKeeper passwords hidden) and exit 0 (or 2 on error)", &boolValue{&c.PrintConfig}, false},
 	}
 	return b
 }
 
 // AddFlags registers every setting on fs, bound to c's fields, with c's
-// current values as defaults. Call it on a Default() Config.
-func (c *Config) AddFlags(fs *flag.FlagSet) { c.addFlags(fs, nil) }
-
-// addFlags is AddFlags that also records the first Set error, with the flag
-// name and value, in *firstErr: the flag package's own wording
-// ("invalid value ... for flag -x") is not what an operator should read.
-func (c *Config) addFlags(fs *flag.FlagSet, firstErr *error) {
+// current values as defaults. Call it on a Default() Config. (Load parses
+// the command line itself, so that it can report every bad flag at once.)
+func (c *Config) AddFlags(fs *flag.FlagSet) {
 	for _, b := range c.bindings() {
-		fs.Var(&capture{binding: b, firstErr: firstErr}, b.name, b.usage)
+		fs.Var(b.value, b.name, b.usage)
 	}
-}
-
-type capture struct {
-	binding
-	firstErr *error
-}
-
-func (v *capture) String() string {
-	if v == nil || v.value == nil {
-		return "" // flag.isZeroValue builds a zero capture.
-	}
-	return v.value.String()
-}
-
-func (v *capture) Set(s string) error {
-	err := v.value.Set(s)
-	if err != nil && v.firstErr != nil && *v.firstErr == nil {
-		*v.firstErr = fmt.Errorf("--%s=%s: %w", v.name, s, err)
-	}
-	return err
-}
-
-func (v *capture) IsBoolFlag() bool {
-	b, ok := v.value.(interface{ IsBoolFlag() bool })
-	return ok && b.IsBoolFlag()
 }
 
 // EnvName is the environment variable for a flag: HEALER_ and the flag name
 // in upper case.
-func EnvName(flagName string) string { return "HEALER_" + strings.ToUpper(flagName) }
+func EnvName(flagName string) string { return envPrefix + strings.ToUpper(flagName) }
+
+const envPrefix = "HEALER_"
 
 // label names a setting the way the operator wrote it, so an error points at
-// the right place: --x, HEALER_X or "config file F: x".
+// the right place: --x=value, HEALER_X=value or "config file F: x".
 func (c *Config) label(name string) string {
+	raw, hasRaw := c.raw[name]
 	switch c.origin[name] {
 	case fromEnv:
-		return EnvName(name)
+		return EnvName(name) + "=" + redactValue(name, raw)
 	case fromFile:
 		return fmt.Sprintf("config file %s: %s", c.file, name)
+	case fromFlag:
+		if hasRaw {
+			return "--" + name + "=" + redactValue(name, raw)
+		}
 	}
 	return "--" + name
+}
+
+// repairSetName names where repair_set came from, without its value.
+func (c *Config) repairSetName() string {
+	switch c.origin["repair_set"] {
+	case fromEnv:
+		return EnvName("repair_set")
+	case fromFile:
+		return "the config file's repair_set"
+	}
+	return "--repair_set"
+}
+
+// redactValue hides the ZooKeeper password in the value of a setting.
+func redactValue(name, v string) string {
+	if name == "zk" || name == "master" {
+		return zkurl.Redact(v)
+	}
+	return v
 }
 
 // finalize fills what depends on other settings once all sources are in.
@@ -296,11 +312,29 @@ func (c *Config) finalize() {
 }
 
 // Validate checks the whole configuration and returns every problem found,
-// joined, each naming the setting, its value and what to do.
+// joined, one per line, each naming the setting, its value and what to do.
+// It includes the coordinator's own checks of the policy (Policy), so a
+// configuration the coordinator would refuse fails here, at start-up.
 func (c Config) Validate() error {
 	var errs []error
+	for _, p := range c.problems() {
+		errs = append(errs, p.err)
+	}
+	return errors.Join(errs...)
+}
+
+// problem is one thing wrong with a Config, and the setting it is about
+// ("repairs" for the cross-checks of repair_set, repair_order and ladders;
+// "policy" for the coordinator's checks).
+type problem struct {
+	name string
+	err  error
+}
+
+func (c Config) problems() []problem {
+	var errs []problem
 	bad := func(name, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{c.label(name)}, args...)...))
+		errs = append(errs, problem{name, fmt.Errorf("%s: "+format, append([]any{c.label(name)}, args...)...)})
 	}
 
 	if strings.TrimSpace(c.Master) == "" {
@@ -309,7 +343,9 @@ func (c Config) Validate() error {
 		bad("master", "%v", err)
 	}
 	if c.ZK != "" {
-		if _, err := ParseZKURL(c.ZK); err != nil {
+		if _, err := c.ZKURL(); err != nil && zkurl.HasPath(c.ZK) {
+			bad("zk", "%v; or leave the path out for healer's default chroot %s", err, DefaultZKPath)
+		} else if err != nil {
 			bad("zk", "%v", err)
 		}
 	}
@@ -387,8 +423,16 @@ func (c Config) Validate() error {
 		bad("mode", "%v", err)
 	}
 
-	errs = append(errs, c.validateRepairs()...)
-	return errors.Join(errs...)
+	for _, err := range c.validateRepairs() {
+		errs = append(errs, problem{"repairs", err})
+	}
+	if len(errs) == 0 {
+		// The coordinator's checks, on a configuration that passed ours.
+		if _, err := c.Policy(); err != nil {
+			errs = append(errs, problem{"policy", err})
+		}
+	}
+	return errs
 }
 
 func (c Config) validateRepairs() []error {
@@ -402,8 +446,16 @@ func (c Config) validateRepairs() []error {
 		}
 		known[r.ID] = true
 	}
+	ids := Builtins()
+	for _, r := range c.RepairSet {
+		ids = append(ids, r.ID)
+	}
 	unknown := func(id string) string {
-		return fmt.Sprintf("unknown repair id %q (not in %s, and not a built-in: %s)", id, c.label("repair_set"), strings.Join(Builtins(), ", "))
+		hint := ""
+		if s := closest(id, ids); s != "" {
+			hint = fmt.Sprintf("; did you mean %q?", s)
+		}
+		return fmt.Sprintf("unknown repair id %q%s (not in %s, and not a built-in: %s; define it in --repair_set or fix the name)", id, hint, c.repairSetName(), strings.Join(Builtins(), ", "))
 	}
 	checkLadder := func(where string, steps []Step) {
 		seen := map[string]bool{}
@@ -464,15 +516,19 @@ func checkProblem(p string) error {
 	return nil
 }
 
-// checkMaster accepts what Mesos' own --master accepts, less file://.
+// checkMaster accepts what Mesos' own --master accepts, less file://: a
+// zk:// URL (with its path: the master group's znode, which Mesos requires
+// for detection) or host:port[,host:port...].
 func checkMaster(m string) error {
-	if strings.HasPrefix(m, "zk://") {
-		_, err := ParseZKURL(m)
-		return err
+	if strings.HasPrefix(strings.TrimSpace(m), zkurl.Scheme) {
+		if _, err := zkurl.Parse(m); err != nil {
+			return fmt.Errorf("%w; the path is required: Mesos masters elect their leader under it (usually /mesos)", err)
+		}
+		return nil
 	}
 	for _, hp := range strings.Split(m, ",") {
 		if err := checkHostPort(strings.TrimSpace(hp)); err != nil {
-			return fmt.Errorf("%q: %w (want host:port, a comma-separated list, or zk://host:port/mesos)", m, err)
+			return fmt.Errorf("%w (want host:port, a comma-separated list, or zk://host:port/mesos)", err)
 		}
 	}
 	return nil
@@ -492,71 +548,10 @@ func checkHostPort(hp string) error {
 	return nil
 }
 
-// ZKURL is a parsed zk://[user:pass@]host:port,.../path.
-type ZKURL struct {
-	Servers  []string
-	User     string
-	Password string
-	// Path is the chroot, DefaultZKPath when the URL has none.
-	Path string
-}
-
-// ParseZKURL parses zk://[user:pass@]host:port,host:port,.../path, the form
-// Mesos uses for its --zk and --master flags.
-func ParseZKURL(s string) (ZKURL, error) {
-	rest, ok := strings.CutPrefix(s, "zk://")
-	if !ok {
-		return ZKURL{}, fmt.Errorf("%q is not a zk:// URL (want zk://[user:pass@]host:port,.../path)", redactZK(s))
-	}
-	var z ZKURL
-	hosts, path, _ := strings.Cut(rest, "/")
-	if cred, h, ok := strings.Cut(hosts, "@"); ok {
-		hosts = h
-		u, p, ok := strings.Cut(cred, ":")
-		if !ok || u == "" {
-			return ZKURL{}, fmt.Errorf("%q: credentials must be user:password", redactZK(s))
-		}
-		z.User, z.Password = u, p
-	}
-	if hosts == "" {
-		return ZKURL{}, fmt.Errorf("%q names no ZooKeeper server", redactZK(s))
-	}
-	for _, hp := range strings.Split(hosts, ",") {
-		if err := checkHostPort(hp); err != nil {
-			return ZKURL{}, fmt.Errorf("%q: %w", redactZK(s), err)
-		}
-		z.Servers = append(z.Servers, hp)
-	}
-	path = "/" + strings.TrimRight(path, "/")
-	if path == "/" {
-		path = DefaultZKPath
-	}
-	for _, seg := range strings.Split(path[1:], "/") {
-		if seg == "" || seg == "." || seg == ".." || strings.ContainsAny(seg, "\x00 ") {
-			return ZKURL{}, fmt.Errorf("%q: invalid ZooKeeper path %q", redactZK(s), path)
-		}
-	}
-	z.Path = path
-	return z, nil
-}
-
-// redactZK hides the password of a zk:// URL, for messages and logs.
-func redactZK(s string) string {
-	rest, ok := strings.CutPrefix(s, "zk://")
-	if !ok {
-		return s
-	}
-	hosts, path, hasPath := strings.Cut(rest, "/")
-	cred, h, ok := strings.Cut(hosts, "@")
-	if !ok {
-		return s
-	}
-	u, _, _ := strings.Cut(cred, ":")
-	out := "zk://" + u + ":xxxxx@" + h
-	if hasPath {
-		out += "/" + path
-	}
-	return out
+// ZKURL parses --zk, its path defaulting to DefaultZKPath. Empty --zk is
+// not a URL (the in-memory store): an error.
+func (c Config) ZKURL() (zkurl.URL, error) {
+	return zkurl.Parse(zkurl.WithDefaultPath(c.ZK, DefaultZKPath))
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -74,7 +74,7 @@ func TestErrors(t *testing.T) {
 		want []string
 	}{
 		{"unknown repair id", []string{"--master=m:5050", "--repair_set=reboot=/sbin/reboot", "--repair_order=reboot:slave,rebot:slave,isolate"}, nil, "",
-			[]string{`--repair_order: unknown repair id "rebot" (not in --repair_set, and not a built-in: isolate)`}},
+			[]string{`--repair_order=reboot:slave,rebot:slave,isolate: unknown repair id "rebot"; did you mean "reboot"? (not in --repair_set, and not a built-in: isolate; define it in --repair_set or fix the name)`}},
 		{"unknown scope", []string{"--master=m:5050", "--repair_order=isolate:master,x:rack"}, nil, "",
 			[]string{`--repair_order=isolate:master,x:rack: entry "x:rack": unknown scope "rack" (want "master" or "slave"/"agent")`}},
 		{"missing scope", []string{"--master=m:5050", "--repair_set=a=/a", "--repair_order=a"}, nil, "",
@@ -94,27 +94,37 @@ func TestErrors(t *testing.T) {
 		{"bad id", []string{"--master=m:5050", "--repair_set=re boot=/x"}, nil, "",
 			[]string{`invalid repair id "re boot"`}},
 		{"zero repairs", append(base, "--num_allowed_repairs=0"), nil, "",
-			[]string{`--num_allowed_repairs: must be at least 1, got 0; to stop repairs use --mode=observe or dry-run`}},
+			[]string{`--num_allowed_repairs=0: must be at least 1, got 0; to stop repairs use --mode=observe or dry-run`}},
 		{"not an integer", append(base, "--num_allowed_repairs=two"), nil, "",
 			[]string{`--num_allowed_repairs=two: invalid integer "two"`}},
 		{"no master", []string{"--repair_order=isolate"}, nil, "",
 			[]string{`--master: required`}},
 		{"bad master", []string{"--master=m", "--repair_order=isolate"}, nil, "",
-			[]string{`--master: "m": "m" is not host:port`}},
+			[]string{`--master=m: "m" is not host:port (want host:port, a comma-separated list, or zk://host:port/mesos)`}},
 		{"bad zk", append(base, "--zk=zk://h/healer"), nil, "",
-			[]string{`--zk: "zk://h/healer": "h" is not host:port`}},
+			[]string{`--zk=zk://h/healer: ZooKeeper URL "zk://h/healer": server "h": no port; write host:port, e.g. h:2181 (want zk://[user:password@]host:port[,host:port...]/path, e.g. zk://h:2181/healer)`}},
 		{"zk password redacted", append(base, "--zk=zk://u:secret@h/x"), nil, "",
-			[]string{`zk://u:xxxxx@h/x`}},
+			[]string{`--zk=zk://u:xxxxx@h/x: ZooKeeper URL "zk://u:xxxxx@h/x"`}},
 		{"zk not a url", append(base, "--zk=h:2181"), nil, "",
-			[]string{`--zk: "h:2181" is not a zk:// URL`}},
+			[]string{`--zk=h:2181: ZooKeeper URL "h:2181": expecting 'zk://' at the beginning of the URL`}},
+		{"zk names no server", append(base, "--zk=zk://"), nil, "",
+			[]string{`--zk=zk://: ZooKeeper URL "zk:///healer": names no ZooKeeper server; list at least one host:port after zk:// (want zk://[user:password@]host:port[,host:port...]/path, e.g. zk://zk1:2181,zk2:2181/healer)`}},
+		{"zk root path", append(base, "--zk=zk://h:2181/"), nil, "",
+			[]string{`--zk=zk://h:2181/: ZooKeeper URL "zk://h:2181/": Expecting a (chroot) path for ZooKeeper ('/' is not supported)`, `or leave the path out for healer's default chroot /healer`}},
+		// Credentials end at the last '@' (mesos-protocol.md 3.1): this is
+		// host h with password p@ss, and no message shows any of it.
+		{"zk password with @", append(base, "--zk=zk://u:p@ss@h/x"), nil, "",
+			[]string{`--zk=zk://u:xxxxx@h/x: ZooKeeper URL "zk://u:xxxxx@h/x": server "h": no port`}},
+		{"master zk without path", []string{"--master=zk://h:2181"}, nil, "",
+			[]string{`--master=zk://h:2181: ZooKeeper URL "zk://h:2181": no path`, `e.g. zk://h:2181/mesos)`, `the path is required: Mesos masters elect their leader under it`}},
 		{"bad duration", append(base, "--probation=10 minutes"), nil, "",
 			[]string{`--probation=10 minutes: invalid duration "10 minutes" (want a Go duration such as 90s, 10m, 1h30m, or a Mesos one such as 10mins, 5secs, 1days)`}},
 		{"negative duration", append(base, "--reset_after=-1h"), nil, "",
 			[]string{`--reset_after=-1h: negative duration "-1h"`}},
 		{"zero step timeout", append(base, "--step_timeout=0s"), nil, "",
-			[]string{`--step_timeout: must be positive, got 0s`}},
+			[]string{`--step_timeout=0s: must be positive, got 0s`}},
 		{"zero failover timeout", append(base, "--failover_timeout=0secs"), nil, "",
-			[]string{`--failover_timeout: must be positive`}},
+			[]string{`--failover_timeout=0secs: must be positive`}},
 		{"bad mode", append(base, "--mode=yolo"), nil, "",
 			[]string{`--mode=yolo: unknown mode "yolo" (want observe, dry-run or execute)`}},
 		{"bad isolation", append(base, "--isolation=shoot"), nil, "",
@@ -126,19 +136,19 @@ func TestErrors(t *testing.T) {
 		{"bad bool", append(base, "--checkpoint=maybe"), nil, "",
 			[]string{`--checkpoint=maybe: invalid boolean "maybe"`}},
 		{"negative zone cap", append(base, "--zone_cap=-1"), nil, "",
-			[]string{`--zone_cap: must be 0 (unlimited) or more, got -1`}},
+			[]string{`--zone_cap=-1: must be 0 (unlimited) or more, got -1`}},
 		{"secret without principal", append(base, "--secret_file=/etc/secret"), nil, "",
-			[]string{`--secret_file: is set but --principal is not`}},
+			[]string{`--secret_file=/etc/secret: is set but --principal is not`}},
 		{"bad role", append(base, "--role=a b"), nil, "",
-			[]string{`--role: invalid Mesos role "a b"`}},
+			[]string{`--role=a b: invalid Mesos role "a b"`}},
 		{"bad admin listen", append(base, "--admin_listen=7070"), nil, "",
-			[]string{`--admin_listen: "7070" is not host:port or :port`}},
+			[]string{`--admin_listen=7070: "7070" is not host:port or :port`}},
 		{"bad task cpus", append(base, "--task_cpus=0"), nil, "",
-			[]string{`--task_cpus: must be positive`}},
+			[]string{`--task_cpus=0: must be positive`}},
 		{"empty repair_order", []string{"--master=m:5050", "--repair_order="}, nil, "",
-			[]string{`--repair_order: empty: problems without a ladder of their own would have no repair to run; give at least one step, e.g. --repair_order=isolate:master`}},
+			[]string{`--repair_order=: empty: problems without a ladder of their own would have no repair to run; give at least one step, e.g. --repair_order=isolate:master`}},
 		{"isolate not last", []string{"--master=m:5050", "--repair_set=reboot=/sbin/reboot", "--repair_order=isolate,reboot:slave"}, nil, "",
-			[]string{`--repair_order step 1 (isolate): isolate must be the last step`}},
+			[]string{`--repair_order=isolate,reboot:slave step 1 (isolate): isolate must be the last step`}},
 		{"unknown flag", append(base, "--num_allowed_repair=2"), nil, "",
 			[]string{`unknown flag --num_allowed_repair; did you mean --num_allowed_repairs?`}},
 		{"flag without value", append(base, "--master"), nil, "",
@@ -146,7 +156,7 @@ func TestErrors(t *testing.T) {
 		{"positional argument", append(base, "extra"), nil, "",
 			[]string{`unexpected argument "extra"`}},
 		{"several problems at once", []string{"--master=m:5050", "--num_allowed_repairs=0", "--zone_cap=-2", "--repair_order=isolate"}, nil, "",
-			[]string{"--num_allowed_repairs: must be at least 1", "--zone_cap: must be 0"}},
+			[]string{"--num_allowed_repairs=0: must be at least 1", "--zone_cap=-2: must be 0"}},
 
 		// The environment.
 		{"env unknown variable", base, []string{"HEALER_NUM_ALLOWED_REPAIR=2"}, "",
@@ -154,11 +164,11 @@ func TestErrors(t *testing.T) {
 		{"env bad value", base, []string{"HEALER_NUM_ALLOWED_REPAIRS=lots"}, "",
 			[]string{`HEALER_NUM_ALLOWED_REPAIRS=lots: invalid integer "lots"`}},
 		{"env value fails validation", base, []string{"HEALER_NUM_ALLOWED_REPAIRS=0"}, "",
-			[]string{`HEALER_NUM_ALLOWED_REPAIRS: must be at least 1, got 0`}},
+			[]string{`HEALER_NUM_ALLOWED_REPAIRS=0: must be at least 1, got 0`}},
 		{"env repair_order", []string{"--master=m:5050"}, []string{"HEALER_REPAIR_ORDER=rebot:slave"}, "",
-			[]string{`HEALER_REPAIR_ORDER: unknown repair id "rebot" (not in --repair_set, and not a built-in: isolate)`}},
+			[]string{`HEALER_REPAIR_ORDER=rebot:slave: unknown repair id "rebot" (not in --repair_set, and not a built-in: isolate; define it in --repair_set or fix the name)`}},
 		{"env missing config file", base, []string{"HEALER_CONFIG=/nonexistent/healer.yaml"}, "",
-			[]string{`HEALER_CONFIG: cannot read the config file: open /nonexistent/healer.yaml`}},
+			[]string{`HEALER_CONFIG=/nonexistent/healer.yaml: cannot read the config file: stat /nonexistent/healer.yaml: no such file or directory (check the path and its permissions)`}},
 
 		// The config file.
 		{"file unknown key", base, nil, "num_allowed_repairs: 2\nprobaton: 5m\n",
@@ -188,7 +198,7 @@ func TestErrors(t *testing.T) {
 		{"file step bad timeout", base, nil, "repair_set: {reboot: /sbin/reboot}\nladders:\n  disk_full:\n    - {action: reboot, scope: agent, timeout: forever}\n",
 			[]string{`line 4: ladders.disk_full[0].timeout: invalid duration "forever"`}},
 		{"file ladder unknown action", base, nil, "ladders:\n  disk_full: [clean_disk:agent, isolate]\n",
-			[]string{`: ladders.disk_full: unknown repair id "clean_disk" (not in --repair_set, and not a built-in: isolate)`}},
+			[]string{`: ladders.disk_full: unknown repair id "clean_disk" (not in --repair_set, and not a built-in: isolate; define it in --repair_set or fix the name)`}},
 		{"file ladder duplicate step", base, nil, "ladders:\n  disk_full: [isolate, isolate]\n",
 			[]string{`line 2: ladders.disk_full[1]: duplicate repair id "isolate"`}},
 		{"file empty ladder", base, nil, "ladders:\n  disk_full: []\n",
@@ -200,13 +210,13 @@ func TestErrors(t *testing.T) {
 		{"file zone cap zero", base, nil, "zone_caps: {us-east-1a: 0}\n",
 			[]string{`line 1: zone_caps.us-east-1a: "0" is not a cap ≥ 1`}},
 		{"file validation names the file", []string{"--master=m:5050"}, nil, "repair_order: rebot:slave\n",
-			[]string{`config file `, `: repair_order: unknown repair id "rebot" (not in --repair_set, and not a built-in: isolate)`}},
+			[]string{`config file `, `: repair_order: unknown repair id "rebot" (not in --repair_set, and not a built-in: isolate; define it in --repair_set or fix the name)`}},
 		{"json unknown key", base, nil, "healer.json:{\"num_allowed_repairs\": 2, \"mdoe\": \"observe\"}",
 			[]string{`line 1: unknown key "mdoe"; did you mean "mode"?`}},
 		{"json syntax error", base, nil, "healer.json:{\n  \"mode\": \"observe\",\n}\n",
 			[]string{`line 3, column 1: invalid JSON`}},
 		{"missing file", append(base, "--config=/nonexistent/x.yaml"), nil, "",
-			[]string{`--config: cannot read the config file: open /nonexistent/x.yaml`}},
+			[]string{`--config=/nonexistent/x.yaml: cannot read the config file: stat /nonexistent/x.yaml: no such file or directory`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -347,24 +357,6 @@ func TestThreshold(t *testing.T) {
 	}
 }
 
-func TestZKURL(t *testing.T) {
-	z, err := ParseZKURL("zk://user:pw@z1:2181,z2:2181")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if z.Path != DefaultZKPath || z.User != "user" || z.Password != "pw" || len(z.Servers) != 2 {
-		t.Errorf("got %+v", z)
-	}
-	if z, _ := ParseZKURL("zk://z1:2181/prod/healer/"); z.Path != "/prod/healer" {
-		t.Errorf("path = %q", z.Path)
-	}
-	for _, bad := range []string{"zk://", "zk://z1", "zk://:pw@z1:2181/x", "zk://z1:2181//x", "zk://z1:99999/x"} {
-		if _, err := ParseZKURL(bad); err == nil {
-			t.Errorf("ParseZKURL(%q) accepted", bad)
-		}
-	}
-}
-
 func TestSettingsRedactAndList(t *testing.T) {
 	c, err := Load(append(base, "--zk=zk://u:hunter2@z:2181/h"), nil)
 	if err != nil {
@@ -406,7 +398,7 @@ task_cpus: 0.25
 	if err != nil {
 		t.Fatalf("reloading the marshalled file: %v\n%s", err, out)
 	}
-	c.origin, c2.origin, c.file, c2.file, c.ConfigFile, c2.ConfigFile = nil, nil, "", "", "", ""
+	c.origin, c2.origin, c.raw, c2.raw, c.file, c2.file, c.ConfigFile, c2.ConfigFile = nil, nil, nil, nil, "", "", "", ""
 	if !reflect.DeepEqual(c, c2) {
 		t.Errorf("round trip changed the config:\n%+v\n%+v\nfile:\n%s", c, c2, out)
 	}

@@ -49,12 +49,30 @@ func (c *Config) fileError(n *yaml.Node, format string, args ...any) error {
 
 // ParseFile parses a config file's contents onto the defaults, without the
 // environment or flags and without validating; name is used in messages and
-// to detect JSON by its extension. It is what Load uses for --config.
+// to detect JSON by its extension. Every problem in the file is reported,
+// joined, in file order. Load reads --config with the same parser.
 func ParseFile(name string, data []byte) (Config, error) {
+	c, problems := parseFile(name, data)
+	errs := make([]error, len(problems))
+	for i, p := range problems {
+		errs[i] = p.err
+	}
+	return c, errors.Join(errs...)
+}
+
+// fileProblem is one error in the config file, and the top-level key it is
+// under ("" for the file as a whole).
+type fileProblem struct {
+	key string
+	err error
+}
+
+// parseFile is ParseFile with the problems kept apart, for Load.
+func parseFile(name string, data []byte) (Config, []fileProblem) {
 	c := Default()
 	c.origin = map[string]source{}
-	err := c.applyFile(name, data)
-	return c, err
+	c.raw = map[string]string{}
+	return c, c.applyFile(name, data)
 }
 
 func isJSON(name string, data []byte) bool {
@@ -65,9 +83,11 @@ func isJSON(name string, data []byte) bool {
 	return len(t) > 0 && t[0] == '{'
 }
 
-// applyFile sets on c every setting the file holds.
-func (c *Config) applyFile(name string, data []byte) error {
+// applyFile sets on c every setting the file holds, and returns every
+// problem it finds: a bad key does not hide the next one.
+func (c *Config) applyFile(name string, data []byte) []fileProblem {
 	c.file = name
+	whole := func(err error) []fileProblem { return []fileProblem{{"", err}} }
 	if isJSON(name, data) {
 		// YAML reads JSON too, but JSON's own parser gives the better message
 		// for a JSON syntax error.
@@ -77,15 +97,15 @@ func (c *Config) applyFile(name string, data []byte) error {
 			if errors.As(err, &se) {
 				// Offset counts the bytes read, the offending one included.
 				line, col := lineCol(data, se.Offset-1)
-				return fmt.Errorf("config file %s: line %d, column %d: invalid JSON: %w", name, line, col, err)
+				return whole(fmt.Errorf("config file %s: line %d, column %d: invalid JSON: %w", name, line, col, err))
 			}
-			return fmt.Errorf("config file %s: invalid JSON: %w", name, err)
+			return whole(fmt.Errorf("config file %s: invalid JSON: %w", name, err))
 		}
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		// yaml.v3's messages carry "line N" where it knows it.
-		return fmt.Errorf("config file %s: %w", name, err)
+		return whole(fmt.Errorf("config file %s: %w", name, err))
 	}
 	if root.Kind == 0 || len(root.Content) == 0 {
 		return nil // empty file: nothing set.
@@ -95,7 +115,7 @@ func (c *Config) applyFile(name string, data []byte) error {
 		return nil
 	}
 	if doc.Kind != yaml.MappingNode {
-		return c.fileError(doc, "the top level must be a mapping of settings (key: value)")
+		return whole(c.fileError(doc, "the top level must be a mapping of settings (key: value)"))
 	}
 	byName := map[string]binding{}
 	var fileKeys []string
@@ -106,58 +126,63 @@ func (c *Config) applyFile(name string, data []byte) error {
 		}
 	}
 	fileKeys = append(fileKeys, keyLadders, keyZoneCaps)
+	var problems []fileProblem
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(doc.Content); i += 2 {
 		k, v := deref(doc.Content[i]), deref(doc.Content[i+1])
 		if k.Kind != yaml.ScalarNode {
-			return c.fileError(k, "a key must be a plain name")
+			problems = append(problems, fileProblem{"", c.fileError(k, "a key must be a plain name")})
+			continue
 		}
 		key := k.Value
 		if seen[key] {
-			return c.fileError(k, "%s: set twice", key)
+			problems = append(problems, fileProblem{key, c.fileError(k, "%s: set twice (keep one)", key)})
+			continue
 		}
 		seen[key] = true
-		var err error
+		var errs []error
 		switch key {
 		case keyLadders:
-			err = c.fileLadders(v)
+			errs = c.fileLadders(v)
 		case keyZoneCaps:
-			err = c.fileZoneCaps(v)
+			errs = c.fileZoneCaps(v)
 		case "repair_set":
-			err = c.fileRepairSet(v)
+			errs = c.fileRepairSet(v)
 		case "repair_order":
 			var steps []Step
-			if steps, err = c.fileSteps(key, v); err == nil {
+			if steps, errs = c.fileSteps(key, v); len(errs) == 0 {
 				c.RepairOrder = steps
 			}
 		default:
 			b, ok := byName[key]
 			if !ok {
-				if key == "config" || key == "validate_only" {
-					return c.fileError(k, "%s: only allowed on the command line or in the environment", key)
+				if key == "config" || key == "validate_only" || key == "print_config" {
+					errs = append(errs, c.fileError(k, "%s: only allowed on the command line or in the environment", key))
+					break
 				}
 				hint := ""
 				if s := closest(key, fileKeys); s != "" {
 					hint = fmt.Sprintf("; did you mean %q?", s)
 				}
-				return c.fileError(k, "unknown key %q%s (see docs/configuration.md for the keys)", key, hint)
+				errs = append(errs, c.fileError(k, "unknown key %q%s (remove it, or see docs/configuration.md for the keys)", key, hint))
+				break
 			}
-			var s string
-			if s, err = scalar(key, v); err == nil {
+			s, err := scalar(key, v)
+			if err == nil {
 				if err = b.value.Set(s); err != nil {
 					err = fmt.Errorf("%s: %w", key, err)
 				}
 			}
 			if err != nil {
-				return c.fileError(v, "%v", err)
+				errs = append(errs, c.fileError(v, "%v", err))
 			}
 		}
-		if err != nil {
-			return err
+		for _, err := range errs {
+			problems = append(problems, fileProblem{key, err})
 		}
 		c.origin[key] = fromFile
 	}
-	return nil
+	return problems
 }
 
 func deref(n *yaml.Node) *yaml.Node {
@@ -177,48 +202,57 @@ func scalar(key string, v *yaml.Node) (string, error) {
 	return v.Value, nil
 }
 
-func (c *Config) fileRepairSet(v *yaml.Node) error {
+func (c *Config) fileRepairSet(v *yaml.Node) []error {
 	if v.Kind == yaml.ScalarNode {
 		s, err := scalar("repair_set", v)
+		var rs []Repair
 		if err == nil {
-			c.RepairSet, err = ParseRepairSet(s)
+			rs, err = ParseRepairSet(s)
 		}
 		if err != nil {
-			return c.fileError(v, "repair_set: %v", err)
+			return []error{c.fileError(v, "repair_set: %v", err)}
 		}
+		c.RepairSet = rs
 		return nil
 	}
 	if v.Kind != yaml.MappingNode {
-		return c.fileError(v, "repair_set: want a mapping of repair id to command")
+		return []error{c.fileError(v, "repair_set: want a mapping of repair id to command")}
 	}
 	var rs []Repair
+	var errs []error
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(v.Content); i += 2 {
 		k, cmd := deref(v.Content[i]), deref(v.Content[i+1])
+		if k.Kind != yaml.ScalarNode {
+			errs = append(errs, c.fileError(k, "repair_set: a repair id must be a plain name"))
+			continue
+		}
 		s, err := scalar("repair_set."+k.Value, cmd)
 		if err != nil {
-			return c.fileError(cmd, "%v", err)
+			errs = append(errs, c.fileError(cmd, "%v", err))
+			continue
 		}
 		id, s := strings.TrimSpace(k.Value), strings.TrimSpace(s)
-		if k.Kind != yaml.ScalarNode {
-			return c.fileError(k, "repair_set: a repair id must be a plain name")
-		}
 		if err := checkRepair(id, s); err != nil {
-			return c.fileError(k, "repair_set: %v", err)
+			errs = append(errs, c.fileError(k, "repair_set: %v", err))
+			continue
 		}
 		if seen[id] {
-			return c.fileError(k, "repair_set: duplicate repair id %q (each id may be defined once)", id)
+			errs = append(errs, c.fileError(k, "repair_set: duplicate repair id %q (each id may be defined once)", id))
+			continue
 		}
 		seen[id] = true
 		rs = append(rs, Repair{ID: id, Command: s})
 	}
-	c.RepairSet = rs
-	return nil
+	if len(errs) == 0 {
+		c.RepairSet = rs
+	}
+	return errs
 }
 
 // fileSteps reads a ladder: the flag string, or a list whose items are
 // "id:scope" strings or step mappings.
-func (c *Config) fileSteps(where string, v *yaml.Node) ([]Step, error) {
+func (c *Config) fileSteps(where string, v *yaml.Node) ([]Step, []error) {
 	if v.Kind == yaml.ScalarNode {
 		s, err := scalar(where, v)
 		var steps []Step
@@ -226,14 +260,15 @@ func (c *Config) fileSteps(where string, v *yaml.Node) ([]Step, error) {
 			steps, err = ParseRepairOrder(s)
 		}
 		if err != nil {
-			return nil, c.fileError(v, "%s: %v", where, err)
+			return nil, []error{c.fileError(v, "%s: %v", where, err)}
 		}
 		return steps, nil
 	}
 	if v.Kind != yaml.SequenceNode {
-		return nil, c.fileError(v, "%s: want a list of steps", where)
+		return nil, []error{c.fileError(v, "%s: want a list of steps", where)}
 	}
 	var steps []Step
+	var errs []error
 	seen := map[string]bool{}
 	for i, item := range v.Content {
 		item = deref(item)
@@ -246,38 +281,45 @@ func (c *Config) fileSteps(where string, v *yaml.Node) ([]Step, error) {
 				st, err = parseOrderEntry(s)
 			}
 			if err != nil {
-				return nil, c.fileError(item, "%s: %v", at, err)
+				errs = append(errs, c.fileError(item, "%s: %v", at, err))
+				continue
 			}
 		case yaml.MappingNode:
-			var err error
-			if st, err = c.fileStep(at, item); err != nil {
-				return nil, err
+			var stepErrs []error
+			if st, stepErrs = c.fileStep(at, item); len(stepErrs) > 0 {
+				errs = append(errs, stepErrs...)
+				continue
 			}
 		default:
-			return nil, c.fileError(item, "%s: want a step mapping {action: ..., scope: ...} or \"id:scope\"", at)
+			errs = append(errs, c.fileError(item, "%s: want a step mapping {action: ..., scope: ...} or \"id:scope\"", at))
+			continue
 		}
 		if seen[st.Action] {
-			return nil, c.fileError(item, "%s: duplicate repair id %q (a ladder runs each repair once; list it once)", at, st.Action)
+			errs = append(errs, c.fileError(item, "%s: duplicate repair id %q (a ladder runs each repair once; list it once)", at, st.Action))
+			continue
 		}
 		seen[st.Action] = true
 		steps = append(steps, st)
 	}
-	return steps, nil
+	return steps, errs
 }
 
-func (c *Config) fileStep(at string, m *yaml.Node) (Step, error) {
+func (c *Config) fileStep(at string, m *yaml.Node) (Step, []error) {
 	var st Step
+	var errs []error
 	got := map[string]bool{}
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := deref(m.Content[i]), deref(m.Content[i+1])
 		key := k.Value
 		if got[key] {
-			return Step{}, c.fileError(k, "%s.%s: set twice", at, key)
+			errs = append(errs, c.fileError(k, "%s.%s: set twice (keep one)", at, key))
+			continue
 		}
 		got[key] = true
 		s, err := scalar(at+"."+key, v)
 		if err != nil {
-			return Step{}, c.fileError(v, "%v", err)
+			errs = append(errs, c.fileError(v, "%v", err))
+			continue
 		}
 		switch key {
 		case "action":
@@ -296,52 +338,66 @@ func (c *Config) fileStep(at string, m *yaml.Node) (Step, error) {
 			if h := closest(key, stepKeys); h != "" {
 				hint = fmt.Sprintf("; did you mean %q?", h)
 			}
-			return Step{}, c.fileError(k, "%s: unknown step key %q%s (a step has %s)", at, key, hint, strings.Join(stepKeys, ", "))
+			errs = append(errs, c.fileError(k, "%s: unknown step key %q%s (a step has %s)", at, key, hint, strings.Join(stepKeys, ", ")))
+			continue
 		}
 		if err != nil {
-			return Step{}, c.fileError(v, "%s.%s: %v", at, key, err)
+			errs = append(errs, c.fileError(v, "%s.%s: %v", at, key, err))
 		}
 	}
+	if len(errs) > 0 {
+		return Step{}, errs
+	}
 	if !got["action"] {
-		return Step{}, c.fileError(m, "%s: missing action (a repair id or a built-in: %s)", at, strings.Join(Builtins(), ", "))
+		return Step{}, []error{c.fileError(m, "%s: missing action (a repair id or a built-in: %s)", at, strings.Join(Builtins(), ", "))}
 	}
 	if b, builtin := builtins[st.Action]; !got["scope"] {
 		if !builtin {
-			return Step{}, c.fileError(m, "%s: missing scope for %q (master or slave/agent)", at, st.Action)
+			return Step{}, []error{c.fileError(m, "%s: missing scope for %q (master or slave/agent)", at, st.Action)}
 		}
 		st.Scope = b
 	}
 	if err := checkBuiltinScope(st.Action, st.Scope); err != nil {
-		return Step{}, c.fileError(m, "%s: %v", at, err)
+		return Step{}, []error{c.fileError(m, "%s: %v", at, err)}
 	}
 	return st, nil
 }
 
-func (c *Config) fileLadders(v *yaml.Node) error {
+func (c *Config) fileLadders(v *yaml.Node) []error {
 	if v.Kind != yaml.MappingNode {
-		return c.fileError(v, "ladders: want a mapping of problem name to a list of steps")
+		return []error{c.fileError(v, "ladders: want a mapping of problem name to a list of steps")}
 	}
+	var errs []error
 	ladders := map[string][]Step{}
 	for i := 0; i+1 < len(v.Content); i += 2 {
 		k, l := deref(v.Content[i]), deref(v.Content[i+1])
 		p := k.Value
 		if k.Kind != yaml.ScalarNode {
-			return c.fileError(k, "ladders: a problem name must be a plain name")
+			errs = append(errs, c.fileError(k, "ladders: a problem name must be a plain name"))
+			continue
 		}
 		if err := checkProblem(p); err != nil {
-			return c.fileError(k, "ladders: %v", err)
+			errs = append(errs, c.fileError(k, "ladders: %v", err))
+			continue
 		}
 		if _, dup := ladders[p]; dup {
-			return c.fileError(k, "ladders: problem %q has two ladders", p)
+			errs = append(errs, c.fileError(k, "ladders: problem %q has two ladders (keep one)", p))
+			continue
 		}
-		steps, err := c.fileSteps("ladders."+p, l)
-		if err != nil {
-			return err
+		steps, stepErrs := c.fileSteps("ladders."+p, l)
+		if len(stepErrs) > 0 {
+			errs = append(errs, stepErrs...)
+			ladders[p] = nil
+			continue
 		}
 		if len(steps) == 0 {
-			return c.fileError(l, "ladders.%s: empty ladder; give it at least one step or remove it to use repair_order", p)
+			errs = append(errs, c.fileError(l, "ladders.%s: empty ladder; give it at least one step or remove it to use repair_order", p))
+			continue
 		}
 		ladders[p] = steps
+	}
+	if len(errs) > 0 {
+		return errs
 	}
 	c.Ladders = nil
 	if len(ladders) > 0 {
@@ -350,28 +406,36 @@ func (c *Config) fileLadders(v *yaml.Node) error {
 	return nil
 }
 
-func (c *Config) fileZoneCaps(v *yaml.Node) error {
+func (c *Config) fileZoneCaps(v *yaml.Node) []error {
 	if v.Kind != yaml.MappingNode {
-		return c.fileError(v, "zone_caps: want a mapping of zone name to cap")
+		return []error{c.fileError(v, "zone_caps: want a mapping of zone name to cap")}
 	}
+	var errs []error
 	caps := map[string]int{}
 	for i := 0; i+1 < len(v.Content); i += 2 {
 		k, n := deref(v.Content[i]), deref(v.Content[i+1])
 		if k.Kind != yaml.ScalarNode || k.Value == "" {
-			return c.fileError(k, "zone_caps: a zone must be a non-empty name")
+			errs = append(errs, c.fileError(k, "zone_caps: a zone must be a non-empty name"))
+			continue
 		}
 		if _, dup := caps[k.Value]; dup {
-			return c.fileError(k, "zone_caps: zone %q set twice", k.Value)
+			errs = append(errs, c.fileError(k, "zone_caps: zone %q set twice (keep one)", k.Value))
+			continue
 		}
 		s, err := scalar("zone_caps."+k.Value, n)
 		if err != nil {
-			return c.fileError(n, "%v", err)
+			errs = append(errs, c.fileError(n, "%v", err))
+			continue
 		}
 		cp, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || cp < 1 {
-			return c.fileError(n, "zone_caps.%s: %q is not a cap ≥ 1 (leave the zone out for --zone_cap)", k.Value, s)
+			errs = append(errs, c.fileError(n, "zone_caps.%s: %q is not a cap ≥ 1 (leave the zone out for --zone_cap)", k.Value, s))
+			continue
 		}
 		caps[k.Value] = cp
+	}
+	if len(errs) > 0 {
+		return errs
 	}
 	c.ZoneCaps = nil // an empty mapping is no caps: keep one representation.
 	if len(caps) > 0 {
@@ -388,7 +452,10 @@ func lineCol(data []byte, off int64) (line, col int) {
 }
 
 // MarshalFile writes c as a YAML config file that Load reads back to the same
-// settings: the effective configuration, for an operator to keep or diff.
+// settings, every setting the file can hold written out (defaults included):
+// what --print_config prints, for an operator to keep or diff. ZooKeeper
+// passwords are written as xxxxx, so the output is safe to share; put the
+// real one back before using it.
 func (c Config) MarshalFile() ([]byte, error) {
 	str := func(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
 	mapping := func() *yaml.Node { return &yaml.Node{Kind: yaml.MappingNode} }
@@ -422,7 +489,7 @@ func (c Config) MarshalFile() ([]byte, error) {
 		case "repair_order":
 			doc.Content = append(doc.Content, str(b.name), steps(c.RepairOrder))
 		default:
-			doc.Content = append(doc.Content, str(b.name), str(b.value.String()))
+			doc.Content = append(doc.Content, str(b.name), str(redactValue(b.name, b.value.String())))
 		}
 	}
 	if len(c.Ladders) > 0 {
@@ -439,6 +506,7 @@ func (c Config) MarshalFile() ([]byte, error) {
 		}
 		doc.Content = append(doc.Content, str(keyZoneCaps), m)
 	}
+	doc.HeadComment = "healer-scheduler configuration (--print_config): every setting, defaults included.\nZooKeeper passwords are shown as xxxxx."
 	out, err := yaml.Marshal(doc)
 	if err != nil {
 		return nil, fmt.Errorf("config: marshal: %w", err)

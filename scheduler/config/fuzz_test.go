@@ -1,7 +1,9 @@
 package config
 
 import (
+	"io/fs"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -109,9 +111,65 @@ func FuzzConfigFile(f *testing.F) {
 			t.Fatalf("marshalled file does not parse: %v\n%s", err, out)
 		}
 		c2.finalize()
-		c.origin, c2.origin, c.file, c2.file = nil, nil, "", ""
+		// MarshalFile hides ZooKeeper passwords.
+		c.ZK, c.Master = redactValue("zk", c.ZK), redactValue("master", c.Master)
+		c.origin, c2.origin, c.raw, c2.raw, c.file, c2.file = nil, nil, nil, nil, "", ""
 		if !reflect.DeepEqual(c, c2) {
 			t.Fatalf("round trip changed the config:\n%+v\n%+v\n%s", c, c2, out)
+		}
+	})
+}
+
+func FuzzParseThreshold(f *testing.F) {
+	for _, s := range []string{"20%", "25", " 5 % ", "0", "100%", "101%", "-1", "1e3", "%"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		th, err := ParseThreshold(s)
+		if err != nil {
+			return
+		}
+		if th.IsPercent && (th.Percent < 1 || th.Percent > 100) || !th.IsPercent && th.Count < 1 {
+			t.Fatalf("%q: accepted %+v", s, th)
+		}
+		if again, err := ParseThreshold(th.String()); err != nil || again != th {
+			t.Fatalf("%q: %v does not round-trip: %+v, %v", s, th, again, err)
+		}
+	})
+}
+
+// FuzzLoad: arguments and environment are newline-separated lists; the
+// config file (any path) holds file. Load never panics, and a Config it
+// returns without error converts to a Policy the coordinator accepts.
+func FuzzLoad(f *testing.F) {
+	f.Add("--master=m:5050", "", "")
+	f.Add("--master=m:5050\n--config=/c.yaml", "HEALER_MODE=execute", "num_allowed_repairs: 2\nrepair_set: {a: /a}\nrepair_order: [a:slave, isolate]\n")
+	f.Add("--mode=foo\n--probation=x\n-h", "HEALER_HELP=1", "")
+	f.Add("--master=zk://u:p@ss@h:2181/mesos\n--zk=zk://h:2181\n--principal=p\n--secret_file=/s", "HEALER_MAX_UNHEALTHY=3", "")
+	f.Add("--config=/c.yaml\n--", "", "master: m:1\nladders:\n  x: [isolate]\nzone_caps: {a: 1}\nmax_unhealthy: 50%\n")
+	f.Fuzz(func(t *testing.T, args, environ, file string) {
+		read := func(path string) ([]byte, fs.FileMode, error) {
+			if path == "/s" {
+				return []byte("secret"), 0o600, nil
+			}
+			return []byte(file), 0o600, nil
+		}
+		split := func(s string) []string {
+			if s == "" {
+				return nil
+			}
+			return strings.Split(s, "\n")
+		}
+		c, err := load(split(args), split(environ), read)
+		if err != nil {
+			return
+		}
+		p, err := c.Policy()
+		if err != nil {
+			t.Fatalf("Load accepted a configuration the coordinator refuses: %v", err)
+		}
+		if err := p.Validate(); err != nil {
+			t.Fatalf("policy invalid: %v", err)
 		}
 	})
 }

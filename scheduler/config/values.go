@@ -350,3 +350,14 @@ func FormatRepairOrder(steps []Step) string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// The environment a repair step's command runs with (docs/configuration.md,
+// "What a repair command gets"). The prefix is REPAIR_, never HEALER_: every
+// HEALER_* variable in the scheduler's environment must be a setting.
+const (
+	StepEnvAgentID  = "REPAIR_AGENT_ID"
+	StepEnvHostname = "REPAIR_HOSTNAME"
+	StepEnvProblem  = "REPAIR_PROBLEM"
+	StepEnvAction   = "REPAIR_ACTION"
+	StepEnvAttempt  = "REPAIR_ATTEMPT"
+)
