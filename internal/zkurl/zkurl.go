@@ -57,6 +57,9 @@ type Error struct {
 	Problem string
 	// Example is a well-formed URL close to the input.
 	Example string
+	// InPath says the problem is in the path (missing, "/", or a bad
+	// segment), for callers that can offer a default chroot instead.
+	InPath bool
 }
 
 func (e *Error) Error() string {
@@ -139,21 +142,28 @@ func Parse(s string) (URL, error) {
 		}
 		u.Servers = append(u.Servers, hp)
 	}
+	failPath := func(example, format string, args ...any) (URL, error) {
+		_, err := fail(example, format, args...)
+		if e, ok := err.(*Error); ok && !atInPath {
+			e.InPath = true
+		}
+		return URL{}, err
+	}
 	switch {
 	case path == "":
-		return fail(example(hosts, path, u.User), "no path: expecting a (chroot) path for ZooKeeper after the servers")
+		return failPath(example(hosts, path, u.User), "no path: expecting a (chroot) path for ZooKeeper after the servers")
 	case path == "/" || strings.Trim(path, "/") == "":
-		return fail(example(hosts, "", u.User), "Expecting a (chroot) path for ZooKeeper ('/' is not supported)")
+		return failPath(example(hosts, "", u.User), "Expecting a (chroot) path for ZooKeeper ('/' is not supported)")
 	}
 	path = strings.TrimSuffix(path, "/")
 	for _, seg := range strings.Split(path[1:], "/") {
 		switch {
 		case seg == "":
-			return fail(example(hosts, "", u.User), "path %q has an empty segment ('//')", path)
+			return failPath(example(hosts, "", u.User), "path %q has an empty segment ('//')", path)
 		case seg == "." || seg == "..":
-			return fail(example(hosts, "", u.User), "path %q has a %q segment, which ZooKeeper refuses", path, seg)
+			return failPath(example(hosts, "", u.User), "path %q has a %q segment, which ZooKeeper refuses", path, seg)
 		case !utf8.ValidString(seg) || strings.IndexFunc(seg, unsafeRune) >= 0:
-			return fail(example(hosts, "", u.User), "path %q contains a space, a control character or invalid UTF-8", path)
+			return failPath(example(hosts, "", u.User), "path %q contains a space, a control character or invalid UTF-8", path)
 		}
 	}
 	u.Path = path

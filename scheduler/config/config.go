@@ -343,7 +343,8 @@ func (c Config) problems() []problem {
 		bad("master", "%v", err)
 	}
 	if c.ZK != "" {
-		if _, err := c.ZKURL(); err != nil && zkurl.HasPath(c.ZK) {
+		var e *zkurl.Error
+		if _, err := c.ZKURL(); errors.As(err, &e) && e.InPath {
 			bad("zk", "%v; or leave the path out for healer's default chroot %s", err, DefaultZKPath)
 		} else if err != nil {
 			bad("zk", "%v", err)
@@ -551,7 +552,14 @@ func checkHostPort(hp string) error {
 // ZKURL parses --zk, its path defaulting to DefaultZKPath. Empty --zk is
 // not a URL (the in-memory store): an error.
 func (c Config) ZKURL() (zkurl.URL, error) {
-	return zkurl.Parse(zkurl.WithDefaultPath(c.ZK, DefaultZKPath))
+	u, err := zkurl.Parse(zkurl.WithDefaultPath(c.ZK, DefaultZKPath))
+	var e *zkurl.Error
+	if errors.As(err, &e) && !zkurl.HasPath(c.ZK) {
+		// Quote what the operator wrote, not the URL with the default
+		// chroot added.
+		e.Input = zkurl.Redact(c.ZK)
+	}
+	return u, err
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -108,7 +108,7 @@ func TestErrors(t *testing.T) {
 		{"zk not a url", append(base, "--zk=h:2181"), nil, "",
 			[]string{`--zk=h:2181: ZooKeeper URL "h:2181": expecting 'zk://' at the beginning of the URL`}},
 		{"zk names no server", append(base, "--zk=zk://"), nil, "",
-			[]string{`--zk=zk://: ZooKeeper URL "zk:///healer": names no ZooKeeper server; list at least one host:port after zk:// (want zk://[user:password@]host:port[,host:port...]/path, e.g. zk://zk1:2181,zk2:2181/healer)`}},
+			[]string{`--zk=zk://: ZooKeeper URL "zk://": names no ZooKeeper server; list at least one host:port after zk:// (want zk://[user:password@]host:port[,host:port...]/path, e.g. zk://zk1:2181,zk2:2181/healer)`}},
 		{"zk root path", append(base, "--zk=zk://h:2181/"), nil, "",
 			[]string{`--zk=zk://h:2181/: ZooKeeper URL "zk://h:2181/": Expecting a (chroot) path for ZooKeeper ('/' is not supported)`, `or leave the path out for healer's default chroot /healer`}},
 		// Credentials end at the last '@' (mesos-protocol.md 3.1): this is
@@ -238,6 +238,15 @@ func TestErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestZKDefaultChrootHintOnlyForPaths: the hint to leave the path out is
+// for path problems; after a bad server it would mislead.
+func TestZKDefaultChrootHintOnlyForPaths(t *testing.T) {
+	_, err := Load([]string{"--master=m:5050", "--zk=zk://h/healer"}, nil)
+	if err == nil || strings.Contains(err.Error(), "leave the path out") {
+		t.Fatalf("bad server with a path: %v; want an error without the default-chroot hint", err)
 	}
 }
 
