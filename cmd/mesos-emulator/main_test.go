@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +20,8 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpsched"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+
+	"github.com/healer-mesos/healer/integration/emulator"
 )
 
 func buildBinary(t *testing.T) string {
@@ -38,6 +42,8 @@ func TestBadFlagsExit2(t *testing.T) {
 		{"--no_such_flag"},
 		{"--masters=2"},
 		{"--resources=cpus"},
+		{"--log_level=loud"},
+		{"--allocation_interval=1sec"},
 		{"extra"},
 	} {
 		var stderr strings.Builder
@@ -143,5 +149,83 @@ func TestBinaryServesSchedulers(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("emulator did not stop on SIGTERM")
+	}
+}
+
+// A signal during start-up (here: waiting for an unreachable ZooKeeper,
+// which go-zookeeper would retry for 15 s) ends the binary promptly, with a
+// message that says what it was doing and names no package twice.
+func TestSIGTERMWhileConnectingToZooKeeper(t *testing.T) {
+	bin := buildBinary(t)
+	cmd := exec.Command(bin, "--listen=127.0.0.1:0", "--agents=1", "--zk=zk://127.0.0.1:1/mesos", "--log_level=debug")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill() // no-op once it has exited
+	lines := make(chan string, 64)
+	go func() { // ends at EOF, when the binary exits
+		defer close(lines)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	var out []string
+	timeout := time.After(20 * time.Second)
+	// The debug log says when it starts waiting for a session.
+	for connecting := false; !connecting; {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("exited before connecting to ZooKeeper:\n%s", strings.Join(out, "\n"))
+			}
+			out = append(out, l)
+			connecting = strings.Contains(l, "connecting to ZooKeeper")
+		case <-timeout:
+			t.Fatalf("no 'connecting to ZooKeeper' log line in:\n%s", strings.Join(out, "\n"))
+		}
+	}
+	sent := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	var rest []string
+	for done := false; !done; {
+		select {
+		case l, ok := <-lines:
+			if ok {
+				rest = append(rest, l)
+			}
+			done = !ok
+		case <-time.After(10 * time.Second):
+			t.Fatal("still running 10s after SIGTERM")
+		}
+	}
+	err = cmd.Wait()
+	if took := time.Since(sent); took > 2*time.Second {
+		t.Errorf("exited %v after SIGTERM; want within 2s", took)
+	}
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Errorf("exit: %v; want status 1", err)
+	}
+	msg := strings.Join(rest, "\n")
+	if !strings.Contains(msg, "mesos-emulator: interrupted while starting: connect to ZooKeeper at 127.0.0.1:1") ||
+		strings.Contains(msg, "emulator: emulator:") {
+		t.Errorf("stderr after SIGTERM:\n%s\nwant 'mesos-emulator: interrupted while starting: connect to ZooKeeper at 127.0.0.1:1'", msg)
+	}
+}
+
+func TestStartErrorMessages(t *testing.T) {
+	noSession := fmt.Errorf("emulator: connect to ZooKeeper at 127.0.0.1:1: %w within 15s", emulator.ErrNoZKSession)
+	got := startError(context.Background(), noSession, "zk://u:secret@127.0.0.1:1/mesos")
+	if want := "connect to ZooKeeper at 127.0.0.1:1: no ZooKeeper session within 15s; is ZooKeeper running at 127.0.0.1:1? check --zk"; got != want {
+		t.Errorf("startError = %q\nwant %q", got, want)
+	}
+	if got := startError(context.Background(), errors.New("emulator: master 0: listen: address in use"), ""); got != "master 0: listen: address in use" {
+		t.Errorf("startError = %q", got)
 	}
 }

@@ -49,7 +49,7 @@ type ClusterConfig struct {
 	Region    string
 
 	// Recorder receives everything the cluster, its masters and agents
-	// record; nil means a new one (Cluster.Recorder).
+	// record; nil means a new one that keeps every record (Cluster.Recorder).
 	Recorder *Recorder
 	Logger   *slog.Logger // nil: discard
 }
@@ -103,6 +103,13 @@ type Cluster struct {
 // ZooKeeper) and registers the agents with it. With ZooKeeper it returns once
 // a leader is elected.
 func NewCluster(cfg ClusterConfig) (*Cluster, error) {
+	return StartCluster(context.Background(), cfg)
+}
+
+// StartCluster is NewCluster, giving up (and stopping what it started) when
+// ctx ends while it waits for ZooKeeper, so a signal can interrupt start-up.
+// ctx bounds only the start: the cluster runs until Close.
+func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 	if cfg.Masters <= 0 {
 		cfg.Masters = 1
 	}
@@ -137,7 +144,7 @@ func NewCluster(cfg ClusterConfig) (*Cluster, error) {
 		c.mu.Unlock()
 		return c, nil
 	}
-	if err := c.startElection(); err != nil {
+	if err := c.startElection(ctx); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -226,13 +233,13 @@ func (c *Cluster) startAgents() error {
 
 // startElection makes every master contend in ZooKeeper and follows the
 // election with a detector, as Mesos masters follow their own group.
-func (c *Cluster) startElection() error {
-	det, err := NewZKDetector(*c.zk)
+func (c *Cluster) startElection(ctx context.Context) error {
+	det, err := NewZKDetector(ctx, *c.zk)
 	if err != nil {
 		return err
 	}
 	for _, cm := range c.masters {
-		ct, err := NewZKContender(*c.zk, cm.master.MasterInfo())
+		ct, err := NewZKContender(ctx, *c.zk, cm.master.MasterInfo())
 		if err != nil {
 			det.Close()
 			return err
@@ -245,7 +252,7 @@ func (c *Cluster) startElection() error {
 	}
 	c.wg.Add(1)
 	go c.followElection(det)
-	ctx, cancel := context.WithTimeout(context.Background(), c.zk.sessionTimeout()+10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, c.zk.sessionTimeout()+10*time.Second)
 	defer cancel()
 	if _, err := c.WaitLeader(ctx); err != nil {
 		return fmt.Errorf("emulator: no master elected in ZooKeeper: %w", err)
@@ -332,6 +339,7 @@ func (c *Cluster) electLocked(cm *clusterMaster) {
 		}
 	}
 	cm.master.Lead() // recovers the registry
+	c.log.Info("master elected", "master", cm.addr, "failover", c.elected)
 	if !c.elected {
 		// A fresh cluster's registry is empty: nothing to wait for.
 		cm.master.FinishRecovery()

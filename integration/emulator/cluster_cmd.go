@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -41,6 +42,8 @@ type EmulatorConfig struct {
 	Credentials               string
 	AuthenticateFrameworks    bool
 	AuthenticateHTTPReadwrite bool
+	// LogLevel is the lowest level the command logs to stderr.
+	LogLevel slog.Level
 }
 
 // DefaultEmulatorConfig has Mesos' defaults.
@@ -54,6 +57,7 @@ func DefaultEmulatorConfig() EmulatorConfig {
 		MaxAgentPingTimeouts: defaultMaxAgentPingTimeouts,
 		HeartbeatInterval:    defaultHeartbeatInterval,
 		ZKSessionTimeout:     DefaultZKSessionTimeout,
+		LogLevel:             slog.LevelInfo,
 	}
 }
 
@@ -78,6 +82,7 @@ func (c *EmulatorConfig) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Credentials, "credentials", c.Credentials, `master --credentials: path to {"credentials":[{"principal":"p","secret":"s"}]}`)
 	fs.BoolVar(&c.AuthenticateFrameworks, "authenticate_http_frameworks", c.AuthenticateFrameworks, "master --authenticate_http_frameworks: schedulers must send Basic credentials (needs --credentials)")
 	fs.BoolVar(&c.AuthenticateFrameworks, "authenticate_frameworks", c.AuthenticateFrameworks, "alias of --authenticate_http_frameworks")
+	fs.TextVar(&c.LogLevel, "log_level", c.LogLevel, "lowest level logged to stderr: debug, info, warn or error")
 	fs.BoolVar(&c.AuthenticateHTTPReadwrite, "authenticate_http_readwrite", c.AuthenticateHTTPReadwrite, "master --authenticate_http_readwrite: operator API calls must send Basic credentials (needs --credentials)")
 }
 

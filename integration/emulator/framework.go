@@ -281,6 +281,7 @@ func (m *Master) subscribeLocked(info mesos.FrameworkInfo, suppressed []string, 
 		FrameworkID: &fid, HeartbeatIntervalSeconds: &hb, MasterInfo: &mi,
 	}})
 	sub.send(heartbeatEvent)
+	m.log.Info("framework subscribed", "framework", fw.id, "name", fw.info.Name, "new", fresh)
 	if fresh {
 		m.publishFrameworkAddedLocked(fw)
 	} else {
@@ -345,6 +346,7 @@ func (m *Master) failoverTimeout(frameworkID string, gen int) {
 // TASK_KILLED / REASON_FRAMEWORK_REMOVED (not sent), its stream is closed
 // without an ERROR, and it joins the completed list.
 func (m *Master) removeFrameworkLocked(fw *framework) {
+	m.log.Info("framework removed", "framework", fw.id, "name", fw.info.Name)
 	fw.stopFailoverTimer()
 	if fw.sub != nil {
 		fw.sub.close()

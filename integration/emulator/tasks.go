@@ -352,6 +352,7 @@ func withAllocation(fw *framework, role string, t mesos.TaskInfo) mesos.TaskInfo
 // launchLocked records a validated task as TASK_STAGING and, for a LAUNCH
 // task (groupExecutor nil), sends it to the agent.
 func (m *Master) launchLocked(fw *framework, a *agentEntry, role string, t mesos.TaskInfo, groupExecutor *mesos.ExecutorInfo) {
+	m.log.Debug("launching task", "framework", fw.id, "task", t.TaskID.Value, "agent", a.id)
 	staging := mesos.TASK_STAGING
 	user := fw.info.User
 	task := &mesos.Task{

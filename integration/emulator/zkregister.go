@@ -58,18 +58,24 @@ func (c ZKConfig) sessionTimeout() time.Duration {
 	return c.SessionTimeout
 }
 
-// connect opens a session, authenticating when the URL has credentials.
-// Its connections go through wire, so the session can be cut off as a
-// crashed process' would be.
-func (c ZKConfig) connect(wire *zkWire) (*zk.Conn, <-chan zk.Event, error) {
+// ErrNoZKSession is wrapped by the error of a contender or detector that
+// got no ZooKeeper session within its ZKConfig.ConnectTimeout: no server in
+// the URL answered, or none let it in.
+var ErrNoZKSession = errors.New("no ZooKeeper session")
+
+// connect opens a session, authenticating when the URL has credentials,
+// giving up when ctx ends. Its connections go through wire, so the session
+// can be cut off as a crashed process' would be.
+func (c ZKConfig) connect(ctx context.Context, wire *zkWire) (*zk.Conn, <-chan zk.Event, error) {
 	logger := c.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	servers := strings.Join(c.URL.Servers, ",")
 	conn, events, err := zk.Connect(c.URL.Servers, c.sessionTimeout(),
 		zk.WithLogger(zkLogger{logger}), zk.WithLogInfo(false), zk.WithDialer(wire.dial))
 	if err != nil {
-		return nil, nil, fmt.Errorf("emulator: connect to ZooKeeper %v: %w", c.URL.Servers, err)
+		return nil, nil, fmt.Errorf("emulator: connect to ZooKeeper at %s: %w", servers, err)
 	}
 	// go-zookeeper connects in the background and fails queued requests
 	// if its first attempt fails (e.g. a server still starting), so wait
@@ -78,20 +84,25 @@ func (c ZKConfig) connect(wire *zkWire) (*zk.Conn, <-chan zk.Event, error) {
 	if connectTimeout <= 0 {
 		connectTimeout = 15 * time.Second
 	}
+	logger.Debug("connecting to ZooKeeper", "servers", servers, "timeout", connectTimeout)
 	timeout := time.NewTimer(connectTimeout)
 	defer timeout.Stop()
 	for conn.State() != zk.StateHasSession {
 		select {
 		case <-events:
+		case <-ctx.Done():
+			conn.Close()
+			return nil, nil, fmt.Errorf("emulator: connect to ZooKeeper at %s: %w", servers, context.Cause(ctx))
 		case <-timeout.C:
 			conn.Close()
-			return nil, nil, fmt.Errorf("emulator: connect to ZooKeeper %v: no session within %v", c.URL.Servers, connectTimeout)
+			return nil, nil, fmt.Errorf("emulator: connect to ZooKeeper at %s: %w within %v", servers, ErrNoZKSession, connectTimeout)
 		}
 	}
+	logger.Debug("ZooKeeper session established", "servers", servers, "session", conn.SessionID())
 	if c.URL.User != "" || c.URL.Password != "" {
 		if err := conn.AddAuth("digest", []byte(c.URL.User+":"+c.URL.Password)); err != nil {
 			conn.Close()
-			return nil, nil, fmt.Errorf("emulator: authenticate to ZooKeeper: %w", err)
+			return nil, nil, fmt.Errorf("emulator: authenticate to ZooKeeper at %s: %w", servers, err)
 		}
 	}
 	return conn, events, nil
@@ -270,14 +281,14 @@ type ZKContender struct {
 }
 
 // NewZKContender joins the group with info, creating the group's path if
-// missing.
-func NewZKContender(cfg ZKConfig, info mesos.MasterInfo) (*ZKContender, error) {
+// missing. ctx bounds only the wait for the ZooKeeper session.
+func NewZKContender(ctx context.Context, cfg ZKConfig, info mesos.MasterInfo) (*ZKContender, error) {
 	data, err := mesosjson.Marshal(&info)
 	if err != nil {
 		return nil, fmt.Errorf("emulator: encode MasterInfo: %w", err)
 	}
 	wire := &zkWire{}
-	conn, events, err := cfg.connect(wire)
+	conn, events, err := cfg.connect(ctx, wire)
 	if err != nil {
 		return nil, err
 	}
@@ -401,9 +412,9 @@ type ZKDetector struct {
 }
 
 // NewZKDetector opens a session and starts watching cfg.URL.Path. The path
-// need not exist yet.
-func NewZKDetector(cfg ZKConfig) (*ZKDetector, error) {
-	conn, events, err := cfg.connect(&zkWire{})
+// need not exist yet. ctx bounds only the wait for the ZooKeeper session.
+func NewZKDetector(ctx context.Context, cfg ZKConfig) (*ZKDetector, error) {
+	conn, events, err := cfg.connect(ctx, &zkWire{})
 	if err != nil {
 		return nil, err
 	}

@@ -85,18 +85,18 @@ func TestZKContendersElectLowestSequence(t *testing.T) {
 	}
 	cfg := ZKConfig{URL: url, SessionTimeout: 2 * time.Second}
 
-	det, err := NewZKDetector(cfg)
+	det, err := NewZKDetector(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer det.Close()
 
-	c1, err := NewZKContender(cfg, testMasterInfo("m1", 5050))
+	c1, err := NewZKContender(context.Background(), cfg, testMasterInfo("m1", 5050))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c1.Close()
-	c2, err := NewZKContender(cfg, testMasterInfo("m2", 5051))
+	c2, err := NewZKContender(context.Background(), cfg, testMasterInfo("m2", 5051))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestZKContendersElectLowestSequence(t *testing.T) {
 func TestZKContenderLosesCandidacyWithItsNode(t *testing.T) {
 	srv := zktest.Start(t)
 	url, _ := zkurl.Parse("zk://" + srv.Addr + "/mesos")
-	c, err := NewZKContender(ZKConfig{URL: url, SessionTimeout: time.Second}, testMasterInfo("m1", 5050))
+	c, err := NewZKContender(context.Background(), ZKConfig{URL: url, SessionTimeout: time.Second}, testMasterInfo("m1", 5050))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestZKContenderLosesCandidacyWithItsNode(t *testing.T) {
 func TestZKDigestCredentialsACL(t *testing.T) {
 	srv := zktest.Start(t)
 	url, _ := zkurl.Parse("zk://alice:secret@" + srv.Addr + "/secure")
-	c, err := NewZKContender(ZKConfig{URL: url, SessionTimeout: 2 * time.Second}, testMasterInfo("m1", 5050))
+	c, err := NewZKContender(context.Background(), ZKConfig{URL: url, SessionTimeout: 2 * time.Second}, testMasterInfo("m1", 5050))
 	if err != nil {
 		t.Fatal(err)
 	}
