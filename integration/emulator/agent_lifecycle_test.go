@@ -101,8 +101,22 @@ func TestExecutorDisconnect(t *testing.T) {
 			resp.Body.Close()
 
 			if checkpoint {
-				// Nothing happens within several grace periods (300ms).
-				time.Sleep(time.Second)
+				// The agent decides when it notices the disconnect (it clears
+				// the executor's stream and, for a non-checkpointing
+				// framework, starts the shutdown in the same step), so once
+				// it has noticed, a still-running executor proves it was left
+				// alone: no window to wait out.
+				waitUntil(t, 5*time.Second, "the agent noticing the disconnect", func() bool {
+					a.mu.Lock()
+					defer a.mu.Unlock()
+					return a.frameworks["fw-1"].executors["e1"].stream == nil
+				})
+				a.mu.Lock()
+				state := a.frameworks["fw-1"].executors["e1"].state
+				a.mu.Unlock()
+				if state != execRunning {
+					t.Fatalf("checkpointing executor in state %v after the disconnect; want running", state)
+				}
 				if us, ex := m.updatesFor("t1"), m.Exits(); len(us) != 0 || len(ex) != 0 {
 					t.Fatalf("checkpointing executor disturbed: updates %+v exits %+v", us, ex)
 				}

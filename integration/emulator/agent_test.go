@@ -297,10 +297,14 @@ func TestStatusUpdateRetryBackoff(t *testing.T) {
 	ackUpdate(a, fw, third)
 	ackUpdate(a, fw, next)
 	waitUntil(t, 5*time.Second, "task removed", func() bool { return len(a.State().Tasks) == 0 })
-	n := len(m.updatesFor("t1"))
-	time.Sleep(300 * time.Millisecond) // nothing may arrive: checking for absence
-	if got := len(m.updatesFor("t1")); got != n {
-		t.Errorf("%d updates sent after the final ack", got-n)
+	// Retries come only from the task's update stream, whose timer fires only
+	// while the stream is current and has the update pending; the final ack
+	// removed the stream, so nothing can be re-sent and no window is needed.
+	a.mu.Lock()
+	_, stream := a.updates[taskKey{fw.ID.Value, "t1"}]
+	a.mu.Unlock()
+	if stream || a.PendingUpdates() != 0 {
+		t.Errorf("after the final ack: update stream kept %v, %d pending updates; want none", stream, a.PendingUpdates())
 	}
 }
 
@@ -552,9 +556,15 @@ func TestShutdownAgent(t *testing.T) {
 	waitUntil(t, 5*time.Second, "agent empty", func() bool { return len(a.State().Frameworks) == 0 })
 	a.Ping()
 	a.RunTask(fw, customExecTask("t2", "e2", "x"))
-	time.Sleep(100 * time.Millisecond) // checking for absence
-	if m.Pongs() != 0 || len(m.updatesFor("t2")) != 0 {
-		t.Errorf("a removed agent still answers")
+	// The agent's mailbox runs in order: once a message posted after Ping
+	// and RunTask has run, and one it posted in turn, a pong (posted by the
+	// ping's handler) would have reached the master and t2 would be in the
+	// agent's state. No absence window is needed.
+	flushed := make(chan struct{})
+	a.post(func() { a.post(func() { close(flushed) }) })
+	<-flushed
+	if m.Pongs() != 0 || len(a.State().Tasks) != 0 || len(m.updatesFor("t2")) != 0 {
+		t.Errorf("a removed agent still answers: %d pongs, tasks %v", m.Pongs(), a.State().Tasks)
 	}
 }
 

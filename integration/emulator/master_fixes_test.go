@@ -274,22 +274,37 @@ func TestCallFaultsPerAPI(t *testing.T) {
 }
 
 // TestMasterTimersStopOnClose: timers the master schedules (here a delayed
-// framework message) are tracked and do not fire after Close.
+// framework message) are tracked and stopped by Close. Close waits for every
+// timer it did not stop, so its returning at once with an hour-long timer
+// pending proves the timer was stopped, and a stopped timer never fires: no
+// absence window is needed.
 func TestMasterTimersStopOnClose(t *testing.T) {
 	m := NewMaster(MasterConfig{AllocationInterval: time.Hour, AgentPingTimeout: time.Hour})
 	m.Lead()
 	var fired atomic.Bool
 	m.mu.Lock()
-	m.afterLocked(50*time.Millisecond, func() { fired.Store(true) })
+	m.afterLocked(time.Hour, func() { fired.Store(true) })
 	n := len(m.timers)
 	m.mu.Unlock()
 	if n != 1 {
 		t.Fatalf("%d tracked timers; want 1", n)
 	}
-	m.Close()
-	time.Sleep(200 * time.Millisecond) // absence window: the timer must not fire
-	if fired.Load() {
-		t.Error("a master timer fired after Close")
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		m.Close()
+	}()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close is waiting for a pending timer instead of stopping it")
+	}
+	m.mu.Lock()
+	n = len(m.timers)
+	late := m.afterLocked(time.Nanosecond, func() { fired.Store(true) })
+	m.mu.Unlock()
+	if n != 0 || late.t != nil || fired.Load() {
+		t.Errorf("after Close: %d tracked timers, timer scheduled after Close started: %v, fired: %v; want none", n, late.t != nil, fired.Load())
 	}
 }
 
