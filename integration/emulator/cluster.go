@@ -128,7 +128,11 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 		if err != nil {
 			return nil, fmt.Errorf("emulator: %w", err)
 		}
-		c.zk = &ZKConfig{URL: u, SessionTimeout: cfg.ZKSessionTimeout, Logger: cfg.Logger}
+		timeout := cfg.ZKSessionTimeout
+		if timeout <= 0 {
+			timeout = DefaultZKSessionTimeout
+		}
+		c.zk = &ZKConfig{URL: u, SessionTimeout: timeout, Logger: cfg.Logger}
 	}
 	if err := c.startMasters(); err != nil {
 		c.Close()
@@ -252,7 +256,7 @@ func (c *Cluster) startElection(ctx context.Context) error {
 	}
 	c.wg.Add(1)
 	go c.followElection(det)
-	ctx, cancel := context.WithTimeout(ctx, c.zk.sessionTimeout()+10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, c.zk.SessionTimeout+10*time.Second)
 	defer cancel()
 	if _, err := c.WaitLeader(ctx); err != nil {
 		return fmt.Errorf("emulator: no master elected in ZooKeeper: %w", err)

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"context"
 	"net/http"
 	"regexp"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 
+	"github.com/healer-mesos/healer/integration/emulator/zkgroup"
 	"github.com/healer-mesos/healer/internal/zktest"
 )
 
@@ -83,7 +85,8 @@ func TestClusterZooKeeperFailover(t *testing.T) {
 	cfg.ZKSessionTimeout = 2 * time.Second
 	cl := startCluster(t, cfg)
 
-	// Both masters joined as json.info_ members; the lowest sequence leads.
+	// Both masters joined as json.info_ members; the lowest sequence leads,
+	// as a Mesos detector reading the group sees it.
 	conn, _, err := zk.Connect([]string{srv.Addr}, 2*time.Second, zk.WithLogInfo(false))
 	if err != nil {
 		t.Fatal(err)
@@ -93,18 +96,25 @@ func TestClusterZooKeeperFailover(t *testing.T) {
 	if err != nil || len(children) != 2 {
 		t.Fatalf("children of /mesos = %v, %v; want two members", children, err)
 	}
-	low, _ := lowestMember(children)
-	data, _, err := conn.Get("/mesos/" + low.name)
+	for _, ch := range children {
+		if !strings.HasPrefix(ch, "json.info_") {
+			t.Errorf("member %q; want json.info_<seq>", ch)
+		}
+	}
+	det, err := zkgroup.NewDetector(context.Background(), *cl.ZK())
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := decodeMasterInfo(low.label, data)
+	defer det.Close()
+	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer wcancel()
+	info, err := det.WaitLeader(wctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	leader := cl.Leader()
 	if leader == nil || info.ID != leader.ID() {
-		t.Fatalf("lowest member %s is master %s; leader is %v", low.name, info.ID, leader)
+		t.Fatalf("detected leader %s; the cluster's leader is %v", info.ID, leader)
 	}
 	leaderIdx, standbyIdx := 0, 1
 	if !cl.MasterLeading(0) {
@@ -196,5 +206,14 @@ func waitStreamEnd(t *testing.T, c *schedClient) {
 		case <-timeout:
 			t.Fatal("event stream did not end")
 		}
+	}
+}
+
+// The emulator reads ZooKeeper URLs with internal/zkurl, healer's own
+// parser (tested there); a cluster refuses what it refuses, before starting.
+func TestClusterRefusesBadZKURL(t *testing.T) {
+	_, err := NewCluster(ClusterConfig{ZK: "zk://127.0.0.1:2181/"})
+	if err == nil || !strings.Contains(err.Error(), "Expecting a (chroot) path for ZooKeeper ('/' is not supported)") {
+		t.Fatalf("NewCluster with path /: %v", err)
 	}
 }

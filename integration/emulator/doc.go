@@ -18,7 +18,7 @@
 //     queries, maintenance, draining, agent (de)activation, and the
 //     SUBSCRIBE event stream (operator_stream.go; at most
 //     MaxOperatorEventStreamSubscribers, the oldest closed first);
-//   - master registration in a real ZooKeeper (zkregister.go: json.info_
+//   - master registration in a real ZooKeeper (package zkgroup: json.info_
 //     sequential ephemeral nodes), leadership by lowest sequence, and 307
 //     redirects from non-leading masters;
 //   - the discovery endpoints /master/redirect (307 to the leader's

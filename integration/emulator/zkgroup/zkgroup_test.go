@@ -1,4 +1,4 @@
-package emulator
+package zkgroup
 
 import (
 	"context"
@@ -14,17 +14,14 @@ import (
 	"github.com/gogo/protobuf/proto"
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
+	"go.uber.org/goleak"
+
 	"github.com/healer-mesos/healer/internal/zktest"
 	"github.com/healer-mesos/healer/internal/zkurl"
 )
 
-// The emulator reads ZooKeeper URLs with internal/zkurl, healer's own
-// parser (tested there); a cluster refuses what it refuses, before starting.
-func TestClusterRefusesBadZKURL(t *testing.T) {
-	_, err := NewCluster(ClusterConfig{ZK: "zk://127.0.0.1:2181/"})
-	if err == nil || !strings.Contains(err.Error(), "Expecting a (chroot) path for ZooKeeper ('/' is not supported)") {
-		t.Fatalf("NewCluster with path /: %v", err)
-	}
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
 }
 
 func TestLowestMember(t *testing.T) {
@@ -83,20 +80,20 @@ func TestZKContendersElectLowestSequence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := ZKConfig{URL: url, SessionTimeout: 2 * time.Second}
+	cfg := Config{URL: url, SessionTimeout: 2 * time.Second}
 
-	det, err := NewZKDetector(context.Background(), cfg)
+	det, err := NewDetector(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer det.Close()
 
-	c1, err := NewZKContender(context.Background(), cfg, testMasterInfo("m1", 5050))
+	c1, err := NewContender(context.Background(), cfg, testMasterInfo("m1", 5050))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c1.Close()
-	c2, err := NewZKContender(context.Background(), cfg, testMasterInfo("m2", 5051))
+	c2, err := NewContender(context.Background(), cfg, testMasterInfo("m2", 5051))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +164,7 @@ func TestZKContendersElectLowestSequence(t *testing.T) {
 func TestZKContenderLosesCandidacyWithItsNode(t *testing.T) {
 	srv := zktest.Start(t)
 	url, _ := zkurl.Parse("zk://" + srv.Addr + "/mesos")
-	c, err := NewZKContender(context.Background(), ZKConfig{URL: url, SessionTimeout: time.Second}, testMasterInfo("m1", 5050))
+	c, err := NewContender(context.Background(), Config{URL: url, SessionTimeout: time.Second}, testMasterInfo("m1", 5050))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +184,7 @@ func TestZKContenderLosesCandidacyWithItsNode(t *testing.T) {
 func TestZKDigestCredentialsACL(t *testing.T) {
 	srv := zktest.Start(t)
 	url, _ := zkurl.Parse("zk://alice:secret@" + srv.Addr + "/secure")
-	c, err := NewZKContender(context.Background(), ZKConfig{URL: url, SessionTimeout: 2 * time.Second}, testMasterInfo("m1", 5050))
+	c, err := NewContender(context.Background(), Config{URL: url, SessionTimeout: 2 * time.Second}, testMasterInfo("m1", 5050))
 	if err != nil {
 		t.Fatal(err)
 	}

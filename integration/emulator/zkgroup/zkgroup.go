@@ -1,4 +1,12 @@
-package emulator
+// Package zkgroup is the Mesos master group in ZooKeeper, as masters and
+// their detectors use it (mesos-protocol.md 3): a Contender registers a
+// master as an EPHEMERAL|SEQUENTIAL json.info_<seq> znode holding its
+// MasterInfo JSON under the group's path, and is elected when its node has
+// the lowest sequence; a Detector watches the group and reports the leading
+// master's MasterInfo, reading json.info_, info_ (protobuf) and bare UPID
+// members as Mesos' ZooKeeperMasterDetector does. The emulator's Cluster
+// runs one Contender per master and follows the election with a Detector.
+package zkgroup
 
 import (
 	"context"
@@ -20,9 +28,9 @@ import (
 	"github.com/healer-mesos/healer/internal/zkurl"
 )
 
-// DefaultZKSessionTimeout is Mesos' --zk_session_timeout, used by masters and
+// DefaultSessionTimeout is Mesos' --zk_session_timeout, used by masters and
 // detectors alike (mesos-protocol.md 3.1).
-const DefaultZKSessionTimeout = 10 * time.Second
+const DefaultSessionTimeout = 10 * time.Second
 
 // zkMemberLabel is the prefix of the znodes masters publish their MasterInfo
 // JSON under since Mesos 0.24 (src/master/constants.hpp MASTER_INFO_JSON_LABEL).
@@ -42,31 +50,31 @@ func zkACL(u zkurl.URL) []zk.ACL {
 	}
 }
 
-// ZKConfig configures a ZooKeeper session of a contender or detector.
-type ZKConfig struct {
+// Config configures a ZooKeeper session of a contender or detector.
+type Config struct {
 	URL            zkurl.URL     // from zkurl.Parse
-	SessionTimeout time.Duration // 0: DefaultZKSessionTimeout
+	SessionTimeout time.Duration // 0: DefaultSessionTimeout
 	// ConnectTimeout bounds the wait for the first session; 0: 15 s.
 	ConnectTimeout time.Duration
 	Logger         *slog.Logger // nil: discard
 }
 
-func (c ZKConfig) sessionTimeout() time.Duration {
+func (c Config) sessionTimeout() time.Duration {
 	if c.SessionTimeout <= 0 {
-		return DefaultZKSessionTimeout
+		return DefaultSessionTimeout
 	}
 	return c.SessionTimeout
 }
 
-// ErrNoZKSession is wrapped by the error of a contender or detector that
-// got no ZooKeeper session within its ZKConfig.ConnectTimeout: no server in
+// ErrNoSession is wrapped by the error of a contender or detector that
+// got no ZooKeeper session within its Config.ConnectTimeout: no server in
 // the URL answered, or none let it in.
-var ErrNoZKSession = errors.New("no ZooKeeper session")
+var ErrNoSession = errors.New("no ZooKeeper session")
 
 // connect opens a session, authenticating when the URL has credentials,
 // giving up when ctx ends. Its connections go through wire, so the session
 // can be cut off as a crashed process' would be.
-func (c ZKConfig) connect(ctx context.Context, wire *zkWire) (*zk.Conn, <-chan zk.Event, error) {
+func (c Config) connect(ctx context.Context, wire *zkWire) (*zk.Conn, <-chan zk.Event, error) {
 	logger := c.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -75,7 +83,7 @@ func (c ZKConfig) connect(ctx context.Context, wire *zkWire) (*zk.Conn, <-chan z
 	conn, events, err := zk.Connect(c.URL.Servers, c.sessionTimeout(),
 		zk.WithLogger(zkLogger{logger}), zk.WithLogInfo(false), zk.WithDialer(wire.dial))
 	if err != nil {
-		return nil, nil, fmt.Errorf("emulator: connect to ZooKeeper at %s: %w", servers, err)
+		return nil, nil, fmt.Errorf("zkgroup: connect to ZooKeeper at %s: %w", servers, err)
 	}
 	// go-zookeeper connects in the background and fails queued requests
 	// if its first attempt fails (e.g. a server still starting), so wait
@@ -92,17 +100,17 @@ func (c ZKConfig) connect(ctx context.Context, wire *zkWire) (*zk.Conn, <-chan z
 		case <-events:
 		case <-ctx.Done():
 			conn.Close()
-			return nil, nil, fmt.Errorf("emulator: connect to ZooKeeper at %s: %w", servers, context.Cause(ctx))
+			return nil, nil, fmt.Errorf("zkgroup: connect to ZooKeeper at %s: %w", servers, context.Cause(ctx))
 		case <-timeout.C:
 			conn.Close()
-			return nil, nil, fmt.Errorf("emulator: connect to ZooKeeper at %s: %w within %v", servers, ErrNoZKSession, connectTimeout)
+			return nil, nil, fmt.Errorf("zkgroup: connect to ZooKeeper at %s: %w within %v", servers, ErrNoSession, connectTimeout)
 		}
 	}
 	logger.Debug("ZooKeeper session established", "servers", servers, "session", conn.SessionID())
 	if c.URL.User != "" || c.URL.Password != "" {
 		if err := conn.AddAuth("digest", []byte(c.URL.User+":"+c.URL.Password)); err != nil {
 			conn.Close()
-			return nil, nil, fmt.Errorf("emulator: authenticate to ZooKeeper at %s: %w", servers, err)
+			return nil, nil, fmt.Errorf("zkgroup: authenticate to ZooKeeper at %s: %w", servers, err)
 		}
 	}
 	return conn, events, nil
@@ -121,7 +129,7 @@ func (w *zkWire) dial(network, address string, timeout time.Duration) (net.Conn,
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.cut {
-		return nil, errors.New("emulator: ZooKeeper connection cut (process crashed)")
+		return nil, errors.New("zkgroup: ZooKeeper connection cut (process crashed)")
 	}
 	conn, err := net.DialTimeout(network, address, timeout)
 	if err != nil {
@@ -195,22 +203,22 @@ func decodeMasterInfo(label string, data []byte) (mesos.MasterInfo, error) {
 	switch label {
 	case zkMemberLabel:
 		if err := mesosjson.Unmarshal(data, &info); err != nil {
-			return info, fmt.Errorf("emulator: decode MasterInfo JSON: %w", err)
+			return info, fmt.Errorf("zkgroup: decode MasterInfo JSON: %w", err)
 		}
 	case "info":
 		if err := proto.Unmarshal(data, &info); err != nil {
-			return info, fmt.Errorf("emulator: decode MasterInfo protobuf: %w", err)
+			return info, fmt.Errorf("zkgroup: decode MasterInfo protobuf: %w", err)
 		}
 	default:
 		pid := string(data)
 		_, hostPort, ok := strings.Cut(pid, "@")
 		host, port, err := net.SplitHostPort(hostPort)
 		if !ok || err != nil {
-			return info, fmt.Errorf("emulator: decode master UPID %q: not name@ip:port", pid)
+			return info, fmt.Errorf("zkgroup: decode master UPID %q: not name@ip:port", pid)
 		}
 		p, err := strconv.ParseUint(port, 10, 16)
 		if err != nil {
-			return info, fmt.Errorf("emulator: decode master UPID %q: %w", pid, err)
+			return info, fmt.Errorf("zkgroup: decode master UPID %q: %w", pid, err)
 		}
 		p32 := uint32(p)
 		info.PID = &pid
@@ -258,18 +266,18 @@ func ensurePath(conn *zk.Conn, path string, acl []zk.ACL) error {
 		cur += "/" + p
 		_, err := conn.Create(cur, nil, 0, acl)
 		if err != nil && !errors.Is(err, zk.ErrNodeExists) {
-			return fmt.Errorf("emulator: create znode %s: %w", cur, err)
+			return fmt.Errorf("zkgroup: create znode %s: %w", cur, err)
 		}
 	}
 	return nil
 }
 
-// ZKContender is one master's membership in the Mesos master group: an
+// Contender is one master's membership in the Mesos master group: an
 // EPHEMERAL|SEQUENTIAL <path>/json.info_<seq> node holding its MasterInfo
 // JSON. It is elected when its node has the lowest sequence, and loses
 // candidacy for good when its session expires or its node disappears — then a
-// Mesos master aborts; the owner of a ZKContender must stop leading.
-type ZKContender struct {
+// Mesos master aborts; the owner of a Contender must stop leading.
+type Contender struct {
 	wire    *zkWire
 	conn    *zk.Conn
 	node    string
@@ -280,12 +288,12 @@ type ZKContender struct {
 	once    sync.Once
 }
 
-// NewZKContender joins the group with info, creating the group's path if
+// NewContender joins the group with info, creating the group's path if
 // missing. ctx bounds only the wait for the ZooKeeper session.
-func NewZKContender(ctx context.Context, cfg ZKConfig, info mesos.MasterInfo) (*ZKContender, error) {
+func NewContender(ctx context.Context, cfg Config, info mesos.MasterInfo) (*Contender, error) {
 	data, err := mesosjson.Marshal(&info)
 	if err != nil {
-		return nil, fmt.Errorf("emulator: encode MasterInfo: %w", err)
+		return nil, fmt.Errorf("zkgroup: encode MasterInfo: %w", err)
 	}
 	wire := &zkWire{}
 	conn, events, err := cfg.connect(ctx, wire)
@@ -300,9 +308,9 @@ func NewZKContender(ctx context.Context, cfg ZKConfig, info mesos.MasterInfo) (*
 	node, err := conn.Create(cfg.URL.Path+"/"+zkMemberLabel+"_", data, zk.FlagEphemeral|zk.FlagSequence, acl)
 	if err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("emulator: join master group %s: %w", cfg.URL.Path, err)
+		return nil, fmt.Errorf("zkgroup: join master group %s: %w", cfg.URL.Path, err)
 	}
-	c := &ZKContender{
+	c := &Contender{
 		wire:    wire,
 		conn:    conn,
 		node:    node,
@@ -316,18 +324,18 @@ func NewZKContender(ctx context.Context, cfg ZKConfig, info mesos.MasterInfo) (*
 }
 
 // Node is the full path of this master's znode.
-func (c *ZKContender) Node() string { return c.node }
+func (c *Contender) Node() string { return c.node }
 
 // Elected is closed once this master has the lowest sequence in the group.
-func (c *ZKContender) Elected() <-chan struct{} { return c.elected }
+func (c *Contender) Elected() <-chan struct{} { return c.elected }
 
 // Lost is closed when candidacy is lost (session expired, node deleted, or
 // Close).
-func (c *ZKContender) Lost() <-chan struct{} { return c.lost }
+func (c *Contender) Lost() <-chan struct{} { return c.lost }
 
 // Close withdraws: the session is closed, which deletes the ephemeral node at
 // once, so another master is elected without waiting for a session timeout.
-func (c *ZKContender) Close() {
+func (c *Contender) Close() {
 	c.once.Do(func() {
 		close(c.stop)
 		c.conn.Close()
@@ -339,12 +347,12 @@ func (c *ZKContender) Close() {
 // connections to ZooKeeper are cut without closing the session, so its
 // ephemeral node stays until the session times out, and only then is
 // another master elected.
-func (c *ZKContender) Crash() {
+func (c *Contender) Crash() {
 	c.wire.cutOff()
 	c.Close()
 }
 
-func (c *ZKContender) run(path string, events <-chan zk.Event) {
+func (c *Contender) run(path string, events <-chan zk.Event) {
 	defer c.wg.Done()
 	defer close(c.lost)
 	name := c.node[strings.LastIndexByte(c.node, '/')+1:]
@@ -378,7 +386,7 @@ func (c *ZKContender) run(path string, events <-chan zk.Event) {
 
 // waitRetry waits for a session event after a failed request; false means
 // stop (closed or expired).
-func (c *ZKContender) waitRetry(events <-chan zk.Event) bool {
+func (c *Contender) waitRetry(events <-chan zk.Event) bool {
 	select {
 	case <-c.stop:
 		return false
@@ -396,9 +404,9 @@ func contains(xs []string, x string) bool {
 	return false
 }
 
-// ZKDetector watches the master group and reports the current leader's
+// Detector watches the master group and reports the current leader's
 // MasterInfo, as Mesos' ZooKeeperMasterDetector does.
-type ZKDetector struct {
+type Detector struct {
 	conn *zk.Conn
 	path string
 
@@ -411,14 +419,14 @@ type ZKDetector struct {
 	stopOnce sync.Once
 }
 
-// NewZKDetector opens a session and starts watching cfg.URL.Path. The path
+// NewDetector opens a session and starts watching cfg.URL.Path. The path
 // need not exist yet. ctx bounds only the wait for the ZooKeeper session.
-func NewZKDetector(ctx context.Context, cfg ZKConfig) (*ZKDetector, error) {
+func NewDetector(ctx context.Context, cfg Config) (*Detector, error) {
 	conn, events, err := cfg.connect(ctx, &zkWire{})
 	if err != nil {
 		return nil, err
 	}
-	d := &ZKDetector{conn: conn, path: cfg.URL.Path, changed: make(chan struct{}), stop: make(chan struct{})}
+	d := &Detector{conn: conn, path: cfg.URL.Path, changed: make(chan struct{}), stop: make(chan struct{})}
 	d.wg.Add(1)
 	go d.run(events)
 	return d, nil
@@ -426,7 +434,7 @@ func NewZKDetector(ctx context.Context, cfg ZKConfig) (*ZKDetector, error) {
 
 // Leader returns the current leader, and a channel closed at the next leader
 // change (including "no leader").
-func (d *ZKDetector) Leader() (*mesos.MasterInfo, <-chan struct{}) {
+func (d *Detector) Leader() (*mesos.MasterInfo, <-chan struct{}) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.leader, d.changed
@@ -434,7 +442,7 @@ func (d *ZKDetector) Leader() (*mesos.MasterInfo, <-chan struct{}) {
 
 // WaitLeader waits until a leader is known that satisfies accept (nil: any)
 // or ctx ends.
-func (d *ZKDetector) WaitLeader(ctx context.Context, accept func(mesos.MasterInfo) bool) (mesos.MasterInfo, error) {
+func (d *Detector) WaitLeader(ctx context.Context, accept func(mesos.MasterInfo) bool) (mesos.MasterInfo, error) {
 	for {
 		leader, changed := d.Leader()
 		if leader != nil && (accept == nil || accept(*leader)) {
@@ -442,14 +450,14 @@ func (d *ZKDetector) WaitLeader(ctx context.Context, accept func(mesos.MasterInf
 		}
 		select {
 		case <-ctx.Done():
-			return mesos.MasterInfo{}, fmt.Errorf("emulator: wait for a leading master: %w", ctx.Err())
+			return mesos.MasterInfo{}, fmt.Errorf("zkgroup: wait for a leading master: %w", ctx.Err())
 		case <-changed:
 		}
 	}
 }
 
 // Close ends the detector's session.
-func (d *ZKDetector) Close() {
+func (d *Detector) Close() {
 	d.stopOnce.Do(func() {
 		close(d.stop)
 		d.conn.Close()
@@ -457,7 +465,7 @@ func (d *ZKDetector) Close() {
 	d.wg.Wait()
 }
 
-func (d *ZKDetector) setLeader(node string, info *mesos.MasterInfo) {
+func (d *Detector) setLeader(node string, info *mesos.MasterInfo) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if node == d.node {
@@ -468,7 +476,7 @@ func (d *ZKDetector) setLeader(node string, info *mesos.MasterInfo) {
 	d.changed = make(chan struct{})
 }
 
-func (d *ZKDetector) run(events <-chan zk.Event) {
+func (d *Detector) run(events <-chan zk.Event) {
 	defer d.wg.Done()
 	for {
 		var watch <-chan zk.Event
@@ -512,7 +520,7 @@ func (d *ZKDetector) run(events <-chan zk.Event) {
 
 // detect reads the lowest member's data; a member that vanished between the
 // listing and the read is left to the next watch event.
-func (d *ZKDetector) detect(children []string) {
+func (d *Detector) detect(children []string) {
 	low, ok := lowestMember(children)
 	if !ok {
 		d.setLeader("", nil)
