@@ -96,6 +96,9 @@ func FuzzParse(f *testing.F) {
 		if d < 0 {
 			t.Fatalf("Parse(%q) = %v: negative", s, d)
 		}
+		if again, err := Parse(d.String()); err != nil || again != d {
+			t.Fatalf("Parse(%q) = %v does not round-trip through Go's form: %v, %v", s, d, again, err)
+		}
 		out := Format(d)
 		back, err := Parse(out)
 		if err != nil {

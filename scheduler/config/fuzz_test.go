@@ -65,24 +65,6 @@ func FuzzParseRepairOrder(f *testing.F) {
 	})
 }
 
-func FuzzParseDuration(f *testing.F) {
-	for _, s := range []string{"10m", "10mins", "1.5hrs", "0", "1weeks", "-1s", "1e9secs", "5secs"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		d, err := ParseDuration(s)
-		if err != nil {
-			return
-		}
-		if d < 0 {
-			t.Fatalf("%q: negative %v accepted", s, d)
-		}
-		if again, err := ParseDuration(d.String()); err != nil || again != d {
-			t.Fatalf("%q: %v does not round-trip: %v, %v", s, d, again, err)
-		}
-	})
-}
-
 func FuzzConfigFile(f *testing.F) {
 	for _, s := range []string{
 		"",

@@ -3,11 +3,12 @@ package config
 import (
 	"errors"
 	"fmt"
-	"math"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/healer-mesos/healer/internal/mesosduration"
 )
 
 // This file holds the value types of the configuration and their parsers.
@@ -130,56 +131,13 @@ func (t Threshold) String() string {
 	return strconv.Itoa(t.Count)
 }
 
-// mesosDurationUnits are the unit suffixes of Mesos' own Duration flags
-// (stout's Duration::parse), longest first so "ms" is not read as "s".
-var mesosDurationUnits = []struct {
-	suffix string
-	unit   time.Duration
-}{
-	{"weeks", 7 * 24 * time.Hour},
-	{"days", 24 * time.Hour},
-	{"hrs", time.Hour},
-	{"mins", time.Minute},
-	{"secs", time.Second},
-	{"ms", time.Millisecond},
-	{"us", time.Microsecond},
-	{"ns", time.Nanosecond},
-}
-
 // ParseDuration accepts Go durations ("10m", "1h30m", "500ms") and the
 // Mesos forms operators type into Mesos flags ("10mins", "5secs", "1days",
-// "2weeks", "1.5hrs"). A bare "0" is zero. Negative durations are rejected:
-// no knob in healer means anything with a negative time.
+// "2weeks", "1.5hrs"); see internal/mesosduration, which the Mesos emulator
+// shares. Negative durations are rejected: no knob in healer means anything
+// with a negative time.
 func ParseDuration(s string) (time.Duration, error) {
-	t := strings.TrimSpace(s)
-	if t == "" {
-		return 0, errors.New(`empty duration (want e.g. 10m or 10mins)`)
-	}
-	if d, err := time.ParseDuration(t); err == nil {
-		if d < 0 {
-			return 0, fmt.Errorf("negative duration %q", s)
-		}
-		return d, nil
-	}
-	for _, u := range mesosDurationUnits {
-		num, ok := strings.CutSuffix(t, u.suffix)
-		if !ok {
-			continue
-		}
-		f, err := strconv.ParseFloat(num, 64)
-		if err != nil || num == "" || strings.ContainsAny(num, "eEnNiIxXpP_+") {
-			break
-		}
-		if f < 0 {
-			return 0, fmt.Errorf("negative duration %q", s)
-		}
-		d := f * float64(u.unit)
-		if d >= math.MaxInt64 {
-			return 0, fmt.Errorf("duration %q is too long", s)
-		}
-		return time.Duration(d), nil
-	}
-	return 0, fmt.Errorf("invalid duration %q (want a Go duration such as 90s, 10m, 1h30m, or a Mesos one such as 10mins, 5secs, 1days)", s)
+	return mesosduration.Parse(s)
 }
 
 // Repair is one entry of --repair_set: an action id and the command that
