@@ -5,7 +5,7 @@ PKGS      := ./...
 BIN       := bin
 TOOLS     := $(CURDIR)/.tools
 STATICCHECK_VERSION := v0.8.2
-# Packages whose fuzz targets `make fuzz` runs, each for FUZZTIME.
+# How long `make fuzz` runs each fuzz target, and `make bench` each benchmark.
 FUZZTIME  ?= 20s
 BENCHTIME ?= 1s
 
