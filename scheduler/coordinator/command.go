@@ -99,6 +99,7 @@ func (c *Coordinator) command(e Command) error {
 			// often "false alarm", and must not make the next real
 			// incident more disruptive).
 			r.NextStep = r.Incident.Step
+			r.NextAction, r.NextScope, r.NextProblem = r.Incident.StepAction, r.Incident.StepScope, r.Incident.Problem
 			d.Note = joinNote(d.Note, "step in flight killed, slot freed")
 		}
 		c.up(a)
@@ -131,6 +132,7 @@ func (c *Coordinator) command(e Command) error {
 		c.edit(a)
 		// The operator vouches for the agent: its escalation history resets.
 		r.State, r.IsolatedAt, r.LastClosedAt, r.NextStep, r.NextStepDryRun, r.Drained = StateHealthy, timeZero, timeZero, 0, false, false
+		r.NextAction, r.NextScope, r.NextProblem = "", 0, ""
 		c.act(Action{Kind: ActReactivate, Agent: r.ID, Hostname: r.Hostname, Isolation: c.policy.Isolation,
 			Principal: e.Principal})
 		d.Kind = DecReactivated
@@ -184,7 +186,7 @@ func (c *Coordinator) force(a *agent, e Command, reject func(error) error) error
 		}
 		c.open(a, problem, "operator", e.Reason)
 	case StateProbation:
-		r.Incident.Step++
+		c.advance(a)
 		r.Incident.ProbationEnds = timeZero
 	}
 	c.startOverIfImagined(a)

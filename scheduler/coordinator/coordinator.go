@@ -64,8 +64,11 @@ type agent struct {
 	// this struct is a leftover that queues and scratch lists skip.
 	deleted   bool
 	dirtyStep uint64
-	pend      queueSlot
-	timer     queueSlot
+	// moved is the note of a waiting incident Restore started over
+	// because its step left its ladder; the first Step says it.
+	moved string
+	pend  queueSlot
+	timer queueSlot
 }
 
 // queueSlot is an agent's live entry in a queue, if any.
@@ -120,8 +123,9 @@ func Restore(p Policy, records []AgentRecord, g GlobalRecord) (*Coordinator, err
 			}
 			c.prev[p] = a
 		}
+		moved := c.reposition(a)
 		c.commit(a)
-		if c.stale(&a.rec) {
+		if moved || c.stale(&a.rec) {
 			c.restale = append(c.restale, a)
 		}
 	}

@@ -147,10 +147,25 @@
 //     an operator decision outlives a registration. Reactivate or include
 //     one to let it expire (how a decommissioned machine is forgotten).
 //   - Restore under a changed policy (policy_change.txt, mode_switch*.txt):
-//     ladder positions are indices, so a position past the end of a
-//     shortened ladder means the ladder is exhausted (isolation next, under
-//     every limit); a problem whose own ladder was removed continues on the
-//     default ladder; a step in flight finishes as launched; waiting
+//     a ladder position is an index recorded with the step there (action
+//     and scope: Incident.StepAction, AgentRecord.NextAction), and an
+//     edited ladder never isolates a machine by itself. A position whose
+//     step is still at its index stays (always so under the same policy,
+//     so a rebuild decides as before); otherwise it moves to the first
+//     index of that step in the current ladder, counting from step 1 (with
+//     the step listed twice, a milder rung repeats rather than one being
+//     skipped). A position that was already at isolation stays at
+//     isolation (the ladder's own isolate step, else past its end). A step
+//     no longer in the ladder starts it over at step 1 (DecStartedOver,
+//     "ladder for P changed; A is no longer in it: starting over at step
+//     1 (B)"), under every usual limit. Waiting incidents are moved in the
+//     first Step; a step in flight finishes as launched and a probation
+//     runs on, and their next step is found from their step by action when
+//     they escalate; a new incident within reset_after finds its
+//     continuation (NextAction, in the ladder of NextProblem) likewise.
+//     Records written before positions carried their step are taken as
+//     indices. A problem whose own ladder was removed continues on the
+//     default ladder; waiting
 //     incidents are re-checked against the new policy in the first Step
 //     (a step that now needs approval waits for it, one that no longer
 //     does becomes pending). What dry-run only imagined never drives a real

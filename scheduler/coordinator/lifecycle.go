@@ -149,6 +149,15 @@ func (c *Coordinator) open(a *agent, problem, source, message string) {
 	r := &a.rec
 	r.Incidents++
 	k := escalationStart(r.LastClosedAt, r.NextStep, c.now, c.policy.ResetAfter)
+	changed := ""
+	if k > 0 {
+		j, ok := relocate(c.policy.LadderFor(r.NextProblem), k, r.NextAction, r.NextScope)
+		if !ok {
+			first, _ := stepAt(c.policy.LadderFor(problem), 0)
+			changed = ladderChanged(r.NextProblem, r.NextAction, first.Action)
+		}
+		k = j
+	}
 	note := ""
 	if k > 0 {
 		note = noteContinue
@@ -158,14 +167,79 @@ func (c *Coordinator) open(a *agent, problem, source, message string) {
 		// Execute never continues from history dry-run imagined.
 		k, imagined, note = 0, false, noteDryRunHistory
 	}
-	note = joinNote(c.signalFrom(source), note)
+	note = joinNote(joinNote(c.signalFrom(source), note), changed)
 	r.Incident = Incident{
 		ID: r.Incidents, Problem: problem, Source: source, Message: message,
-		OpenedAt: c.now, Signals: 1, LastSignalAt: c.now, Step: k, DryRun: imagined,
+		OpenedAt: c.now, Signals: 1, LastSignalAt: c.now, DryRun: imagined,
 	}
+	c.setStep(r, k)
 	d := Decision{Kind: DecOpened, Agent: r.ID, Incident: r.Incidents, Problem: problem, Step: k, Note: note}
 	d.Action = c.stepOf(r).Action
 	c.decide(d)
+}
+
+// setStep puts the open incident at ladder position k, recording the step
+// there so that the position survives a ladder edit across a restart.
+func (c *Coordinator) setStep(r *AgentRecord, k int) {
+	s, _ := stepAt(c.policy.LadderFor(r.Incident.Problem), k)
+	r.Incident.Step, r.Incident.StepAction, r.Incident.StepScope = k, s.Action, s.Scope
+}
+
+// ladderChanged says why an incident starts its ladder over: the step its
+// position named is no longer in the ladder.
+func ladderChanged(problem, action, first string) string {
+	return "ladder for " + problem + " changed; " + action + " is no longer in it: starting over at step 1 (" + first + ")"
+}
+
+// startOver moves an incident whose position names a step that is no
+// longer in its ladder (edited across a restart) back to the first step.
+// It is not a new start: the first step waits for approval and a slot
+// like any other.
+func (c *Coordinator) startOver(a *agent) {
+	inc := &a.rec.Incident
+	gone := inc.StepAction
+	c.setStep(&a.rec, 0)
+	inc.Approved, inc.ApprovedBy = false, ""
+	c.decide(Decision{Kind: DecStartedOver, Agent: a.rec.ID, Incident: inc.ID, Step: 0,
+		Action: inc.StepAction, Note: ladderChanged(inc.Problem, gone, inc.StepAction)})
+}
+
+// advance moves an open incident past the step at its position (in
+// flight, or in probation), found by action in the current ladder; if
+// that step is no longer in the ladder, the ladder starts over.
+func (c *Coordinator) advance(a *agent) {
+	inc := &a.rec.Incident
+	j, ok := relocate(c.policy.LadderFor(inc.Problem), inc.Step, inc.StepAction, inc.StepScope)
+	if !ok {
+		c.startOver(a)
+		return
+	}
+	c.setStep(&a.rec, j+1)
+}
+
+// reposition re-resolves the position of a waiting (pending or
+// awaiting-approval) incident by action after Restore, in memory; the
+// first Step persists it and says why (requeueStale). It reports whether
+// the position moved.
+func (c *Coordinator) reposition(a *agent) bool {
+	r := &a.rec
+	if r.State != StatePending && r.State != StateAwaitingApproval {
+		return false
+	}
+	inc := &r.Incident
+	j, ok := relocate(c.policy.LadderFor(inc.Problem), inc.Step, inc.StepAction, inc.StepScope)
+	switch {
+	case !ok:
+		first, _ := stepAt(c.policy.LadderFor(inc.Problem), 0)
+		a.moved = ladderChanged(inc.Problem, inc.StepAction, first.Action)
+		c.setStep(r, 0)
+		inc.Approved, inc.ApprovedBy = false, ""
+	case j != inc.Step:
+		c.setStep(r, j)
+	default:
+		return false
+	}
+	return true
 }
 
 func (c *Coordinator) stepOf(r *AgentRecord) Step {
@@ -176,7 +250,7 @@ func (c *Coordinator) stepOf(r *AgentRecord) Step {
 // escalate moves an open incident to its next step.
 func (c *Coordinator) escalate(a *agent) {
 	inc := &a.rec.Incident
-	inc.Step++
+	c.advance(a)
 	inc.Approved = false
 	inc.ApprovedBy = ""
 	c.enqueue(a)
@@ -211,7 +285,8 @@ func (c *Coordinator) startOverIfImagined(a *agent) {
 	if c.policy.Mode != ModeExecute || !inc.DryRun {
 		return
 	}
-	inc.Step, inc.DryRun, inc.Approved, inc.ApprovedBy = 0, false, false, ""
+	c.setStep(&a.rec, 0)
+	inc.DryRun, inc.Approved, inc.ApprovedBy = false, false, ""
 	c.decide(Decision{Kind: DecStartedOver, Agent: a.rec.ID, Incident: inc.ID, Step: 0,
 		Action: c.stepOf(&a.rec).Action, Note: noteStartOver})
 }
@@ -226,6 +301,8 @@ func (c *Coordinator) start(a *agent, forced bool, principal string) {
 	dry := c.policy.Mode != ModeExecute
 	inc.StepsRun++
 	r.NextStep = inc.Step + 1
+	next, _ := stepAt(c.policy.LadderFor(inc.Problem), r.NextStep)
+	r.NextAction, r.NextScope, r.NextProblem = next.Action, next.Scope, inc.Problem
 	r.NextStepDryRun = dry
 	if dry {
 		inc.DryRun = true

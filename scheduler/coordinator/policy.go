@@ -289,6 +289,36 @@ func stepAt(l Ladder, k int) (s Step, isolate bool) {
 	return l[k], l[k].Action == ActionIsolate
 }
 
+// relocate finds in ladder l the ladder position recorded as index k
+// holding the step (action, scope). It is k when the step is still there
+// (always, unless the ladder was edited across a restart, and always for a
+// position recorded without its step: action ""). Otherwise it is the first
+// index of the step from the start of l: with the step listed twice the
+// milder, earlier rung is repeated rather than a rung skipped. Isolation
+// (an explicit last step, or the built-in one past the end) was already
+// next, so it stays next: l's own isolate step, else past l's end. ok is
+// false when the step is no longer in l at all.
+func relocate(l Ladder, k int, action string, scope Scope) (j int, ok bool) {
+	if action == "" {
+		return k, true
+	}
+	if s, _ := stepAt(l, k); s.Action == action && (s.Scope == scope || action == ActionIsolate) {
+		return k, true
+	}
+	if action == ActionIsolate {
+		if n := len(l); l[n-1].Action == ActionIsolate {
+			return n - 1, true
+		}
+		return len(l), true
+	}
+	for i, s := range l {
+		if s.Action == action && s.Scope == scope {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
 func (p *Policy) timeout(s Step) time.Duration {
 	if s.Timeout > 0 {
 		return s.Timeout

@@ -71,7 +71,17 @@ type AgentRecord struct {
 	// Execute mode never continues from it: a new incident starts the
 	// ladder over (see Incident.DryRun).
 	NextStepDryRun bool
-	IsolatedAt     time.Time
+	// NextAction and NextScope name the step at NextStep in the ladder of
+	// NextProblem, the problem of the incident that set it. Indices alone
+	// do not survive a ladder edit across a restart: a new incident
+	// re-resolves a position whose step is no longer at that index (see
+	// the package doc, "Restore under a changed policy"). Empty in records
+	// written before positions carried their step: NextStep is then taken
+	// as an index, as it always was.
+	NextAction  string
+	NextScope   Scope
+	NextProblem string
+	IsolatedAt  time.Time
 	// RemovedAt is when Mesos removed this agent id while healer still had
 	// a reason to remember its machine: an open incident, an isolation or
 	// exclusion, or an incident closed less than Policy.ResetAfter ago. The
@@ -107,8 +117,16 @@ type Incident struct {
 	// LastSignalAt are written only with the record's next real change.
 	Signals      int
 	LastSignalAt time.Time
-	// Step is the ladder index of the step in flight or next to run.
+	// Step is the ladder index of the step in flight or next to run (in
+	// probation, of the step that succeeded).
 	Step int
+	// StepAction and StepScope name the step at Step when it was set (the
+	// built-in isolation past the end of the ladder), so that a position is
+	// re-resolved by action when the ladder was edited across a restart
+	// (see the package doc). Empty in records written before positions
+	// carried their step: Step is then taken as an index, as it always was.
+	StepAction string
+	StepScope  Scope
 	// StepsRun counts steps started in this incident.
 	StepsRun int
 	// DryRun says the incident's position on the ladder rests on steps

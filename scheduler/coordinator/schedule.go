@@ -56,10 +56,17 @@ func (c *Coordinator) stale(r *AgentRecord) bool {
 // place in the queue.
 func (c *Coordinator) requeueStale() {
 	for _, a := range c.restale {
-		if a.deleted || !c.stale(&a.rec) {
+		if a.deleted {
+			continue
+		}
+		if !c.stale(&a.rec) {
+			// Repositioned by action only: persist where it now is.
+			c.edit(a)
+			c.sayMoved(a)
 			continue
 		}
 		c.edit(a)
+		c.sayMoved(a)
 		since := a.rec.Incident.PendingSince
 		c.enqueue(a)
 		if n := len(c.decisions); n > 0 && c.decisions[n-1].Agent == a.rec.ID && c.decisions[n-1].Note == "" {
@@ -70,6 +77,17 @@ func (c *Coordinator) requeueStale() {
 		}
 	}
 	c.restale = nil
+}
+
+// sayMoved says why Restore started a waiting incident's ladder over.
+func (c *Coordinator) sayMoved(a *agent) {
+	if a.moved == "" {
+		return
+	}
+	inc := &a.rec.Incident
+	c.decide(Decision{Kind: DecStartedOver, Agent: a.rec.ID, Incident: inc.ID, Step: 0,
+		Action: inc.StepAction, Note: a.moved})
+	a.moved = ""
 }
 
 // reportHeld says, for each agent that started waiting in this Step and did

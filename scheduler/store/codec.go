@@ -185,6 +185,9 @@ func (e *encoder) agent(r *coordinator.AgentRecord) *healerpb.AgentRecord {
 		LastClosedAtUnixNano: e.time("last_closed_at", r.LastClosedAt),
 		NextStep:             int64(r.NextStep),
 		NextStepDryRun:       r.NextStepDryRun,
+		NextAction:           r.NextAction,
+		NextScope:            e.scope("next_scope", r.NextScope),
+		NextProblem:          r.NextProblem,
 		IsolatedAtUnixNano:   e.time("isolated_at", r.IsolatedAt),
 		RemovedAtUnixNano:    e.time("removed_at", r.RemovedAt),
 		PreviousId:           string(r.PreviousID),
@@ -209,6 +212,8 @@ func (e *encoder) incident(in *coordinator.Incident) *healerpb.Incident {
 		Signals:                 int64(in.Signals),
 		LastSignalAtUnixNano:    e.time("incident.last_signal_at", in.LastSignalAt),
 		Step:                    int64(in.Step),
+		StepAction:              in.StepAction,
+		StepScope:               e.scope("incident.step_scope", in.StepScope),
 		StepsRun:                int64(in.StepsRun),
 		DryRun:                  in.DryRun,
 		Approved:                in.Approved,
@@ -354,6 +359,9 @@ func (d *decoder) agent(m *healerpb.AgentRecord) coordinator.AgentRecord {
 		LastClosedAt:   decodeTime(m.LastClosedAtUnixNano),
 		NextStep:       d.int("next_step", m.NextStep),
 		NextStepDryRun: m.NextStepDryRun,
+		NextAction:     m.NextAction,
+		NextScope:      d.scope("next_scope", m.NextScope),
+		NextProblem:    m.NextProblem,
 		IsolatedAt:     decodeTime(m.IsolatedAtUnixNano),
 		RemovedAt:      decodeTime(m.RemovedAtUnixNano),
 		PreviousID:     coordinator.AgentID(m.PreviousId),
@@ -380,6 +388,8 @@ func (d *decoder) incident(m *healerpb.Incident) coordinator.Incident {
 		Signals:       d.int("incident.signals", m.Signals),
 		LastSignalAt:  decodeTime(m.LastSignalAtUnixNano),
 		Step:          d.int("incident.step", m.Step),
+		StepAction:    m.StepAction,
+		StepScope:     d.scope("incident.step_scope", m.StepScope),
 		StepsRun:      d.int("incident.steps_run", m.StepsRun),
 		DryRun:        m.DryRun,
 		Approved:      m.Approved,
@@ -505,6 +515,24 @@ func decodeState(s healerpb.AgentState) (coordinator.State, bool) {
 		return coordinator.StateIsolated, true
 	}
 	return 0, false
+}
+
+// scope encodes a ladder position's scope (zero: none recorded).
+func (e *encoder) scope(field string, s coordinator.Scope) healerpb.Scope {
+	v, ok := encodeScope(s)
+	if !ok {
+		e.fail(field, "value %d: %w", s, ErrUnknownValue)
+	}
+	return v
+}
+
+// scope decodes a ladder position's scope (unspecified: none recorded).
+func (d *decoder) scope(field string, s healerpb.Scope) coordinator.Scope {
+	v, ok := decodeScope(s)
+	if !ok {
+		d.fail(field, "value %d: %w", int32(s), ErrUnknownValue)
+	}
+	return v
 }
 
 // encodeScope maps the coordinator's zero Scope (no step) to unspecified.
