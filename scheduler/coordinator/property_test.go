@@ -172,6 +172,10 @@ type history struct {
 	busy   bool
 	// changed: the policy changed across a restart.
 	changed bool
+	// waitingAtRestore holds, right after a restore under a changed
+	// policy and until the next non-connectivity event, the step each
+	// waiting machine (pending or awaiting approval) was due to run.
+	waitingAtRestore map[AgentID]AgentRecord
 }
 
 func (h *history) agentIDs() []AgentID {
@@ -283,9 +287,13 @@ func (h *history) step(ev Event) {
 	for _, r := range recs {
 		before[r.ID] = r
 	}
+	if _, ok := ev.(Connectivity); !ok {
+		h.waitingAtRestore = nil
+	}
 	rd, err := h.orig.Step(ev)
 	out := clone(rd)
 	h.cov.note(out)
+	h.checkNoIsolationFromLadderEdit(ev, out)
 	h.orig.checkInvariants()
 	if err := checkWriteAhead(out); err != nil {
 		rt.Fatalf("after %#v: %v", ev, err)
@@ -565,6 +573,12 @@ func (h *history) changePolicy() {
 	case 2:
 		p.Ladders = nil
 	}
+	h.waitingAtRestore = map[AgentID]AgentRecord{}
+	for _, r := range h.st.records() {
+		if r.State == StatePending || r.State == StateAwaitingApproval {
+			h.waitingAtRestore[r.ID] = r
+		}
+	}
 	c, err := Restore(p, h.st.records(), h.st.global)
 	if err != nil {
 		h.rt.Fatalf("restore under a changed policy: %v", err)
@@ -573,6 +587,28 @@ func (h *history) changePolicy() {
 	h.cov["crash:policy-changed"]++
 	h.p, h.orig, h.shadow, h.changed = p, c, nil, true
 	h.reconnect()
+}
+
+// checkNoIsolationFromLadderEdit: editing a ladder across a restart must
+// never isolate a machine by itself. Until the first event that is not a
+// connectivity change (which carries no outcome, so nothing can have
+// failed), a machine that was waiting is isolated only if isolate was the
+// step it was due to run, or its ladder under the new policy starts with
+// isolate (a start-over).
+func (h *history) checkNoIsolationFromLadderEdit(ev Event, rd Ready) {
+	for _, a := range rd.Actions {
+		r, waiting := h.waitingAtRestore[a.Agent]
+		if a.Kind != ActIsolate || !waiting || a.Principal != "" || a.Reapply {
+			continue
+		}
+		ladder, ok := h.p.Ladders[r.Incident.Problem]
+		if !ok {
+			ladder = h.p.DefaultLadder
+		}
+		if r.Incident.StepAction != ActionIsolate && (len(ladder) == 0 || ladder[0].Action != ActionIsolate) {
+			h.rt.Fatalf("after %#v: %s isolated right after a ladder edit; it was due to run %s", ev, a.Agent, r.Incident.StepAction)
+		}
+	}
 }
 
 // stripVolatile clears the duplicate-signal counter, which is written only
