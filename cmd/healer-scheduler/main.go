@@ -52,7 +52,7 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		log.Warn(w)
 	}
 	if cfg.ValidateOnly {
-		log.Info("configuration is valid", "mode", cfg.Mode)
+		log.Info("configuration is valid", "mode", cfg.Mode.String())
 		return 0
 	}
 	// TODO(scheduler runtime): subscribe to the master, elect a leader, run

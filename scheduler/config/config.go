@@ -417,10 +417,10 @@ func (c Config) problems() []problem {
 			bad(d.name, "must be positive, got %s", d.v)
 		}
 	}
-	if _, err := ParseIsolation(string(c.Isolation)); err != nil {
+	if _, err := ParseIsolation(formatIsolation(c.Isolation)); err != nil {
 		bad("isolation", "%v", err)
 	}
-	if _, err := ParseMode(string(c.Mode)); err != nil {
+	if _, err := ParseMode(c.Mode.String()); err != nil {
 		bad("mode", "%v", err)
 	}
 

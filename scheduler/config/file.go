@@ -466,7 +466,7 @@ func (c Config) MarshalFile() ([]byte, error) {
 			m.Style = yaml.FlowStyle
 			m.Content = append(m.Content,
 				str("action"), str(s.Action),
-				str("scope"), str(string(s.Scope)),
+				str("scope"), str(s.Scope.String()),
 				str("timeout"), str(s.Timeout.String()),
 				str("approval"), str(strconv.FormatBool(s.Approval)),
 				str("drain"), str(strconv.FormatBool(s.Drain)))

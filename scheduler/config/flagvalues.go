@@ -80,7 +80,7 @@ func (v *thresholdValue) Set(s string) error {
 
 type modeValue struct{ p *Mode }
 
-func (v *modeValue) String() string { return string(*v.p) }
+func (v *modeValue) String() string { return v.p.String() }
 func (v *modeValue) Set(s string) error {
 	m, err := ParseMode(s)
 	if err != nil {
@@ -92,7 +92,7 @@ func (v *modeValue) Set(s string) error {
 
 type isolationValue struct{ p *Isolation }
 
-func (v *isolationValue) String() string { return string(*v.p) }
+func (v *isolationValue) String() string { return formatIsolation(*v.p) }
 func (v *isolationValue) Set(s string) error {
 	i, err := ParseIsolation(s)
 	if err != nil {

@@ -3,31 +3,21 @@ package config
 import (
 	"fmt"
 	"maps"
+	"slices"
 
 	"github.com/healer-mesos/healer/scheduler/coordinator"
 )
 
 // The built-in defaults of the settings the coordinator consumes are the
 // coordinator's own (coordinator.DefaultPolicy), so the two can never
-// disagree; Default copies them and Policy converts back.
+// disagree; Default copies them and Policy copies them back.
 
 // policyDefaults fills c's policy settings from coordinator.DefaultPolicy.
 func (c *Config) policyDefaults() {
 	p := coordinator.DefaultPolicy()
-	c.Mode = map[coordinator.Mode]Mode{
-		coordinator.ModeObserve: ModeObserve, coordinator.ModeDryRun: ModeDryRun, coordinator.ModeExecute: ModeExecute,
-	}[p.Mode]
-	c.Isolation = map[coordinator.IsolationMethod]Isolation{
-		coordinator.IsolateDeactivate: IsolationDeactivate, coordinator.IsolateDrain: IsolationDrain, coordinator.IsolateMaintenanceDown: IsolationMaintenance,
-	}[p.Isolation]
-	c.RepairOrder = nil
-	for _, s := range p.DefaultLadder {
-		sc := ScopeAgent
-		if s.Scope == coordinator.ScopeMaster {
-			sc = ScopeMaster
-		}
-		c.RepairOrder = append(c.RepairOrder, Step{Action: s.Action, Scope: sc, Timeout: s.Timeout, Approval: s.Approval, Drain: s.Drain})
-	}
+	c.Mode = p.Mode
+	c.Isolation = p.Isolation
+	c.RepairOrder = slices.Clone(p.DefaultLadder)
 	c.StepTimeout = p.DefaultStepTimeout
 	c.NumAllowedRepairs = p.NumAllowedRepairs
 	c.ZoneCap = p.ZoneCap
@@ -44,43 +34,14 @@ func (c *Config) policyDefaults() {
 // validates it there too. Call it on a Config from Load.
 func (c Config) Policy() (coordinator.Policy, error) {
 	p := coordinator.DefaultPolicy()
-	switch c.Mode {
-	case ModeObserve:
-		p.Mode = coordinator.ModeObserve
-	case ModeDryRun:
-		p.Mode = coordinator.ModeDryRun
-	case ModeExecute:
-		p.Mode = coordinator.ModeExecute
-	default:
-		return coordinator.Policy{}, fmt.Errorf("%s: unknown mode %q", c.label("mode"), c.Mode)
-	}
-	switch c.Isolation {
-	case IsolationDeactivate:
-		p.Isolation = coordinator.IsolateDeactivate
-	case IsolationDrain:
-		p.Isolation = coordinator.IsolateDrain
-	case IsolationMaintenance:
-		p.Isolation = coordinator.IsolateMaintenanceDown
-	default:
-		return coordinator.Policy{}, fmt.Errorf("%s: unknown isolation method %q", c.label("isolation"), c.Isolation)
-	}
-	ladder := func(steps []Step) coordinator.Ladder {
-		l := make(coordinator.Ladder, len(steps))
-		for i, s := range steps {
-			sc := coordinator.ScopeAgent
-			if s.Scope == ScopeMaster {
-				sc = coordinator.ScopeMaster
-			}
-			l[i] = coordinator.Step{Action: s.Action, Scope: sc, Timeout: s.Timeout, Approval: s.Approval, Drain: s.Drain}
-		}
-		return l
-	}
-	p.DefaultLadder = ladder(c.RepairOrder)
+	p.Mode = c.Mode
+	p.Isolation = c.Isolation
+	p.DefaultLadder = slices.Clone(c.RepairOrder)
 	p.Ladders = nil
 	if len(c.Ladders) > 0 {
 		p.Ladders = make(map[string]coordinator.Ladder, len(c.Ladders))
 		for problem, steps := range c.Ladders {
-			p.Ladders[problem] = ladder(steps)
+			p.Ladders[problem] = slices.Clone(steps)
 		}
 	}
 	p.DefaultStepTimeout = c.StepTimeout

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/healer-mesos/healer/internal/mesosduration"
+	"github.com/healer-mesos/healer/scheduler/coordinator"
 )
 
 // This file holds the value types of the configuration and their parsers.
@@ -16,17 +17,19 @@ import (
 // value means the same thing wherever an operator writes it, and every String
 // method prints a form its parser accepts again (the fuzz tests hold us to it).
 
-// Scope says where a repair step runs.
-type Scope string
+// Scope, Step, Mode and Isolation are the coordinator's own types, so a
+// loaded Config hands them to the coordinator as they are.
+
+// Scope says where a repair step runs: ScopeAgent runs the step as a task on
+// the broken agent itself, through an offer from that agent (the
+// self-healing design calls this scope "slave", accepted on input and
+// normalised to "agent"); ScopeMaster runs it on the scheduler's host (e.g. an
+// IPMI power cycle), for agents too broken to run a task.
+type Scope = coordinator.Scope
 
 const (
-	// ScopeAgent runs the step as a task on the broken agent itself, through an
-	// offer from that agent. The self-healing design calls this scope "slave";
-	// "slave" is accepted on input and normalised to "agent".
-	ScopeAgent Scope = "agent"
-	// ScopeMaster runs the step on the scheduler's host (e.g. an IPMI power
-	// cycle), for agents too broken to run a task.
-	ScopeMaster Scope = "master"
+	ScopeAgent  = coordinator.ScopeAgent
+	ScopeMaster = coordinator.ScopeMaster
 )
 
 // ParseScope accepts "agent", "master" and the design's legacy "slave".
@@ -37,50 +40,61 @@ func ParseScope(s string) (Scope, error) {
 	case "master":
 		return ScopeMaster, nil
 	case "":
-		return "", errors.New(`missing scope (want "master" or "slave"/"agent")`)
+		return 0, errors.New(`missing scope (want "master" or "slave"/"agent")`)
 	}
-	return "", fmt.Errorf(`unknown scope %q (want "master" or "slave"/"agent")`, s)
+	return 0, fmt.Errorf(`unknown scope %q (want "master" or "slave"/"agent")`, s)
 }
 
-// Mode is the staged-rollout mode of the self-healing design.
-type Mode string
+// Mode is the staged-rollout mode of the self-healing design: ModeObserve
+// records signals and incidents but decides nothing, ModeDryRun decides and
+// records what it would do and does nothing, ModeExecute repairs.
+type Mode = coordinator.Mode
 
 const (
-	// ModeObserve records signals and incidents but decides nothing.
-	ModeObserve Mode = "observe"
-	// ModeDryRun decides and records what it would do, and does nothing.
-	ModeDryRun Mode = "dry-run"
-	// ModeExecute repairs.
-	ModeExecute Mode = "execute"
+	ModeObserve = coordinator.ModeObserve
+	ModeDryRun  = coordinator.ModeDryRun
+	ModeExecute = coordinator.ModeExecute
 )
 
-// ParseMode accepts observe, dry-run (or dry_run) and execute.
+// ParseMode accepts what coordinator.ParseMode does (observe, dry-run or
+// dry_run, execute), in any case and with surrounding spaces.
 func ParseMode(s string) (Mode, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "observe":
-		return ModeObserve, nil
-	case "dry-run", "dry_run", "dryrun":
-		return ModeDryRun, nil
-	case "execute":
-		return ModeExecute, nil
+	m, err := coordinator.ParseMode(strings.ToLower(strings.TrimSpace(s)))
+	if err != nil {
+		return 0, fmt.Errorf("unknown mode %q (want observe, dry-run or execute)", s)
 	}
-	return "", fmt.Errorf("unknown mode %q (want observe, dry-run or execute)", s)
+	return m, nil
 }
 
-// Isolation is how healer tells the Mesos master to stop using an agent
-// at the end of its ladder.
-type Isolation string
+// Isolation is how healer tells the Mesos master to stop using an agent at
+// the end of its ladder: IsolationDeactivate uses the operator API's
+// DEACTIVATE_AGENT (no new offers from the agent, running tasks untouched),
+// IsolationDrain uses DRAIN_AGENT (tasks are killed and the agent drained),
+// IsolationMaintenance schedules a maintenance window and marks the machine
+// DOWN.
+type Isolation = coordinator.IsolationMethod
 
 const (
-	// IsolationDeactivate uses the operator API's DEACTIVATE_AGENT: no new
-	// offers from the agent, running tasks untouched.
-	IsolationDeactivate Isolation = "deactivate"
-	// IsolationDrain uses DRAIN_AGENT: tasks are killed and the agent drained.
-	IsolationDrain Isolation = "drain"
-	// IsolationMaintenance schedules a maintenance window and marks the
-	// machine DOWN.
-	IsolationMaintenance Isolation = "maintenance"
+	IsolationDeactivate  = coordinator.IsolateDeactivate
+	IsolationDrain       = coordinator.IsolateDrain
+	IsolationMaintenance = coordinator.IsolateMaintenanceDown
 )
+
+// isolationNames are the names operators write; coordinator's String says
+// maintenance_down for IsolationMaintenance, which no parser here accepts.
+var isolationNames = map[Isolation]string{
+	IsolationDeactivate:  "deactivate",
+	IsolationDrain:       "drain",
+	IsolationMaintenance: "maintenance",
+}
+
+// formatIsolation prints the form ParseIsolation accepts.
+func formatIsolation(i Isolation) string {
+	if n, ok := isolationNames[i]; ok {
+		return n
+	}
+	return i.String()
+}
 
 // ParseIsolation accepts deactivate, drain and maintenance.
 func ParseIsolation(s string) (Isolation, error) {
@@ -92,7 +106,7 @@ func ParseIsolation(s string) (Isolation, error) {
 	case "maintenance":
 		return IsolationMaintenance, nil
 	}
-	return "", fmt.Errorf("unknown isolation method %q (want deactivate, drain or maintenance)", s)
+	return 0, fmt.Errorf("unknown isolation method %q (want deactivate, drain or maintenance)", s)
 }
 
 // Threshold is a limit given either as an absolute count ("25") or as a
@@ -152,25 +166,14 @@ type Repair struct {
 	Command string
 }
 
-// Step is one rung of a repair ladder.
-type Step struct {
-	// Action is a repair id from repair_set or a built-in (isolate).
-	Action string
-	Scope  Scope
-	// Timeout bounds the step; zero means --step_timeout. Load fills it in,
-	// so a loaded Config never has a zero timeout.
-	Timeout time.Duration
-	// Approval makes the step wait for an operator's approval.
-	Approval bool
-	// Drain puts the agent into a maintenance window (DRAINING) first, so
-	// other frameworks move their tasks away.
-	Drain bool
-}
+// Step is one rung of a repair ladder. A zero Timeout means --step_timeout;
+// Load fills it in, so a loaded Config never has a zero timeout.
+type Step = coordinator.Step
 
 // BuiltinIsolate is the built-in last-resort action: tell the master to stop
 // using the agent (see --isolation). It is run by the scheduler, so its scope
 // is always master.
-const BuiltinIsolate = "isolate"
+const BuiltinIsolate = coordinator.ActionIsolate
 
 // builtins are action ids that need no repair_set entry.
 var builtins = map[string]Scope{BuiltinIsolate: ScopeMaster}
@@ -304,7 +307,7 @@ func checkBuiltinScope(id string, sc Scope) error {
 func FormatRepairOrder(steps []Step) string {
 	parts := make([]string, len(steps))
 	for i, s := range steps {
-		parts[i] = s.Action + ":" + string(s.Scope)
+		parts[i] = s.Action + ":" + s.Scope.String()
 	}
 	return strings.Join(parts, ",")
 }
