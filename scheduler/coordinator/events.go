@@ -86,12 +86,7 @@ const (
 
 var opNames = [...]string{"", "approve", "cancel", "isolate", "reactivate", "exclude", "include", "pause", "resume", "force"}
 
-func (o Op) String() string {
-	if int(o) < len(opNames) && o != 0 {
-		return opNames[o]
-	}
-	return "op?"
-}
+func (o Op) String() string { return enumName(opNames[:], o, "op?") }
 
 // Command is an operator command. Principal is required (audit).
 type Command struct {
@@ -124,12 +119,7 @@ const (
 
 var linkNames = [...]string{"", "master-connected", "master-disconnected", "reconciled", "zk-up", "zk-down"}
 
-func (l Link) String() string {
-	if int(l) < len(linkNames) && l != 0 {
-		return linkNames[l]
-	}
-	return "link?"
-}
+func (l Link) String() string { return enumName(linkNames[:], l, "link?") }
 
 // Connectivity reports a change in the coordinator's connections.
 type Connectivity struct {

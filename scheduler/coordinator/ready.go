@@ -55,12 +55,7 @@ const (
 
 var actionNames = [...]string{"", "launch", "run", "isolate", "reactivate", "kill", "up"}
 
-func (k ActionKind) String() string {
-	if int(k) < len(actionNames) && k != 0 {
-		return actionNames[k]
-	}
-	return "action?"
-}
+func (k ActionKind) String() string { return enumName(actionNames[:], k, "action?") }
 
 // Action is one thing for the runtime to do. Its intent is in the records of
 // the same Ready.
@@ -135,11 +130,15 @@ var decisionNames = [...]string{"", "rejected", "observed", "opened", "attached"
 	"agent-added", "agent-updated", "agent-removed", "immutable", "mutable", "started-over", "re-registered",
 	"expired"}
 
-func (k DecisionKind) String() string {
-	if int(k) < len(decisionNames) && k != 0 {
-		return decisionNames[k]
+func (k DecisionKind) String() string { return enumName(decisionNames[:], k, "decision?") }
+
+// enumName names k from names, which index the kinds from 1 (names[0] is
+// unused: zero is no kind); unknown covers zero and kinds past the table.
+func enumName[K ~uint8](names []string, k K, unknown string) string {
+	if k != 0 && int(k) < len(names) {
+		return names[k]
 	}
-	return "decision?"
+	return unknown
 }
 
 // Decision records one decision and why, for logs, metrics and audit. It is
