@@ -30,76 +30,64 @@ func (v *boolValue) Set(s string) error {
 	return nil
 }
 
-type intValue struct{ p *int }
-
-func (v *intValue) String() string { return strconv.Itoa(*v.p) }
-func (v *intValue) Set(s string) error {
-	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil {
-		return fmt.Errorf("invalid integer %q", s)
-	}
-	*v.p = n
-	return nil
+// parsedValue is a flag.Value whose Set parses with parse and whose String
+// prints with format.
+type parsedValue[T any] struct {
+	p      *T
+	parse  func(string) (T, error)
+	format func(T) string
 }
 
-type floatValue struct{ p *float64 }
-
-func (v *floatValue) String() string { return strconv.FormatFloat(*v.p, 'g', -1, 64) }
-func (v *floatValue) Set(s string) error {
-	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		return fmt.Errorf("invalid number %q", s)
-	}
-	*v.p = f
-	return nil
-}
-
-type durationValue struct{ p *time.Duration }
-
-func (v *durationValue) String() string { return v.p.String() }
-func (v *durationValue) Set(s string) error {
-	d, err := ParseDuration(s)
+func (v *parsedValue[T]) String() string { return v.format(*v.p) }
+func (v *parsedValue[T]) Set(s string) error {
+	x, err := v.parse(s)
 	if err != nil {
 		return err
 	}
-	*v.p = d
+	*v.p = x
 	return nil
 }
 
-type thresholdValue struct{ p *Threshold }
-
-func (v *thresholdValue) String() string { return v.p.String() }
-func (v *thresholdValue) Set(s string) error {
-	t, err := ParseThreshold(s)
-	if err != nil {
-		return err
-	}
-	*v.p = t
-	return nil
+func intValue(p *int) *parsedValue[int] {
+	return &parsedValue[int]{p, func(s string) (int, error) {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return 0, fmt.Errorf("invalid integer %q", s)
+		}
+		return n, nil
+	}, strconv.Itoa}
 }
 
-type modeValue struct{ p *Mode }
-
-func (v *modeValue) String() string { return v.p.String() }
-func (v *modeValue) Set(s string) error {
-	m, err := ParseMode(s)
-	if err != nil {
-		return err
-	}
-	*v.p = m
-	return nil
+func floatValue(p *float64) *parsedValue[float64] {
+	return &parsedValue[float64]{p, func(s string) (float64, error) {
+		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return 0, fmt.Errorf("invalid number %q", s)
+		}
+		return f, nil
+	}, func(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }}
 }
 
-type isolationValue struct{ p *Isolation }
+func durationValue(p *time.Duration) *parsedValue[time.Duration] {
+	return &parsedValue[time.Duration]{p, ParseDuration, time.Duration.String}
+}
 
-func (v *isolationValue) String() string { return formatIsolation(*v.p) }
-func (v *isolationValue) Set(s string) error {
-	i, err := ParseIsolation(s)
-	if err != nil {
-		return err
-	}
-	*v.p = i
-	return nil
+func thresholdValue(p *Threshold) *parsedValue[Threshold] {
+	return &parsedValue[Threshold]{p, ParseThreshold, Threshold.String}
+}
+
+func modeValue(p *Mode) *parsedValue[Mode] { return &parsedValue[Mode]{p, ParseMode, Mode.String} }
+
+func isolationValue(p *Isolation) *parsedValue[Isolation] {
+	return &parsedValue[Isolation]{p, ParseIsolation, formatIsolation}
+}
+
+func repairSetValue(p *[]Repair) *parsedValue[[]Repair] {
+	return &parsedValue[[]Repair]{p, ParseRepairSet, FormatRepairSet}
+}
+
+func repairOrderValue(p *[]Step) *parsedValue[[]Step] {
+	return &parsedValue[[]Step]{p, ParseRepairOrder, FormatRepairOrder}
 }
 
 type choiceValue struct {
@@ -117,28 +105,4 @@ func (v *choiceValue) Set(s string) error {
 		}
 	}
 	return fmt.Errorf("invalid value %q (want %s)", s, strings.Join(v.choices, " or "))
-}
-
-type repairSetValue struct{ p *[]Repair }
-
-func (v *repairSetValue) String() string { return FormatRepairSet(*v.p) }
-func (v *repairSetValue) Set(s string) error {
-	rs, err := ParseRepairSet(s)
-	if err != nil {
-		return err
-	}
-	*v.p = rs
-	return nil
-}
-
-type repairOrderValue struct{ p *[]Step }
-
-func (v *repairOrderValue) String() string { return FormatRepairOrder(*v.p) }
-func (v *repairOrderValue) Set(s string) error {
-	steps, err := ParseRepairOrder(s)
-	if err != nil {
-		return err
-	}
-	*v.p = steps
-	return nil
 }
