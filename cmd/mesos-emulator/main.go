@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/healer-mesos/healer/integration/emulator"
+	"github.com/healer-mesos/healer/integration/emulator/zkgroup"
 	"github.com/healer-mesos/healer/internal/zkurl"
 )
 
@@ -74,7 +75,7 @@ func startError(ctx context.Context, err error, zk string) string {
 	switch {
 	case ctx.Err() != nil:
 		return "interrupted while starting: " + message(err)
-	case errors.Is(err, emulator.ErrNoZKSession):
+	case errors.Is(err, zkgroup.ErrNoSession):
 		return fmt.Sprintf("%s; is ZooKeeper running at %s? check --zk", message(err), zkServers(zk))
 	}
 	return message(err)

@@ -21,7 +21,7 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 
-	"github.com/healer-mesos/healer/integration/emulator"
+	"github.com/healer-mesos/healer/integration/emulator/zkgroup"
 )
 
 func buildBinary(t *testing.T) string {
@@ -220,7 +220,7 @@ func TestSIGTERMWhileConnectingToZooKeeper(t *testing.T) {
 }
 
 func TestStartErrorMessages(t *testing.T) {
-	noSession := fmt.Errorf("emulator: connect to ZooKeeper at 127.0.0.1:1: %w within 15s", emulator.ErrNoZKSession)
+	noSession := fmt.Errorf("emulator: connect to ZooKeeper at 127.0.0.1:1: %w within 15s", zkgroup.ErrNoSession)
 	got := startError(context.Background(), noSession, "zk://u:secret@127.0.0.1:1/mesos")
 	if want := "connect to ZooKeeper at 127.0.0.1:1: no ZooKeeper session within 15s; is ZooKeeper running at 127.0.0.1:1? check --zk"; got != want {
 		t.Errorf("startError = %q\nwant %q", got, want)

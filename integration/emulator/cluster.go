@@ -13,6 +13,7 @@ import (
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
+	"github.com/healer-mesos/healer/integration/emulator/zkgroup"
 	"github.com/healer-mesos/healer/internal/zkurl"
 )
 
@@ -60,7 +61,7 @@ type clusterMaster struct {
 	master    *Master
 	addr      string // host:port it listens on
 	server    *http.Server
-	contender *ZKContender // nil without ZooKeeper
+	contender *zkgroup.Contender // nil without ZooKeeper
 	killed    bool
 }
 
@@ -82,7 +83,7 @@ type Cluster struct {
 	cfg ClusterConfig
 	rec *Recorder
 	log *slog.Logger
-	zk  *ZKConfig
+	zk  *zkgroup.Config
 	// reg is the replicated registry every master writes through to and a
 	// new leader recovers from.
 	reg *Registry
@@ -130,9 +131,9 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 		}
 		timeout := cfg.ZKSessionTimeout
 		if timeout <= 0 {
-			timeout = DefaultZKSessionTimeout
+			timeout = zkgroup.DefaultSessionTimeout
 		}
-		c.zk = &ZKConfig{URL: u, SessionTimeout: timeout, Logger: cfg.Logger}
+		c.zk = &zkgroup.Config{URL: u, SessionTimeout: timeout, Logger: cfg.Logger}
 	}
 	if err := c.startMasters(); err != nil {
 		c.Close()
@@ -238,12 +239,12 @@ func (c *Cluster) startAgents() error {
 // startElection makes every master contend in ZooKeeper and follows the
 // election with a detector, as Mesos masters follow their own group.
 func (c *Cluster) startElection(ctx context.Context) error {
-	det, err := NewZKDetector(ctx, *c.zk)
+	det, err := zkgroup.NewDetector(ctx, *c.zk)
 	if err != nil {
 		return err
 	}
 	for _, cm := range c.masters {
-		ct, err := NewZKContender(ctx, *c.zk, cm.master.MasterInfo())
+		ct, err := zkgroup.NewContender(ctx, *c.zk, cm.master.MasterInfo())
 		if err != nil {
 			det.Close()
 			return err
@@ -267,7 +268,7 @@ func (c *Cluster) startElection(ctx context.Context) error {
 // watchCandidacy handles a master losing its ZooKeeper candidacy without
 // being killed (session expired, node deleted): a Mesos master then aborts,
 // so the cluster kills it.
-func (c *Cluster) watchCandidacy(cm *clusterMaster, ct *ZKContender) {
+func (c *Cluster) watchCandidacy(cm *clusterMaster, ct *zkgroup.Contender) {
 	defer c.wg.Done()
 	select {
 	case <-c.stop:
@@ -284,7 +285,7 @@ func (c *Cluster) watchCandidacy(cm *clusterMaster, ct *ZKContender) {
 }
 
 // followElection applies every leader change the detector sees.
-func (c *Cluster) followElection(det *ZKDetector) {
+func (c *Cluster) followElection(det *zkgroup.Detector) {
 	defer c.wg.Done()
 	defer det.Close()
 	for {
@@ -316,7 +317,7 @@ func (c *Cluster) applyLeaderLocked(info *mesos.MasterInfo) {
 		// No leader, or one this cluster does not run: follow it.
 		hostPort := ""
 		if info != nil {
-			hostPort = LeaderHostPort(*info)
+			hostPort = zkgroup.LeaderHostPort(*info)
 		}
 		c.leader = nil
 		for _, cm := range c.masters {
@@ -548,4 +549,4 @@ func (c *Cluster) AgentZone(i int) string {
 
 // ZK returns the ZooKeeper configuration the masters contend with (nil
 // without ZooKeeper).
-func (c *Cluster) ZK() *ZKConfig { return c.zk }
+func (c *Cluster) ZK() *zkgroup.Config { return c.zk }

@@ -14,6 +14,7 @@ import (
 	"github.com/gogo/protobuf/proto"
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
+	"github.com/healer-mesos/healer/integration/emulator/zkgroup"
 	"github.com/healer-mesos/healer/internal/mesosduration"
 	"github.com/healer-mesos/healer/internal/zkurl"
 )
@@ -56,7 +57,7 @@ func DefaultEmulatorConfig() EmulatorConfig {
 		AgentPingTimeout:     defaultAgentPingTimeout,
 		MaxAgentPingTimeouts: defaultMaxAgentPingTimeouts,
 		HeartbeatInterval:    defaultHeartbeatInterval,
-		ZKSessionTimeout:     DefaultZKSessionTimeout,
+		ZKSessionTimeout:     zkgroup.DefaultSessionTimeout,
 		LogLevel:             slog.LevelInfo,
 	}
 }

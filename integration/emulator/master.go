@@ -13,6 +13,8 @@ import (
 	"github.com/gogo/protobuf/proto"
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+
+	"github.com/healer-mesos/healer/integration/emulator/zkgroup"
 )
 
 // Mesos defaults (mesos-protocol.md section 7).
@@ -369,7 +371,7 @@ func (m *Master) serveRedirect(w http.ResponseWriter, r *http.Request) {
 	m.mu.Lock()
 	leader := m.leader
 	if m.leading {
-		leader = LeaderHostPort(m.info)
+		leader = zkgroup.LeaderHostPort(m.info)
 	}
 	m.mu.Unlock()
 	if leader == "" {
