@@ -462,12 +462,18 @@ func (c *Coordinator) reported(id AgentID) *agent {
 	return c.prev[id]
 }
 
+// unreported rejects a step report (what) naming an agent healer has no
+// record of.
+func (c *Coordinator) unreported(what string, agent AgentID, attempt uint64) error {
+	id := shownID(agent)
+	c.decide(Decision{Kind: DecRejected, Agent: id, Attempt: attempt, Err: ErrUnknownAgent})
+	return fmt.Errorf("%s on %q: %w", what, id, ErrUnknownAgent)
+}
+
 func (c *Coordinator) started(e StepStarted) error {
 	a := c.reported(e.Agent)
 	if a == nil {
-		id := shownID(e.Agent)
-		c.decide(Decision{Kind: DecRejected, Agent: id, Attempt: e.Attempt, Err: ErrUnknownAgent})
-		return fmt.Errorf("step started on %q: %w", id, ErrUnknownAgent)
+		return c.unreported("step started", e.Agent, e.Attempt)
 	}
 	r := &a.rec
 	run := &r.Incident.Run
@@ -498,9 +504,7 @@ func inFlightNote(r *AgentRecord) string {
 func (c *Coordinator) outcome(e StepOutcome) error {
 	a := c.reported(e.Agent)
 	if a == nil {
-		id := shownID(e.Agent)
-		c.decide(Decision{Kind: DecRejected, Agent: id, Attempt: e.Attempt, Err: ErrUnknownAgent})
-		return fmt.Errorf("outcome on %q: %w", id, ErrUnknownAgent)
+		return c.unreported("outcome", e.Agent, e.Attempt)
 	}
 	switch e.Result {
 	case ResultSucceeded, ResultFailed, ResultTimedOut, ResultLost, ResultNoOffer:
