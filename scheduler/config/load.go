@@ -61,12 +61,9 @@ func load(args, environ []string, read readFunc) (Config, error) {
 	c := Default()
 	c.origin = map[string]source{}
 	c.raw = map[string]string{}
-	failed := map[string]bool{} // settings whose value did not parse
-	for name := range explicit.failed {
-		failed[name] = true
-	}
+	failed := explicit.failed // settings whose value did not parse; file and environment add theirs
 	path, pathLabel := "", ""
-	if explicit.set["config"] {
+	if _, ok := explicit.raw["config"]; ok {
 		path, pathLabel = probe.ConfigFile, "--config="+probe.ConfigFile
 	} else if v, ok := env[EnvName("config")]; ok {
 		path, pathLabel = strings.TrimSpace(v), EnvName("config")+"="+v
@@ -85,13 +82,19 @@ func load(args, environ []string, read readFunc) (Config, error) {
 		}
 	}
 
-	// Pass 2: the environment over the file, for settings not on the command
-	// line (a bad variable that a flag overrides is not an error: it is not
-	// in effect).
+	// Pass 2: over the file, the command line's value of each setting given
+	// there (its last occurrence; its problems were collected in pass 1), and
+	// the environment's for the others (a bad variable that a flag overrides
+	// is not an error: it is not in effect).
 	for _, b := range c.bindings() {
+		if v, ok := explicit.raw[b.name]; ok {
+			_ = b.value.Set(v) // an error here was reported in pass 1.
+			c.origin[b.name], c.raw[b.name] = fromFlag, v
+			continue
+		}
 		name := EnvName(b.name)
 		v, ok := env[name]
-		if !ok || explicit.set[b.name] {
+		if !ok {
 			continue
 		}
 		c.origin[b.name], c.raw[b.name] = fromEnv, v
@@ -99,12 +102,6 @@ func load(args, environ []string, read readFunc) (Config, error) {
 			errs = append(errs, fmt.Errorf("%s=%s: %w", name, redactValue(b.name, v), err))
 			failed[b.name] = true
 		}
-	}
-	// Pass 3: the command line over everything. Its problems were collected
-	// in pass 1.
-	c.parseArgs(args)
-	for name := range explicit.set {
-		c.origin[name], c.raw[name] = fromFlag, explicit.raw[name]
 	}
 	c.ConfigFile = path
 	c.finalize()
@@ -122,18 +119,18 @@ func load(args, environ []string, read readFunc) (Config, error) {
 	return c, nil
 }
 
-// givenFlags is what parseArgs found: the flags given, the raw value of
-// each, and those whose value did not parse.
+// givenFlags is what parseArgs found: the flags given, with the raw value
+// of the last occurrence of each, and those whose value did not parse.
 type givenFlags struct {
-	set, failed map[string]bool
-	raw         map[string]string
+	raw    map[string]string
+	failed map[string]bool
 }
 
 // parseArgs parses args into c, collecting every problem instead of stopping
 // at the first (the flag package stops). help is true when -h or --help is
 // among the arguments; then the problems do not matter.
 func (c *Config) parseArgs(args []string) (given givenFlags, errs []error, help bool) {
-	given = givenFlags{set: map[string]bool{}, failed: map[string]bool{}, raw: map[string]string{}}
+	given = givenFlags{raw: map[string]string{}, failed: map[string]bool{}}
 	byName := map[string]binding{}
 	for _, b := range c.bindings() {
 		byName[b.name] = b
@@ -175,7 +172,7 @@ func (c *Config) parseArgs(args []string) (given givenFlags, errs []error, help 
 			i++
 			value = args[i]
 		}
-		given.set[name], given.raw[name] = true, value
+		given.raw[name] = value
 		delete(given.failed, name) // the last occurrence is the one in effect
 		if err := b.value.Set(value); err != nil {
 			errs = append(errs, fmt.Errorf("--%s=%s: %w", name, redactValue(name, value), err))
