@@ -113,7 +113,9 @@ func normalise(r coordinator.AgentRecord) coordinator.AgentRecord {
 	return r
 }
 
-func roundTripAgent(t testing.TB, r coordinator.AgentRecord) coordinator.AgentRecord {
+// roundTripAgent encodes and decodes r, failing t on either error. It takes
+// rapid.TB so the property tests share it.
+func roundTripAgent(t rapid.TB, r coordinator.AgentRecord) coordinator.AgentRecord {
 	t.Helper()
 	b, err := EncodeAgent(r)
 	if err != nil {
@@ -122,6 +124,20 @@ func roundTripAgent(t testing.TB, r coordinator.AgentRecord) coordinator.AgentRe
 	got, err := DecodeAgent(b)
 	if err != nil {
 		t.Fatalf("DecodeAgent: %v", err)
+	}
+	return got
+}
+
+// roundTripGlobal is roundTripAgent for the global record.
+func roundTripGlobal(t rapid.TB, g coordinator.GlobalRecord) coordinator.GlobalRecord {
+	t.Helper()
+	b, err := EncodeGlobal(g)
+	if err != nil {
+		t.Fatalf("EncodeGlobal: %v", err)
+	}
+	got, err := DecodeGlobal(b)
+	if err != nil {
+		t.Fatalf("DecodeGlobal: %v", err)
 	}
 	return got
 }
@@ -135,15 +151,7 @@ func TestAgentRoundTripFull(t *testing.T) {
 
 func TestGlobalRoundTripFull(t *testing.T) {
 	for _, want := range []coordinator.GlobalRecord{fullGlobal(), {}} {
-		b, err := EncodeGlobal(want)
-		if err != nil {
-			t.Fatalf("EncodeGlobal: %v", err)
-		}
-		got, err := DecodeGlobal(b)
-		if err != nil {
-			t.Fatalf("DecodeGlobal: %v", err)
-		}
-		if !reflect.DeepEqual(got, want) {
+		if got := roundTripGlobal(t, want); !reflect.DeepEqual(got, want) {
 			t.Errorf("round trip changed the record:\n got %+v\nwant %+v", got, want)
 		}
 	}
@@ -483,15 +491,7 @@ func genGlobal() *rapid.Generator[coordinator.GlobalRecord] {
 func TestAgentRoundTripProperty(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		want := genAgent().Draw(t, "record")
-		b, err := EncodeAgent(want)
-		if err != nil {
-			t.Fatalf("EncodeAgent: %v", err)
-		}
-		got, err := DecodeAgent(b)
-		if err != nil {
-			t.Fatalf("DecodeAgent: %v", err)
-		}
-		if !reflect.DeepEqual(got, want) {
+		if got := roundTripAgent(t, want); !reflect.DeepEqual(got, want) {
 			t.Fatalf("round trip changed the record:\n got %+v\nwant %+v", got, want)
 		}
 	})
@@ -500,15 +500,7 @@ func TestAgentRoundTripProperty(t *testing.T) {
 func TestGlobalRoundTripProperty(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		want := genGlobal().Draw(t, "record")
-		b, err := EncodeGlobal(want)
-		if err != nil {
-			t.Fatalf("EncodeGlobal: %v", err)
-		}
-		got, err := DecodeGlobal(b)
-		if err != nil {
-			t.Fatalf("DecodeGlobal: %v", err)
-		}
-		if !reflect.DeepEqual(got, want) {
+		if got := roundTripGlobal(t, want); !reflect.DeepEqual(got, want) {
 			t.Fatalf("round trip changed the record:\n got %+v\nwant %+v", got, want)
 		}
 	})
