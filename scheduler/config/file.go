@@ -52,10 +52,12 @@ func (c *Config) fileError(n *yaml.Node, format string, args ...any) error {
 // to detect JSON by its extension. Every problem in the file is reported,
 // joined, in file order. Load reads --config with the same parser.
 func ParseFile(name string, data []byte) (Config, error) {
-	c, problems := parseFile(name, data)
-	errs := make([]error, len(problems))
-	for i, p := range problems {
-		errs[i] = p.err
+	c := Default()
+	c.origin = map[string]source{}
+	c.raw = map[string]string{}
+	var errs []error
+	for _, p := range c.applyFile(name, data) {
+		errs = append(errs, p.err)
 	}
 	return c, errors.Join(errs...)
 }
@@ -65,14 +67,6 @@ func ParseFile(name string, data []byte) (Config, error) {
 type fileProblem struct {
 	key string
 	err error
-}
-
-// parseFile is ParseFile with the problems kept apart, for Load.
-func parseFile(name string, data []byte) (Config, []fileProblem) {
-	c := Default()
-	c.origin = map[string]source{}
-	c.raw = map[string]string{}
-	return c, c.applyFile(name, data)
 }
 
 func isJSON(name string, data []byte) bool {

@@ -73,9 +73,7 @@ func load(args, environ []string, read readFunc) (Config, error) {
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: cannot read the config file: %w (check the path and its permissions)", pathLabel, err))
 		} else {
-			fc, fileErrs := parseFile(path, data)
-			c = fc
-			for _, fe := range fileErrs {
+			for _, fe := range c.applyFile(path, data) {
 				errs = append(errs, fe.err)
 				failed[fe.key] = true
 			}
