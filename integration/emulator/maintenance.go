@@ -262,7 +262,7 @@ func (m *Master) frameworksOnAgentLocked(agentID string) []string {
 			holds = holds || o.agentID == agentID
 		}
 		for _, t := range fw.tasks {
-			holds = holds || (t.AgentID.Value == agentID && !isTerminal(t.GetState()))
+			holds = holds || (t.AgentID.Value == agentID && !isTerminalState(t.GetState()))
 		}
 		if holds {
 			out = append(out, fw.id)

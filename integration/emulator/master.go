@@ -551,7 +551,7 @@ func (m *Master) AddAgent(link AgentLink) error {
 		// gone (Mesos reconciles them with the agent on re-registration).
 		for _, fw := range m.frameworks {
 			for _, t := range fw.tasks {
-				if t.AgentID.Value == id && !reported[fw.id+"/"+t.TaskID.Value] && !isTerminal(t.GetState()) {
+				if t.AgentID.Value == id && !reported[fw.id+"/"+t.TaskID.Value] && !isTerminalState(t.GetState()) {
 					state := mesos.TASK_LOST
 					if fw.partitionAware() {
 						state = mesos.TASK_DROPPED
@@ -636,7 +636,7 @@ func (m *Master) AddAgent(link AgentLink) error {
 			m.publishTaskAddedLocked(task)
 		}
 		fw.tasks[t.TaskID.Value] = task
-		if !isTerminal(task.GetState()) {
+		if !isTerminalState(task.GetState()) {
 			a.used.Add(unallocated(task.Resources)...)
 		}
 	}

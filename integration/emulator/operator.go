@@ -324,7 +324,7 @@ func (m *Master) frameworkEntryLocked(fw *framework) master.Response_GetFramewor
 		}
 	}
 	for _, t := range fw.tasks {
-		if !isTerminal(t.GetState()) {
+		if !isTerminalState(t.GetState()) {
 			allocated.Add(unallocated(t.Resources)...)
 		}
 	}

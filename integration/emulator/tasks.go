@@ -14,15 +14,6 @@ import (
 // nameMax is NAME_MAX, the longest user-supplied ID Mesos accepts.
 const nameMax = 255
 
-func isTerminal(s mesos.TaskState) bool {
-	switch s {
-	case mesos.TASK_FINISHED, mesos.TASK_FAILED, mesos.TASK_KILLED, mesos.TASK_ERROR,
-		mesos.TASK_DROPPED, mesos.TASK_GONE, mesos.TASK_GONE_BY_OPERATOR, mesos.TASK_LOST:
-		return true
-	}
-	return false
-}
-
 // validateID is Mesos' common::validation::validateID.
 func validateID(id string) string {
 	if id == "" {
@@ -441,7 +432,7 @@ func (m *Master) forwardLocked(fw *framework, st mesos.TaskStatus) {
 // sent): its state is set, its resources return, and it moves to the
 // completed tasks.
 func (m *Master) finishTaskLocked(fw *framework, t *mesos.Task, state mesos.TaskState, reason mesos.TaskStatus_Reason, message string) {
-	if !isTerminal(t.GetState()) && t.GetState() != mesos.TASK_UNREACHABLE {
+	if !isTerminalState(t.GetState()) && t.GetState() != mesos.TASK_UNREACHABLE {
 		if a := m.agents[t.AgentID.Value]; a != nil {
 			a.releaseLocked(t.Resources)
 		}
@@ -513,7 +504,7 @@ func (m *Master) acknowledgeLocked(fw *framework, ack *scheduler.Call_Acknowledg
 	}
 	a.link.Acknowledge(mesos.FrameworkID{Value: fw.id}, ack.TaskID, ack.UUID)
 	t := fw.tasks[ack.TaskID.Value]
-	if t != nil && t.StatusUpdateState != nil && isTerminal(*t.StatusUpdateState) && bytes.Equal(t.StatusUpdateUUID, ack.UUID) {
+	if t != nil && t.StatusUpdateState != nil && isTerminalState(*t.StatusUpdateState) && bytes.Equal(t.StatusUpdateUUID, ack.UUID) {
 		m.completeTaskLocked(fw, t)
 	}
 }
@@ -601,7 +592,7 @@ func (m *Master) StatusUpdate(agentID mesos.AgentID, frameworkID mesos.Framework
 		return
 	}
 	if t := fw.tasks[status.TaskID.Value]; t != nil {
-		wasTerminal := isTerminal(t.GetState())
+		wasTerminal := isTerminalState(t.GetState())
 		latest := latestState
 		t.State = &latest
 		su := status.GetState()
@@ -609,7 +600,7 @@ func (m *Master) StatusUpdate(agentID mesos.AgentID, frameworkID mesos.Framework
 		t.StatusUpdateUUID = status.UUID
 		m.publishTaskUpdatedLocked(t, status)
 		appendTaskStatus(t, status)
-		if !wasTerminal && isTerminal(latest) {
+		if !wasTerminal && isTerminalState(latest) {
 			a.releaseLocked(t.Resources)
 		}
 	}
