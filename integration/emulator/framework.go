@@ -309,16 +309,7 @@ func (m *Master) subscriptionEnded(frameworkID string, sub *subscription) {
 // disconnectFrameworkLocked marks the framework disconnected and inactive,
 // withdraws its offers and starts its failover timer (mesos-protocol.md 1.7).
 func (m *Master) disconnectFrameworkLocked(fw *framework) {
-	if fw.sub != nil {
-		fw.sub.close()
-		fw.sub = nil
-	}
-	fw.active = false
-	fw.unregistered = time.Now()
-	for _, o := range fw.offers {
-		m.removeOfferLocked(o, false) // RESCIND could not be delivered anyway
-	}
-	m.InverseOffers.removeFrameworkLocked(fw.id)
+	m.detachFrameworkLocked(fw)
 	fw.stopFailoverTimer()
 	timeout := time.Duration(0)
 	if fw.info.FailoverTimeout != nil && *fw.info.FailoverTimeout > 0 {
@@ -328,6 +319,22 @@ func (m *Master) disconnectFrameworkLocked(fw *framework) {
 	id := fw.id
 	// The callback re-checks state under the lock.
 	fw.failoverTimer = m.afterLocked(timeout, func() { m.failoverTimeout(id, gen) })
+}
+
+// detachFrameworkLocked closes the framework's stream, marks it inactive
+// and withdraws its offers and inverse offers, without RESCIND: the stream
+// that would carry it is gone.
+func (m *Master) detachFrameworkLocked(fw *framework) {
+	if fw.sub != nil {
+		fw.sub.close()
+		fw.sub = nil
+	}
+	fw.active = false
+	fw.unregistered = time.Now()
+	for _, o := range fw.offers {
+		m.removeOfferLocked(o, false)
+	}
+	m.InverseOffers.removeFrameworkLocked(fw.id)
 }
 
 func (m *Master) failoverTimeout(frameworkID string, gen int) {
@@ -348,16 +355,7 @@ func (m *Master) failoverTimeout(frameworkID string, gen int) {
 func (m *Master) removeFrameworkLocked(fw *framework) {
 	m.log.Info("framework removed", "framework", fw.id, "name", fw.info.Name)
 	fw.stopFailoverTimer()
-	if fw.sub != nil {
-		fw.sub.close()
-		fw.sub = nil
-	}
-	fw.active = false
-	fw.unregistered = time.Now()
-	for _, o := range fw.offers {
-		m.removeOfferLocked(o, false)
-	}
-	m.InverseOffers.removeFrameworkLocked(fw.id)
+	m.detachFrameworkLocked(fw)
 	fid := mesos.FrameworkID{Value: fw.id}
 	for _, a := range m.agentOrder {
 		a.link.ShutdownFramework(fid)
