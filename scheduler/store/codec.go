@@ -478,44 +478,74 @@ func (d *decoder) global(m *healerpb.GlobalRecord) coordinator.GlobalRecord {
 }
 
 // The enum tables are explicit, not arithmetic: the wire numbers are frozen
-// even if the coordinator's constants are ever reordered. enums_test.go
-// fails when the coordinator gains a value these tables do not map.
+// even if the coordinator's constants are ever reordered. One table per enum
+// serves both directions, so they cannot drift apart;
+// TestEnumTablesComplete fails when the coordinator gains a value a table
+// does not map.
 
-func encodeState(s coordinator.State) (healerpb.AgentState, bool) {
-	switch s {
-	case coordinator.StateHealthy:
-		return healerpb.AGENT_STATE_HEALTHY, true
-	case coordinator.StatePending:
-		return healerpb.AGENT_STATE_PENDING, true
-	case coordinator.StateAwaitingApproval:
-		return healerpb.AGENT_STATE_AWAITING_APPROVAL, true
-	case coordinator.StateRepairing:
-		return healerpb.AGENT_STATE_REPAIRING, true
-	case coordinator.StateProbation:
-		return healerpb.AGENT_STATE_PROBATION, true
-	case coordinator.StateIsolated:
-		return healerpb.AGENT_STATE_ISOLATED, true
-	}
-	return healerpb.AGENT_STATE_UNSPECIFIED, false
+// enumPair maps one coordinator value to its wire value.
+type enumPair[C, P comparable] struct {
+	c C
+	p P
 }
 
-func decodeState(s healerpb.AgentState) (coordinator.State, bool) {
-	switch s {
-	case healerpb.AGENT_STATE_HEALTHY:
-		return coordinator.StateHealthy, true
-	case healerpb.AGENT_STATE_PENDING:
-		return coordinator.StatePending, true
-	case healerpb.AGENT_STATE_AWAITING_APPROVAL:
-		return coordinator.StateAwaitingApproval, true
-	case healerpb.AGENT_STATE_REPAIRING:
-		return coordinator.StateRepairing, true
-	case healerpb.AGENT_STATE_PROBATION:
-		return coordinator.StateProbation, true
-	case healerpb.AGENT_STATE_ISOLATED:
-		return coordinator.StateIsolated, true
+// encodeEnum finds c's wire value; false (and the zero wire value,
+// unspecified) when the table does not map c.
+func encodeEnum[C, P comparable](table []enumPair[C, P], c C) (P, bool) {
+	for _, e := range table {
+		if e.c == c {
+			return e.p, true
+		}
 	}
-	return 0, false
+	var zero P
+	return zero, false
 }
+
+// decodeEnum finds the coordinator value of wire value p.
+func decodeEnum[C, P comparable](table []enumPair[C, P], p P) (C, bool) {
+	for _, e := range table {
+		if e.p == p {
+			return e.c, true
+		}
+	}
+	var zero C
+	return zero, false
+}
+
+var stateTable = []enumPair[coordinator.State, healerpb.AgentState]{
+	{coordinator.StateHealthy, healerpb.AGENT_STATE_HEALTHY},
+	{coordinator.StatePending, healerpb.AGENT_STATE_PENDING},
+	{coordinator.StateAwaitingApproval, healerpb.AGENT_STATE_AWAITING_APPROVAL},
+	{coordinator.StateRepairing, healerpb.AGENT_STATE_REPAIRING},
+	{coordinator.StateProbation, healerpb.AGENT_STATE_PROBATION},
+	{coordinator.StateIsolated, healerpb.AGENT_STATE_ISOLATED},
+}
+
+// scopeTable maps the coordinator's zero Scope (no step) to unspecified.
+var scopeTable = []enumPair[coordinator.Scope, healerpb.Scope]{
+	{0, healerpb.SCOPE_UNSPECIFIED},
+	{coordinator.ScopeAgent, healerpb.SCOPE_AGENT},
+	{coordinator.ScopeMaster, healerpb.SCOPE_MASTER},
+}
+
+// resultTable maps the coordinator's zero Result (not ended) to unspecified.
+var resultTable = []enumPair[coordinator.Result, healerpb.Result]{
+	{0, healerpb.RESULT_UNSPECIFIED},
+	{coordinator.ResultSucceeded, healerpb.RESULT_SUCCEEDED},
+	{coordinator.ResultFailed, healerpb.RESULT_FAILED},
+	{coordinator.ResultTimedOut, healerpb.RESULT_TIMED_OUT},
+	{coordinator.ResultLost, healerpb.RESULT_LOST},
+	{coordinator.ResultNoOffer, healerpb.RESULT_NO_OFFER},
+	{coordinator.ResultCancelled, healerpb.RESULT_CANCELLED},
+	{coordinator.ResultIsolated, healerpb.RESULT_ISOLATED},
+}
+
+func encodeState(s coordinator.State) (healerpb.AgentState, bool) { return encodeEnum(stateTable, s) }
+func decodeState(s healerpb.AgentState) (coordinator.State, bool) { return decodeEnum(stateTable, s) }
+func encodeScope(s coordinator.Scope) (healerpb.Scope, bool)      { return encodeEnum(scopeTable, s) }
+func decodeScope(s healerpb.Scope) (coordinator.Scope, bool)      { return decodeEnum(scopeTable, s) }
+func encodeResult(r coordinator.Result) (healerpb.Result, bool)   { return encodeEnum(resultTable, r) }
+func decodeResult(r healerpb.Result) (coordinator.Result, bool)   { return decodeEnum(resultTable, r) }
 
 // scope encodes a ladder position's scope (zero: none recorded).
 func (e *encoder) scope(field string, s coordinator.Scope) healerpb.Scope {
@@ -533,74 +563,4 @@ func (d *decoder) scope(field string, s healerpb.Scope) coordinator.Scope {
 		d.fail(field, "value %d: %w", int32(s), ErrUnknownValue)
 	}
 	return v
-}
-
-// encodeScope maps the coordinator's zero Scope (no step) to unspecified.
-func encodeScope(s coordinator.Scope) (healerpb.Scope, bool) {
-	switch s {
-	case 0:
-		return healerpb.SCOPE_UNSPECIFIED, true
-	case coordinator.ScopeAgent:
-		return healerpb.SCOPE_AGENT, true
-	case coordinator.ScopeMaster:
-		return healerpb.SCOPE_MASTER, true
-	}
-	return healerpb.SCOPE_UNSPECIFIED, false
-}
-
-func decodeScope(s healerpb.Scope) (coordinator.Scope, bool) {
-	switch s {
-	case healerpb.SCOPE_UNSPECIFIED:
-		return 0, true
-	case healerpb.SCOPE_AGENT:
-		return coordinator.ScopeAgent, true
-	case healerpb.SCOPE_MASTER:
-		return coordinator.ScopeMaster, true
-	}
-	return 0, false
-}
-
-// encodeResult maps the coordinator's zero Result (not ended) to unspecified.
-func encodeResult(r coordinator.Result) (healerpb.Result, bool) {
-	switch r {
-	case 0:
-		return healerpb.RESULT_UNSPECIFIED, true
-	case coordinator.ResultSucceeded:
-		return healerpb.RESULT_SUCCEEDED, true
-	case coordinator.ResultFailed:
-		return healerpb.RESULT_FAILED, true
-	case coordinator.ResultTimedOut:
-		return healerpb.RESULT_TIMED_OUT, true
-	case coordinator.ResultLost:
-		return healerpb.RESULT_LOST, true
-	case coordinator.ResultNoOffer:
-		return healerpb.RESULT_NO_OFFER, true
-	case coordinator.ResultCancelled:
-		return healerpb.RESULT_CANCELLED, true
-	case coordinator.ResultIsolated:
-		return healerpb.RESULT_ISOLATED, true
-	}
-	return healerpb.RESULT_UNSPECIFIED, false
-}
-
-func decodeResult(r healerpb.Result) (coordinator.Result, bool) {
-	switch r {
-	case healerpb.RESULT_UNSPECIFIED:
-		return 0, true
-	case healerpb.RESULT_SUCCEEDED:
-		return coordinator.ResultSucceeded, true
-	case healerpb.RESULT_FAILED:
-		return coordinator.ResultFailed, true
-	case healerpb.RESULT_TIMED_OUT:
-		return coordinator.ResultTimedOut, true
-	case healerpb.RESULT_LOST:
-		return coordinator.ResultLost, true
-	case healerpb.RESULT_NO_OFFER:
-		return coordinator.ResultNoOffer, true
-	case healerpb.RESULT_CANCELLED:
-		return coordinator.ResultCancelled, true
-	case healerpb.RESULT_ISOLATED:
-		return coordinator.ResultIsolated, true
-	}
-	return 0, false
 }
