@@ -247,13 +247,9 @@ func (e *encoder) run(r *coordinator.Run) *healerpb.Run {
 }
 
 func (e *encoder) step(s *coordinator.Step) *healerpb.Step {
-	scope, ok := encodeScope(s.Scope)
-	if !ok {
-		e.fail("incident.run.step.scope", "value %d: %w", s.Scope, ErrUnknownValue)
-	}
 	m := &healerpb.Step{
 		Action:    s.Action,
-		Scope:     scope,
+		Scope:     e.scope("incident.run.step.scope", s.Scope),
 		TimeoutNs: int64(s.Timeout),
 		Approval:  s.Approval,
 		Drain:     s.Drain,
@@ -420,13 +416,9 @@ func (d *decoder) step(m *healerpb.Step) coordinator.Step {
 	if m == nil {
 		return coordinator.Step{}
 	}
-	scope, ok := decodeScope(m.Scope)
-	if !ok {
-		d.fail("incident.run.step.scope", "value %d: %w", int32(m.Scope), ErrUnknownValue)
-	}
 	return coordinator.Step{
 		Action:   m.Action,
-		Scope:    scope,
+		Scope:    d.scope("incident.run.step.scope", m.Scope),
 		Timeout:  time.Duration(m.TimeoutNs),
 		Approval: m.Approval,
 		Drain:    m.Drain,
