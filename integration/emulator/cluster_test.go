@@ -16,7 +16,6 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 
 	"github.com/healer-mesos/healer/integration/emulator/zkgroup"
-	"github.com/healer-mesos/healer/internal/zktest"
 )
 
 // launchOn accepts an offer with one small fake task and waits for its
@@ -78,16 +77,12 @@ func TestClusterWithoutZooKeeper(t *testing.T) {
 }
 
 func TestClusterZooKeeperFailover(t *testing.T) {
-	srv := zktest.Start(t)
-	cfg := fastCluster(2)
-	cfg.Masters = 2
-	cfg.ZK = "zk://" + srv.Addr + "/mesos"
-	cfg.ZKSessionTimeout = 2 * time.Second
+	cfg, zkAddr := zkClusterConfig(t, 2)
 	cl := startCluster(t, cfg)
 
 	// Both masters joined as json.info_ members; the lowest sequence leads,
 	// as a Mesos detector reading the group sees it.
-	conn, _, err := zk.Connect([]string{srv.Addr}, 2*time.Second, zk.WithLogInfo(false))
+	conn, _, err := zk.Connect([]string{zkAddr}, 2*time.Second, zk.WithLogInfo(false))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/healer-mesos/healer/internal/zktest"
 )
 
 // TestCrashLeaderWaitsForSessionExpiry: a crashed leader's ZooKeeper
@@ -16,12 +14,8 @@ import (
 // 10 s session timeout). A clean KillLeader hands over at once instead
 // (TestClusterZooKeeperFailover).
 func TestCrashLeaderWaitsForSessionExpiry(t *testing.T) {
-	srv := zktest.Start(t)
-	cfg := fastCluster(1)
-	cfg.Masters = 2
-	cfg.ZK = "zk://" + srv.Addr + "/mesos"
-	const sessionTimeout = 2 * time.Second
-	cfg.ZKSessionTimeout = sessionTimeout
+	cfg, _ := zkClusterConfig(t, 1)
+	sessionTimeout := cfg.ZKSessionTimeout
 	cl := startCluster(t, cfg)
 
 	deadIdx, standbyIdx := 0, 1

@@ -21,6 +21,8 @@ import (
 	mcalls "github.com/mesos/mesos-go/api/v1/lib/master/calls"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+
+	"github.com/healer-mesos/healer/internal/zktest"
 )
 
 // stubAgent is an in-test AgentLink double: it records what the master
@@ -274,6 +276,18 @@ func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() boo
 // fake executors. An agent is marked unreachable after 1 s without pongs:
 // fast enough for the tests that lose agents, slow enough that a busy
 // machine under -race does not lose one spuriously.
+// zkClusterConfig is fastCluster(agents) with two masters electing their
+// leader in a fresh ZooKeeper, whose address it also returns, with a 2 s
+// session timeout.
+func zkClusterConfig(t *testing.T, agents int) (ClusterConfig, string) {
+	srv := zktest.Start(t)
+	cfg := fastCluster(agents)
+	cfg.Masters = 2
+	cfg.ZK = "zk://" + srv.Addr + "/mesos"
+	cfg.ZKSessionTimeout = 2 * time.Second
+	return cfg, srv.Addr
+}
+
 func fastCluster(agents int) ClusterConfig {
 	return ClusterConfig{
 		Agents: agents,

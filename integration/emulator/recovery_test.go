@@ -10,8 +10,6 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/httpcli/apierrors"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
-
-	"github.com/healer-mesos/healer/internal/zktest"
 )
 
 // TestRecoveryAfterFailover: a master elected after a failover answers 503
@@ -20,11 +18,7 @@ import (
 // over. The cluster's first leader does not wait. The window is held open
 // (an hour) and ended with FinishRecovery, so the test does not race it.
 func TestRecoveryAfterFailover(t *testing.T) {
-	srv := zktest.Start(t)
-	cfg := fastCluster(1)
-	cfg.Masters = 2
-	cfg.ZK = "zk://" + srv.Addr + "/mesos"
-	cfg.ZKSessionTimeout = 2 * time.Second
+	cfg, _ := zkClusterConfig(t, 1)
 	cfg.Master.RecoveryDelay = time.Hour
 	cl := startCluster(t, cfg)
 
