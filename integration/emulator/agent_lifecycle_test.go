@@ -159,18 +159,7 @@ func TestAgentRecoveryWindow(t *testing.T) {
 	}
 	resp.Body.Close()
 
-	restarted := make(chan error, 1)
-	go func() { restarted <- a.Restart() }()
-	waitUntil(t, 10*time.Second, "recovery to start", func() bool {
-		select {
-		case err := <-restarted:
-			t.Fatalf("Restart returned %v before recovering", err)
-		default:
-		}
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		return a.recovering
-	})
+	restarted := restartUntilRecovering(t, a, 10*time.Second)
 	// Every call, even a malformed GET, gets 503 first; so does SUBSCRIBE.
 	r, err := http.Get(url)
 	if err != nil {
@@ -208,18 +197,7 @@ func TestCloseDuringRecovery(t *testing.T) {
 	cfg := testAgentConfig(t)
 	cfg.RecoveryDelay = time.Hour
 	a, _ := startTestAgent(t, cfg)
-	restarted := make(chan error, 1)
-	go func() { restarted <- a.Restart() }()
-	waitUntil(t, 5*time.Second, "recovering", func() bool {
-		select {
-		case err := <-restarted:
-			t.Fatalf("Restart returned %v before Close", err)
-		default:
-		}
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		return a.recovering
-	})
+	restarted := restartUntilRecovering(t, a, 5*time.Second)
 	a.Close()
 	select {
 	case err := <-restarted:
@@ -229,4 +207,23 @@ func TestCloseDuringRecovery(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Restart still blocked after Close")
 	}
+}
+
+// restartUntilRecovering starts a.Restart and waits up to timeout for the
+// agent to be recovering; Restart's result arrives on the channel.
+func restartUntilRecovering(t *testing.T, a *Agent, timeout time.Duration) <-chan error {
+	t.Helper()
+	restarted := make(chan error, 1)
+	go func() { restarted <- a.Restart() }()
+	waitUntil(t, timeout, "recovery to start", func() bool {
+		select {
+		case err := <-restarted:
+			t.Fatalf("Restart returned %v before recovering", err)
+		default:
+		}
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.recovering
+	})
+	return restarted
 }
