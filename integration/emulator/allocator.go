@@ -351,25 +351,35 @@ func (m *Master) allocate() (ran bool) {
 			}
 		}
 	}
-	var fws []*framework
+	// A framework's active roles are worked out once per run, not once per
+	// agent: a run visits every agent.
+	type candidate struct {
+		fw    *framework
+		roles []string
+	}
+	var fws []candidate
 	for _, fw := range m.frameworks {
-		if fw.active && fw.sub != nil && len(fw.activeRoles()) > 0 {
-			fws = append(fws, fw)
+		if !fw.active || fw.sub == nil {
+			continue
+		}
+		if roles := fw.activeRoles(); len(roles) > 0 {
+			fws = append(fws, candidate{fw, roles})
 		}
 	}
 	m.allocateInverseOffersLocked(now)
 	if len(fws) == 0 {
 		return true
 	}
-	sort.Slice(fws, func(i, j int) bool { return fws[i].id < fws[j].id })
+	sort.Slice(fws, func(i, j int) bool { return fws[i].fw.id < fws[j].fw.id })
 	batches := make(map[*framework][]mesos.Offer)
 	for k, a := range m.agentOrder {
 		if !a.offerable() || !a.allocatable {
 			continue
 		}
 		for i := range fws {
-			fw := fws[(k+i)%len(fws)]
-			for _, role := range fw.activeRoles() {
+			c := fws[(k+i)%len(fws)]
+			fw := c.fw
+			for _, role := range c.roles {
 				if !a.allocatable {
 					break
 				}
