@@ -431,6 +431,17 @@ func (m *Master) makeOfferLocked(fw *framework, a *agentEntry, role string, rs m
 	return m.offerWireLocked(fw, a, o)
 }
 
+// url is the agent's libprocess URL (http://host:port/slave(1)) as offers
+// and inverse offers carry it.
+func (a *agentEntry) url() *mesos.URL {
+	port := int32(5051)
+	if a.info.Port != nil {
+		port = *a.info.Port
+	}
+	hostname, ip, path := a.info.Hostname, a.ip, "/slave(1)"
+	return &mesos.URL{Scheme: "http", Address: mesos.Address{Hostname: &hostname, IP: &ip, Port: port}, Path: &path}
+}
+
 // offerWireLocked is an offer as the framework sees it: allocation_info only
 // for MULTI_ROLE frameworks.
 func (m *Master) offerWireLocked(fw *framework, a *agentEntry, o *offer) mesos.Offer {
@@ -446,11 +457,6 @@ func (m *Master) offerWireLocked(fw *framework, a *agentEntry, o *offer) mesos.O
 	if !fw.hasCapability(mesos.FrameworkInfo_Capability_RESERVATION_REFINEMENT) {
 		preRefinementFormat(resources)
 	}
-	port := int32(5051)
-	if a.info.Port != nil {
-		port = *a.info.Port
-	}
-	hostname, ip, path := a.info.Hostname, a.ip, "/slave(1)"
 	var execIDs []mesos.ExecutorID
 	for id := range fw.executors[a.id] {
 		execIDs = append(execIDs, mesos.ExecutorID{Value: id})
@@ -461,7 +467,7 @@ func (m *Master) offerWireLocked(fw *framework, a *agentEntry, o *offer) mesos.O
 		FrameworkID:    mesos.FrameworkID{Value: fw.id},
 		AgentID:        mesos.AgentID{Value: a.id},
 		Hostname:       a.info.Hostname,
-		URL:            &mesos.URL{Scheme: "http", Address: mesos.Address{Hostname: &hostname, IP: &ip, Port: port}, Path: &path},
+		URL:            a.url(),
 		Domain:         a.info.Domain,
 		Resources:      resources,
 		Attributes:     a.info.Attributes,
@@ -565,15 +571,10 @@ func (m *Master) NewInverseOfferLocked(frameworkID, agentID string, unavailabili
 	}
 	m.nextOfferID++
 	id := fmt.Sprintf("%s-O%d", m.cfg.ID, m.nextOfferID)
-	port := int32(5051)
-	if a.info.Port != nil {
-		port = *a.info.Port
-	}
-	hostname, ip, path := a.info.Hostname, a.ip, "/slave(1)"
 	aid := mesos.AgentID{Value: a.id}
 	io := mesos.InverseOffer{
 		OfferID:        mesos.OfferID{Value: id},
-		URL:            &mesos.URL{Scheme: "http", Address: mesos.Address{Hostname: &hostname, IP: &ip, Port: port}, Path: &path},
+		URL:            a.url(),
 		FrameworkID:    mesos.FrameworkID{Value: fw.id},
 		AgentID:        &aid,
 		Unavailability: unavailability,
