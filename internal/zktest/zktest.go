@@ -8,8 +8,6 @@
 package zktest
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -37,8 +35,8 @@ type Server struct {
 	t   testing.TB
 }
 
-// Start launches a ZooKeeper server for the test and waits until it answers
-// "ruok". The server is stopped (and its output shown on failure) by
+// Start launches a ZooKeeper server for the test and waits until it accepts
+// sessions. The server is stopped (and its output shown on failure) by
 // t.Cleanup.
 func Start(t testing.TB) *Server {
 	t.Helper()
@@ -100,47 +98,27 @@ func Start(t testing.TB) *Server {
 	})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		// "imok" only says the process is up; "srvr" reports a Mode once the
-		// server actually accepts sessions.
-		if ok, _ := s.Ruok(); ok && s.serving() {
+		if s.serving() {
 			return s
 		}
 		select {
 		case err := <-exited:
 			exited <- err
 			s.dumpLog()
-			t.Fatalf("zktest: ZooKeeper exited before answering ruok: %v", err)
+			t.Fatalf("zktest: ZooKeeper exited before serving: %v", err)
 		default:
 		}
 		if time.Now().After(deadline) {
 			s.dumpLog()
-			t.Fatalf("zktest: ZooKeeper on %s did not answer ruok within 30s", s.Addr)
+			t.Fatalf("zktest: ZooKeeper on %s did not serve within 30s", s.Addr)
 		}
 		time.Sleep(50 * time.Millisecond) // polling the server's readiness, not waiting for a result
 	}
 }
 
-// Ruok sends the "ruok" four-letter word and reports whether the server
-// answered "imok".
-func (s *Server) Ruok() (bool, error) {
-	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
-	if err != nil {
-		return false, err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("ruok")); err != nil {
-		return false, err
-	}
-	line, err := bufio.NewReader(c).ReadString('k')
-	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-		return false, err
-	}
-	return strings.TrimSpace(line) == "imok", nil
-}
-
 // serving reports whether the server answers "srvr" with its mode, which it
-// does only once it accepts client sessions.
+// does only once it accepts client sessions ("ruok" is answered "imok" as
+// soon as the process is up, before that).
 func (s *Server) serving() bool {
 	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
 	if err != nil {
