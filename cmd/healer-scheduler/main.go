@@ -4,17 +4,24 @@
 // Exit codes: 0 after --help or a successful --validate_only or
 // --print_config; 2 when the configuration is invalid (the message lists
 // every problem, each naming the setting, before anything else is done); 1
-// when the scheduler stops on an error.
+// when the scheduler stops on an error (the message says why and what to
+// do, e.g. when the master no longer knows healer's framework). SIGINT and
+// SIGTERM stop it cleanly: leadership is released at once and the
+// framework is left registered, so a standby takes over its tasks.
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
+	"github.com/healer-mesos/healer/scheduler/app"
 	"github.com/healer-mesos/healer/scheduler/config"
 )
 
@@ -55,10 +62,15 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		log.Info("configuration is valid", "mode", cfg.Mode.String())
 		return 0
 	}
-	// TODO(scheduler runtime): subscribe to the master, elect a leader, run
-	// the coordinator. Until then, refuse to pretend to be running.
-	log.Error("the scheduler runtime is not implemented yet: healer-scheduler can only check its configuration (--validate_only, --print_config)")
-	return 1
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := app.Run(ctx, cfg, app.Options{Logger: log}); err != nil {
+		log.Error("healer-scheduler stopped", "err", err)
+		fmt.Fprintf(stderr, "healer-scheduler: %v\n", err)
+		return 1
+	}
+	log.Info("healer-scheduler stopped")
+	return 0
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {

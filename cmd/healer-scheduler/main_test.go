@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -139,9 +140,29 @@ func TestConfigFileAndFlagPrecedence(t *testing.T) {
 	}
 }
 
-func TestRuntimeNotImplementedExitsNonZero(t *testing.T) {
-	code, _, stderr := runBinary(t, nil, "--master=m1:5050", "--repair_order=isolate")
-	if code != 1 || !strings.Contains(stderr, "not implemented yet") {
+// Without the executor binary to serve (and no --executor_uri), the
+// scheduler stops at once and says how to fix it, rather than subscribe
+// and launch tasks agents cannot fetch.
+func TestMissingExecutorStops(t *testing.T) {
+	code, _, stderr := runBinary(t, nil, "--master=127.0.0.1:1", "--repair_order=isolate",
+		"--admin_listen=127.0.0.1:0", "--executor_path=/nonexistent/healer-executor")
+	if code != 1 || !strings.Contains(stderr, "healer-executor not found at /nonexistent/healer-executor") ||
+		!strings.Contains(stderr, "--executor_uri") {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+}
+
+// An admin port already in use stops the scheduler with the address and
+// the flag to change.
+func TestAdminPortTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	code, _, stderr := runBinary(t, nil, "--master=127.0.0.1:1", "--repair_order=isolate",
+		"--admin_listen="+ln.Addr().String())
+	if code != 1 || !strings.Contains(stderr, "listen on "+ln.Addr().String()) || !strings.Contains(stderr, "--admin_listen") {
 		t.Errorf("exit %d, stderr:\n%s", code, stderr)
 	}
 }

@@ -61,6 +61,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -105,6 +106,22 @@ type Config struct {
 
 	// Admin API.
 	AdminListen string
+	// AdminURL is how other scheduler instances, operators and agents
+	// reach this instance's admin API (the leader's is where standbys
+	// redirect, the framework's webui_url, and where agents fetch the
+	// executor). Empty: http://<Hostname>:<AdminListen's port>.
+	AdminURL string
+
+	// Hostname is the host healer advertises (FrameworkInfo.hostname and
+	// the default AdminURL); empty means the machine's hostname.
+	Hostname string
+	// User is the Unix user repair tasks run as on agents
+	// (FrameworkInfo.user); empty means the user healer runs as.
+	User string
+	// ExecutorPath is the healer-executor binary the admin port serves to
+	// agents (unless ExecutorURI points elsewhere); empty means
+	// healer-executor beside the healer-scheduler binary.
+	ExecutorPath string
 
 	// Repairs.
 
@@ -222,6 +239,10 @@ func (c *Config) bindings() []binding {
 		{"task_cpus", "CPUs of a repair or monitor task", floatValue(&c.TaskCPUs), true},
 		{"task_mem", "memory of a repair or monitor task, in MB", floatValue(&c.TaskMemMB), true},
 		{"admin_listen", "address of the admin HTTP API, host:port or :port", &stringValue{&c.AdminListen}, true},
+		{"admin_url", "URL at which others reach this instance's admin API (default http://<hostname>:<admin port>)", &stringValue{&c.AdminURL}, true},
+		{"hostname", "hostname healer advertises to Mesos and in its admin URL (default: this machine's)", &stringValue{&c.Hostname}, true},
+		{"user", "Unix user repair tasks run as on agents (default: the user healer runs as)", &stringValue{&c.User}, true},
+		{"executor_path", "healer-executor binary served to agents by the admin port (default: beside healer-scheduler)", &stringValue{&c.ExecutorPath}, true},
 		{"repair_set", "repair commands: <repair_id>=<path_to_cmd>,... (run with /bin/sh -c; no commas; use the config file for more)", repairSetValue(&c.RepairSet), true},
 		{"repair_order", "default ladder: <repair_id>:<scope>,... with scope master or slave (agent); built-in: isolate", repairOrderValue(&c.RepairOrder), true},
 		{"num_allowed_repairs", "agents with a repair step in flight, cluster-wide (≥ 1)", intValue(&c.NumAllowedRepairs), true},
@@ -378,6 +399,14 @@ func (c Config) problems() []problem {
 	}
 	if strings.IndexFunc(c.ExecutorURI, unicode.IsSpace) >= 0 {
 		bad("executor_uri", "%q contains whitespace", c.ExecutorURI)
+	}
+	if c.AdminURL != "" {
+		if u, err := url.Parse(c.AdminURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("admin_url", "%q is not an http:// or https:// URL with a host", c.AdminURL)
+		}
+	}
+	if strings.IndexFunc(c.Hostname, unicode.IsSpace) >= 0 {
+		bad("hostname", "%q contains whitespace", c.Hostname)
 	}
 
 	if c.NumAllowedRepairs < 1 {

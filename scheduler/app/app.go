@@ -1,0 +1,304 @@
+// Package app assembles healer-scheduler from its configuration: the admin
+// HTTP server, the ZooKeeper session with leader election and the fenced
+// store (or the in-memory store without --zk), the Mesos connection of each
+// leadership term, and the runtime that owns the coordinator. It owns every
+// goroutine it starts and returns only when all of them ended.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/healer-mesos/healer/admin"
+	"github.com/healer-mesos/healer/proto/healerpb"
+	"github.com/healer-mesos/healer/scheduler/config"
+	"github.com/healer-mesos/healer/scheduler/election"
+	"github.com/healer-mesos/healer/scheduler/mesosconn"
+	"github.com/healer-mesos/healer/scheduler/runtime"
+	"github.com/healer-mesos/healer/scheduler/store"
+)
+
+// Version is healer's version, set at build time.
+var Version = "dev"
+
+// Options are what Run needs besides the configuration.
+type Options struct {
+	Logger *slog.Logger
+	// Monitor is the parsed --monitor_config, nil without one.
+	Monitor *healerpb.MonitorConfig
+	// Ready, when set, is called with the admin listener's address once
+	// it listens (tests use it with --admin_listen=127.0.0.1:0).
+	Ready func(adminAddr string)
+}
+
+// Run runs healer-scheduler until ctx ends (nil) or it must stop (an
+// error: the framework was removed, the admin port is taken, ...).
+func Run(ctx context.Context, cfg config.Config, opt Options) error {
+	log := opt.Logger
+	ln, err := net.Listen("tcp", cfg.AdminListen)
+	if err != nil {
+		return fmt.Errorf("admin API: listen on %s: %w (is another healer or process using the port? set --admin_listen)", cfg.AdminListen, err)
+	}
+	defer ln.Close()
+	hostname := cfg.Hostname
+	if hostname == "" {
+		if hostname, err = os.Hostname(); err != nil {
+			return fmt.Errorf("hostname: %w (set --hostname)", err)
+		}
+	}
+	adminURL := cfg.AdminURL
+	if adminURL == "" {
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		adminURL = "http://" + net.JoinHostPort(hostname, port)
+	}
+	adminURL = strings.TrimSuffix(adminURL, "/")
+	executorPath, executorURI, err := executor(cfg, adminURL)
+	if err != nil {
+		return err
+	}
+	policy, err := cfg.Policy()
+	if err != nil {
+		return err
+	}
+	fi, secret, err := frameworkInfo(cfg, hostname, adminURL)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := runtime.NewMetrics(reg)
+
+	var leader atomic.Value // string: the leader's admin URL
+	leader.Store("")
+	commands := make(map[string]string, len(cfg.RepairSet))
+	for _, r := range cfg.RepairSet {
+		commands[r.ID] = r.Command
+	}
+	rcfg := runtime.Config{
+		Policy: policy, Commands: commands, Framework: fi, ExecutorURI: executorURI,
+		TaskCPUs: cfg.TaskCPUs, TaskMemMB: cfg.TaskMemMB, Monitor: opt.Monitor,
+		Logger: log, Metrics: metrics,
+		LeaderURL: func() string { return leader.Load().(string) },
+		NewMaster: func(frameworkID string) (runtime.Master, error) {
+			return mesosconn.New(mesosconn.Config{
+				Master: cfg.Master, Framework: fi, FrameworkID: frameworkID,
+				Principal: cfg.Principal, Secret: secret, ZKSessionTimeout: cfg.ZKSessionTimeout,
+				Logger: log.With("component", "mesos"),
+			})
+		},
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	errs := make(chan error, 4)
+	leadership := make(chan runtime.Leadership, 4)
+
+	if cfg.ZK == "" {
+		log.Warn("NO --zk: healer keeps its state IN MEMORY ONLY. Every incident, ladder position and isolation " +
+			"is lost when this process stops, and a restart registers a NEW Mesos framework. Use this for trial runs " +
+			"and the demo only; give --zk=zk://host:2181/healer for anything else.")
+		leader.Store(adminURL)
+		leadership <- runtime.Leadership{Kind: runtime.Elected, Term: &runtime.Term{Ctx: ctx, Store: store.NewMemory()}}
+	} else {
+		u, err := cfg.ZKURL()
+		if err != nil {
+			return err
+		}
+		var acl []zk.ACL
+		if u.User != "" {
+			acl = zk.DigestACL(zk.PermAll, u.User, u.Password)
+		}
+		el, err := election.New(election.Config{
+			Servers: u.Servers, Chroot: u.Path, SessionTimeout: cfg.ZKSessionTimeout, ACL: acl,
+			Self: election.Member{ID: fmt.Sprintf("%s-%d", hostname, os.Getpid()), AdminURL: adminURL,
+				Hostname: hostname, Version: Version, StartedAt: time.Now()},
+			Logger: log.With("component", "election"),
+		})
+		if err != nil {
+			return fmt.Errorf("leader election: %w", err)
+		}
+		rcfg.Standby = func(ctx context.Context) (store.Snapshot, error) {
+			conn := el.Conn()
+			if conn == nil {
+				return store.Snapshot{}, errors.New("no ZooKeeper session")
+			}
+			s, err := store.NewZK(conn, store.ZKConfig{Chroot: u.Path, ACL: acl})
+			if err != nil {
+				return store.Snapshot{}, err
+			}
+			return s.Load(ctx)
+		}
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if err := el.Run(ctx); err != nil && ctx.Err() == nil {
+				errs <- fmt.Errorf("leader election: %w", err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			followElection(ctx, el, u.Path, acl, metrics, &leader, leadership, log)
+		}()
+	}
+
+	rt, err := runtime.New(rcfg)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler: admin.NewHandler(admin.Config{Backend: rt, Metrics: reg, ExecutorPath: executorPath,
+			Logger: log.With("component", "admin")}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs <- fmt.Errorf("admin API: %w", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		<-ctx.Done()
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	log.Info("healer-scheduler started", "admin", adminURL, "listen", ln.Addr().String(), "mode", policy.Mode.String(),
+		"master", cfg.Master, "executor_uri", executorURI, "version", Version)
+	if opt.Ready != nil {
+		opt.Ready(ln.Addr().String())
+	}
+
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := rt.Run(ctx, leadership); err != nil {
+			errs <- err
+		}
+	}()
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-errs:
+		cancel()
+		return err
+	}
+}
+
+// followElection turns the elector's events into the runtime's leadership
+// changes, each Elected term with a store fenced on the term's node.
+func followElection(ctx context.Context, el *election.Elector, chroot string, acl []zk.ACL, m *runtime.Metrics,
+	leader *atomic.Value, out chan<- runtime.Leadership, log *slog.Logger) {
+	send := func(l runtime.Leadership) bool {
+		select {
+		case out <- l:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	for {
+		var ev election.Event
+		select {
+		case <-ctx.Done():
+			return
+		case ev = <-el.Events():
+		}
+		switch ev.Kind {
+		case election.Elected:
+			t := ev.Term
+			s, err := store.NewZK(t.Conn, store.ZKConfig{Chroot: chroot, ACL: acl, Fence: t.Node,
+				Observe: func(op string, took time.Duration, err error) { m.ObserveStore(op, took, err) }})
+			if err != nil {
+				log.Error("cannot open the state store for this term", "err", err)
+				continue
+			}
+			if !send(runtime.Leadership{Kind: runtime.Elected, Term: &runtime.Term{Ctx: t.Ctx, Store: s}}) {
+				return
+			}
+		case election.Suspended:
+			send(runtime.Leadership{Kind: runtime.Suspended})
+		case election.Resumed:
+			send(runtime.Leadership{Kind: runtime.Resumed})
+		case election.Deposed:
+			send(runtime.Leadership{Kind: runtime.Deposed})
+		case election.LeaderChanged:
+			leader.Store(ev.Leader.AdminURL)
+			log.Info("leader", "admin_url", ev.Leader.AdminURL, "id", ev.Leader.ID)
+		}
+	}
+}
+
+// executor finds the executor binary to serve and the URI agents fetch it
+// from.
+func executor(cfg config.Config, adminURL string) (path, uri string, err error) {
+	if cfg.ExecutorURI != "" {
+		return cfg.ExecutorPath, cfg.ExecutorURI, nil
+	}
+	path = cfg.ExecutorPath
+	if path == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return "", "", fmt.Errorf("locate healer-executor: %w (set --executor_path or --executor_uri)", err)
+		}
+		path = filepath.Join(filepath.Dir(self), "healer-executor")
+	}
+	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+		return "", "", fmt.Errorf("healer-executor not found at %s: agents fetch it from this scheduler's admin port "+
+			"(build it with make build, set --executor_path to it, or point --executor_uri at a copy agents can fetch)", path)
+	}
+	return path, adminURL + admin.ExecutorURLPath, nil
+}
+
+// frameworkInfo is the FrameworkInfo healer registers with.
+func frameworkInfo(cfg config.Config, hostname, adminURL string) (mesos.FrameworkInfo, string, error) {
+	u := cfg.User
+	if u == "" {
+		cur, err := user.Current()
+		if err != nil {
+			return mesos.FrameworkInfo{}, "", fmt.Errorf("current user: %w (set --user)", err)
+		}
+		u = cur.Username
+	}
+	failover := cfg.FailoverTimeout.Seconds()
+	fi := mesos.FrameworkInfo{
+		User: u, Name: cfg.FrameworkName, Roles: []string{cfg.Role}, FailoverTimeout: &failover,
+		Checkpoint: &cfg.Checkpoint, Hostname: &hostname, WebUiURL: &adminURL,
+		Capabilities: []mesos.FrameworkInfo_Capability{
+			{Type: mesos.FrameworkInfo_Capability_MULTI_ROLE},
+			{Type: mesos.FrameworkInfo_Capability_PARTITION_AWARE},
+		},
+	}
+	secret := ""
+	if cfg.Principal != "" {
+		p := cfg.Principal
+		fi.Principal = &p
+	}
+	if cfg.SecretFile != "" {
+		b, err := os.ReadFile(cfg.SecretFile)
+		if err != nil {
+			return fi, "", fmt.Errorf("read --secret_file: %w", err)
+		}
+		secret = strings.TrimSpace(string(b))
+	}
+	return fi, secret, nil
+}

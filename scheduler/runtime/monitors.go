@@ -1,0 +1,232 @@
+package runtime
+
+import (
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+
+	"github.com/healer-mesos/healer/executor/taskspec"
+	"github.com/healer-mesos/healer/proto/healerpb"
+	"github.com/healer-mesos/healer/scheduler/coordinator"
+)
+
+// SourceMonitor is the source of signals from healer's own monitors.
+const SourceMonitor = "monitor"
+
+// monitorBackoff bounds how often a monitor that keeps failing on an agent
+// is launched again; monitorBackoffMax caps it.
+const (
+	monitorBackoff    = 10 * time.Second
+	monitorBackoffMax = 10 * time.Minute
+)
+
+// monitorState keeps one monitor task on every registered agent, when a
+// monitor configuration is set. It is rebuilt every term from
+// reconciliation: monitors are not in ZooKeeper (they are cheap to
+// relaunch, and a healthy report must cost no write).
+type monitorState struct {
+	cfg *healerpb.MonitorConfig
+	// byAgent is the monitor task healer counts on per agent.
+	byAgent map[string]*monitor
+	// want are the agents that need one, with when to try next.
+	want map[string]*monitorWant
+	// health remembers each agent's monitor failures, for the backoff
+	// and for GET /agents/{id}.
+	health map[string]*monitorWant
+	// ready counts wants due now (recomputed on ticks and changes).
+	ready int
+	seq   uint64
+}
+
+type monitor struct {
+	taskID  string
+	running bool
+}
+
+type monitorWant struct {
+	next     time.Time
+	failures int
+	// lastError says why the last monitor on the agent ended.
+	lastError string
+}
+
+// MonitorInfo is what GET /agents/{id} shows of an agent's monitor.
+type MonitorInfo struct {
+	State     string `json:"state"` // running, launching, waiting, failing, off
+	Failures  int    `json:"failures,omitempty"`
+	LastError string `json:"last_error,omitempty"`
+}
+
+func (m *monitorState) init(cfg *healerpb.MonitorConfig, agents []string, now time.Time) {
+	m.cfg = cfg
+	m.byAgent = make(map[string]*monitor)
+	m.want = make(map[string]*monitorWant)
+	m.health = make(map[string]*monitorWant)
+	if cfg == nil {
+		return
+	}
+	for _, a := range agents {
+		m.want[a] = &monitorWant{next: now}
+	}
+	m.ready = len(m.want)
+}
+
+func (m *monitorState) agentAdded(agent string, now time.Time) {
+	if m.cfg == nil || m.byAgent[agent] != nil || m.want[agent] != nil {
+		return
+	}
+	m.want[agent] = &monitorWant{next: now}
+	m.ready++
+}
+
+func (m *monitorState) agentRemoved(agent string) {
+	delete(m.byAgent, agent)
+	delete(m.want, agent)
+	delete(m.health, agent)
+}
+
+func (m *monitorState) needOffers(*term) bool { return m.ready > 0 }
+
+func (m *monitorState) liveOn(agent string) bool { return m.byAgent[agent] != nil }
+
+func (m *monitorState) tick(_ *term, now time.Time) {
+	n := 0
+	for _, w := range m.want {
+		if !w.next.After(now) {
+			n++
+		}
+	}
+	m.ready = n
+}
+
+// place puts a monitor task on the offer's agent if it needs one.
+func (m *monitorState) place(t *term, o *mesos.Offer, pool *mesos.Resources, ex mesos.ExecutorInfo) (mesos.TaskInfo, bool) {
+	agent := o.AgentID.Value
+	w := m.want[agent]
+	if m.cfg == nil || w == nil || w.next.After(t.now()) {
+		return mesos.TaskInfo{}, false
+	}
+	res, ok := takeScalars(pool, t.cfg.TaskCPUs, t.cfg.TaskMemMB)
+	if !ok {
+		return mesos.TaskInfo{}, false
+	}
+	m.seq++
+	id := taskspec.MonitorTaskID(agent, m.seq)
+	ti, err := taskspec.MonitorTaskInfo(id, o.AgentID, ex, res, m.cfg)
+	if err != nil {
+		t.log.Error("cannot build a monitor task", "agent", agent, "err", err)
+		return mesos.TaskInfo{}, false
+	}
+	delete(m.want, agent)
+	m.ready--
+	m.byAgent[agent] = &monitor{taskID: id}
+	t.tasks[id] = &task{id: id, agent: agent, state: mesos.TASK_STAGING}
+	m.health[agent] = w
+	return ti, true
+}
+
+func (m *monitorState) retry(t *term, agent, why string) {
+	w := m.health[agent]
+	if w == nil {
+		w = &monitorWant{}
+		m.health[agent] = w
+	}
+	w.failures++
+	w.lastError = why
+	d := monitorBackoff << min(w.failures-1, 10)
+	w.next = t.now().Add(min(d, monitorBackoffMax))
+	if t.agents.isKnown(agent) {
+		m.want[agent] = w
+	}
+}
+
+func (m *monitorState) launchFailed(t *term, agent string) {
+	if mon := m.byAgent[agent]; mon != nil && !mon.running {
+		delete(m.byAgent, agent)
+		delete(t.tasks, mon.taskID)
+		m.retry(t, agent, "launch failed")
+	}
+}
+
+// onUpdate tracks a monitor task: adopts one found by reconciliation,
+// kills duplicates, and relaunches one that ended.
+func (m *monitorState) onUpdate(t *term, ref taskspec.TaskRef, st mesos.TaskStatus) {
+	id := st.TaskID.Value
+	agent := ref.Agent
+	cur := m.byAgent[agent]
+	if !terminal(st.GetState()) {
+		switch {
+		case m.cfg == nil || cur != nil && cur.taskID != id:
+			t.log.Info("killing a surplus monitor task", "task", id)
+			t.killTask(id, agent)
+			return
+		case cur == nil:
+			if w := m.want[agent]; w != nil {
+				delete(m.want, agent)
+				if !w.next.After(t.now()) {
+					m.ready--
+				}
+			}
+			cur = &monitor{taskID: id}
+			m.byAgent[agent] = cur
+		}
+		t.tasks[id] = &task{id: id, agent: agent, state: st.GetState(), running: st.GetState() == mesos.TASK_RUNNING}
+		if st.GetState() == mesos.TASK_RUNNING && !cur.running {
+			cur.running = true
+			if w := m.health[agent]; w != nil {
+				w.failures = 0
+			}
+		}
+		return
+	}
+	delete(t.tasks, id)
+	if cur == nil || cur.taskID != id {
+		return
+	}
+	delete(m.byAgent, agent)
+	why := st.GetState().String()
+	if msg := st.GetMessage(); msg != "" {
+		why += ": " + msg
+	}
+	t.log.Warn("monitor task ended; relaunching with backoff", "agent", agent, "task", id, "why", why)
+	m.retry(t, agent, why)
+}
+
+// onMessage turns a monitor's report into signals. The agent is the one
+// Mesos says sent the message, never one the payload names: a monitor
+// speaks for its own agent only.
+func (m *monitorState) onMessage(t *term, agent string, data []byte) {
+	rep, err := taskspec.DecodeMonitorReport(data)
+	if err != nil {
+		t.log.Warn("ignoring a malformed framework message", "agent", agent, "err", err)
+		t.cfg.Metrics.reportsMalformed.Inc()
+		return
+	}
+	t.cfg.Metrics.reports.Inc()
+	now := t.now()
+	for _, v := range rep.Violations {
+		t.step(coordinator.Signal{At: now, Agent: agent, Problem: v.Problem, Source: SourceMonitor,
+			Message: v.Check + ": " + v.Message})
+	}
+}
+
+// info says how an agent's monitor is doing.
+func (m *monitorState) info(t *term, agent string) MonitorInfo {
+	if m.cfg == nil {
+		return MonitorInfo{State: "off"}
+	}
+	w := m.health[agent]
+	info := MonitorInfo{State: "waiting"}
+	if w != nil {
+		info.Failures, info.LastError = w.failures, w.lastError
+	}
+	if mon := m.byAgent[agent]; mon != nil {
+		info.State = "launching"
+		if mon.running {
+			info.State = "running"
+		}
+	} else if w != nil && w.failures > 0 {
+		info.State = "failing"
+	}
+	return info
+}

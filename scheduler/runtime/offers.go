@@ -1,0 +1,204 @@
+package runtime
+
+import (
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+
+	"github.com/healer-mesos/healer/executor/taskspec"
+)
+
+// reviveRetry: a REVIVE that brought no offer for this long is taken as
+// lost and sent again (dcos-commons and Marathon #5484 lost revives).
+const reviveRetry = 30 * time.Second
+
+// offerState is the framework's standing with the allocator.
+type offerState struct {
+	// suppressed: healer asked the master to stop offering.
+	suppressed bool
+	// wanted: new work appeared since the last flush; REVIVE (which also
+	// clears the refusal filters of earlier declines).
+	wanted bool
+	// revivedAt and offered: when healer last revived, and whether an
+	// offer came since.
+	revivedAt time.Time
+	offered   bool
+}
+
+// reset is the standing right after (re)subscribing: Mesos offers to a
+// framework that subscribed without suppressed roles.
+func (o *offerState) reset() { *o = offerState{wanted: o.wanted} }
+
+// needOffers reports whether anything waits for an offer.
+func (t *term) needOffers() bool {
+	for _, l := range t.launches {
+		if l.state == launchWaiting {
+			return true
+		}
+	}
+	return t.monitors.needOffers(t)
+}
+
+// updateInterest REVIVEs when new work waits for offers (coalesced: once
+// per batch) and SUPPRESSes when nothing does.
+func (t *term) updateInterest() {
+	if !t.subscribed || t.suspended {
+		return
+	}
+	o := &t.offers
+	need := t.needOffers()
+	now := t.now()
+	switch {
+	case need && (o.wanted || o.suppressed || !o.offered && now.Sub(o.revivedAt) >= reviveRetry):
+		t.calls.send(calls.Revive(), nil)
+		t.cfg.Metrics.revives.Inc()
+		o.suppressed, o.revivedAt, o.offered = false, now, false
+	case !need && !o.suppressed:
+		t.calls.send(calls.Suppress(), nil)
+		t.cfg.Metrics.suppresses.Inc()
+		o.suppressed = true
+	}
+	o.wanted = false
+}
+
+// onOffers launches what waits for each offer's agent and declines the
+// rest with a long filter.
+func (t *term) onOffers(offers []mesos.Offer) {
+	t.cfg.Metrics.offersReceived.Add(float64(len(offers)))
+	t.offers.offered = true
+	var waiting map[string]*launch
+	mutable := !t.coord.Immutable().Immutable
+	if mutable {
+		for _, l := range t.launches {
+			if l.state == launchWaiting {
+				if waiting == nil {
+					waiting = make(map[string]*launch)
+				}
+				waiting[string(l.action.Agent)] = l
+			}
+		}
+	}
+	for i := range offers {
+		o := &offers[i]
+		agent := o.AgentID.Value
+		t.agents.offered(t, o)
+		pool := mesos.Resources(o.Resources).Clone()
+		var tasks []mesos.TaskInfo
+		var launched []*launch
+		ex, exOK := t.executorFor(agent, o, &pool)
+		if l := waiting[agent]; l != nil && exOK {
+			if ti, ok := t.repairTaskInfo(l, o, &pool, ex); ok {
+				tasks = append(tasks, ti)
+				launched = append(launched, l)
+				l.state = launchAccepting
+			} else {
+				t.log.Debug("offer too small for a repair task", "agent", agent, "offer", o.ID.Value)
+			}
+		}
+		if exOK && mutable {
+			if ti, ok := t.monitors.place(t, o, &pool, ex); ok {
+				tasks = append(tasks, ti)
+			}
+		}
+		if len(tasks) == 0 {
+			t.decline(o.ID)
+			continue
+		}
+		t.executors[agent] = ex
+		accept := calls.Accept(calls.OfferOperations{calls.OpLaunch(tasks...)}.WithOffers(o.ID)).
+			With(calls.RefuseSeconds(t.cfg.DeclineFor))
+		t.calls.send(accept, func(err error) {
+			if err == nil {
+				return
+			}
+			t.log.Warn("launch failed; waiting for another offer", "agent", agent, "err", err)
+			for _, l := range launched {
+				if l.state == launchAccepting {
+					l.state = launchWaiting
+					t.offers.wanted = true
+				}
+			}
+			t.monitors.launchFailed(t, agent)
+		})
+	}
+}
+
+// executorFor is the ExecutorInfo for healer's executor on agent. While
+// the executor runs, every task must name it identically (Mesos refuses an
+// incompatible ExecutorInfo), so the one that started it is reused; a new
+// one takes its resources from the offer.
+func (t *term) executorFor(agent string, o *mesos.Offer, pool *mesos.Resources) (mesos.ExecutorInfo, bool) {
+	if ex, ok := t.executors[agent]; ok && t.liveTasksOn(agent) {
+		return ex, true
+	}
+	res, ok := takeScalars(pool, t.cfg.ExecutorCPUs, t.cfg.ExecutorMemMB)
+	if !ok {
+		return mesos.ExecutorInfo{}, false
+	}
+	return taskspec.ExecutorInfo(mesos.FrameworkID{Value: t.fwID}, t.cfg.ExecutorURI, res), true
+}
+
+// liveTasksOn reports whether a healer task is live on agent, so its
+// executor runs there.
+func (t *term) liveTasksOn(agent string) bool {
+	for _, tk := range t.tasks {
+		if tk.agent == agent && !terminal(tk.state) {
+			return true
+		}
+	}
+	return t.monitors.liveOn(agent)
+}
+
+func (t *term) repairTaskInfo(l *launch, o *mesos.Offer, pool *mesos.Resources, ex mesos.ExecutorInfo) (mesos.TaskInfo, bool) {
+	res, ok := takeScalars(pool, t.cfg.TaskCPUs, t.cfg.TaskMemMB)
+	if !ok {
+		return mesos.TaskInfo{}, false
+	}
+	a := l.action
+	cmd := t.cfg.Commands[a.Step.Action]
+	ti, err := taskspec.RepairTaskInfo(l.taskID, o.AgentID, ex, res, repairTask(a, cmd, t.stepTimeout(a.Step)))
+	if err != nil {
+		t.log.Error("cannot build a repair task", "task", l.taskID, "err", err)
+		return mesos.TaskInfo{}, false
+	}
+	return ti, true
+}
+
+// takeScalars takes cpus and mem (MB) out of pool, keeping each resource's
+// reservation and allocation (a framework with roles must launch with the
+// allocation it was offered), or reports false and leaves pool alone.
+func takeScalars(pool *mesos.Resources, cpus, mem float64) (mesos.Resources, bool) {
+	work := pool.Clone()
+	var out mesos.Resources
+	for _, want := range []struct {
+		name   string
+		amount float64
+	}{{"cpus", cpus}, {"mem", mem}} {
+		need := want.amount
+		for i := range work {
+			r := &work[i]
+			if need <= epsilon {
+				break
+			}
+			if r.Name != want.name || r.GetType() != mesos.SCALAR || r.Scalar == nil || r.Revocable != nil ||
+				r.Disk != nil || r.ProviderID != nil || r.Scalar.Value <= epsilon {
+				continue
+			}
+			take := min(need, r.Scalar.Value)
+			part := *r
+			part.Scalar = &mesos.Value_Scalar{Value: take}
+			out = append(out, part)
+			r.Scalar = &mesos.Value_Scalar{Value: r.Scalar.Value - take}
+			need -= take
+		}
+		if need > epsilon {
+			return nil, false
+		}
+	}
+	*pool = work
+	return out, true
+}
+
+// epsilon: Mesos keeps scalars in fixed point with three decimals.
+const epsilon = 0.0005

@@ -1,0 +1,212 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/master"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+
+	"github.com/healer-mesos/healer/admin"
+	"github.com/healer-mesos/healer/proto/healerpb"
+	"github.com/healer-mesos/healer/scheduler/coordinator"
+	"github.com/healer-mesos/healer/scheduler/mesosconn"
+	"github.com/healer-mesos/healer/scheduler/store"
+)
+
+// agentsAnswer makes the fake master list agents a1..an on hosts h1..hn.
+func agentsAnswer(ids ...string) func(*master.Call) (*master.Response, error) {
+	return func(c *master.Call) (*master.Response, error) {
+		if c.Type != master.Call_GET_AGENTS {
+			return &master.Response{}, nil
+		}
+		g := &master.Response_GetAgents{}
+		for i, id := range ids {
+			pid := "slave(1)@10.0.0." + string(rune('1'+i)) + ":5051"
+			g.Agents = append(g.Agents, master.Response_GetAgents_Agent{
+				AgentInfo: mesos.AgentInfo{ID: &mesos.AgentID{Value: id}, Hostname: "h" + id[1:]}, PID: &pid, Active: true})
+		}
+		return &master.Response{Type: master.Response_GET_AGENTS, GetAgents: g}, nil
+	}
+}
+
+func (h *harness) known(id string) {
+	h.waitFor("agent "+id+" known", func() bool {
+		_, err := h.rt.Agent(context.Background(), id)
+		return err == nil
+	})
+}
+
+func TestFirstSubscriptionStoresTheFrameworkIDBeforeAnythingElse(t *testing.T) {
+	h := newHarness(t, nil)
+	var ids []string
+	h.rt.cfg.NewMaster = func(id string) (Master, error) { ids = append(ids, id); return h.m, nil }
+	h.elect()
+	h.subscribe(1)
+	log := h.log.snapshot()
+	if i := slices.Index(log, "save-framework"); i != 0 {
+		t.Fatalf("framework id not stored first: %v", log)
+	}
+	// A new term (say, after a failover) subscribes with the stored id.
+	h.termCtx()
+	h.waitFor("term ended", func() bool { return h.rt.term() == nil })
+	h.elect()
+	h.waitFor("second term", func() bool { return len(ids) == 2 })
+	if ids[0] != "" || ids[1] != "fw-1" {
+		t.Errorf("framework ids subscribed with = %q, want [\"\" fw-1]", ids)
+	}
+}
+
+func TestStateWithoutFrameworkIDIsRefused(t *testing.T) {
+	h := newHarness(t, nil)
+	h.st.agents["a1"] = coordinator.AgentRecord{ID: "a1", Hostname: "h1"}
+	lt := &Term{Ctx: context.Background(), Store: h.st}
+	err := h.rt.runTerm(context.Background(), lt, make(chan bool))
+	if !errors.Is(err, ErrCorruptState) || !strings.Contains(err.Error(), "refusing to register a new framework") {
+		t.Fatalf("runTerm over records without a framework id: %v", err)
+	}
+}
+
+// The core path: a signal opens an incident, its launch is persisted
+// before the ACCEPT carries it, the task's updates drive the step, and
+// every update is acknowledged only after its effect is stored.
+func TestSignalToLaunchToOutcome(t *testing.T) {
+	h := newHarness(t, nil)
+	h.m.onOp = agentsAnswer("a1", "a2")
+	h.elect()
+	h.subscribe(1)
+	h.known("a1")
+
+	resp, created, err := h.rt.Repair(context.Background(), admin.RepairRequest{AgentID: "a1", Problem: "hung", Source: "test"})
+	if err != nil || !created || resp.Incident == nil || resp.State != "repairing" {
+		t.Fatalf("Repair = %+v, %v, %v", resp, created, err)
+	}
+	h.waitFor("REVIVE", func() bool { return len(h.m.callsOf(scheduler.Call_REVIVE)) > 0 })
+	rec, _ := h.st.record("a1")
+	if rec.State != coordinator.StateRepairing || rec.Incident.Run.Attempt != 1 {
+		t.Fatalf("stored record before the launch: %+v", rec)
+	}
+
+	h.offer("o2", "a2", "h2") // not needed: declined
+	h.offer("o1", "a1", "h1")
+	h.waitFor("ACCEPT", func() bool { return len(h.m.callsOf(scheduler.Call_ACCEPT)) == 1 })
+	acc := h.m.callsOf(scheduler.Call_ACCEPT)[0].Accept
+	if len(acc.OfferIDs) != 1 || acc.OfferIDs[0].Value != "o1" {
+		t.Fatalf("accepted offers %v, want o1", acc.OfferIDs)
+	}
+	ti := acc.Operations[0].Launch.TaskInfos[0]
+	var payload healerpb.RepairTask
+	if err := payload.Unmarshal(ti.Data); err != nil || payload.Command != "true" || payload.Attempt != 1 || payload.Action != "restart" {
+		t.Fatalf("task payload %+v (%v)", payload, err)
+	}
+	h.waitFor("decline of o2", func() bool { return len(h.m.callsOf(scheduler.Call_DECLINE)) > 0 })
+
+	uuid := []byte("0123456789abcdef")
+	h.update(mesos.TaskStatus{TaskID: ti.TaskID, AgentID: &mesos.AgentID{Value: "a1"}, State: mesos.TASK_RUNNING.Enum(), UUID: uuid})
+	h.waitFor("step started", func() bool {
+		r, _ := h.st.record("a1")
+		return !r.Incident.Run.StartedAt.IsZero()
+	})
+	h.waitFor("ack", func() bool { return len(h.m.callsOf(scheduler.Call_ACKNOWLEDGE)) == 1 })
+	log := h.log.snapshot()
+	if last := slices.Index(log, "call:ACKNOWLEDGE"); slices.Index(log[:last], "save") < 0 ||
+		log[last-1] != "save" && !slices.Contains(log[slices.Index(log, "call:ACCEPT"):last], "save") {
+		t.Errorf("ACKNOWLEDGE not after the save of its effect: %v", log)
+	}
+
+	res, _ := (&healerpb.RepairResult{ExitCode: 0, OutputTail: []byte("ok\n")}).Marshal()
+	h.update(mesos.TaskStatus{TaskID: ti.TaskID, AgentID: &mesos.AgentID{Value: "a1"}, State: mesos.TASK_FINISHED.Enum(),
+		UUID: []byte("fedcba9876543210"), Data: res})
+	h.waitFor("probation", func() bool {
+		r, _ := h.st.record("a1")
+		return r.State == coordinator.StateProbation && len(r.History) == 1 && r.History[0].OutputTail == "ok\n"
+	})
+	h.waitFor("SUPPRESS once nothing waits", func() bool { return len(h.m.callsOf(scheduler.Call_SUPPRESS)) > 0 })
+}
+
+// Write-ahead: when the store refuses a write, nothing of that batch
+// reaches the master, the caller is told, and the term rebuilds.
+func TestFailedWriteActsOnNothing(t *testing.T) {
+	h := newHarness(t, nil)
+	h.m.onOp = agentsAnswer("a1")
+	h.elect()
+	h.subscribe(1)
+	h.known("a1")
+	before := len(h.m.callsOf(scheduler.Call_REVIVE))
+	h.st.failWith(errStoreDown)
+	_, _, err := h.rt.Repair(context.Background(), admin.RepairRequest{AgentID: "a1", Problem: "hung"})
+	var ae *admin.Error
+	if !errors.As(err, &ae) || ae.Status != http.StatusServiceUnavailable {
+		t.Fatalf("Repair with the store down: %v", err)
+	}
+	h.waitFor("term ended", func() bool { return h.rt.term() == nil })
+	if n := len(h.m.callsOf(scheduler.Call_REVIVE)); n != before {
+		t.Errorf("REVIVE sent for an unpersisted launch (%d → %d)", before, n)
+	}
+	if _, ok := h.st.record("a1"); ok {
+		if r, _ := h.st.record("a1"); r.State != coordinator.StateHealthy {
+			t.Errorf("record changed although the write failed: %+v", r)
+		}
+	}
+}
+
+func TestImmutableUntilReconciled(t *testing.T) {
+	h := newHarness(t, nil)
+	h.m.onOp = agentsAnswer("a1")
+	h.elect()
+	h.m.events <- mesosconnSubscribed(1)
+	h.known("a1")
+	_, _, err := h.rt.Repair(context.Background(), admin.RepairRequest{AgentID: "a1", Problem: "hung"})
+	var ae *admin.Error
+	if !errors.As(err, &ae) || ae.Status != http.StatusServiceUnavailable || ae.RetryAfter == 0 ||
+		!strings.Contains(ae.Msg, "not reconciled") {
+		t.Fatalf("Repair before reconciliation: %v", err)
+	}
+}
+
+func TestStandbyRedirectsMutations(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.LeaderURL = func() string { return "http://leader:7070" }
+		c.Standby = func(context.Context) (store.Snapshot, error) {
+			return store.Snapshot{Agents: []coordinator.AgentRecord{{ID: "a1", Hostname: "h1"}}}, nil
+		}
+	})
+	_, _, err := h.rt.Repair(context.Background(), admin.RepairRequest{AgentID: "a1", Problem: "hung"})
+	var ae *admin.Error
+	if !errors.As(err, &ae) || ae.Status != http.StatusTemporaryRedirect || ae.Location != "http://leader:7070" {
+		t.Fatalf("Repair on a standby: %v", err)
+	}
+	st, err := h.rt.Status(context.Background())
+	if err != nil || st.IsLeader || st.Leader != "http://leader:7070" || st.Counts.Healthy != 1 {
+		t.Fatalf("standby Status = %+v, %v", st, err)
+	}
+	a, err := h.rt.Agent(context.Background(), "h1")
+	if err != nil || a.ID != "a1" {
+		t.Fatalf("standby Agent(h1) = %+v, %v", a, err)
+	}
+}
+
+// A repair task healer's records do not have in flight is killed, not
+// left running unaccounted (an earlier attempt, a deposed leader's launch).
+func TestOrphanRepairTaskIsKilled(t *testing.T) {
+	h := newHarness(t, nil)
+	h.m.onOp = agentsAnswer("a1")
+	h.elect()
+	h.subscribe(1)
+	h.known("a1")
+	h.update(mesos.TaskStatus{TaskID: mesos.TaskID{Value: "healer.repair.a1.7.9"}, AgentID: &mesos.AgentID{Value: "a1"},
+		State: mesos.TASK_RUNNING.Enum()})
+	h.waitFor("KILL", func() bool {
+		ks := h.m.callsOf(scheduler.Call_KILL)
+		return len(ks) == 1 && ks[0].Kill.TaskID.Value == "healer.repair.a1.7.9"
+	})
+}
+
+func mesosconnSubscribed(gen uint64) mesosconn.Event {
+	return mesosconn.Event{Gen: gen, Subscribed: &mesosconn.Subscribed{FrameworkID: "fw-1", Master: "m:5050"}}
+}
