@@ -9,7 +9,7 @@ STATICCHECK_VERSION := v0.8.2
 FUZZTIME  ?= 20s
 BENCHTIME ?= 1s
 
-.PHONY: all build test integration bench fuzz lint proto clean
+.PHONY: all build test integration bench fuzz lint proto demo clean
 
 all: build
 
@@ -17,6 +17,10 @@ all: build
 build:
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/...
+
+## demo: an emulated Mesos cluster of 10 agents and healer-scheduler in execute mode, admin API on http://127.0.0.1:7070 (Ctrl-C stops it)
+demo: build
+	$(BIN)/healer-demo --bin=$(BIN)
 
 ## test: unit, scenario, property, conformance and integration tests, race detector on
 test:
