@@ -230,6 +230,15 @@ func (c *Conn) subscribe(ctx context.Context, leaders []string) (*subscription, 
 				continue
 			}
 		}
+		if m == hint {
+			// A dead hint must not cost every later attempt a dial
+			// timeout: the discovered masters are tried first from now.
+			c.mu.Lock()
+			if c.hint == m {
+				c.hint = ""
+			}
+			c.mu.Unlock()
+		}
 		errs = append(errs, fmt.Errorf("%s: %w", m, err))
 	}
 	if len(errs) == 0 {
@@ -309,12 +318,18 @@ func (c *Conn) subscribeAt(ctx context.Context, master, fid string) (*subscripti
 	return sub, nil
 }
 
-// subscribeError classifies a failed SUBSCRIBE request: 401 and other 4xx
-// (the request itself is wrong, e.g. a principal mismatch) are fatal;
-// redirects, 503 and network errors are for the caller to work around.
+// subscribeError classifies a failed SUBSCRIBE request: 401, and the 4xx
+// that say the request itself is wrong (400 e.g. for a principal mismatch,
+// 403, 406, 415), are fatal; redirects, 503, 404 (a master still setting up
+// its routes, MESOS-7697) and network errors are for the caller to work
+// around.
 func (c *Conn) subscribeError(master string, err error) error {
 	var e *Error
-	if errors.As(err, &e) && e.Code >= 400 && e.Code < 500 && e.Code != http.StatusTooManyRequests && e.Code != http.StatusRequestTimeout {
+	if !errors.As(err, &e) {
+		return err
+	}
+	switch e.Code {
+	case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotAcceptable, http.StatusUnsupportedMediaType:
 		if e.Code == http.StatusUnauthorized {
 			who := fmt.Sprintf("principal %q", c.cfg.Principal)
 			if c.cfg.Principal == "" {

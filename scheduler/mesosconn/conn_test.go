@@ -150,10 +150,12 @@ func TestStaticListFindsLeader(t *testing.T) {
 }
 
 // After the leading master dies, the connection resubscribes at the new
-// one with the same framework ID.
+// one with the same framework ID, once it has recovered (until then it
+// answers 503 Master has not finished recovery, which is retried).
 func TestResubscribeAfterMasterFailover(t *testing.T) {
 	cfg := clusterConfig(1)
 	cfg.Masters = 2
+	cfg.Master.RecoveryDelay = 500 * time.Millisecond
 	cl := startCluster(t, cfg)
 	r := start(t, testConfig(t, cl.MasterAddr(0)+","+cl.MasterAddr(1)))
 	first := r.subscribed(1)
@@ -164,6 +166,9 @@ func TestResubscribeAfterMasterFailover(t *testing.T) {
 	second := r.subscribed(2)
 	if second.Master != cl.MasterAddr(1) || second.FrameworkID != first.FrameworkID {
 		t.Fatalf("resubscribed %+v; want framework %s at %s", second, first.FrameworkID, cl.MasterAddr(1))
+	}
+	if elected := cl.Leader().ElectedTime(); time.Since(elected) < cfg.Master.RecoveryDelay {
+		t.Errorf("subscribed %v after the election, within the %v recovery", time.Since(elected), cfg.Master.RecoveryDelay)
 	}
 	r.mustCall(calls.Revive())
 	r.next("OFFERS from the new leader", func(ev Event) bool { return ev.Gen == 2 && eventOf(scheduler.Event_OFFERS)(ev) })
@@ -466,5 +471,17 @@ func TestAuthentication(t *testing.T) {
 	var merr *Error
 	if _, err := operator(t, addr).Operator(context.Background(), mcalls.GetHealth()); !errors.As(err, &merr) || merr.Code != http.StatusUnauthorized {
 		t.Errorf("operator call without credentials: %v; want the master's 401", err)
+	}
+}
+
+// A SUBSCRIBE the master refuses with an ERROR event (here an invalid role)
+// stops Run: retrying the same FrameworkInfo cannot succeed.
+func TestSubscribeRefused(t *testing.T) {
+	cl := startCluster(t, clusterConfig(1))
+	cfg := testConfig(t, cl.MasterAddr(0))
+	cfg.Framework.Roles = []string{"-bad"}
+	r := start(t, cfg)
+	if err := r.result(); !errors.Is(err, ErrSubscribeRefused) || !strings.Contains(err.Error(), "invalid role") {
+		t.Fatalf("Run = %v; want ErrSubscribeRefused quoting the master", err)
 	}
 }
