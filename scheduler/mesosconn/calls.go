@@ -1,0 +1,141 @@
+package mesosconn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/client"
+	"github.com/mesos/mesos-go/api/v1/lib/httpcli"
+	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpmaster"
+	"github.com/mesos/mesos-go/api/v1/lib/master"
+	mcalls "github.com/mesos/mesos-go/api/v1/lib/master/calls"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+)
+
+// Call sends a scheduler call (any but SUBSCRIBE, which is Run's) to the
+// master holding the subscription, with the subscription's framework_id and
+// Mesos-Stream-Id; call itself is not modified. A nil error means the master
+// accepted it (202, or 200 for UPDATE_FRAMEWORK); results arrive as events.
+//
+// Errors: ErrNotSubscribed when there is no subscription, or when the
+// master's answer shows it no longer holds it (403, an unknown stream ID or
+// framework, a redirect or 503 from a master that stopped leading), in which
+// case the subscription is dropped at once and Run resubscribes. Any other
+// rejection (e.g. 400 for an invalid call) wraps *Error and leaves the
+// subscription alone. A network error or timeout leaves it alone too: the
+// call may or may not have taken effect, and the stream's own reader and
+// watchdog decide whether the master is gone.
+func (c *Conn) Call(ctx context.Context, call *scheduler.Call) error {
+	if call == nil || call.Type == scheduler.Call_SUBSCRIBE {
+		return errors.New("mesosconn: Call: SUBSCRIBE is Run's to send")
+	}
+	c.mu.Lock()
+	sub := c.cur
+	c.mu.Unlock()
+	if sub == nil {
+		return fmt.Errorf("mesosconn: %s: %w", call.Type, ErrNotSubscribed)
+	}
+	stamped := *call
+	stamped.FrameworkID = &mesos.FrameworkID{Value: sub.frameworkID}
+	if u := stamped.UpdateFramework; u != nil && u.FrameworkInfo.ID == nil {
+		// The master requires update_framework.framework_info.id to be
+		// the call's framework_id.
+		uf := *u
+		uf.FrameworkInfo.ID = stamped.FrameworkID
+		stamped.UpdateFramework = &uf
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
+	defer cancel()
+	resp, err := c.sched.Send(client.RequestSingleton(&stamped), client.ResponseClassAuto,
+		at(sub.master, schedulerPath), httpcli.Header("Mesos-Stream-Id", sub.streamID), httpcli.Context(ctx))
+	if resp != nil {
+		resp.Close()
+	}
+	if err == nil {
+		return nil
+	}
+	err = fmt.Errorf("mesosconn: %s to %s: %w", call.Type, sub.master, err)
+	if !subscriptionLost(err) {
+		return err
+	}
+	reason := fmt.Errorf("%w: %w", ErrNotSubscribed, err)
+	var r *redirectError
+	if errors.As(err, &r) {
+		if target, terr := redirectTarget(r.location); terr == nil {
+			c.setHint(target)
+			reason = fmt.Errorf("%w: %s no longer leads: %w", ErrLeaderChanged, sub.master, err)
+		}
+	}
+	c.endSub(sub, reason)
+	return fmt.Errorf("%w: %w", ErrNotSubscribed, err)
+}
+
+// Operator sends an operator API call (POST /api/v1) to the leading master,
+// following redirects, with the configured credentials. It returns the
+// master's response, or nil for calls answered without a body (the
+// mutations: UPDATE_MAINTENANCE_SCHEDULE, DEACTIVATE_AGENT, DRAIN_AGENT,
+// ...). A Mesos error status wraps *Error (IsUnknownAgent tells an agent the
+// master does not know); ErrNoLeader when no master could answer. Operator
+// does not need a subscription. The operator event stream (SUBSCRIBE) is not
+// supported.
+func (c *Conn) Operator(ctx context.Context, call *master.Call) (*master.Response, error) {
+	if call == nil || call.Type == master.Call_SUBSCRIBE {
+		return nil, errors.New("mesosconn: Operator: the operator event stream (SUBSCRIBE) is not supported")
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
+	defer cancel()
+	targets := c.operatorTargets()
+	tried := map[string]bool{"": true}
+	var errs []error
+	for i := 0; i < len(targets); i++ {
+		m := targets[i]
+		if tried[m] {
+			continue
+		}
+		tried[m] = true
+		resp, err := c.operatorAt(ctx, m, call)
+		if err == nil {
+			return resp, nil
+		}
+		err = fmt.Errorf("%s: %w", m, err)
+		var r *redirectError
+		if errors.As(err, &r) {
+			if target, terr := redirectTarget(r.location); terr == nil && !tried[target] {
+				targets = append(targets[:i+1], append([]string{target}, targets[i+1:]...)...)
+				continue
+			}
+		}
+		var e *Error
+		if errors.As(err, &e) && e.Code != http.StatusServiceUnavailable {
+			// The leader's answer.
+			return nil, fmt.Errorf("mesosconn: operator %s to %w", call.Type, err)
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("mesosconn: operator %s to %w", call.Type, err)
+		}
+		errs = append(errs, err)
+	}
+	return nil, fmt.Errorf("mesosconn: operator %s: %w: %w", call.Type, ErrNoLeader, errors.Join(errs...))
+}
+
+func (c *Conn) operatorAt(ctx context.Context, m string, call *master.Call) (*master.Response, error) {
+	sender := httpmaster.NewSender(func(r client.Request, rc client.ResponseClass, o ...httpcli.RequestOpt) (mesos.Response, error) {
+		return c.op.Send(r, rc, append(o, at(m, operatorPath))...)
+	})
+	resp, err := sender.Send(ctx, mcalls.NonStreaming(call))
+	if err != nil {
+		return nil, err
+	}
+	if resp == nil {
+		return nil, nil
+	}
+	defer resp.Close()
+	var out master.Response
+	if err := resp.Decode(&out); err != nil {
+		return nil, fmt.Errorf("decode the %s response: %w", call.Type, err)
+	}
+	return &out, nil
+}

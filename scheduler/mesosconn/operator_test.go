@@ -1,0 +1,96 @@
+package mesosconn
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/gogo/protobuf/proto"
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/maintenance"
+	"github.com/mesos/mesos-go/api/v1/lib/master"
+	mcalls "github.com/mesos/mesos-go/api/v1/lib/master/calls"
+)
+
+// The operator calls healer makes, through a standby first (the redirect
+// is followed): queries decode (GET_STATE, over 1 KiB, comes
+// gzip-compressed through Go's transport), the mutations' empty 200 is
+// success, and an agent the master does not know is an *Error that
+// IsUnknownAgent recognises.
+func TestOperatorCalls(t *testing.T) {
+	cfg := clusterConfig(2)
+	cfg.Masters = 2
+	cl := startCluster(t, cfg)
+	op := operator(t, cl.MasterAddr(1)+","+cl.MasterAddr(0))
+	agents := cl.Agents()
+
+	if got := mustOperator(t, op, mcalls.GetAgents()).GetAgents.Agents; len(got) != 2 {
+		t.Fatalf("GET_AGENTS: %d agents; want 2", len(got))
+	}
+	if st := mustOperator(t, op, mcalls.GetState()).GetState; st == nil || len(st.GetAgents.Agents) != 2 {
+		t.Fatalf("GET_STATE = %+v; want 2 agents", st)
+	}
+
+	agent := agents[0].ID()
+	if resp := mustOperator(t, op, mcalls.DeactivateAgent(agent)); resp != nil {
+		t.Errorf("DEACTIVATE_AGENT answered %+v; want no body", resp)
+	}
+	deactivated := func() bool {
+		for _, a := range mustOperator(t, op, mcalls.GetAgents()).GetAgents.Agents {
+			if a.AgentInfo.GetID().GetValue() == agent.Value {
+				return a.GetDeactivated()
+			}
+		}
+		t.Fatalf("agent %s not listed", agent.Value)
+		return false
+	}
+	if !deactivated() {
+		t.Error("agent not deactivated")
+	}
+	mustOperator(t, op, mcalls.ReactivateAgent(agent))
+	if deactivated() {
+		t.Error("agent still deactivated after REACTIVATE_AGENT")
+	}
+
+	unknown := mesos.AgentID{Value: "no-such-agent"}
+	for _, call := range []*master.Call{mcalls.DeactivateAgent(unknown), mcalls.DrainAgent(unknown), mcalls.MarkAgentGone(unknown)} {
+		_, err := op.Operator(context.Background(), call)
+		var merr *Error
+		if !IsUnknownAgent(err) || !errors.As(err, &merr) {
+			t.Errorf("%s of an unknown agent: %v; want an *Error IsUnknownAgent recognises", call.Type, err)
+		}
+	}
+	if _, err := op.Operator(context.Background(), mcalls.ReactivateAgent(agent)); IsUnknownAgent(err) || err == nil {
+		t.Errorf("REACTIVATE_AGENT of an active agent: %v; want an error other than unknown agent", err)
+	}
+
+	window := maintenance.Window{
+		MachineIDs:     []mesos.MachineID{{Hostname: proto.String(agents[1].Info().Hostname), IP: proto.String("127.0.0.1")}},
+		Unavailability: mesos.Unavailability{Start: mesos.TimeInfo{Nanoseconds: time.Now().Add(time.Hour).UnixNano()}},
+	}
+	mustOperator(t, op, mcalls.UpdateMaintenanceSchedule(maintenance.Schedule{Windows: []maintenance.Window{window}}))
+	sched := mustOperator(t, op, mcalls.GetMaintenanceSchedule()).GetMaintenanceSchedule.Schedule
+	if len(sched.Windows) != 1 || sched.Windows[0].MachineIDs[0].GetHostname() != agents[1].Info().Hostname {
+		t.Errorf("GET_MAINTENANCE_SCHEDULE = %+v; want the window just set", sched)
+	}
+	mustOperator(t, op, mcalls.DrainAgent(agent))
+
+	_, err := op.Operator(context.Background(), &master.Call{Type: master.Call_SUBSCRIBE})
+	if err == nil {
+		t.Error("operator SUBSCRIBE accepted; want it refused (not supported)")
+	}
+}
+
+// No master answering is ErrNoLeader, after trying every one.
+func TestOperatorNoMaster(t *testing.T) {
+	cl := startCluster(t, clusterConfig(0))
+	cl.Masters()[0].Follow("") // knows no leader: 503 No leader elected
+	op := operator(t, cl.MasterAddr(0)+",127.0.0.1:1")
+	_, err := op.Operator(context.Background(), mcalls.GetHealth())
+	var merr *Error
+	if !errors.Is(err, ErrNoLeader) || !errors.As(err, &merr) || merr.Code != http.StatusServiceUnavailable {
+		t.Fatalf("operator call with no leader: %v; want ErrNoLeader with the 503", err)
+	}
+}
