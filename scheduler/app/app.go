@@ -86,6 +86,12 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 
 	var leader atomic.Value // string: the leader's admin URL
 	leader.Store("")
+	idStore := "healer's in-memory state (restart healer-scheduler)"
+	if cfg.ZK != "" {
+		if u, err := cfg.ZKURL(); err == nil {
+			idStore = "the znode " + u.Path + "/framework in ZooKeeper " + strings.Join(u.Servers, ",")
+		}
+	}
 	commands := make(map[string]string, len(cfg.RepairSet))
 	for _, r := range cfg.RepairSet {
 		commands[r.ID] = r.Command
@@ -97,7 +103,7 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 		LeaderURL: func() string { return leader.Load().(string) },
 		NewMaster: func(frameworkID string) (runtime.Master, error) {
 			return mesosconn.New(mesosconn.Config{
-				Master: cfg.Master, Framework: fi, FrameworkID: frameworkID,
+				Master: cfg.Master, Framework: fi, FrameworkID: frameworkID, FrameworkIDStore: idStore,
 				Principal: cfg.Principal, Secret: secret, ZKSessionTimeout: cfg.ZKSessionTimeout,
 				Logger: log.With("component", "mesos"),
 			})

@@ -13,6 +13,7 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/master"
 
 	"github.com/healer-mesos/healer/scheduler/coordinator"
+	"github.com/healer-mesos/healer/scheduler/mesosconn"
 )
 
 // opQueueSize bounds the operator-API work waiting to be done.
@@ -73,13 +74,8 @@ func (q *opQueue) call(c master.Call) (*master.Response, error) {
 }
 
 // The master's answers that mean an isolation or reactivation has nothing
-// left to do (Master::Http in src/master/http.cpp): the agent is gone, or
-// already in the wanted state.
-func isUnknownAgent(err error) bool {
-	s := err.Error()
-	return strings.Contains(s, "Unknown agent") || strings.Contains(s, "not found")
-}
-
+// left to do (Master::Http in src/master/http.cpp): the agent is gone
+// (mesosconn.IsUnknownAgent), or already in the wanted state.
 func isNotDeactivated(err error) bool {
 	return strings.Contains(err.Error(), "is not deactivated")
 }
@@ -109,7 +105,7 @@ func (q *opQueue) isolate(a coordinator.Action) {
 		default:
 			_, err = q.call(master.Call{Type: master.Call_DEACTIVATE_AGENT, DeactivateAgent: &master.Call_DeactivateAgent{AgentID: id}})
 		}
-		if err != nil && isUnknownAgent(err) {
+		if err != nil && mesosconn.IsUnknownAgent(err) {
 			err = nil // gone: it cannot be used anyway
 		}
 		t.post(func() { t.opDone(a, err) })
@@ -129,7 +125,7 @@ func (q *opQueue) reactivate(a coordinator.Action) {
 	machine, hasMachine := t.agents.machine(string(a.Agent), a.Hostname)
 	ok := q.queue(func(q *opQueue) {
 		_, err := q.call(master.Call{Type: master.Call_REACTIVATE_AGENT, ReactivateAgent: &master.Call_ReactivateAgent{AgentID: id}})
-		if err != nil && (isUnknownAgent(err) || isNotDeactivated(err)) {
+		if err != nil && (mesosconn.IsUnknownAgent(err) || isNotDeactivated(err)) {
 			err = nil
 		}
 		if err == nil && hasMachine {

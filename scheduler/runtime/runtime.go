@@ -218,6 +218,9 @@ func (r *Runtime) Run(ctx context.Context, leadership <-chan Leadership) error {
 		retry   *Term // a failed term to restart, while still leading
 		timer   *time.Timer
 		backoff = newBackoff(500*time.Millisecond, 15*time.Second)
+		// suspended: the elector says the session is in doubt; no term
+		// starts until it is back.
+		suspended bool
 	)
 	stopTimer := func() {
 		if timer != nil {
@@ -265,9 +268,16 @@ func (r *Runtime) Run(ctx context.Context, leadership <-chan Leadership) error {
 			case Elected:
 				stop()
 				stopTimer()
+				suspended = false
 				backoff.reset()
 				start(l.Term)
 			case Suspended, Resumed:
+				suspended = l.Kind == Suspended
+				if !suspended && cur == nil && retry != nil && timer == nil && retry.Ctx.Err() == nil {
+					t := retry
+					retry = nil
+					start(t)
+				}
 				if cur != nil {
 					// Only the latest state matters: replace an unread one.
 					select {
@@ -283,19 +293,33 @@ func (r *Runtime) Run(ctx context.Context, leadership <-chan Leadership) error {
 		case <-done:
 			err, t := cur.err, cur.term
 			cur = nil
-			if errors.Is(err, ErrFrameworkRemoved) {
+			switch {
+			case errors.Is(err, ErrFrameworkRemoved):
 				return err
-			}
-			if t.Ctx.Err() != nil {
+			case t.Ctx.Err() != nil:
 				continue // leadership ended; the elector says so too
+			case errors.Is(err, mesosconn.ErrFailedOver):
+				// Another scheduler subscribed with healer's framework id:
+				// most likely the new leader while this one has not yet
+				// learnt it was deposed. Subscribing again would steal the
+				// subscription back and forth (etcd-mesos #122); wait to be
+				// elected again instead.
+				r.log.Error("another scheduler took over healer's framework; not resubscribing until elected again", "err", err)
+				continue
 			}
 			d := backoff.next()
 			r.log.Error("leadership term failed; rebuilding from the store", "err", err, "retry_in", d)
 			retry, timer = t, time.NewTimer(d)
 		case <-fire:
 			t := retry
-			timer, retry = nil, nil
-			if t.Ctx.Err() == nil {
+			timer = nil
+			switch {
+			case t.Ctx.Err() != nil:
+				retry = nil
+			case suspended:
+				// Restarted when the session is back (Resumed).
+			default:
+				retry = nil
 				start(t)
 			}
 		}

@@ -174,7 +174,12 @@ func (t *term) loop(ctx context.Context, suspend <-chan bool, masterErr <-chan e
 			return err
 		case s := <-suspend:
 			t.onSuspend(s)
-		case e := <-ev:
+		case e, ok := <-ev:
+			if !ok {
+				// The connection ended; its error follows on masterErr.
+				events = nil
+				continue
+			}
 			err = t.onMaster(e)
 		case q := <-req:
 			t.serve(q)
@@ -185,7 +190,11 @@ func (t *term) loop(ctx context.Context, suspend <-chan bool, masterErr <-chan e
 		}
 		for i := 0; err == nil && i < maxBatch && !t.suspended; i++ {
 			select {
-			case e := <-ev:
+			case e, ok := <-ev:
+				if !ok {
+					events, ev = nil, nil
+					continue
+				}
 				err = t.onMaster(e)
 				continue
 			case q := <-req:
