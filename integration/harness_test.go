@@ -309,4 +309,3 @@ func launchesOn(c *emulator.Cluster, agent string) []string {
 	}
 	return ids
 }
-
