@@ -10,15 +10,13 @@ import (
 	"github.com/healer-mesos/healer/scheduler/coordinator"
 )
 
-// The znodes under the chroot. The leader election's members live under
-// LeaderDir, beside these; the store only reads the fence node there.
+// The znodes under the chroot. scheduler/election's member nodes live
+// beside them, under leader/ (election.Dir); the store only checks the
+// fence node there.
 const (
 	frameworkNode = "framework"
 	globalNode    = "global"
 	agentsNode    = "agents"
-	// LeaderDir is the directory of scheduler/election's member nodes
-	// under the chroot.
-	LeaderDir = "leader"
 )
 
 // Buckets is the number of hash buckets agent records are spread over,
@@ -133,9 +131,11 @@ func ancestors(path string) []string {
 
 // CheckChroot checks a chroot path: absolute, not "/", no trailing '/',
 // no empty, "." or ".." segment.
-func CheckChroot(root string) error {
+func CheckChroot(root string) error { return checkPath("chroot", root) }
+
+func checkPath(what, root string) error {
 	bad := func(why string) error {
-		return fmt.Errorf("store: chroot %q: %s (want an absolute path such as /healer)", root, why)
+		return fmt.Errorf("store: %s %q: %s (want an absolute path such as /healer)", what, root, why)
 	}
 	switch {
 	case !strings.HasPrefix(root, "/"):

@@ -133,8 +133,8 @@ func NewZK(conn *zk.Conn, cfg ZKConfig) (*ZK, error) {
 		return nil, err
 	}
 	if cfg.Fence != "" {
-		if err := CheckChroot(cfg.Fence); err != nil {
-			return nil, fmt.Errorf("store: fence node: %w", err)
+		if err := checkPath("fence node", cfg.Fence); err != nil {
+			return nil, err
 		}
 	}
 	acl := cfg.ACL

@@ -57,7 +57,7 @@ func elect(t testing.TB, conn *zk.Conn, chroot string, acl []zk.ACL) string {
 	if acl == nil {
 		acl = zk.WorldACL(zk.PermAll)
 	}
-	dir := chroot + "/" + LeaderDir
+	dir := chroot + "/leader"
 	for _, p := range append(ancestors(dir), dir) {
 		if _, err := conn.Create(p, nil, 0, acl); err != nil && !errors.Is(err, zk.ErrNodeExists) {
 			t.Fatalf("create %s: %v", p, err)
