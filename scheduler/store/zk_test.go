@@ -14,21 +14,43 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"go.uber.org/goleak"
 
 	"github.com/healer-mesos/healer/internal/zktest"
 	"github.com/healer-mesos/healer/scheduler/coordinator"
 )
 
 // connect opens a session on addr and waits until it is established.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
 func connect(t testing.TB, addr string, timeout time.Duration) (*zk.Conn, <-chan zk.Event) {
 	t.Helper()
 	conn, events, err := zk.Connect([]string{addr}, timeout, zk.WithLogInfo(false), zk.WithLogger(quiet{}))
 	if err != nil {
 		t.Fatalf("connect: %v", err)
 	}
-	t.Cleanup(conn.Close)
-	waitState(t, events, zk.StateHasSession)
-	return conn, events
+	// The test reads session events from a copy; the cleanup drains the
+	// original until go-zookeeper closes it, which it does once its
+	// goroutines are done (goleak checks).
+	copied := make(chan zk.Event, 256)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range events {
+			select {
+			case copied <- ev:
+			default:
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		conn.Close()
+		<-done
+	})
+	waitState(t, copied, zk.StateHasSession)
+	return conn, copied
 }
 
 type quiet struct{}
@@ -208,6 +230,38 @@ func TestZK(t *testing.T) {
 
 	t.Run("coordinator history through the store", func(t *testing.T) {
 		coordinatorThroughStore(t, conn, "/history")
+	})
+
+	t.Run("writes per event of a repair", func(t *testing.T) {
+		// One ZooKeeper write (multi) per persisted Ready, and none for a
+		// duplicate signal: the footprint the runtime builds on.
+		s := leaderStore(t, conn, "/writes", ZKConfig{})
+		c, err := coordinator.New(restorePolicy())
+		check(t, err)
+		now := t0
+		writes := func(ev coordinator.Event) uint64 {
+			t.Helper()
+			rd, _ := c.Step(ev)
+			before := s.Counters().Multis
+			check(t, s.Save(ctx, rd.Persist))
+			return s.Counters().Multis - before
+		}
+		for _, l := range []coordinator.Link{coordinator.MasterConnected, coordinator.Reconciled, coordinator.ZKSessionUp} {
+			writes(coordinator.Connectivity{At: now, Change: l})
+		}
+		writes(coordinator.AgentAdded{At: now, ID: "a1", Hostname: "h1"})
+		launch := writes(coordinator.Signal{At: now, Agent: "a1", Problem: "disk_full", Source: "monitor"})
+		r, _ := c.Agent("a1")
+		dup := writes(coordinator.Signal{At: now, Agent: "a1", Problem: "disk_full", Source: "monitor"})
+		started := writes(coordinator.StepStarted{At: now, Agent: "a1", Attempt: r.Incident.Run.Attempt})
+		ended := writes(coordinator.StepOutcome{At: now.Add(time.Minute), Agent: "a1", Attempt: r.Incident.Run.Attempt, Result: coordinator.ResultSucceeded})
+		t.Logf("writes: signal that launches %d, duplicate signal %d, step started %d, step ended %d", launch, dup, started, ended)
+		if dup != 0 {
+			t.Errorf("a duplicate signal cost %d writes, want 0", dup)
+		}
+		if launch != 1 || started != 1 || ended != 1 {
+			t.Errorf("a repair step cost %d+%d+%d writes, want one per persisted event", launch, started, ended)
+		}
 	})
 
 	t.Run("fencing", func(t *testing.T) {
