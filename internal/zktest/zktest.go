@@ -2,6 +2,12 @@
 // for tests: one standalone server per call, on a free loopback port, with
 // its data in the test's temp dir, stopped when the test ends.
 //
+// A test can stop and restart the server (same port, same data, so sessions
+// younger than their timeout survive, as with a real ZooKeeper restart), and
+// put a Proxy between its clients and the server to cut them off (Partition)
+// or to expire one session on the server (Expire) the way a second client
+// holding the session's id and password can.
+//
 // When ZooKeeper is not installed the test is skipped on a developer's
 // machine but FAILS in CI (CI=true), so a missing install step in .ci/run
 // cannot turn the ZooKeeper tests into silent skips.
@@ -24,15 +30,22 @@ import (
 // its dependencies).
 const javaClassPathDir = "/usr/share/java"
 
-// Server is a running ZooKeeper server.
+// Server is a running ZooKeeper server. Its methods are for the test's
+// goroutine.
 type Server struct {
-	// Addr is host:port of the client port on loopback.
+	// Addr is host:port of the client port on loopback. It stays the same
+	// across Restart.
 	Addr string
 
-	dir string
-	cmd *exec.Cmd
-	log string
-	t   testing.TB
+	dir       string
+	cfgPath   string
+	classPath string
+	log       string
+	t         testing.TB
+
+	// cmd and exited are the running process; nil while stopped.
+	cmd    *exec.Cmd
+	exited chan error
 }
 
 // Start launches a ZooKeeper server for the test and waits until it accepts
@@ -47,7 +60,7 @@ func Start(t testing.TB) *Server {
 	if _, err := exec.LookPath("java"); err != nil {
 		missing(t, fmt.Errorf("java not on PATH: %w", err))
 	}
-	s := &Server{dir: t.TempDir(), t: t}
+	s := &Server{dir: t.TempDir(), t: t, classPath: classPath}
 	port, err := freePort()
 	if err != nil {
 		t.Fatalf("zktest: pick a port: %v", err)
@@ -67,39 +80,47 @@ func Start(t testing.TB) *Server {
 		"minSessionTimeout=400",
 		"maxSessionTimeout=60000",
 	}, "\n") + "\n"
-	cfgPath := filepath.Join(s.dir, "zoo.cfg")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+	s.cfgPath = filepath.Join(s.dir, "zoo.cfg")
+	if err := os.WriteFile(s.cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatalf("zktest: write zoo.cfg: %v", err)
 	}
 	s.log = filepath.Join(s.dir, "zookeeper.log")
-	logf, err := os.Create(s.log)
-	if err != nil {
-		t.Fatalf("zktest: create log: %v", err)
-	}
-	s.cmd = exec.Command("java",
-		"-Xmx256m", "-Dzookeeper.log.dir="+s.dir, "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
-		"-cp", classPath, "org.apache.zookeeper.server.quorum.QuorumPeerMain", cfgPath)
-	s.cmd.Stdout = logf
-	s.cmd.Stderr = logf
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
-		logf.Close()
-		t.Fatalf("zktest: start ZooKeeper: %v", err)
-	}
-	logf.Close()
-	exited := make(chan error, 1)
-	go func() { exited <- s.cmd.Wait() }()
 	t.Cleanup(func() {
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-		<-exited
+		s.Stop()
 		if t.Failed() {
 			s.dumpLog()
 		}
 	})
+	s.launch()
+	return s
+}
+
+// launch starts the server process and waits until it serves.
+func (s *Server) launch() {
+	t := s.t
+	t.Helper()
+	logf, err := os.OpenFile(s.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatalf("zktest: open log: %v", err)
+	}
+	cmd := exec.Command("java",
+		"-Xmx256m", "-Dzookeeper.log.dir="+s.dir, "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
+		"-cp", s.classPath, "org.apache.zookeeper.server.quorum.QuorumPeerMain", s.cfgPath)
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	err = cmd.Start()
+	logf.Close()
+	if err != nil {
+		t.Fatalf("zktest: start ZooKeeper: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	s.cmd, s.exited = cmd, exited
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if s.serving() {
-			return s
+			return
 		}
 		select {
 		case err := <-exited:
@@ -114,6 +135,28 @@ func Start(t testing.TB) *Server {
 		}
 		time.Sleep(50 * time.Millisecond) // polling the server's readiness, not waiting for a result
 	}
+}
+
+// Stop kills the server (SIGKILL, a crash: ZooKeeper syncs its transaction
+// log before it answers a write, so nothing acknowledged is lost) and waits
+// for it to exit. Clients see their connection drop; their sessions live on
+// in the server's data until Restart, which gives each its full timeout
+// again. Stopping a stopped server does nothing.
+func (s *Server) Stop() {
+	if s.cmd == nil {
+		return
+	}
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	<-s.exited
+	s.cmd, s.exited = nil, nil
+}
+
+// Restart stops the server if it runs, starts it again on the same port
+// with the same data, and waits until it serves.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.Stop()
+	s.launch()
 }
 
 // serving reports whether the server answers "srvr" with its mode, which it

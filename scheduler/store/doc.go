@@ -1,15 +1,26 @@
-// Package store will hold healer's ZooKeeper store: one small znode per
-// agent, the global record (pause, storm breaker, spacing) and the framework
-// ID, under a chroot (DESIGN.md, "State in ZooKeeper"), written with
-// versioned writes fenced by the leader's node, and an in-memory store for
-// runs without --zk.
+// Package store keeps healer's state: one small znode per agent, the global
+// record (pause, storm breaker, spacing) and the framework ID, under a
+// chroot (DESIGN.md, "State in ZooKeeper").
 //
-// For now it holds only the serialization (codec.go): the conversion of the
-// coordinator's records to and from the gogo/protobuf messages of
-// proto/healer.proto. The gogo types stay at this edge; the coordinator
-// keeps plain Go types, and the rest of the scheduler sees only those.
+//   - ZK (zk.go) is the ZooKeeper store: Load reads everything with bounded
+//     parallelism; Save writes a coordinator.Persist as one multi-op fenced
+//     by the leader's election node, and returns only once it is durable.
+//     Its doc describes the layout, fencing, splitting and failure rules.
+//   - Memory (memory.go) is the same without durability, for runs without
+//     --zk (trials and the demo).
+//   - The codec (codec.go) converts the coordinator's records to and from
+//     the gogo/protobuf messages of proto/healer.proto. The gogo types stay
+//     at this edge; the coordinator keeps plain Go types, and the rest of
+//     the scheduler sees only those.
 //
-// # Contract
+// The runtime's event loop is the only writer: it Loads at the start of
+// each leadership term (and after any failed Save) and rebuilds its
+// coordinator with coordinator.Restore from the Snapshot; it Saves every
+// non-empty Persist before acting on its Ready. A healthy monitor report
+// or a deduplicated signal yields an empty Persist, which costs no
+// ZooKeeper request.
+//
+// # Codec contract
 //
 // The codec is lossless for every record the coordinator emits:
 // DecodeAgent(EncodeAgent(r)) equals r field for field, so
