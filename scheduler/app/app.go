@@ -132,8 +132,12 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 		if u.User != "" {
 			acl = zk.DigestACL(zk.PermAll, u.User, u.Password)
 		}
+		var auth *election.Credentials
+		if u.User != "" {
+			auth = &election.Credentials{User: u.User, Password: u.Password}
+		}
 		el, err := election.New(election.Config{
-			Servers: u.Servers, Chroot: u.Path, SessionTimeout: cfg.ZKSessionTimeout, ACL: acl,
+			Servers: u.Servers, Chroot: u.Path, SessionTimeout: cfg.ZKSessionTimeout, ACL: acl, Auth: auth,
 			Self: election.Member{ID: fmt.Sprintf("%s-%d", hostname, os.Getpid()), AdminURL: adminURL,
 				Hostname: hostname, Version: Version, StartedAt: time.Now()},
 			Logger: log.With("component", "election"),
@@ -211,7 +215,11 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 }
 
 // followElection turns the elector's events into the runtime's leadership
-// changes, each Elected term with a store fenced on the term's node.
+// changes, each term with a store fenced on the term's election node. The
+// elector keeps only its latest state for a slow reader (an unread Elected
+// may be overwritten by Suspended, and the Resumed that follows then names
+// a term the runtime never saw), so each event is read as a state: Elected
+// or Resumed of a term not yet started starts it.
 func followElection(ctx context.Context, el *election.Elector, chroot string, acl []zk.ACL, m *runtime.Metrics,
 	leader *atomic.Value, out chan<- runtime.Leadership, log *slog.Logger) {
 	send := func(l runtime.Leadership) bool {
@@ -222,34 +230,56 @@ func followElection(ctx context.Context, el *election.Elector, chroot string, ac
 			return false
 		}
 	}
+	started := "" // the election node of the last term started
+	elect := func(t election.Term) bool {
+		s, err := store.NewZK(t.Conn, store.ZKConfig{Chroot: chroot, ACL: acl, Fence: t.Node,
+			Observe: func(op string, took time.Duration, err error) {
+				if errors.Is(err, zk.ErrNoNode) {
+					err = nil // a record not stored yet, e.g. the framework before its first SUBSCRIBED
+				}
+				m.ObserveStore(op, took, err)
+			}})
+		if err != nil {
+			log.Error("cannot open the state store for this term", "err", err)
+			return true
+		}
+		started = t.Node
+		return send(runtime.Leadership{Kind: runtime.Elected, Term: &runtime.Term{Ctx: t.Ctx, Store: s}})
+	}
 	for {
 		var ev election.Event
 		select {
 		case <-ctx.Done():
 			return
-		case ev = <-el.Events():
-		}
-		switch ev.Kind {
-		case election.Elected:
-			t := ev.Term
-			s, err := store.NewZK(t.Conn, store.ZKConfig{Chroot: chroot, ACL: acl, Fence: t.Node,
-				Observe: func(op string, took time.Duration, err error) { m.ObserveStore(op, took, err) }})
-			if err != nil {
-				log.Error("cannot open the state store for this term", "err", err)
-				continue
-			}
-			if !send(runtime.Leadership{Kind: runtime.Elected, Term: &runtime.Term{Ctx: t.Ctx, Store: s}}) {
+		case e, ok := <-el.Events():
+			if !ok {
 				return
 			}
-		case election.Suspended:
-			send(runtime.Leadership{Kind: runtime.Suspended})
-		case election.Resumed:
-			send(runtime.Leadership{Kind: runtime.Resumed})
-		case election.Deposed:
-			send(runtime.Leadership{Kind: runtime.Deposed})
-		case election.LeaderChanged:
+			ev = e
+		}
+		if ev.HasLeader {
 			leader.Store(ev.Leader.AdminURL)
+		} else if ev.Kind == election.LeaderChanged {
+			leader.Store("")
+		}
+		ok := true
+		switch ev.Kind {
+		case election.Elected, election.Resumed:
+			if ev.Term.Node != started && ev.Term.Ctx != nil && ev.Term.Ctx.Err() == nil {
+				ok = elect(ev.Term)
+			} else if ev.Kind == election.Resumed {
+				ok = send(runtime.Leadership{Kind: runtime.Resumed})
+			}
+		case election.Suspended:
+			ok = send(runtime.Leadership{Kind: runtime.Suspended})
+		case election.Deposed:
+			started = ""
+			ok = send(runtime.Leadership{Kind: runtime.Deposed})
+		case election.LeaderChanged:
 			log.Info("leader", "admin_url", ev.Leader.AdminURL, "id", ev.Leader.ID)
+		}
+		if !ok {
+			return
 		}
 	}
 }

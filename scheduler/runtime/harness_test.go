@@ -150,6 +150,12 @@ func (s *fakeStore) SaveFramework(_ context.Context, f store.Framework) error {
 	return nil
 }
 
+func (s *fakeStore) Counters() store.Counters {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return store.Counters{Saves: uint64(s.saves)}
+}
+
 func (s *fakeStore) failWith(err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -132,7 +132,7 @@ func (m *Metrics) observeCall(call string, d time.Duration, err error) {
 }
 
 func (m *Metrics) loaded(s store.LoadStats, agents int) {
-	m.loadSeconds.Set(s.Duration.Seconds())
+	m.loadSeconds.Set(s.Took.Seconds())
 	m.loadBytes.Set(float64(s.Bytes))
 }
 

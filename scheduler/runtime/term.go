@@ -133,7 +133,7 @@ func (r *Runtime) runTerm(ctx context.Context, lt *Term, suspend <-chan bool) (e
 	cfg.Metrics.isLeader.Set(1)
 	defer cfg.Metrics.isLeader.Set(0)
 	r.log.Info("leading: state loaded", "agents", len(snap.Agents), "framework_id", fwID,
-		"znodes", snap.Stats.Znodes, "bytes", snap.Stats.Bytes, "load_took", snap.Stats.Duration)
+		"znodes", snap.Stats.Znodes, "bytes", snap.Stats.Bytes, "load_took", snap.Stats.Took)
 	defer func() {
 		if p := recover(); p != nil {
 			// A half-applied Step is not trusted: the next term rebuilds.
