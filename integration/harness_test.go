@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -309,3 +310,12 @@ func launchesOn(c *emulator.Cluster, agent string) []string {
 	}
 	return ids
 }
+
+func writeFile(t testing.TB, path, body string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func asExit(err error, target **exec.ExitError) bool { return errors.As(err, target) }
