@@ -440,7 +440,8 @@ func (m *Master) deactivateAgent(id string) opResult {
 	return opOK
 }
 
-// reactivateAgent is REACTIVATE_AGENT (Master::Http::_reactivateAgent).
+// reactivateAgent is REACTIVATE_AGENT (Master::Http::_reactivateAgent):
+// the agent is offered again from the next periodic allocation run.
 func (m *Master) reactivateAgent(id string) opResult {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -463,7 +464,8 @@ func (m *Master) reactivateAgent(id string) opResult {
 	}
 	a.deactivated = false
 	a.drain = nil
-	m.triggerAllocation()
+	// No allocation at once: the allocator's activateSlave only marks the
+	// agent active, so offers resume on the next periodic run.
 	return opOK
 }
 
@@ -484,14 +486,7 @@ func (m *Master) markAgentGone(id string) opResult {
 	case m.unreachable[id] != nil:
 		delete(m.unreachable, id)
 		m.gone[id] = time.Now()
-		// Its unreachable tasks are gone for good.
-		for _, fw := range m.frameworks {
-			for tid, t := range fw.unreachableTasks {
-				if t.AgentID.Value == id {
-					delete(fw.unreachableTasks, tid)
-				}
-			}
-		}
+		m.markUnreachableAgentGoneLocked(id)
 	default:
 		return opResult{status: http.StatusNotFound, msg: "Agent '" + id + "' not found"}
 	}
