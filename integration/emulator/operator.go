@@ -252,9 +252,12 @@ func (m *Master) agentResponseLocked(a *agentEntry) master.Response_GetAgents_Ag
 		port = 5051
 	}
 	pid := "slave(1)@" + a.ip + ":" + strconv.Itoa(int(port))
+	// deactivated is always set, false for an active agent
+	// (protobuf::master::createAgentResponse).
 	ag := master.Response_GetAgents_Agent{
 		AgentInfo:          a.info,
 		Active:             a.connected && !a.deactivated,
+		Deactivated:        proto.Bool(a.deactivated),
 		Version:            m.cfg.Version,
 		PID:                &pid,
 		RegisteredTime:     timeInfo(a.registered),
@@ -263,9 +266,6 @@ func (m *Master) agentResponseLocked(a *agentEntry) master.Response_GetAgents_Ag
 		AllocatedResources: a.used.Clone(),
 		OfferedResources:   a.offered.Clone(),
 		Capabilities:       agentCapabilities(),
-	}
-	if a.deactivated {
-		ag.Deactivated = proto.Bool(true)
 	}
 	if a.drain != nil {
 		d := *a.drain
