@@ -655,7 +655,10 @@ func (a *Agent) State() AgentState {
 		}
 		st.Frameworks = append(st.Frameworks, f.info)
 		for _, e := range f.executors {
-			if e.kind != kindCommand {
+			// Slave::doReliableRegistration reports neither executors it
+			// generated for command tasks (the master does not know
+			// them) nor terminated ones.
+			if !e.commandTask && e.state != execTerminated {
 				st.Executors = append(st.Executors, e.info)
 			}
 			for _, t := range e.tasks {
@@ -684,8 +687,12 @@ func (a *Agent) taskRecordLocked(t *agentTask) mesos.Task {
 		HealthCheck: t.info.HealthCheck,
 		KillPolicy:  t.info.KillPolicy,
 	}
-	eid := t.exec.info.ExecutorID
-	task.ExecutorID = &eid
+	if !t.exec.commandTask {
+		// protobuf::createTask sets executor_id only for a task that
+		// names its executor.
+		eid := t.exec.info.ExecutorID
+		task.ExecutorID = &eid
+	}
 	if s := a.updates[taskKey{fid.Value, t.info.TaskID.Value}]; s != nil && len(s.pending) > 0 {
 		head := s.pending[0]
 		task.StatusUpdateState = head.State

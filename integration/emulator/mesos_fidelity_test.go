@@ -196,8 +196,9 @@ func TestUnreachableAgentLostAndBack(t *testing.T) {
 		st := nextOf(t, c, scheduler.Event_UPDATE).Update.Status
 		if st.TaskID.Value != taskID || st.GetState() != mesos.TASK_RUNNING || st.GetReason() != mesos.REASON_AGENT_REREGISTERED ||
 			st.GetSource() != mesos.SOURCE_MASTER || st.GetMessage() != "Unreachable agent re-reregistered" ||
-			st.UUID != nil || st.GetAgentID().Value != agentID.Value {
-			t.Errorf("update on the agent's return = %+v; want %s TASK_RUNNING REASON_AGENT_REREGISTERED SOURCE_MASTER, no uuid", st, taskID)
+			st.UUID != nil || st.GetAgentID().Value != agentID.Value || st.ExecutorID != nil {
+			t.Errorf("update on the agent's return = %+v; want %s TASK_RUNNING REASON_AGENT_REREGISTERED SOURCE_MASTER, "+
+				"no uuid, no executor_id (a command task's Task has none: protobuf::createTask)", st, taskID)
 		}
 	}
 	back(aware, "ta")
