@@ -525,7 +525,47 @@ func TestInverseOfferFilters(t *testing.T) {
 
 	c.mustCall(calls.DeclineInverseOffers(inv.OfferID).With(calls.RefuseSeconds(time.Hour)))
 	c.mustCall(calls.Revive()) // allocates at once, without the filter
+	inv = c.next(scheduler.Event_INVERSE_OFFERS).InverseOffers.InverseOffers[0]
+
+	// UPDATE_FRAMEWORK drops them too: the allocator's updateFramework
+	// calls reviveRoles, which clears every inverse-offer filter whatever
+	// the roles; it does not allocate, the next periodic run does.
+	c.mustCall(calls.DeclineInverseOffers(inv.OfferID).With(calls.RefuseSeconds(time.Hour)))
+	fi := frameworkInfo("inverse-filters")
+	fi.ID = &mesos.FrameworkID{Value: c.fid}
+	_ = c.call(calls.UpdateFramework(fi)) // mesos-go v0.0.11 reports the 200 as an error (mesos-protocol.md 8.5)
+	tick(t, m.Master)
 	c.next(scheduler.Event_INVERSE_OFFERS)
+}
+
+// An agent whose connection breaks is deactivated: its offers are
+// rescinded; a framework without checkpointing loses its tasks there at
+// once, TASK_LOST / REASON_AGENT_DISCONNECTED "Agent <hostname>
+// disconnected", and its executors there are forgotten
+// (Master::exited(const UPID&), Master::deactivate(Slave*),
+// Master::removeFramework(Slave*, Framework*) in src/master/master.cpp).
+func TestAgentDisconnected(t *testing.T) {
+	m := startStubMaster(t, func(c *MasterConfig) { c.AllocationInterval = time.Hour })
+	if err := m.AddAgent(newStubAgent("a1", 4, 4096)); err != nil {
+		t.Fatal(err)
+	}
+	c := newSchedClient(t, m.url, protobufCodec)
+	c.subscribe(frameworkInfo("no-checkpoint"))
+	offer := c.next(scheduler.Event_OFFERS).Offers.Offers[0]
+	launchRefusing(t, c, offer, "t1", 1, 128, 0)
+	tick(t, m.Master)
+	held := c.next(scheduler.Event_OFFERS).Offers.Offers[0]
+
+	m.DisconnectAgent("a1")
+	types := []scheduler.Event_Type{scheduler.Event_RESCIND, scheduler.Event_UPDATE}
+	if ev := nextOf(t, c, types...); ev.Type != scheduler.Event_RESCIND || ev.Rescind.OfferID != held.ID {
+		t.Fatalf("first event of the disconnection: %v; want RESCIND %s", ev, held.ID.Value)
+	}
+	st := nextOf(t, c, types...).Update.Status
+	if st.TaskID.Value != "t1" || st.GetState() != mesos.TASK_LOST || st.GetReason() != mesos.REASON_AGENT_DISCONNECTED ||
+		st.GetMessage() != "Agent 127.0.0.1 disconnected" || st.GetSource() != mesos.SOURCE_MASTER || st.UUID != nil {
+		t.Errorf("update = %+v; want t1 TASK_LOST REASON_AGENT_DISCONNECTED \"Agent 127.0.0.1 disconnected\"", st)
+	}
 }
 
 // UPDATE_MAINTENANCE_SCHEDULE updates every machine the master knows

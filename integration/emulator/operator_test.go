@@ -192,8 +192,12 @@ func TestOperatorMaintenance(t *testing.T) {
 	}
 	sendOperator(t, op, mcalls.StartMaintenance(machine))
 	lost := waitEvent(t, c, "t1 lost", isUpdate("t1", mesos.TASK_LOST))
-	if lost.Update.Status.GetReason() != mesos.REASON_AGENT_REMOVED {
-		t.Errorf("reason = %v", lost.Update.Status.GetReason())
+	// Master::_removeSlave: "Agent <hostname> removed: <cause>", the cause
+	// given by Master::Http::_startMaintenance.
+	if st := lost.Update.Status; st.GetReason() != mesos.REASON_AGENT_REMOVED ||
+		st.GetMessage() != "Agent "+info.Hostname+" removed: Operator initiated 'Machine DOWN'" {
+		t.Errorf("update = %v %q; want REASON_AGENT_REMOVED, \"Agent %s removed: Operator initiated 'Machine DOWN'\"",
+			st.GetReason(), st.GetMessage(), info.Hostname)
 	}
 	waitEvent(t, c, "FAILURE", func(ev *scheduler.Event) bool {
 		return ev.Type == scheduler.Event_FAILURE && ev.Failure.GetAgentID().GetValue() == info.ID.Value
