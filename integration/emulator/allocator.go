@@ -165,6 +165,9 @@ func (fw *framework) filtersAgent(a *agentEntry, role string, now time.Time) boo
 		}
 		filtered = f.covers
 	}
+	if len(live) == len(set) {
+		return filtered
+	}
 	clear(set[len(live):])
 	switch {
 	case len(live) > 0:
