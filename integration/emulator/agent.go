@@ -32,7 +32,9 @@ const (
 	// defaultCommandKillGracePeriod is the built-in command executor's
 	// SIGTERM→SIGKILL escalation when the task has no kill policy.
 	defaultCommandKillGracePeriod = 3 * time.Second
-	defaultAgentPort              = 5051
+	// defaultRegistrationBackoffFactor is DEFAULT_REGISTRATION_BACKOFF_FACTOR.
+	defaultRegistrationBackoffFactor = time.Second
+	defaultAgentPort                 = 5051
 )
 
 // AgentConfig configures an emulated agent. Zero values take Mesos' defaults;
@@ -67,6 +69,11 @@ type AgentConfig struct {
 	StatusUpdateRetryMax          time.Duration // STATUS_UPDATE_RETRY_INTERVAL_MAX, 10 min
 	ExecutorHeartbeatInterval     time.Duration // DEFAULT_EXECUTOR_HEARTBEAT_INTERVAL, 30 min
 	CommandKillGracePeriod        time.Duration // command executor SIGTERM→SIGKILL, 3 s
+	// RegistrationBackoffFactor is --registration_backoff_factor (default
+	// 1 s): an agent that detects a new leading master waits a random time
+	// in [0, factor] before it re-registers (Slave::detected), so after a
+	// master failover a Cluster's agents come back spread over it.
+	RegistrationBackoffFactor time.Duration
 	// RecoveryDelay is how long a restarted agent spends recovering its
 	// checkpointed state before it runs again; meanwhile its executor API
 	// answers 503 "Agent has not finished recovery". Default 0: Restart
@@ -108,6 +115,7 @@ func (c *AgentConfig) setDefaults() {
 		{&c.StatusUpdateRetryMax, defaultStatusUpdateRetryMax},
 		{&c.ExecutorHeartbeatInterval, defaultExecutorHeartbeatInterval},
 		{&c.CommandKillGracePeriod, defaultCommandKillGracePeriod},
+		{&c.RegistrationBackoffFactor, defaultRegistrationBackoffFactor},
 	}
 	for _, x := range durations {
 		if *x.d <= 0 {
@@ -356,6 +364,16 @@ func (a *Agent) Endpoint() string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.endpoint
+}
+
+// endpointIPLocked is the IP the agent is bound to, the host of its
+// endpoint (LIBPROCESS_IP of a Mesos agent run with --ip).
+func (a *Agent) endpointIPLocked() string {
+	host, _, err := net.SplitHostPort(a.endpoint)
+	if err != nil {
+		return a.endpoint
+	}
+	return host
 }
 
 // WorkDir is the agent's sandbox root.
@@ -637,7 +655,10 @@ func (a *Agent) State() AgentState {
 		}
 		st.Frameworks = append(st.Frameworks, f.info)
 		for _, e := range f.executors {
-			if e.kind != kindCommand {
+			// Slave::doReliableRegistration reports neither executors it
+			// generated for command tasks (the master does not know
+			// them) nor terminated ones.
+			if !e.commandTask && e.state != execTerminated {
 				st.Executors = append(st.Executors, e.info)
 			}
 			for _, t := range e.tasks {
@@ -666,8 +687,12 @@ func (a *Agent) taskRecordLocked(t *agentTask) mesos.Task {
 		HealthCheck: t.info.HealthCheck,
 		KillPolicy:  t.info.KillPolicy,
 	}
-	eid := t.exec.info.ExecutorID
-	task.ExecutorID = &eid
+	if !t.exec.commandTask {
+		// protobuf::createTask sets executor_id only for a task that
+		// names its executor.
+		eid := t.exec.info.ExecutorID
+		task.ExecutorID = &eid
+	}
 	if s := a.updates[taskKey{fid.Value, t.info.TaskID.Value}]; s != nil && len(s.pending) > 0 {
 		head := s.pending[0]
 		task.StatusUpdateState = head.State
@@ -885,18 +910,20 @@ func (a *Agent) launchLocked(fi mesos.FrameworkInfo, ei mesos.ExecutorInfo, task
 	} else if !f.terminating {
 		f.info = fi
 	}
-	if a.draining != nil || f.terminating {
-		reason := mesos.REASON_AGENT_DRAINING
-		msg := "Agent is draining"
-		if f.terminating {
-			reason, msg = mesos.REASON_FRAMEWORK_REMOVED, "Framework is terminating"
-		}
+	if f.terminating {
+		// Slave::run: a terminating framework cannot acknowledge, so the
+		// launch is dropped without a status update.
+		a.log.Warn("ignoring launch: framework is terminating", "framework", fi.ID.Value)
+		a.gcFrameworkLocked(f)
+		return
+	}
+	if a.draining != nil {
 		state := mesos.TASK_LOST
 		if f.partitionAware() {
 			state = mesos.TASK_DROPPED
 		}
 		for _, t := range tasks {
-			a.agentUpdateLocked(f, ei.ExecutorID, t.TaskID, state, reason, msg)
+			a.agentUpdateLocked(f, ei.ExecutorID, t.TaskID, state, mesos.REASON_AGENT_DRAINING, "Agent is draining")
 		}
 		a.gcFrameworkLocked(f)
 		return
@@ -1235,23 +1262,27 @@ func (a *Agent) agentUpdateLocked(f *agentFramework, eid mesos.ExecutorID, tid m
 }
 
 // taskUpdateLocked applies an update (from an executor or the agent) to the
-// task and queues it for the master. It returns false for a duplicate or an
-// update after the terminal one, which are not stored.
+// task and queues it for the master. It returns false for a duplicate, an
+// update after the terminal one, or an update for a framework being shut
+// down, which are not stored (Slave::statusUpdate ignores those: the
+// framework cannot acknowledge them).
 func (a *Agent) taskUpdateLocked(f *agentFramework, st mesos.TaskStatus) bool {
+	if f.terminating {
+		return false
+	}
 	if st.Timestamp == nil {
 		ts := float64(time.Now().UnixNano()) / 1e9
 		st.Timestamp = &ts
 	}
 	aid := a.cfg.ID
 	st.AgentID = &aid
-	if d := a.draining; d != nil && st.GetReason() != mesos.REASON_AGENT_DRAINING {
-		// Slave::statusUpdate while draining: the reason of KILLING and
-		// terminal updates says why; a killed task of a partition-aware
-		// framework is gone with mark_gone.
-		state := st.GetState()
-		if state == mesos.TASK_KILLING || isTerminalState(state) {
+	if d := a.draining; d != nil {
+		// Slave::statusUpdate while draining: TASK_KILLING and TASK_KILLED
+		// (and only they) get REASON_AGENT_DRAINING; with mark_gone, a
+		// partition-aware framework sees them as TASK_GONE_BY_OPERATOR.
+		if state := st.GetState(); state == mesos.TASK_KILLING || state == mesos.TASK_KILLED {
 			st.Reason = mesos.REASON_AGENT_DRAINING.Enum()
-			if state == mesos.TASK_KILLED && d.markGone && f.partitionAware() {
+			if d.markGone && f.partitionAware() {
 				st.State = mesos.TASK_GONE_BY_OPERATOR.Enum()
 			}
 		}

@@ -151,6 +151,8 @@ func TestAgentRecoveryWindow(t *testing.T) {
 	checkpoint := true
 	fw.Checkpoint = &checkpoint
 	a.RunTask(fw, customExecTask("t1", "e1", "sleep 30"))
+	// RunTask is a message: SUBSCRIBE before the agent handled it is a 400.
+	waitUntil(t, 5*time.Second, "executor launched", func() bool { return len(a.State().Executors) == 1 })
 	url := "http://" + a.Endpoint() + "/api/v1/executor"
 	sub := `{"type":"SUBSCRIBE","framework_id":{"value":"fw-1"},"executor_id":{"value":"e1"},"subscribe":{}}`
 	resp, rr := subscribeRaw(t, url, mediaJSON, sub)

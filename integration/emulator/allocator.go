@@ -125,8 +125,12 @@ type offer struct {
 	created     time.Time
 }
 
-// refusal is a refusal filter on (framework, role, agent): resources
-// contained in the refused set are not offered again before expires.
+// refusal is one refusal filter on (framework, role, agent): resources
+// contained in the refused set are not offered again before expires. A
+// (framework, role, agent) holds a set of them, as Mesos'
+// HierarchicalAllocatorProcess keeps offerFilters[role][agent] as a set:
+// every refusal lives until it expires, and any live one that covers what
+// the agent has to offer filters the agent.
 type refusal struct {
 	expires   time.Time
 	resources mesos.Resources
@@ -137,28 +141,54 @@ type refusal struct {
 }
 
 // filtersAgent reports whether a live refusal filter stops offering avail
-// of agent a to (fw, role); expired filters are dropped.
+// of agent a to (fw, role) (HierarchicalAllocatorProcess::isFiltered);
+// expired filters are dropped.
 func (fw *framework) filtersAgent(a *agentEntry, role string, now time.Time) bool {
 	byRole := fw.filters[a.id]
 	if byRole == nil {
 		return false
 	}
-	f := byRole[role]
-	if f == nil {
-		return false
+	set := byRole[role]
+	live := set[:0]
+	filtered := false
+	for _, f := range set {
+		if !now.Before(f.expires) {
+			continue
+		}
+		live = append(live, f)
+		if filtered {
+			continue
+		}
+		if f.checkedGen != a.gen || f.checkedGen == 0 {
+			f.covers = containsAllResources(f.resources, a.allocatableTo(role))
+			f.checkedGen = a.gen
+		}
+		filtered = f.covers
 	}
-	if !now.Before(f.expires) {
+	if len(live) == len(set) {
+		return filtered
+	}
+	clear(set[len(live):])
+	switch {
+	case len(live) > 0:
+		byRole[role] = live
+	case len(byRole) == 1:
+		delete(fw.filters, a.id)
+	default:
+		delete(byRole, role)
+	}
+	return filtered
+}
+
+// clearRoleFilters drops the framework's refusal filters for a role
+// on every agent.
+func (fw *framework) clearRoleFilters(role string) {
+	for agentID, byRole := range fw.filters {
 		delete(byRole, role)
 		if len(byRole) == 0 {
-			delete(fw.filters, a.id)
+			delete(fw.filters, agentID)
 		}
-		return false
 	}
-	if f.checkedGen != a.gen || f.checkedGen == 0 {
-		f.covers = containsAllResources(f.resources, a.allocatableTo(role))
-		f.checkedGen = a.gen
-	}
-	return f.covers
 }
 
 // allocatableTo is the part of the agent's available resources a role may
@@ -221,19 +251,18 @@ func (m *Master) refuseDuration(f *mesos.Filters) time.Duration {
 }
 
 // refuseLocked installs a refusal filter on resources an ACCEPT or DECLINE
-// left unused (they are already back in the agent's available pool).
+// left unused (they are already back in the agent's available pool). It
+// joins the (framework, role, agent)'s set of filters.
 func (m *Master) refuseLocked(fw *framework, a *agentEntry, role string, rs mesos.Resources, filter time.Duration) {
-	if a == nil || len(rs) == 0 {
+	if a == nil || len(rs) == 0 || filter <= 0 {
 		return
 	}
-	if filter > 0 {
-		byRole := fw.filters[a.id]
-		if byRole == nil {
-			byRole = make(map[string]*refusal)
-			fw.filters[a.id] = byRole
-		}
-		byRole[role] = &refusal{expires: time.Now().Add(filter), resources: rs.Clone()}
+	byRole := fw.filters[a.id]
+	if byRole == nil {
+		byRole = make(map[string][]*refusal)
+		fw.filters[a.id] = byRole
 	}
+	byRole[role] = append(byRole[role], &refusal{expires: m.now().Add(filter), resources: rs.Clone()})
 }
 
 // removeOfferLocked withdraws an offer and returns its resources without a
@@ -264,9 +293,27 @@ func (m *Master) RescindAgentOffersLocked(agentID string) {
 	}
 }
 
-// triggerAllocation asks the allocation loop for an immediate run (framework
-// or agent added or activated, REVIVE). It never blocks.
-func (m *Master) triggerAllocation() {
+// triggerAllocationLocked asks the allocation loop for an immediate run,
+// as the allocator's generateOffers does, over the given agents or, with
+// none, over every agent. Mesos triggers one when a framework is added or
+// activated (all agents), an agent is added or re-added, or its
+// unavailability changes (that agent), and on REVIVE (all agents); nothing
+// else does (REACTIVATE_AGENT, a live framework's failover, UPDATE_FRAMEWORK
+// and recovered resources wait for the next periodic run). Requests made
+// before a run starts are merged into it. It never blocks; call it with the
+// master's lock held.
+func (m *Master) triggerAllocationLocked(agentIDs ...string) {
+	m.allocRuns.requested.Add(1)
+	if len(agentIDs) == 0 {
+		m.allocAll = true
+	} else {
+		if m.allocCandidates == nil {
+			m.allocCandidates = make(map[string]bool)
+		}
+		for _, id := range agentIDs {
+			m.allocCandidates[id] = true
+		}
+	}
 	select {
 	case m.allocNow <- struct{}{}:
 	default:
@@ -278,7 +325,7 @@ func (m *Master) triggerAllocation() {
 func (m *Master) allocationLoop() {
 	defer m.wg.Done()
 	m.every(m.cfg.AllocationInterval, m.allocNow, func(periodic bool) bool {
-		if m.allocate() {
+		if m.allocate(periodic) {
 			if periodic {
 				m.allocRuns.periodic.Add(1)
 			} else {
@@ -291,22 +338,35 @@ func (m *Master) allocationLoop() {
 
 // AllocationRuns counts the allocation runs a master has done while
 // leading: Periodic ones, one per AllocationInterval tick (Mesos'
-// allocation cycles), and Triggered ones, run at once when a framework or
-// agent was added or activated or a framework revived. Ticks while
-// standing by or closed are not runs and are not counted.
+// allocation cycles), and Triggered ones, run at once when a framework was
+// added or activated, an agent added or its unavailability changed, or a
+// framework revived. Ticks while standing by or closed are not runs and are
+// not counted, nor is a trigger already served by a periodic run.
 type AllocationRuns struct {
 	Periodic, Triggered uint64
 }
 
 // allocRunCounters are the counters behind Master.AllocationRuns; atomic so
-// that a benchmark can poll them without the master's lock.
+// that a benchmark can poll them without the master's lock. requested
+// counts triggerAllocationLocked calls: it changes synchronously with the
+// call that asks for a run, so tests tell "allocates at once" from "waits
+// for the next tick" without waiting for a run that should not happen.
 type allocRunCounters struct {
-	periodic, triggered atomic.Uint64
+	periodic, triggered, requested atomic.Uint64
 }
 
 // AllocationRuns returns how many allocation runs this master has done.
 func (m *Master) AllocationRuns() AllocationRuns {
 	return AllocationRuns{Periodic: m.allocRuns.periodic.Load(), Triggered: m.allocRuns.triggered.Load()}
+}
+
+// now is the time allocation runs, offers and refusal filters go by:
+// MasterConfig.now when a test set it, else the wall clock.
+func (m *Master) now() time.Time {
+	if m.cfg.now != nil {
+		return m.cfg.now()
+	}
+	return time.Now()
 }
 
 // every calls step each interval (periodic true), and at once whenever
@@ -331,19 +391,42 @@ func (m *Master) every(interval time.Duration, trigger <-chan struct{}, step fun
 	}
 }
 
-// allocate is one allocation run: every offerable agent's available
-// resources go, one offer per (agent, role), to the active frameworks, and
-// each framework gets all its new offers in one OFFERS event. Frameworks
-// take turns across agents so several frameworks share the cluster. It
-// reports whether it ran: a master that does not lead, or is closed, does
-// not allocate.
-func (m *Master) allocate() (ran bool) {
+// allocationCandidatesLocked takes the agents this run visits, in
+// registration order: every agent for a periodic run or a trigger for all,
+// else those triggered for. Pending triggers are consumed either way, as
+// the allocator clears its allocationCandidates after each run.
+// It reports false for a triggered run with nothing left to do.
+func (m *Master) allocationCandidatesLocked(periodic bool) ([]*agentEntry, bool) {
+	all, cands := periodic || m.allocAll, m.allocCandidates
+	m.allocAll, m.allocCandidates = false, nil
+	if all {
+		return m.agentOrder, true
+	}
+	var out []*agentEntry
+	for _, a := range m.agentOrder {
+		if cands[a.id] {
+			out = append(out, a)
+		}
+	}
+	return out, len(out) > 0
+}
+
+// allocate is one allocation run (HierarchicalAllocatorProcess::
+// _generateOffers) over the candidate agents: every offerable agent's
+// available resources go, one offer per (agent, role), to the active
+// frameworks, each framework getting all its new offers in one OFFERS
+// event; then inverse offers for those agents (one INVERSE_OFFERS event per
+// framework). Frameworks take turns across agents so several frameworks
+// share the cluster. It reports whether it ran: a master that does not
+// lead, or is closed, does not allocate, nor does a triggered run whose
+// agents a periodic run already visited.
+func (m *Master) allocate(periodic bool) (ran bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed || !m.leading {
 		return false
 	}
-	now := time.Now()
+	now := m.now()
 	if m.cfg.OfferTimeout > 0 {
 		for _, o := range m.offers {
 			if now.Sub(o.created) >= m.cfg.OfferTimeout {
@@ -351,8 +434,19 @@ func (m *Master) allocate() (ran bool) {
 			}
 		}
 	}
+	agents, ok := m.allocationCandidatesLocked(periodic)
+	if !ok {
+		return false
+	}
+	m.allocateOffersLocked(agents, now)
+	m.allocateInverseOffersLocked(agents, now)
+	return true
+}
+
+// allocateOffersLocked is the offer half of an allocation run.
+func (m *Master) allocateOffersLocked(agents []*agentEntry, now time.Time) {
 	// A framework's active roles are worked out once per run, not once per
-	// agent: a run visits every agent.
+	// agent: a run may visit every agent.
 	type candidate struct {
 		fw    *framework
 		roles []string
@@ -366,13 +460,12 @@ func (m *Master) allocate() (ran bool) {
 			fws = append(fws, candidate{fw, roles})
 		}
 	}
-	m.allocateInverseOffersLocked(now)
 	if len(fws) == 0 {
-		return true
+		return
 	}
 	sort.Slice(fws, func(i, j int) bool { return fws[i].fw.id < fws[j].fw.id })
 	batches := make(map[*framework][]mesos.Offer)
-	for k, a := range m.agentOrder {
+	for k, a := range agents {
 		if !a.offerable() || !a.allocatable {
 			continue
 		}
@@ -398,7 +491,6 @@ func (m *Master) allocate() (ran bool) {
 	for fw, offers := range batches {
 		fw.send(&scheduler.Event{Type: scheduler.Event_OFFERS, Offers: &scheduler.Event_Offers{Offers: offers}})
 	}
-	return true
 }
 
 // activeRoles are the framework's roles that are not suppressed.
@@ -477,22 +569,29 @@ func (m *Master) offerWireLocked(fw *framework, a *agentEntry, o *offer) mesos.O
 	}
 }
 
-// reviveLocked un-suppresses roles (all when empty) and clears their
-// refusal filters, then triggers an allocation (REVIVE).
+// reviveLocked is REVIVE (HierarchicalAllocatorProcess::reviveOffers):
+// the roles (all when empty) are un-suppressed and their refusal filters
+// cleared, with every inverse-offer filter of the framework, and an
+// allocation runs at once over every agent.
 func (m *Master) reviveLocked(fw *framework, roles []string) {
 	if len(roles) == 0 {
 		roles = fw.roles()
 	}
+	m.reviveRolesLocked(fw, roles)
+	m.triggerAllocationLocked()
+}
+
+// reviveRolesLocked is HierarchicalAllocatorProcess::reviveRoles: the
+// roles are un-suppressed and their refusal filters dropped, and so are all
+// the framework's inverse-offer filters, whatever the roles. It does not
+// allocate: REVIVE does, a SUBSCRIBE or UPDATE_FRAMEWORK that un-suppresses
+// a role does not.
+func (m *Master) reviveRolesLocked(fw *framework, roles []string) {
+	delete(m.InverseOffers.filters, fw.id)
 	for _, r := range roles {
 		delete(fw.suppressed, r)
-		for agentID, byRole := range fw.filters {
-			delete(byRole, r)
-			if len(byRole) == 0 {
-				delete(fw.filters, agentID)
-			}
-		}
+		fw.clearRoleFilters(r)
 	}
-	m.triggerAllocation()
 }
 
 // suppressLocked stops offers for roles (all when empty) until REVIVE;
@@ -523,8 +622,9 @@ type inverseOfferBook struct {
 	// Statuses are the latest answers by agent ID, then framework ID.
 	Statuses map[string]map[string]InverseOfferStatus
 	// filters hold back a new inverse offer for (framework, agent) after
-	// an answer with a refusal filter: by framework ID, then agent ID, the
-	// time the filter expires.
+	// an answer: by framework ID, then agent ID, the time the last of the
+	// framework's filters on that agent expires (Mesos keeps a set of them,
+	// any live one filtering, which comes to the same).
 	filters map[string]map[string]time.Time
 }
 
@@ -534,8 +634,7 @@ type InverseOfferState struct {
 	FrameworkID string
 	AgentID     string
 	Offer       mesos.InverseOffer
-	// Filter: a new inverse offer for this (framework, agent) may be made
-	// only after this time (DECLINE_INVERSE_OFFERS filters).
+	// Created is when it was made (--offer_timeout counts from it).
 	Created time.Time
 }
 
@@ -545,11 +644,19 @@ func (b *inverseOfferBook) init() {
 	b.filters = make(map[string]map[string]time.Time)
 }
 
-// removeFrameworkLocked drops a framework's outstanding inverse offers and
-// its inverse-offer filters (a deactivated framework's filters are cleared,
-// as the allocator does).
+// removeFrameworkLocked drops a framework's outstanding inverse offers
+// (without RESCIND) and its inverse-offer filters: a deactivated
+// framework's filters are cleared, as the allocator's deactivateFramework
+// does.
 func (b *inverseOfferBook) removeFrameworkLocked(frameworkID string) {
 	delete(b.filters, frameworkID)
+	b.dropOutstandingLocked(frameworkID)
+}
+
+// dropOutstandingLocked forgets a framework's outstanding inverse offers
+// without RESCIND and keeps its filters, as Master::_failoverFramework does
+// for a framework failing over from a live connection.
+func (b *inverseOfferBook) dropOutstandingLocked(frameworkID string) {
 	for id, io := range b.Offers {
 		if io.FrameworkID == frameworkID {
 			delete(b.Offers, id)
@@ -557,9 +664,12 @@ func (b *inverseOfferBook) removeFrameworkLocked(frameworkID string) {
 	}
 }
 
-// NewInverseOfferLocked sends a framework an inverse offer for an agent
-// (maintenance.go calls it) and records it. Call with the master's lock
-// held; it returns "" if the framework is not connected.
+// NewInverseOfferLocked sends a framework an inverse offer for an agent,
+// in an INVERSE_OFFERS event of its own, and records it. Allocation runs
+// make inverse offers themselves (inverse_offers.go); this is for callers
+// that want one at once. Call with the master's lock held; it returns "" if
+// the framework is not connected, and the outstanding inverse offer's ID if
+// there is one for (framework, agent).
 func (m *Master) NewInverseOfferLocked(frameworkID, agentID string, unavailability mesos.Unavailability) string {
 	fw := m.frameworks[frameworkID]
 	a := m.agents[agentID]
@@ -569,6 +679,15 @@ func (m *Master) NewInverseOfferLocked(frameworkID, agentID string, unavailabili
 	if id := m.outstandingInverseOfferLocked(frameworkID, agentID); id != "" {
 		return id // one outstanding inverse offer per (framework, agent)
 	}
+	io := m.makeInverseOfferLocked(fw, a, unavailability)
+	fw.send(&scheduler.Event{Type: scheduler.Event_INVERSE_OFFERS, InverseOffers: &scheduler.Event_InverseOffers{InverseOffers: []mesos.InverseOffer{io}}})
+	return io.OfferID.Value
+}
+
+// makeInverseOfferLocked records a new inverse offer for (fw, a) and
+// returns its wire form (Master::inverseOffer): empty resources, meaning
+// the whole agent.
+func (m *Master) makeInverseOfferLocked(fw *framework, a *agentEntry, unavailability mesos.Unavailability) mesos.InverseOffer {
 	m.nextOfferID++
 	id := fmt.Sprintf("%s-O%d", m.cfg.ID, m.nextOfferID)
 	aid := mesos.AgentID{Value: a.id}
@@ -579,9 +698,8 @@ func (m *Master) NewInverseOfferLocked(frameworkID, agentID string, unavailabili
 		AgentID:        &aid,
 		Unavailability: unavailability,
 	}
-	m.InverseOffers.Offers[id] = &InverseOfferState{ID: id, FrameworkID: fw.id, AgentID: a.id, Offer: io, Created: time.Now()}
-	fw.send(&scheduler.Event{Type: scheduler.Event_INVERSE_OFFERS, InverseOffers: &scheduler.Event_InverseOffers{InverseOffers: []mesos.InverseOffer{io}}})
-	return id
+	m.InverseOffers.Offers[id] = &InverseOfferState{ID: id, FrameworkID: fw.id, AgentID: a.id, Offer: io, Created: m.now()}
+	return io
 }
 
 // RescindInverseOfferLocked withdraws an inverse offer with
@@ -601,7 +719,9 @@ func (m *Master) RescindInverseOfferLocked(id string) {
 // answerInverseOffersLocked records ACCEPT/DECLINE_INVERSE_OFFERS; unknown
 // or foreign IDs are ignored. The answered inverse offer is closed; the next
 // one for that agent comes on an allocation run once the call's refusal
-// filter (none without filters) has expired.
+// filter has expired: the master hands the allocator the call's filters,
+// the default Filters (5 s) when the call has none
+// (Master::acceptInverseOffers, Master::declineInverseOffers).
 func (m *Master) answerInverseOffersLocked(fw *framework, ids []mesos.OfferID, accepted bool, filters *mesos.Filters) {
 	for _, oid := range ids {
 		io := m.InverseOffers.Offers[oid.Value]
@@ -614,7 +734,7 @@ func (m *Master) answerInverseOffersLocked(fw *framework, ids []mesos.OfferID, a
 			byFw = make(map[string]InverseOfferStatus)
 			m.InverseOffers.Statuses[io.AgentID] = byFw
 		}
-		byFw[fw.id] = InverseOfferStatus{FrameworkID: fw.id, AgentID: io.AgentID, Accepted: accepted, At: time.Now()}
+		byFw[fw.id] = InverseOfferStatus{FrameworkID: fw.id, AgentID: io.AgentID, Accepted: accepted, At: m.now()}
 		m.filterInverseOffersLocked(fw.id, io.AgentID, filters)
 	}
 }

@@ -52,11 +52,12 @@ func waitAll(t *testing.T, c *schedClient, what string, preds ...func(*scheduler
 	for left > 0 {
 		select {
 		case ev := <-c.events:
+			// One event may satisfy several predicates (an INVERSE_OFFERS
+			// event carries a run's inverse offers for every agent).
 			for i, p := range preds {
 				if got[i] == nil && p(ev) {
 					got[i] = ev
 					left--
-					break
 				}
 			}
 		case <-c.closed:
@@ -299,16 +300,27 @@ func TestClientInverseOffers(t *testing.T) {
 	}
 	op := operatorSender(cl.LeaderURL())
 	unavail := mesos.Unavailability{Start: mesos.TimeInfo{Nanoseconds: time.Now().Add(time.Hour).UnixNano()}}
-	isInverseFor := func(a *Agent) func(*scheduler.Event) bool {
-		return func(ev *scheduler.Event) bool {
-			return ev.Type == scheduler.Event_INVERSE_OFFERS && *ev.InverseOffers.InverseOffers[0].AgentID == a.ID()
+	// inverseFor returns the event's inverse offer for agent a, if any: an
+	// allocation run sends its inverse offers in one event per framework.
+	inverseFor := func(ev *scheduler.Event, a *Agent) *mesos.InverseOffer {
+		if ev.Type != scheduler.Event_INVERSE_OFFERS {
+			return nil
 		}
+		for i, io := range ev.InverseOffers.InverseOffers {
+			if *io.AgentID == a.ID() {
+				return &ev.InverseOffers.InverseOffers[i]
+			}
+		}
+		return nil
+	}
+	isInverseFor := func(a *Agent) func(*scheduler.Event) bool {
+		return func(ev *scheduler.Event) bool { return inverseFor(ev, a) != nil }
 	}
 
 	// Scheduled, then unscheduled before the framework answers: rescinded.
 	sendOperator(t, op, mcalls.UpdateMaintenanceSchedule(maintenance.Schedule{Windows: []maintenance.Window{
 		{MachineIDs: []mesos.MachineID{machine(agents[0])}, Unavailability: unavail}}}))
-	inv := waitEvent(t, c, "inverse offer for agent 0", isInverseFor(agents[0])).InverseOffers.InverseOffers[0]
+	inv := inverseFor(waitEvent(t, c, "inverse offer for agent 0", isInverseFor(agents[0])), agents[0])
 	if inv.FrameworkID.Value != c.fid || inv.Unavailability.Start != unavail.Start || len(inv.Resources) != 0 {
 		t.Errorf("inverse offer = %+v", inv)
 	}
@@ -323,8 +335,8 @@ func TestClientInverseOffers(t *testing.T) {
 	sendOperator(t, op, mcalls.UpdateMaintenanceSchedule(maintenance.Schedule{Windows: []maintenance.Window{
 		{MachineIDs: []mesos.MachineID{machine(agents[0]), machine(agents[1])}, Unavailability: unavail}}}))
 	evs := waitAll(t, c, "inverse offers for both agents", isInverseFor(agents[0]), isInverseFor(agents[1]))
-	c.mustCall(calls.AcceptInverseOffers(evs[0].InverseOffers.InverseOffers[0].OfferID))
-	c.mustCall(calls.DeclineInverseOffers(evs[1].InverseOffers.InverseOffers[0].OfferID))
+	c.mustCall(calls.AcceptInverseOffers(inverseFor(evs[0], agents[0]).OfferID))
+	c.mustCall(calls.DeclineInverseOffers(inverseFor(evs[1], agents[1]).OfferID))
 	want := map[string]allocator.InverseOfferStatus_Status{
 		agents[0].Info().Hostname: allocator.InverseOfferStatus_ACCEPT,
 		agents[1].Info().Hostname: allocator.InverseOfferStatus_DECLINE,
@@ -561,16 +573,17 @@ func TestClientStatusUpdateRetry(t *testing.T) {
 	waitUntil(t, 5*time.Second, "t1 removed", func() bool { return masterTaskState(cl.Leader(), c.fid, "t1") == -1 })
 }
 
-// refusalFilter returns the expiry of the refusal filter a framework holds
-// on an agent for role "*".
+// refusalFilter returns the expiry of the newest refusal filter a
+// framework holds on an agent for role "*".
 func refusalFilter(m *Master, frameworkID, agentID string) (time.Time, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	fw := m.frameworks[frameworkID]
-	if fw == nil || fw.filters[agentID] == nil || fw.filters[agentID]["*"] == nil {
+	if fw == nil || len(fw.filters[agentID]["*"]) == 0 {
 		return time.Time{}, false
 	}
-	return fw.filters[agentID]["*"].expires, true
+	set := fw.filters[agentID]["*"]
+	return set[len(set)-1].expires, true
 }
 
 // Refusal filters (mesos-protocol.md 1.8, checklist 19), through DECLINE

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -75,6 +76,9 @@ type clusterAgent struct {
 	conn   *linkConn // the registration's links; severed when it ends
 	zone   string
 	killed bool
+	// cancelReregister stops the agent's pending re-registration after a
+	// master failover (reregisterLaterLocked); nil when none is pending.
+	cancelReregister func()
 }
 
 // Cluster is a running emulated Mesos cluster. Its methods are safe for
@@ -98,6 +102,14 @@ type Cluster struct {
 	leader  *clusterMaster
 	elected bool // some master has led before (later elections are failovers)
 	closed  bool
+
+	// after and backoff are how reregisterLaterLocked delays an agent's
+	// re-registration: time.AfterFunc (its func stops the timer, reporting
+	// whether it did) and a random fraction of the agent's
+	// RegistrationBackoffFactor. Tests replace them, under mu, to fire
+	// re-registrations by hand.
+	after   func(d time.Duration, f func()) (stop func() bool)
+	backoff func() float64
 }
 
 // NewCluster starts the masters and agents, elects a leader (directly, or in
@@ -123,7 +135,9 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Cluster{cfg: cfg, rec: cfg.Recorder, log: cfg.Logger, reg: NewRegistry(), stop: make(chan struct{}), byID: make(map[string]*clusterAgent)}
+	c := &Cluster{cfg: cfg, rec: cfg.Recorder, log: cfg.Logger, reg: NewRegistry(), stop: make(chan struct{}),
+		byID: make(map[string]*clusterAgent), backoff: rand.Float64}
+	c.after = c.afterFunc
 	if cfg.ZK != "" {
 		u, err := zkurl.Parse(cfg.ZK)
 		if err != nil {
@@ -333,9 +347,10 @@ func (c *Cluster) applyLeaderLocked(info *mesos.MasterInfo) {
 }
 
 // electLocked makes cm the leader: the others redirect to it, and every
-// reachable agent re-registers with it, reporting its tasks (how a new
-// leader recovers agents and tasks after failover). Frameworks must
-// resubscribe on their own.
+// reachable agent registers with it, reporting its tasks (how a new leader
+// recovers agents and tasks after failover): at once for a cluster's first
+// leader, spread over each agent's RegistrationBackoffFactor after a
+// failover. Frameworks must resubscribe on their own.
 func (c *Cluster) electLocked(cm *clusterMaster) {
 	c.leader = cm
 	for _, o := range c.masters {
@@ -361,17 +376,82 @@ func (c *Cluster) electLocked(cm *clusterMaster) {
 		}
 		cm.master.ExpectAgents(infos)
 	}
+	failover := c.elected
 	c.elected = true
 	for _, ca := range c.agents {
-		if !ca.killed && !ca.faults.isPartitioned() {
+		if ca.killed || ca.faults.isPartitioned() {
+			continue
+		}
+		if failover {
+			c.reregisterLaterLocked(ca)
+		} else {
 			c.registerLocked(ca)
 		}
+	}
+}
+
+// reregisterLaterLocked re-registers an agent with the current leader after
+// a random delay in [0, RegistrationBackoffFactor], as a Mesos agent does
+// when it detects a new leading master (Slave::detected): after a master
+// failover the agents come back spread over their backoff, not at once.
+// It replaces any re-registration already pending; registerLocked, a kill,
+// a partition or another failover in between wins.
+func (c *Cluster) reregisterLaterLocked(ca *clusterAgent) {
+	c.cancelReregisterLocked(ca)
+	if c.closed {
+		return
+	}
+	leader := c.leader
+	d := time.Duration(c.backoff() * float64(ca.agent.cfg.RegistrationBackoffFactor))
+	pending := true // guarded by mu; false once fired or cancelled
+	stop := c.after(d, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if !pending {
+			return
+		}
+		pending = false
+		ca.cancelReregister = nil
+		if c.closed || c.leader != leader || ca.killed || ca.faults.isPartitioned() {
+			return
+		}
+		c.registerLocked(ca)
+	})
+	ca.cancelReregister = func() {
+		pending = false
+		stop()
+	}
+}
+
+// cancelReregisterLocked drops an agent's pending re-registration, if any.
+func (c *Cluster) cancelReregisterLocked(ca *clusterAgent) {
+	if ca.cancelReregister != nil {
+		ca.cancelReregister()
+		ca.cancelReregister = nil
+	}
+}
+
+// afterFunc is the Cluster's default timer for delayed re-registrations:
+// Close waits for a callback that is running and stops the others.
+func (c *Cluster) afterFunc(d time.Duration, f func()) (stop func() bool) {
+	c.wg.Add(1) // safe: callers hold mu and checked closed
+	t := time.AfterFunc(d, func() {
+		defer c.wg.Done()
+		f()
+	})
+	return func() bool {
+		if t.Stop() {
+			c.wg.Done()
+			return true
+		}
+		return false
 	}
 }
 
 // registerLocked (re-)registers an agent with the current leader through
 // fault-injecting links.
 func (c *Cluster) registerLocked(ca *clusterAgent) {
+	c.cancelReregisterLocked(ca)
 	if c.leader == nil {
 		return
 	}
@@ -434,6 +514,9 @@ func (c *Cluster) Close() {
 	}
 	c.closed = true
 	close(c.stop)
+	for _, ca := range c.agents {
+		c.cancelReregisterLocked(ca)
+	}
 	masters, agents := c.masters, c.agents
 	c.mu.Unlock()
 	for _, cm := range masters {

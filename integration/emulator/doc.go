@@ -25,6 +25,16 @@
 //     //host:port) and /master/health (200, empty), also without the
 //     /master prefix.
 //
+// Allocation (allocator.go, inverse_offers.go) follows Mesos 1.12's
+// hierarchical allocator in what matters to a framework's timing: a
+// periodic run every AllocationInterval, and a run at once only where the
+// allocator's generateOffers runs (framework added or re-activated, agent
+// added or re-admitted, unavailability changed, REVIVE), over the agents it
+// names; refusal and inverse-offer filters with Mesos' defaults, minimums
+// and clearing rules. An unreachable agent that re-registers keeps all its
+// tasks (Master::__reregisterSlave since Mesos 1.5). Tests in this package
+// step an injected clock (MasterConfig.now) and run allocations by hand.
+//
 // Every master stream (scheduler and operator) is an eventQueue the master
 // fills under its lock and one goroutine writes out (event_queue.go), so a
 // slow client never stalls the master.

@@ -49,10 +49,11 @@ func (a *Agent) executorEnvLocked(e *agentExecutor, extra *mesos.Environment) []
 		}
 		values[k] = v
 	}
+	// Slave::executorEnvironment passes the agent's LIBPROCESS_IP on, and
+	// mesos-agent sets it from --ip (src/slave/main.cpp): an emulated agent
+	// is bound to its endpoint's IP, as an agent started with --ip is.
+	set("LIBPROCESS_IP", a.endpointIPLocked())
 	set("LIBPROCESS_PORT", "0")
-	if ip, ok := os.LookupEnv("LIBPROCESS_IP"); ok {
-		set("LIBPROCESS_IP", ip)
-	}
 	set("MESOS_FRAMEWORK_ID", e.fw.id().Value)
 	set("MESOS_EXECUTOR_ID", e.info.ExecutorID.Value)
 	set("MESOS_DIRECTORY", e.sandbox)

@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -116,6 +117,7 @@ func executorEnvOutput(t *testing.T, sandbox string) (map[string]string, string)
 
 func TestProcessExecutorEnvironmentAndLifecycle(t *testing.T) {
 	t.Setenv("HEALER_CANARY", "leaked")
+	t.Setenv("LIBPROCESS_IP", "192.0.2.1") // the emulator's own: not the agent's
 	for _, checkpoint := range []bool{false, true} {
 		name := map[bool]string{false: "no-checkpoint", true: "checkpoint"}[checkpoint]
 		t.Run(name, func(t *testing.T) {
@@ -161,9 +163,13 @@ func TestProcessExecutorEnvironmentAndLifecycle(t *testing.T) {
 			// The shell may add SHLVL and "_"; nothing else is allowed.
 			delete(env, "SHLVL")
 			delete(env, "_")
-			if lip, ok := os.LookupEnv("LIBPROCESS_IP"); ok {
-				want["LIBPROCESS_IP"] = lip
-			}
+			// A real agent passes its LIBPROCESS_IP on, which mesos-agent
+			// sets from --ip (Slave::executorEnvironment in
+			// src/slave/slave.cpp; src/slave/main.cpp): the emulated
+			// agent's is the IP it listens on, whatever the emulator's own
+			// environment holds.
+			host, _, _ := net.SplitHostPort(a.Endpoint())
+			want["LIBPROCESS_IP"] = host
 			if !equalEnv(env, want) {
 				t.Errorf("executor environment:\n got %v\nwant %v", sortedEnv(env), sortedEnv(want))
 			}

@@ -40,8 +40,9 @@ type framework struct {
 
 	suppressed map[string]bool
 	// filters are refusal filters indexed by agent ID, then role, so the
-	// allocator's per-agent check is one map lookup.
-	filters map[string]map[string]*refusal
+	// allocator's per-agent check is one map lookup; each (agent, role)
+	// holds a set of them.
+	filters map[string]map[string][]*refusal
 	offers  map[string]*offer
 
 	tasks            map[string]*mesos.Task
@@ -60,7 +61,7 @@ func newFramework(id string, info mesos.FrameworkInfo) *framework {
 		id:               id,
 		info:             info,
 		suppressed:       make(map[string]bool),
-		filters:          make(map[string]map[string]*refusal),
+		filters:          make(map[string]map[string][]*refusal),
 		offers:           make(map[string]*offer),
 		tasks:            make(map[string]*mesos.Task),
 		unreachableTasks: make(map[string]*mesos.Task),
@@ -224,15 +225,18 @@ func stringifySet(items []string) string {
 func (m *Master) subscribeLocked(info mesos.FrameworkInfo, suppressed []string, sub *subscription) *framework {
 	now := time.Now()
 	var fw *framework
-	fresh := false // a new framework: FRAMEWORK_ADDED, else FRAMEWORK_UPDATED
+	fresh := false     // a new framework: FRAMEWORK_ADDED, else FRAMEWORK_UPDATED
+	wasActive := false // a live instance fails over: no allocation at once
 	if info.ID == nil || info.ID.Value == "" {
 		id := fmt.Sprintf("%s-%04d", m.cfg.ID, m.nextFrameworkID)
 		m.nextFrameworkID++
 		fw = newFramework(id, info)
+		fw.suppressed = roleSet(suppressed)
 		fw.registered = now
 		m.frameworks[id] = fw
 		fresh = true
 	} else if fw = m.frameworks[info.ID.Value]; fw != nil {
+		wasActive = fw.active
 		if fw.sub != nil {
 			// Master::failoverFramework: the old scheduler is told and cut off.
 			fw.sub.send(&scheduler.Event{Type: scheduler.Event_ERROR, Error: &scheduler.Event_Error{Message: "Framework failed over"}})
@@ -247,30 +251,29 @@ func (m *Master) subscribeLocked(info mesos.FrameworkInfo, suppressed []string, 
 			info.Checkpoint = fw.info.Checkpoint
 		}
 		info.ID = &mesos.FrameworkID{Value: fw.id}
+		m.updateAllocatorFrameworkLocked(fw, &info, suppressed)
 		fw.info = info
 		if fw.registered.IsZero() {
 			fw.registered = now
 		}
 		fw.reregistered = now
 		fw.recovered = false
-		// Outstanding offers are discarded without RESCIND; the resources
-		// come back unfiltered and are offered again.
+		// Master::_failoverFramework: outstanding offers are discarded
+		// without RESCIND and come back unfiltered; outstanding inverse
+		// offers are dropped, the framework's filters kept.
 		for _, o := range fw.offers {
 			m.removeOfferLocked(o, false)
 		}
-		m.InverseOffers.removeFrameworkLocked(fw.id)
+		m.InverseOffers.dropOutstandingLocked(fw.id)
 	} else {
 		// A framework this master has never seen: recovered from the
 		// scheduler's FrameworkInfo after a master failover.
 		fw = newFramework(info.ID.Value, info)
+		fw.suppressed = roleSet(suppressed)
 		fw.registered = now
 		fw.reregistered = now
 		m.frameworks[fw.id] = fw
 		m.publishFrameworkAddedLocked(fw) // Master::recoverFramework
-	}
-	fw.suppressed = make(map[string]bool, len(suppressed))
-	for _, r := range suppressed {
-		fw.suppressed[r] = true
 	}
 	fw.sub = sub
 	fw.active = true
@@ -287,8 +290,53 @@ func (m *Master) subscribeLocked(info mesos.FrameworkInfo, suppressed []string, 
 	} else {
 		m.publishFrameworkUpdatedLocked(fw)
 	}
-	m.triggerAllocation()
+	if !wasActive {
+		// A framework added or (re-)activated is allocated to at once
+		// (HierarchicalAllocatorProcess::addFramework,
+		// activateFramework); one failing over from a live connection
+		// stays active, so its offers wait for the next periodic run
+		// (Master::_failoverFramework activates only inactive frameworks).
+		m.triggerAllocationLocked()
+	}
 	return fw
+}
+
+// updateAllocatorFrameworkLocked is what HierarchicalAllocatorProcess::
+// updateFramework does to a framework's filters and suppressed roles when
+// it re-subscribes or sends UPDATE_FRAMEWORK with info: refusal filters of
+// roles it leaves are dropped; roles no longer in suppressed are revived
+// (their refusal filters dropped) and newly listed ones suppressed; and, as
+// reviveRoles runs whatever the roles, every inverse-offer filter of the
+// framework is dropped. Call it before fw.info takes info.
+func (m *Master) updateAllocatorFrameworkLocked(fw *framework, info *mesos.FrameworkInfo, suppressed []string) {
+	newRoles := make(map[string]bool)
+	for _, r := range frameworkRoles(info) {
+		newRoles[r] = true
+	}
+	for _, r := range fw.roles() {
+		if !newRoles[r] {
+			fw.clearRoleFilters(r)
+			delete(fw.suppressed, r)
+		}
+	}
+	want := roleSet(suppressed)
+	var revive []string
+	for r := range fw.suppressed {
+		if !want[r] && newRoles[r] {
+			revive = append(revive, r)
+		}
+	}
+	m.reviveRolesLocked(fw, revive)
+	fw.suppressed = want
+}
+
+// roleSet makes a set of role names.
+func roleSet(roles []string) map[string]bool {
+	out := make(map[string]bool, len(roles))
+	for _, r := range roles {
+		out[r] = true
+	}
+	return out
 }
 
 var heartbeatEvent = &scheduler.Event{Type: scheduler.Event_HEARTBEAT}
@@ -323,7 +371,8 @@ func (m *Master) disconnectFrameworkLocked(fw *framework) {
 
 // detachFrameworkLocked closes the framework's stream, marks it inactive
 // and withdraws its offers and inverse offers, without RESCIND: the stream
-// that would carry it is gone.
+// that would carry it is gone. As the allocator's deactivateFramework does,
+// its refusal and inverse-offer filters are dropped.
 func (m *Master) detachFrameworkLocked(fw *framework) {
 	if fw.sub != nil {
 		fw.sub.close()
@@ -335,6 +384,7 @@ func (m *Master) detachFrameworkLocked(fw *framework) {
 		m.removeOfferLocked(o, false)
 	}
 	m.InverseOffers.removeFrameworkLocked(fw.id)
+	fw.filters = make(map[string]map[string][]*refusal)
 }
 
 func (m *Master) failoverTimeout(frameworkID string, gen int) {
@@ -377,7 +427,6 @@ func (m *Master) removeFrameworkLocked(fw *framework) {
 		}
 	}
 	fw.executors = make(map[string]map[string]mesos.ExecutorInfo)
-	fw.filters = make(map[string]map[string]*refusal)
 	delete(m.frameworks, fw.id)
 	m.publishFrameworkRemovedLocked(fw.info)
 	m.completed = append(m.completed, fw)

@@ -298,9 +298,10 @@ func fastCluster(agents int) ClusterConfig {
 			MaxAgentPingTimeouts: 5,
 		},
 		Agent: AgentConfig{
-			FakeExecutors:        FakeBehavior{}.Factory(),
-			StatusUpdateRetryMin: 100 * time.Millisecond,
-			StatusUpdateRetryMax: 200 * time.Millisecond,
+			FakeExecutors:             FakeBehavior{}.Factory(),
+			StatusUpdateRetryMin:      100 * time.Millisecond,
+			StatusUpdateRetryMax:      200 * time.Millisecond,
+			RegistrationBackoffFactor: 50 * time.Millisecond,
 		},
 	}
 }

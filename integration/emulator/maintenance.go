@@ -185,8 +185,14 @@ func (m *Master) agentsOnMachineLocked(id mesos.MachineID) []*agentEntry {
 }
 
 // updateMaintenanceSchedule is UPDATE_MAINTENANCE_SCHEDULE
-// (Master::Http::_updateMaintenanceSchedule, Master::updateUnavailability,
-// mesos-protocol.md 5.3).
+// (Master::Http::___updateMaintenanceSchedule, mesos-protocol.md 5.3). As
+// in Mesos, every machine the master knows is updated, changed or not:
+// machines already DRAINING or DOWN take their window's unavailability
+// again, machines left out of the schedule go (or stay) UP without one,
+// and machines new to the schedule go DRAINING with theirs. So every
+// registered agent's outstanding offers and inverse offers are rescinded
+// and offered again at once (setUnavailabilityLocked), even on machines
+// the update did not touch.
 func (m *Master) updateMaintenanceSchedule(s maintenance.Schedule) opResult {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -197,58 +203,71 @@ func (m *Master) updateMaintenanceSchedule(s maintenance.Schedule) opResult {
 	if st.machines == nil {
 		st.machines = make(map[string]*scheduledMachine)
 	}
-	next := make(map[string]*scheduledMachine)
+	windows := make(map[string]mesos.Unavailability)
+	for _, w := range s.Windows {
+		for _, id := range w.MachineIDs {
+			windows[machineKey(id)] = w.Unavailability
+		}
+	}
+	// The machines Mesos knows: those in the schedule and those of
+	// registered agents (UP). Machines staying in the schedule are updated
+	// here; the others go UP.
+	known := make(map[string]mesos.MachineID)
+	for key, sm := range st.machines {
+		known[key] = sm.id
+	}
+	for _, a := range m.agentOrder {
+		id := agentMachineID(a)
+		if key := machineKey(id); st.machines[key] == nil {
+			known[key] = id
+		}
+	}
+	for _, key := range sortedKeys(known) {
+		if u, ok := windows[key]; ok {
+			if sm := st.machines[key]; sm != nil {
+				sm.unavailability = u
+				m.setUnavailabilityLocked(sm.id, &sm.unavailability)
+			}
+			continue
+		}
+		delete(st.machines, key)
+		m.setUnavailabilityLocked(known[key], nil)
+	}
 	for _, w := range s.Windows {
 		for _, id := range w.MachineIDs {
 			key := machineKey(id)
-			sm := st.machines[key]
-			changed := true
-			if sm == nil {
-				sm = &scheduledMachine{id: id, mode: machineDraining}
-			} else {
-				changed = !proto.Equal(&sm.unavailability, &w.Unavailability)
+			if st.machines[key] != nil {
+				continue
 			}
-			sm.unavailability = w.Unavailability
-			next[key] = sm
-			if changed {
-				m.setUnavailabilityLocked(id, &sm.unavailability)
-			}
+			sm := &scheduledMachine{id: id, mode: machineDraining, unavailability: w.Unavailability}
+			st.machines[key] = sm
+			m.setUnavailabilityLocked(id, &sm.unavailability)
 		}
 	}
-	for key, sm := range st.machines {
-		if next[key] == nil {
-			m.setUnavailabilityLocked(sm.id, nil) // back to UP
-		}
-	}
-	st.machines = next
 	st.schedule = *proto.Clone(&s).(*maintenance.Schedule)
 	m.persistLocked()
-	m.triggerAllocation()
 	return opOK
 }
 
-// setUnavailabilityLocked applies a machine's new unavailability (nil: none)
-// to its agents: offers and inverse offers are rescinded, later offers carry
-// the unavailability, and every connected framework holding offered or
-// allocated resources there gets an inverse offer.
+// setUnavailabilityLocked applies a machine's unavailability (nil: none) to
+// its registered agents, as Master::updateUnavailability and the
+// allocator's updateUnavailability do: their outstanding offers and inverse
+// offers are rescinded, the answers to and filters on their inverse offers
+// forgotten, and an allocation runs at once for each agent. That run offers
+// the agent again (the offers carrying the unavailability), then sends an
+// inverse offer to every framework holding offered or allocated resources
+// there.
 func (m *Master) setUnavailabilityLocked(id mesos.MachineID, u *mesos.Unavailability) {
 	for _, a := range m.agentsOnMachineLocked(id) {
-		holders := m.frameworksOnAgentLocked(a.id)
 		m.RescindAgentOffersLocked(a.id)
 		m.rescindAgentInverseOffersLocked(a.id)
-		// A new unavailability starts the agent's maintenance afresh: the
-		// answers and filters of earlier inverse offers are dropped, as the
-		// allocator's updateUnavailability does.
 		m.InverseOffers.resetAgentLocked(a.id)
-		if u == nil {
-			a.unavailability = nil
-			continue
+		a.unavailability = nil
+		if u != nil {
+			uc := *u
+			a.unavailability = &uc
 		}
-		uc := *u
-		a.unavailability = &uc
-		for _, fwID := range holders {
-			m.NewInverseOfferLocked(fwID, a.id, uc)
-		}
+		m.triggerAllocationLocked(a.id)
 	}
 }
 

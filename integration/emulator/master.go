@@ -15,6 +15,7 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 
 	"github.com/healer-mesos/healer/integration/emulator/zkgroup"
+	"github.com/healer-mesos/healer/internal/mesosduration"
 )
 
 // Mesos defaults (mesos-protocol.md section 7).
@@ -98,6 +99,12 @@ type MasterConfig struct {
 	Logger *slog.Logger
 	// Version is MasterInfo.version (default "1.12.0").
 	Version string
+
+	// now, when set, replaces the wall clock for allocation runs, offers
+	// and refusal filters: a test hook, so the emulator's tests can step
+	// time past a filter's expiry and run an allocation (allocate) without
+	// waiting. Only tests in this package set it.
+	now func() time.Time
 }
 
 func (c *MasterConfig) setDefaults() {
@@ -184,6 +191,12 @@ type Master struct {
 
 	nextFrameworkID int
 	nextOfferID     int
+
+	// allocAll and allocCandidates are the agents the next triggered
+	// allocation run visits (triggerAllocationLocked): all of them, or
+	// these IDs.
+	allocAll        bool
+	allocCandidates map[string]bool
 
 	agents      map[string]*agentEntry // registered agents (active, deactivated or disconnected)
 	agentOrder  []*agentEntry          // registered agents in registration order (allocation order)
@@ -487,15 +500,22 @@ func (m *Master) ExpectAgents(infos []mesos.AgentInfo) {
 	}
 }
 
+// reregisterTimeout marks an agent that did not re-register after a master
+// failover unreachable (Master::recoveredSlavesTimeout): the master knows
+// none of its tasks, so every connected framework only gets
+// FAILURE{agent_id} (Master::_markUnreachable, sendSlaveLost).
 func (m *Master) reregisterTimeout(id string, e *expectedAgent) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed || m.expected[id] != e {
 		return
 	}
+	m.log.Info("agent unreachable", "agent", id, "reason",
+		"did not reregister within "+mesosduration.Format(m.cfg.AgentReregisterTimeout)+" after master failover")
 	delete(m.expected, id)
 	m.unreachable[id] = &unreachableAgent{info: e.info, at: time.Now()}
 	m.persistLocked()
+	m.sendAgentLostLocked(id)
 }
 
 // AddAgent registers an agent, or re-registers one the master already
@@ -503,9 +523,19 @@ func (m *Master) reregisterTimeout(id string, e *expectedAgent) {
 // The agent keeps its own ID (AgentLink.ID), so it survives master
 // failovers. Frameworks, executors and tasks it reports (AgentLink.State)
 // are recovered: frameworks unknown to the master become "recovered"
-// (known, but 403 until they resubscribe). Tasks of non-partition-aware
-// frameworks on an agent coming back from unreachable are shut down, as
-// Mesos does.
+// (known, but 403 until they resubscribe).
+//
+// An agent that was neither registered nor expected after a failover (one
+// marked unreachable, typically) is re-admitted as Master::__reregisterSlave
+// does since Mesos 1.5: all its tasks are re-added, whatever the framework's
+// PARTITION_AWARE capability, and each connected framework gets an UPDATE
+// per task with its current state, REASON_AGENT_REREGISTERED, SOURCE_MASTER,
+// no uuid, and the message "Unreachable agent re-reregistered" (or "Unknown
+// agent reregistered" for an agent the master did not hold as unreachable).
+//
+// An agent new to the master, re-admitted or recovered is allocated at once
+// (HierarchicalAllocatorProcess::addSlave); one that was registered and
+// re-registers waits for the next periodic run.
 func (m *Master) AddAgent(link AgentLink) error {
 	st := link.State() // synchronous by contract, answered without calling the master
 	id := link.ID().Value
@@ -526,8 +556,9 @@ func (m *Master) AddAgent(link AgentLink) error {
 		return fmt.Errorf("emulator: add agent %s: %w", id, ErrMachineDown)
 	}
 	now := time.Now()
-	if e := m.expected[id]; e != nil {
-		e.timer.Stop()
+	recovered := m.expected[id] != nil
+	if recovered {
+		m.expected[id].timer.Stop()
 		delete(m.expected, id)
 	}
 	_, wasUnreachable := m.unreachable[id]
@@ -537,6 +568,13 @@ func (m *Master) AddAgent(link AgentLink) error {
 
 	a := m.agents[id]
 	added := a == nil // AGENT_ADDED once set up (operator_stream.go)
+	// Master::__reregisterSlave announces the tasks of an agent it did not
+	// recover from the registry.
+	readmitted := added && !recovered
+	readmitMessage := "Unknown agent reregistered"
+	if wasUnreachable {
+		readmitMessage = "Unreachable agent re-reregistered"
+	}
 	reported := make(map[string]bool, len(st.Tasks))
 	for _, t := range st.Tasks {
 		reported[t.FrameworkID.Value+"/"+t.TaskID.Value] = true
@@ -587,6 +625,7 @@ func (m *Master) AddAgent(link AgentLink) error {
 			continue
 		}
 		if m.completedFrameworkLocked(fid) != nil {
+			// Removed while the agent was away: the agent shuts it down.
 			link.ShutdownFramework(mesos.FrameworkID{Value: fid})
 			continue
 		}
@@ -597,14 +636,9 @@ func (m *Master) AddAgent(link AgentLink) error {
 			m.publishFrameworkAddedLocked(fw)
 		}
 	}
-	shutdown := make(map[string]bool)
 	for _, e := range st.Executors {
 		fw := m.frameworks[e.GetFrameworkID().GetValue()]
 		if fw == nil {
-			continue
-		}
-		if wasUnreachable && !fw.partitionAware() {
-			shutdown[fw.id] = true
 			continue
 		}
 		execs := fw.executors[id]
@@ -621,11 +655,6 @@ func (m *Master) AddAgent(link AgentLink) error {
 		if fw == nil {
 			continue
 		}
-		if wasUnreachable && !fw.partitionAware() {
-			// Already reported lost; Mesos kills such tasks on return.
-			shutdown[fw.id] = true
-			continue
-		}
 		delete(fw.unreachableTasks, t.TaskID.Value)
 		task := &t
 		task.AgentID = mesos.AgentID{Value: id}
@@ -639,9 +668,9 @@ func (m *Master) AddAgent(link AgentLink) error {
 		if !isTerminalState(task.GetState()) {
 			a.used.Add(unallocated(task.Resources)...)
 		}
-	}
-	for fid := range shutdown {
-		link.ShutdownFramework(mesos.FrameworkID{Value: fid})
+		if readmitted {
+			m.forwardLocked(fw, readmittedTaskStatus(task, readmitMessage))
+		}
 	}
 	for _, o := range a.offers {
 		m.removeOfferLocked(o, true)
@@ -658,17 +687,34 @@ func (m *Master) AddAgent(link AgentLink) error {
 	}
 	if added {
 		m.publishAgentAddedLocked(a)
+		m.triggerAllocationLocked(id)
 	}
-	m.triggerAllocation()
 	return nil
 }
 
+// readmittedTaskStatus is the update Master::__reregisterSlave sends for a
+// task of a re-admitted agent: the task's state as the agent reports it,
+// with the health, check and container status of its latest status.
+func readmittedTaskStatus(t *mesos.Task, message string) mesos.TaskStatus {
+	st := masterStatus(t.TaskID, &t.AgentID, t.GetState(), mesos.REASON_AGENT_REREGISTERED, message)
+	st.ExecutorID = t.ExecutorID
+	if n := len(t.Statuses); n > 0 {
+		last := t.Statuses[n-1]
+		st.Healthy = last.Healthy
+		st.CheckStatus = last.CheckStatus
+		st.ContainerStatus = last.ContainerStatus
+	}
+	return st
+}
+
 // DisconnectAgent is a fault: the agent's connection to the master broke
-// (its process was killed, or the network dropped it). Its offers are
-// rescinded and it gets no new ones; tasks of frameworks without checkpoint
-// become TASK_LOST / REASON_AGENT_DISCONNECTED at once; the rest wait for
-// the agent to re-register (AddAgent) or, as it no longer answers pings,
-// to be marked unreachable after the ping timeouts.
+// (its process was killed, or the network dropped it). As in
+// Master::exited(UPID) and Master::disconnect(Slave*), the agent is
+// deactivated: its offers and inverse offers are rescinded and it gets no
+// new ones; tasks of frameworks without checkpoint become TASK_LOST /
+// REASON_AGENT_DISCONNECTED at once and their executors are forgotten; the
+// rest wait for the agent to re-register (AddAgent) or, as it no longer
+// answers pings, to be marked unreachable after the ping timeouts.
 func (m *Master) DisconnectAgent(agentID string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -681,20 +727,31 @@ func (m *Master) DisconnectAgent(agentID string) {
 	for _, o := range a.offers {
 		m.removeOfferLocked(o, true)
 	}
-	for _, fw := range m.frameworks {
+	m.rescindAgentInverseOffersLocked(agentID)
+	msg := "Agent " + a.info.Hostname + " disconnected"
+	for _, fw := range sortedFrameworks(m.frameworks) {
 		if fw.info.GetCheckpoint() {
 			continue
 		}
+		// Master::removeFramework(Slave*, Framework*).
 		for _, t := range fw.tasks {
 			if t.AgentID.Value != agentID {
 				continue
 			}
-			m.sendMasterUpdateLocked(fw, t.TaskID, &t.AgentID, mesos.TASK_LOST, mesos.REASON_AGENT_DISCONNECTED,
-				"Agent disconnected", nil)
-			m.finishTaskLocked(fw, t, mesos.TASK_LOST, mesos.REASON_AGENT_DISCONNECTED, "Agent disconnected")
+			m.sendMasterUpdateLocked(fw, t.TaskID, &t.AgentID, mesos.TASK_LOST, mesos.REASON_AGENT_DISCONNECTED, msg,
+				func(st *mesos.TaskStatus) { st.ExecutorID = t.ExecutorID })
+			m.finishTaskLocked(fw, t, mesos.TASK_LOST, mesos.REASON_AGENT_DISCONNECTED, msg)
 		}
+		for _, e := range fw.executors[agentID] {
+			a.releaseLocked(e.Resources)
+		}
+		delete(fw.executors, agentID)
 	}
 }
+
+// agentHealthTimeoutMessage is why Mesos' SlaveObserver marks an agent that
+// missed its pongs unreachable; its task updates carry it.
+const agentHealthTimeoutMessage = "health check timed out"
 
 // MarkAgentUnreachable marks an agent unreachable at once, as the master
 // does after MaxAgentPingTimeouts missed pongs (a test can skip the wait).
@@ -702,15 +759,17 @@ func (m *Master) MarkAgentUnreachable(agentID string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if a := m.agents[agentID]; a != nil {
-		m.markUnreachableLocked(a)
+		m.markUnreachableLocked(a, agentHealthTimeoutMessage)
 	}
 }
 
-// markUnreachableLocked removes an agent as unreachable (Master::markUnreachable):
-// TASK_UNREACHABLE with unreachable_time for partition-aware frameworks,
-// TASK_LOST otherwise, both REASON_AGENT_REMOVED; its offers are rescinded
-// and every connected framework gets FAILURE{agent_id}.
-func (m *Master) markUnreachableLocked(a *agentEntry) {
+// markUnreachableLocked removes an agent as unreachable
+// (Master::markUnreachable, _markUnreachable, __removeSlave): each task
+// becomes TASK_UNREACHABLE for partition-aware frameworks, TASK_LOST for
+// the others, both REASON_AGENT_REMOVED with the given message and
+// unreachable_time; then its offers are rescinded and every connected
+// framework gets FAILURE{agent_id}.
+func (m *Master) markUnreachableLocked(a *agentEntry, message string) {
 	now := time.Now()
 	m.unreachable[a.id] = &unreachableAgent{info: a.info, at: now}
 	m.removeAgentLocked(a, func(fw *framework, t *mesos.Task) {
@@ -718,12 +777,9 @@ func (m *Master) markUnreachableLocked(a *agentEntry) {
 		if fw.partitionAware() {
 			state = mesos.TASK_UNREACHABLE
 		}
-		ut := &mesos.TimeInfo{Nanoseconds: now.UnixNano()}
-		st := masterStatus(t.TaskID, &t.AgentID, state, mesos.REASON_AGENT_REMOVED, "Agent "+a.id+" is unreachable")
+		st := masterStatus(t.TaskID, &t.AgentID, state, mesos.REASON_AGENT_REMOVED, message)
 		st.ExecutorID = t.ExecutorID
-		if fw.partitionAware() {
-			st.UnreachableTime = ut
-		}
+		st.UnreachableTime = &mesos.TimeInfo{Nanoseconds: now.UnixNano()}
 		t.State = &state
 		t.StatusUpdateState = nil
 		t.StatusUpdateUUID = nil
@@ -749,6 +805,10 @@ const (
 	AgentMarkedGone
 )
 
+// agentGoneMessage is the message of the updates and of the shutdown an
+// agent marked gone brings (Master::markGone).
+const agentGoneMessage = "Agent has been marked gone"
+
 // RemoveAgentLocked removes a registered agent: the agent is told to shut
 // down, its tasks end as the removal kind says, offers are rescinded and
 // every connected framework gets FAILURE{agent_id}. A gone agent can never
@@ -760,17 +820,21 @@ func (m *Master) RemoveAgentLocked(agentID string, kind AgentRemoval) bool {
 	if a == nil {
 		return false
 	}
+	// Master::markGone, or START_MAINTENANCE's Master::removeSlave with
+	// "Operator initiated 'Machine DOWN'" (Master::_removeSlave prefixes it).
+	msg := "Agent " + a.info.Hostname + " removed: Operator initiated 'Machine DOWN'"
 	if kind == AgentMarkedGone {
 		m.gone[agentID] = time.Now()
+		msg = agentGoneMessage
 	} else {
 		m.removed[agentID] = time.Now()
 	}
 	defer m.persistLocked()
 	a.link.Shutdown()
 	m.removeAgentLocked(a, func(fw *framework, t *mesos.Task) {
-		state, reason, msg := mesos.TASK_LOST, mesos.REASON_AGENT_REMOVED, "Agent "+a.id+" removed"
+		state, reason := mesos.TASK_LOST, mesos.REASON_AGENT_REMOVED
 		if kind == AgentMarkedGone && fw.partitionAware() {
-			state, reason, msg = mesos.TASK_GONE_BY_OPERATOR, mesos.REASON_AGENT_REMOVED_BY_OPERATOR, "Agent "+a.id+" marked gone"
+			state, reason = mesos.TASK_GONE_BY_OPERATOR, mesos.REASON_AGENT_REMOVED_BY_OPERATOR
 		}
 		st := masterStatus(t.TaskID, &t.AgentID, state, reason, msg)
 		st.ExecutorID = t.ExecutorID
@@ -786,13 +850,41 @@ func (m *Master) RemoveAgentLocked(agentID string, kind AgentRemoval) bool {
 	return true
 }
 
-// removeAgentLocked takes an agent out of the registry: RESCIND its offers,
-// end each of its tasks with endTask, forget its executors, and send
-// FAILURE{agent_id} to every connected framework.
-func (m *Master) removeAgentLocked(a *agentEntry, endTask func(*framework, *mesos.Task)) {
-	for _, o := range a.offers {
-		m.removeOfferLocked(o, true)
+// markUnreachableAgentGoneLocked is Master::markGone for an agent the master
+// holds as unreachable: each of its unreachable tasks becomes
+// TASK_GONE_BY_OPERATOR / REASON_AGENT_REMOVED_BY_OPERATOR (partition-aware
+// frameworks) or TASK_LOST / REASON_AGENT_REMOVED, "Agent has been marked
+// gone", sent to connected frameworks, and moves to the completed tasks.
+func (m *Master) markUnreachableAgentGoneLocked(agentID string) {
+	for _, fw := range sortedFrameworks(m.frameworks) {
+		for _, tid := range sortedKeys(fw.unreachableTasks) {
+			t := fw.unreachableTasks[tid]
+			if t.AgentID.Value != agentID {
+				continue
+			}
+			state, reason := mesos.TASK_LOST, mesos.REASON_AGENT_REMOVED
+			if fw.partitionAware() {
+				state, reason = mesos.TASK_GONE_BY_OPERATOR, mesos.REASON_AGENT_REMOVED_BY_OPERATOR
+			}
+			st := masterStatus(t.TaskID, &t.AgentID, state, reason, agentGoneMessage)
+			st.ExecutorID = t.ExecutorID
+			t.State = &state
+			m.publishTaskUpdatedLocked(t, st)
+			appendTaskStatus(t, st)
+			m.completeTaskLocked(fw, t)
+			m.forwardLocked(fw, st)
+		}
 	}
+}
+
+// removeAgentLocked takes an agent out of the registry in the order
+// Master::__removeSlave and _removeSlave follow, which is the order a
+// framework sees: each of its tasks ends with endTask (the UPDATEs), its
+// executors are forgotten, its offers are rescinded (RESCIND), its inverse
+// offers too, and every connected framework gets FAILURE{agent_id}. The
+// allocator forgets the agent first, with its refusal and inverse-offer
+// filters (removeSlave).
+func (m *Master) removeAgentLocked(a *agentEntry, endTask func(*framework, *mesos.Task)) {
 	delete(m.agents, a.id)
 	for i, x := range m.agentOrder {
 		if x == a {
@@ -800,7 +892,8 @@ func (m *Master) removeAgentLocked(a *agentEntry, endTask func(*framework, *meso
 			break
 		}
 	}
-	for _, fw := range m.frameworks {
+	delete(m.allocCandidates, a.id)
+	for _, fw := range sortedFrameworks(m.frameworks) {
 		for _, t := range fw.tasks {
 			if t.AgentID.Value == a.id {
 				endTask(fw, t)
@@ -809,8 +902,19 @@ func (m *Master) removeAgentLocked(a *agentEntry, endTask func(*framework, *meso
 		delete(fw.executors, a.id)
 		delete(fw.filters, a.id)
 	}
-	aid := mesos.AgentID{Value: a.id}
-	for _, fw := range m.frameworks {
+	for _, o := range a.offers {
+		m.removeOfferLocked(o, true)
+	}
+	m.rescindAgentInverseOffersLocked(a.id)
+	m.InverseOffers.resetAgentLocked(a.id)
+	m.sendAgentLostLocked(a.id)
+}
+
+// sendAgentLostLocked sends FAILURE{agent_id} to every connected framework
+// (Master::sendSlaveLost).
+func (m *Master) sendAgentLostLocked(agentID string) {
+	aid := mesos.AgentID{Value: agentID}
+	for _, fw := range sortedFrameworks(m.frameworks) {
 		fw.send(&scheduler.Event{Type: scheduler.Event_FAILURE, Failure: &scheduler.Event_Failure{AgentID: &aid}})
 	}
 }
@@ -838,8 +942,8 @@ func (m *Master) pingLoop() {
 		}
 		if m.leading {
 			for _, a := range lost {
-				m.log.Info("agent unreachable", "agent", a.id)
-				m.markUnreachableLocked(a)
+				m.log.Info("agent unreachable", "agent", a.id, "reason", agentHealthTimeoutMessage)
+				m.markUnreachableLocked(a, agentHealthTimeoutMessage)
 			}
 		}
 		return false

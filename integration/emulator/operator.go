@@ -252,9 +252,12 @@ func (m *Master) agentResponseLocked(a *agentEntry) master.Response_GetAgents_Ag
 		port = 5051
 	}
 	pid := "slave(1)@" + a.ip + ":" + strconv.Itoa(int(port))
+	// deactivated is always set, false for an active agent
+	// (protobuf::master::createAgentResponse).
 	ag := master.Response_GetAgents_Agent{
 		AgentInfo:          a.info,
 		Active:             a.connected && !a.deactivated,
+		Deactivated:        proto.Bool(a.deactivated),
 		Version:            m.cfg.Version,
 		PID:                &pid,
 		RegisteredTime:     timeInfo(a.registered),
@@ -263,9 +266,6 @@ func (m *Master) agentResponseLocked(a *agentEntry) master.Response_GetAgents_Ag
 		AllocatedResources: a.used.Clone(),
 		OfferedResources:   a.offered.Clone(),
 		Capabilities:       agentCapabilities(),
-	}
-	if a.deactivated {
-		ag.Deactivated = proto.Bool(true)
 	}
 	if a.drain != nil {
 		d := *a.drain
@@ -440,7 +440,8 @@ func (m *Master) deactivateAgent(id string) opResult {
 	return opOK
 }
 
-// reactivateAgent is REACTIVATE_AGENT (Master::Http::_reactivateAgent).
+// reactivateAgent is REACTIVATE_AGENT (Master::Http::_reactivateAgent):
+// the agent is offered again from the next periodic allocation run.
 func (m *Master) reactivateAgent(id string) opResult {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -463,7 +464,8 @@ func (m *Master) reactivateAgent(id string) opResult {
 	}
 	a.deactivated = false
 	a.drain = nil
-	m.triggerAllocation()
+	// No allocation at once: the allocator's activateSlave only marks the
+	// agent active, so offers resume on the next periodic run.
 	return opOK
 }
 
@@ -484,14 +486,7 @@ func (m *Master) markAgentGone(id string) opResult {
 	case m.unreachable[id] != nil:
 		delete(m.unreachable, id)
 		m.gone[id] = time.Now()
-		// Its unreachable tasks are gone for good.
-		for _, fw := range m.frameworks {
-			for tid, t := range fw.unreachableTasks {
-				if t.AgentID.Value == id {
-					delete(fw.unreachableTasks, tid)
-				}
-			}
-		}
+		m.markUnreachableAgentGoneLocked(id)
 	default:
 		return opResult{status: http.StatusNotFound, msg: "Agent '" + id + "' not found"}
 	}

@@ -148,13 +148,15 @@ func TestOperatorMaintenance(t *testing.T) {
 	sched := maintenance.Schedule{Windows: []maintenance.Window{{MachineIDs: []mesos.MachineID{machine}, Unavailability: unavail}}}
 	sendOperator(t, op, mcalls.UpdateMaintenanceSchedule(sched))
 
-	// The framework running a task there gets an inverse offer; new offers
-	// of that agent carry the unavailability.
-	inv := waitEvent(t, c, "inverse offer", isType(scheduler.Event_INVERSE_OFFERS)).InverseOffers.InverseOffers[0]
-	if *inv.AgentID != *info.ID || inv.Unavailability.Start.Nanoseconds != start.UnixNano() || len(inv.Resources) != 0 {
-		t.Errorf("inverse offer = %+v", inv)
-	}
+	// The agent is offered again at once, its offers carrying the
+	// unavailability; in the same allocation run, after the offers, the
+	// framework running a task there gets an inverse offer
+	// (HierarchicalAllocatorProcess::_generateOffers: __generateOffers, then
+	// generateInverseOffers).
 	waitEvent(t, c, "offer with unavailability", func(ev *scheduler.Event) bool {
+		if ev.Type == scheduler.Event_INVERSE_OFFERS {
+			t.Fatalf("inverse offer before the agent's offer with unavailability: %v", ev.InverseOffers)
+		}
 		if ev.Type != scheduler.Event_OFFERS {
 			return false
 		}
@@ -165,6 +167,10 @@ func TestOperatorMaintenance(t *testing.T) {
 		}
 		return false
 	})
+	inv := waitEvent(t, c, "inverse offer", isType(scheduler.Event_INVERSE_OFFERS)).InverseOffers.InverseOffers[0]
+	if *inv.AgentID != *info.ID || inv.Unavailability.Start.Nanoseconds != start.UnixNano() || len(inv.Resources) != 0 {
+		t.Errorf("inverse offer = %+v", inv)
+	}
 	got := sendOperator(t, op, mcalls.GetMaintenanceSchedule()).GetMaintenanceSchedule
 	if !proto.Equal(&got.Schedule, &sched) {
 		t.Errorf("GET_MAINTENANCE_SCHEDULE = %+v", got.Schedule)
@@ -186,8 +192,12 @@ func TestOperatorMaintenance(t *testing.T) {
 	}
 	sendOperator(t, op, mcalls.StartMaintenance(machine))
 	lost := waitEvent(t, c, "t1 lost", isUpdate("t1", mesos.TASK_LOST))
-	if lost.Update.Status.GetReason() != mesos.REASON_AGENT_REMOVED {
-		t.Errorf("reason = %v", lost.Update.Status.GetReason())
+	// Master::_removeSlave: "Agent <hostname> removed: <cause>", the cause
+	// given by Master::Http::_startMaintenance.
+	if st := lost.Update.Status; st.GetReason() != mesos.REASON_AGENT_REMOVED ||
+		st.GetMessage() != "Agent "+info.Hostname+" removed: Operator initiated 'Machine DOWN'" {
+		t.Errorf("update = %v %q; want REASON_AGENT_REMOVED, \"Agent %s removed: Operator initiated 'Machine DOWN'\"",
+			st.GetReason(), st.GetMessage(), info.Hostname)
 	}
 	waitEvent(t, c, "FAILURE", func(ev *scheduler.Event) bool {
 		return ev.Type == scheduler.Event_FAILURE && ev.Failure.GetAgentID().GetValue() == info.ID.Value

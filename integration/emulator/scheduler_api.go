@@ -356,9 +356,11 @@ func (m *Master) rolesSubscribed(fw *framework, roles []string) bool {
 	return true
 }
 
-// updateFrameworkLocked is UPDATE_FRAMEWORK: immutable fields must not
-// change; suppressed roles must be subscribed; offers of removed roles are
-// rescinded. It returns the status and, for errors, the message.
+// updateFrameworkLocked is UPDATE_FRAMEWORK (Master::updateFramework):
+// immutable fields must not change; suppressed roles must be subscribed;
+// offers of removed roles are rescinded; filters and suppression change as
+// updateAllocatorFrameworkLocked says. It returns the status and, for
+// errors, the message.
 func (m *Master) updateFrameworkLocked(fw *framework, u *scheduler.Call_UpdateFramework) (int, string) {
 	info := u.FrameworkInfo
 	if msg := m.validateSubscribeLocked(&info, nil); msg != "" && msg != "Framework has been removed" {
@@ -386,28 +388,21 @@ func (m *Master) updateFrameworkLocked(fw *framework, u *scheduler.Call_UpdateFr
 		return http.StatusBadRequest, "'UpdateFramework' call is not valid: Suppressed roles " + stringifySet(invalid) +
 			" are not contained in the set of roles"
 	}
+	m.updateAllocatorFrameworkLocked(fw, &info, u.SuppressedRoles)
 	for _, o := range fw.offers {
 		if !newRoles[o.role] {
 			m.removeOfferLocked(o, true)
 		}
 	}
-	suppressed := make(map[string]bool, len(u.SuppressedRoles))
-	for _, r := range u.SuppressedRoles {
-		suppressed[r] = true
-	}
-	for r := range fw.suppressed {
-		if !suppressed[r] {
-			m.reviveLocked(fw, []string{r})
-		}
-	}
-	fw.suppressed = suppressed
 	info.ID = &mesos.FrameworkID{Value: fw.id}
 	changed := !proto.Equal(&fw.info, &info)
 	fw.info = info
 	if changed {
 		m.publishFrameworkUpdatedLocked(fw)
 	}
-	m.triggerAllocation()
+	// No allocation at once: Master::updateFramework only updates the
+	// allocator, whose updateFramework (even when it revives roles) does
+	// not generate offers; the next periodic run does.
 	return http.StatusOK, ""
 }
 
