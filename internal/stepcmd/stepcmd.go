@@ -116,9 +116,20 @@ func (r Result) String() string {
 	return fmt.Sprintf("exited with status %d after %s", r.ExitCode, r.Duration.Round(time.Millisecond))
 }
 
+// KillGrace, as the cause of a context's cancellation
+// (context.WithCancelCause), sets the grace period of that kill instead of
+// Spec.KillGrace: a Mesos KILL may carry its own kill policy, and a
+// shutting-down executor has less time than a step's usual grace.
+type KillGrace time.Duration
+
+func (g KillGrace) Error() string {
+	return "stepcmd: killed with a grace period of " + time.Duration(g).String()
+}
+
 // Run runs spec.Command and returns once it and every process left in its
-// group have ended. ctx ending kills the command (Result.Killed). The error
-// is non-nil only when the command could not be started.
+// group have ended. ctx ending kills the command (Result.Killed), with the
+// grace period of a KillGrace cause if it has one. The error is non-nil
+// only when the command could not be started.
 func Run(ctx context.Context, spec Spec) (Result, error) {
 	grace := spec.KillGrace
 	if grace <= 0 {
@@ -177,6 +188,10 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 		killGroup(pgid, grace, exited)
 	case <-ctx.Done():
 		res.Killed = true
+		var kg KillGrace
+		if errors.As(context.Cause(ctx), &kg) {
+			grace = max(0, time.Duration(kg))
+		}
 		killGroup(pgid, grace, exited)
 	}
 	<-exited

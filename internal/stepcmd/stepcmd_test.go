@@ -231,3 +231,22 @@ func TestSetsidEscapesAndDoesNotHoldRun(t *testing.T) {
 		t.Errorf("the setsid process was killed; it had left the group")
 	}
 }
+
+func TestKillGraceCause(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	done := make(chan Result, 1)
+	go func() {
+		res, _ := Run(ctx, Spec{Command: `trap "" TERM; echo ready; while :; do sleep 0.05; done`,
+			Env: []string{"PATH=/usr/bin:/bin"}, KillGrace: time.Hour})
+		done <- res
+	}()
+	time.AfterFunc(200*time.Millisecond, func() { cancel(KillGrace(100 * time.Millisecond)) })
+	select {
+	case res := <-done:
+		if !res.Killed || res.Signal != syscall.SIGKILL {
+			t.Fatalf("result %+v", res)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the kill waited for Spec.KillGrace, not the cause's")
+	}
+}
