@@ -88,7 +88,7 @@ func stubbornCommand(pidFile string) string {
 		`; while :; do sleep 1; done) & echo started; while :; do sleep 1; done`
 }
 
-func readPid(t *testing.T, path string) int {
+func readPid(t testing.TB, path string) int {
 	t.Helper()
 	var pid int
 	waitFor(t, 10*time.Second, "the grandchild's pid", func() bool {
@@ -216,7 +216,7 @@ func TestAgentRestartResubscribes(t *testing.T) {
 	f.waitUpdate(next.TaskID.Value, mesos.TASK_FINISHED)
 }
 
-func monitorTask(t *testing.T, ex mesos.ExecutorInfo, agent string, seq uint64, yaml string) mesos.TaskInfo {
+func monitorTask(t testing.TB, ex mesos.ExecutorInfo, agent string, seq uint64, yaml string) mesos.TaskInfo {
 	t.Helper()
 	cfg, err := monitorconfig.Parse("test.yaml", []byte(yaml))
 	if err != nil {

@@ -44,7 +44,7 @@ func buildExecutor() (dir string, err error) {
 }
 
 // testCluster is one master and one agent with Mesos' intervals shrunk.
-func testCluster(t *testing.T, adjust func(*emulator.AgentConfig)) (*emulator.Cluster, *emulator.Agent) {
+func testCluster(t testing.TB, adjust func(*emulator.AgentConfig)) (*emulator.Cluster, *emulator.Agent) {
 	t.Helper()
 	agent := emulator.AgentConfig{
 		WorkDir:                       t.TempDir(),
@@ -73,7 +73,7 @@ func testCluster(t *testing.T, adjust func(*emulator.AgentConfig)) (*emulator.Cl
 // subscribes, keeps the latest offers, acknowledges every update and
 // records updates, executor messages and executor exits.
 type framework struct {
-	t      *testing.T
+	t      testing.TB
 	caller calls.Caller
 	fid    string
 	cancel context.CancelFunc
@@ -86,7 +86,7 @@ type framework struct {
 	exits    []scheduler.Event_Failure
 }
 
-func startFramework(t *testing.T, c *emulator.Cluster, checkpoint bool) *framework {
+func startFramework(t testing.TB, c *emulator.Cluster, checkpoint bool) *framework {
 	t.Helper()
 	cli := httpcli.New(
 		httpcli.Endpoint(c.LeaderURL()+"/api/v1/scheduler"),
@@ -225,7 +225,7 @@ func (f *framework) statesOf(task string) []mesos.TaskState {
 	return out
 }
 
-func (f *framework) reports(t *testing.T) []*healerpb.MonitorReport {
+func (f *framework) reports(t testing.TB) []*healerpb.MonitorReport {
 	t.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -246,7 +246,7 @@ func (f *framework) executorExits() []scheduler.Event_Failure {
 	return append([]scheduler.Event_Failure(nil), f.exits...)
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -258,7 +258,7 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 }
 
 // executorInfo is healer's executor, fetched from the test binary.
-func executorInfo(t *testing.T, idle time.Duration) mesos.ExecutorInfo {
+func executorInfo(t testing.TB, idle time.Duration) mesos.ExecutorInfo {
 	t.Helper()
 	info, err := taskspec.NewExecutorInfo(taskspec.ExecutorSpec{
 		URI:           binary,
@@ -274,7 +274,7 @@ func executorInfo(t *testing.T, idle time.Duration) mesos.ExecutorInfo {
 
 var taskResources = []mesos.Resource{resources.NewCPUs(0.1).Resource, resources.NewMemory(32).Resource}
 
-func repairTask(t *testing.T, exec mesos.ExecutorInfo, agent string, attempt uint64, command string, timeout, grace time.Duration) mesos.TaskInfo {
+func repairTask(t testing.TB, exec mesos.ExecutorInfo, agent string, attempt uint64, command string, timeout, grace time.Duration) mesos.TaskInfo {
 	t.Helper()
 	ti, err := taskspec.RepairTaskInfo(exec, mesos.AgentID{Value: agent}, &healerpb.RepairTask{
 		AgentId: agent, Hostname: "node-1", Incident: 1, Attempt: attempt, Problem: "disk_full",
@@ -286,7 +286,7 @@ func repairTask(t *testing.T, exec mesos.ExecutorInfo, agent string, attempt uin
 	return ti
 }
 
-func repairResult(t *testing.T, st mesos.TaskStatus) *healerpb.RepairResult {
+func repairResult(t testing.TB, st mesos.TaskStatus) *healerpb.RepairResult {
 	t.Helper()
 	r, err := taskspec.DecodeRepairResult(st.Data)
 	if err != nil {
@@ -303,7 +303,7 @@ func sandboxes(a *emulator.Agent, fid string, exec mesos.ExecutorInfo) []string 
 	return runs
 }
 
-func executorLog(t *testing.T, a *emulator.Agent, fid string, exec mesos.ExecutorInfo) string {
+func executorLog(t testing.TB, a *emulator.Agent, fid string, exec mesos.ExecutorInfo) string {
 	t.Helper()
 	runs := sandboxes(a, fid, exec)
 	var b strings.Builder
