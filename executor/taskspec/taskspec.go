@@ -234,7 +234,7 @@ func checkAgentID(a string) error {
 	case a == "":
 		return errors.New("empty agent id")
 	case a == "." || a == "..":
-		return errors.New("agent id is . or ..")
+		return errors.New("agent id is a dot path (. or ..)")
 	case strings.ContainsAny(a, `/\`):
 		return errors.New("agent id contains / or \\")
 	}
