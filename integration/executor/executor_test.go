@@ -443,3 +443,32 @@ func TestWithoutMesosEnvironment(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdateRetried: an update the agent refuses while the executor stays
+// subscribed is re-sent until the agent takes it, without re-subscribing.
+func TestUpdateRetried(t *testing.T) {
+	c, a := testCluster(t, nil)
+	f := startFramework(t, c, true)
+	agent := a.ID().Value
+	ex := executorInfo(t, time.Minute)
+	release := filepath.Join(t.TempDir(), "release")
+
+	task := repairTask(t, ex, agent, 1, `while [ ! -e `+release+` ]; do sleep 0.05; done`, time.Minute, time.Second)
+	f.launch(agent, task)
+	f.waitUpdate(task.TaskID.Value, mesos.TASK_RUNNING)
+	var refused atomic.Int32
+	a.SetCallFault(func(*http.Request) (int, time.Duration) {
+		refused.Add(1)
+		return http.StatusServiceUnavailable, 0
+	})
+	if err := os.WriteFile(release, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the refused update", func() bool { return refused.Load() > 0 })
+	a.SetCallFault(nil)
+	f.waitUpdate(task.TaskID.Value, mesos.TASK_FINISHED)
+	log := executorLog(t, a, f.fid, ex)
+	if !strings.Contains(log, "status update not delivered; will retry") || strings.Count(log, "msg=subscribed") != 1 {
+		t.Errorf("executor log:\n%s", log)
+	}
+}
