@@ -9,7 +9,7 @@ STATICCHECK_VERSION := v0.8.2
 FUZZTIME  ?= 20s
 BENCHTIME ?= 1s
 
-.PHONY: all build test integration bench fuzz lint proto demo clean
+.PHONY: all build test integration bench bench-executor fuzz lint proto demo clean
 
 all: build
 
@@ -34,6 +34,11 @@ integration:
 ## bench: benchmarks, including the coordinator's hot paths and the emulator's 10,000-agent scale run
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -timeout 30m $(PKGS)
+
+## bench-executor: healer-executor's footprint: a 10-check monitor at a 10 s interval for 5 minutes
+## (fails over 20 MB RSS or 1% of one core); `make bench` skips it to stay short
+bench-executor:
+	HEALER_BENCH_FOOTPRINT=5m $(GO) test -run '^$$' -bench BenchmarkMonitorFootprint -benchtime 1x -timeout 15m -v ./integration/executor/
 
 ## fuzz: a short run of every fuzz target (seeds live in each package's testdata/fuzz)
 fuzz:

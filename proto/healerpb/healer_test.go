@@ -88,17 +88,20 @@ func TestRoundTrip(t *testing.T) {
 			Action: "reboot", Command: "/usr/local/sbin/healer-reboot --force", TimeoutNs: int64(30 * time.Minute),
 			Forced: true, Principal: "alice"},
 			func() message { return &RepairTask{} }},
-		{"RepairResult", &RepairResult{ExitCode: 137, TimedOut: true, OutputTail: []byte("killed\n"), StartedAtUnixNano: t0, EndedAtUnixNano: t0 + 1},
+		{"RepairResult", &RepairResult{ExitCode: -1, TimedOut: true, OutputTail: []byte("killed\n"), StartedAtUnixNano: t0, EndedAtUnixNano: t0 + 1,
+			DurationNs: 1, Killed: true, Signal: 9, OutputBytes: 70000, Error: "x"},
 			func() message { return &RepairResult{} }},
 		{"MonitorConfig", &MonitorConfig{DefaultIntervalNs: int64(time.Minute), Checks: []Check{
 			{Name: "root-disk", Kind: CHECK_KIND_BUILTIN, Problem: "disk_full", IntervalNs: int64(time.Minute), ForNs: int64(5 * time.Minute),
 				Envelope: Envelope{HasMax: true, Max: 0.9}, Metric: "disk_used_ratio", Path: "/"},
-			{Name: "agent-health", Kind: CHECK_KIND_HTTP, Problem: "agent_unhealthy", Url: "http://127.0.0.1:5051/health", ExpectStatus: 200, TimeoutNs: int64(time.Second)},
+			{Name: "agent-health", Kind: CHECK_KIND_HTTP, Problem: "agent_unhealthy", Url: "http://127.0.0.1:5051/health", Envelope: Envelope{HasMin: true, Min: 200, HasMax: true, Max: 200}, TimeoutNs: int64(time.Second)},
 			{Name: "docker", Kind: CHECK_KIND_COMMAND, Problem: "docker_down", Command: "docker info", Envelope: Envelope{HasMin: true, Min: 0, HasMax: true, Max: 0}},
 			{Name: "zk", Kind: CHECK_KIND_TCP, Problem: "zk_unreachable", Address: "127.0.0.1:2181"},
 		}}, func() message { return &MonitorConfig{} }},
 		{"MonitorReport", &MonitorReport{AgentId: "a1", AtUnixNano: t0, Violations: []Violation{
 			{Check: "root-disk", Problem: "disk_full", Value: 0.97, Message: "/ is 97% full", SinceUnixNano: t0 - 1},
+		}, TaskId: "healer.monitor.a1.1", Hostname: "h1", Recovered: []Violation{
+			{Check: "docker", Problem: "docker_down", Value: 0, SinceUnixNano: t0 - 2},
 		}}, func() message { return &MonitorReport{} }},
 	}
 	for _, tc := range cases {

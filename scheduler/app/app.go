@@ -26,7 +26,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/healer-mesos/healer/admin"
-	"github.com/healer-mesos/healer/proto/healerpb"
 	"github.com/healer-mesos/healer/scheduler/config"
 	"github.com/healer-mesos/healer/scheduler/election"
 	"github.com/healer-mesos/healer/scheduler/mesosconn"
@@ -40,8 +39,6 @@ var Version = "dev"
 // Options are what Run needs besides the configuration.
 type Options struct {
 	Logger *slog.Logger
-	// Monitor is the parsed --monitor_config, nil without one.
-	Monitor *healerpb.MonitorConfig
 	// Ready, when set, is called with the admin listener's address once
 	// it listens (tests use it with --admin_listen=127.0.0.1:0).
 	Ready func(adminAddr string)
@@ -98,7 +95,7 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 	}
 	rcfg := runtime.Config{
 		Policy: policy, Commands: commands, Framework: fi, ExecutorURI: executorURI,
-		TaskCPUs: cfg.TaskCPUs, TaskMemMB: cfg.TaskMemMB, Monitor: opt.Monitor,
+		TaskCPUs: cfg.TaskCPUs, TaskMemMB: cfg.TaskMemMB, Monitor: cfg.Monitor,
 		Logger: log, Metrics: metrics,
 		LeaderURL: func() string { return leader.Load().(string) },
 		NewMaster: func(frameworkID string) (runtime.Master, error) {

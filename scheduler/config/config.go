@@ -69,6 +69,7 @@ import (
 	"unicode"
 
 	"github.com/healer-mesos/healer/internal/zkurl"
+	"github.com/healer-mesos/healer/proto/healerpb"
 )
 
 // Config is everything healer-scheduler is configured with.
@@ -118,6 +119,11 @@ type Config struct {
 	// User is the Unix user repair tasks run as on agents
 	// (FrameworkInfo.user); empty means the user healer runs as.
 	User string
+	// MonitorConfig is the monitor configuration file (docs/monitor.md);
+	// with it the leader keeps a monitor task on every agent. Monitor is
+	// that file, parsed and validated by Load.
+	MonitorConfig string
+	Monitor       *healerpb.MonitorConfig
 	// ExecutorPath is the healer-executor binary the admin port serves to
 	// agents (unless ExecutorURI points elsewhere); empty means
 	// healer-executor beside the healer-scheduler binary.
@@ -242,6 +248,7 @@ func (c *Config) bindings() []binding {
 		{"admin_url", "URL at which others reach this instance's admin API (default http://<hostname>:<admin port>)", &stringValue{&c.AdminURL}, true},
 		{"hostname", "hostname healer advertises to Mesos and in its admin URL (default: this machine's)", &stringValue{&c.Hostname}, true},
 		{"user", "Unix user repair tasks run as on agents (default: the user healer runs as)", &stringValue{&c.User}, true},
+		{"monitor_config", "monitor configuration file (YAML or JSON, see docs/monitor.md): keep a monitor task on every agent", &stringValue{&c.MonitorConfig}, true},
 		{"executor_path", "healer-executor binary served to agents by the admin port (default: beside healer-scheduler)", &stringValue{&c.ExecutorPath}, true},
 		{"repair_set", "repair commands: <repair_id>=<path_to_cmd>,... (run with /bin/sh -c; no commas; use the config file for more)", repairSetValue(&c.RepairSet), true},
 		{"repair_order", "default ladder: <repair_id>:<scope>,... with scope master or slave (agent); built-in: isolate", repairOrderValue(&c.RepairOrder), true},

@@ -111,6 +111,9 @@ func load(args, environ []string, read readFunc) (Config, error) {
 	if len(errs) == 0 {
 		errs = c.checkSecretFile(read)
 	}
+	if len(errs) == 0 {
+		errs = c.loadMonitorConfig(read)
+	}
 	if len(errs) > 0 {
 		return Config{}, errors.Join(errs...)
 	}

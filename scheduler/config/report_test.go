@@ -226,7 +226,7 @@ func TestHelpOverErrors(t *testing.T) {
 
 // A step command's variables never collide with the scheduler's settings.
 func TestStepEnvOutsideHealerNamespace(t *testing.T) {
-	for _, v := range []string{StepEnvAgentID, StepEnvHostname, StepEnvProblem, StepEnvAction, StepEnvAttempt} {
+	for _, v := range []string{StepEnvAgentID, StepEnvHostname, StepEnvProblem, StepEnvAction, StepEnvAttempt, StepEnvIncident, StepEnvTimeout, StepEnvScope} {
 		if strings.HasPrefix(v, envPrefix) {
 			t.Errorf("%s is in the HEALER_ namespace", v)
 		}

@@ -3,6 +3,8 @@ package config
 import (
 	"bytes"
 	"fmt"
+
+	"github.com/healer-mesos/healer/executor/monitorconfig"
 )
 
 // checkSecretFile checks at start-up that --secret_file names a regular,
@@ -39,4 +41,24 @@ func (c Config) Warnings() []string {
 		w = append(w, fmt.Sprintf("--secret_file %s can be read by group or others (mode %#o); chmod 600 it", c.SecretFile, c.secretMode.Perm()))
 	}
 	return w
+}
+
+// loadMonitorConfig reads and validates --monitor_config at start-up, so a
+// bad monitor configuration stops healer here rather than fail on every
+// agent.
+func (c *Config) loadMonitorConfig(read readFunc) []error {
+	if c.MonitorConfig == "" {
+		return nil
+	}
+	where := c.label("monitor_config")
+	data, _, err := read(c.MonitorConfig)
+	if err != nil {
+		return []error{fmt.Errorf("%s: cannot read the monitor configuration: %w (give a readable YAML or JSON file, see docs/monitor.md)", where, err)}
+	}
+	m, err := monitorconfig.Parse(c.MonitorConfig, data)
+	if err != nil {
+		return []error{fmt.Errorf("%s: %w", where, err)}
+	}
+	c.Monitor = m
+	return nil
 }

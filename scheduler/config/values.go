@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/healer-mesos/healer/executor/taskspec"
 	"github.com/healer-mesos/healer/internal/mesosduration"
 	"github.com/healer-mesos/healer/scheduler/coordinator"
 )
@@ -313,12 +314,16 @@ func FormatRepairOrder(steps []Step) string {
 }
 
 // The environment a repair step's command runs with (docs/configuration.md,
-// "What a repair command gets"). The prefix is REPAIR_, never HEALER_: every
-// HEALER_* variable in the scheduler's environment must be a setting.
+// "What a repair command gets"): executor/taskspec defines it, and its
+// StepEnv builds it for either scope. The prefix is REPAIR_, never HEALER_:
+// every HEALER_* variable in the scheduler's environment must be a setting.
 const (
-	StepEnvAgentID  = "REPAIR_AGENT_ID"
-	StepEnvHostname = "REPAIR_HOSTNAME"
-	StepEnvProblem  = "REPAIR_PROBLEM"
-	StepEnvAction   = "REPAIR_ACTION"
-	StepEnvAttempt  = "REPAIR_ATTEMPT"
+	StepEnvAgentID  = taskspec.EnvAgentID
+	StepEnvHostname = taskspec.EnvHostname
+	StepEnvProblem  = taskspec.EnvProblem
+	StepEnvAction   = taskspec.EnvAction
+	StepEnvAttempt  = taskspec.EnvAttempt
+	StepEnvIncident = taskspec.EnvIncident
+	StepEnvTimeout  = taskspec.EnvTimeout
+	StepEnvScope    = taskspec.EnvScope
 )

@@ -35,6 +35,8 @@ type monitorState struct {
 	health map[string]*monitorWant
 	// ready counts wants due now (recomputed on ticks and changes).
 	ready int
+	// lastReport is the time of the newest report taken from each agent.
+	lastReport map[string]int64
 	seq   uint64
 }
 
@@ -62,6 +64,7 @@ func (m *monitorState) init(cfg *healerpb.MonitorConfig, agents []string, now ti
 	m.byAgent = make(map[string]*monitor)
 	m.want = make(map[string]*monitorWant)
 	m.health = make(map[string]*monitorWant)
+	m.lastReport = make(map[string]int64)
 	if cfg == nil {
 		return
 	}
@@ -83,6 +86,7 @@ func (m *monitorState) agentRemoved(agent string) {
 	delete(m.byAgent, agent)
 	delete(m.want, agent)
 	delete(m.health, agent)
+	delete(m.lastReport, agent)
 }
 
 func (m *monitorState) needOffers(*term) bool { return m.ready > 0 }
@@ -112,7 +116,7 @@ func (m *monitorState) place(t *term, o *mesos.Offer, pool *mesos.Resources, ex 
 	}
 	m.seq++
 	id := taskspec.MonitorTaskID(agent, m.seq)
-	ti, err := taskspec.MonitorTaskInfo(id, o.AgentID, ex, res, m.cfg)
+	ti, err := taskspec.MonitorTaskInfo(ex, o.AgentID, m.seq, m.cfg, res)
 	if err != nil {
 		t.log.Error("cannot build a monitor task", "agent", agent, "err", err)
 		return mesos.TaskInfo{}, false
@@ -203,6 +207,18 @@ func (m *monitorState) onMessage(t *term, agent string, data []byte) {
 		return
 	}
 	t.cfg.Metrics.reports.Inc()
+	// Framework messages may arrive late and out of order: a report older
+	// than one already taken says nothing new (a violation it lists may
+	// have recovered since).
+	if at := rep.AtUnixNano; at != 0 {
+		if at <= m.lastReport[agent] {
+			return
+		}
+		m.lastReport[agent] = at
+	}
+	for _, v := range rep.Recovered {
+		t.log.Info("monitor: check back in range", "agent", agent, "check", v.Check, "problem", v.Problem)
+	}
 	now := t.now()
 	for _, v := range rep.Violations {
 		t.step(coordinator.Signal{At: now, Agent: agent, Problem: v.Problem, Source: SourceMonitor,

@@ -132,11 +132,18 @@ func (t *term) executorFor(agent string, o *mesos.Offer, pool *mesos.Resources) 
 	if ex, ok := t.executors[agent]; ok && t.liveTasksOn(agent) {
 		return ex, true
 	}
-	res, ok := takeScalars(pool, t.cfg.ExecutorCPUs, t.cfg.ExecutorMemMB)
+	work := pool.Clone()
+	res, ok := takeScalars(&work, t.cfg.ExecutorCPUs, t.cfg.ExecutorMemMB)
 	if !ok {
 		return mesos.ExecutorInfo{}, false
 	}
-	return taskspec.ExecutorInfo(mesos.FrameworkID{Value: t.fwID}, t.cfg.ExecutorURI, res), true
+	ex, err := taskspec.NewExecutorInfo(taskspec.ExecutorSpec{URI: t.cfg.ExecutorURI, Resources: res})
+	if err != nil {
+		t.log.Error("cannot build healer's ExecutorInfo", "err", err)
+		return mesos.ExecutorInfo{}, false
+	}
+	*pool = work
+	return ex, true
 }
 
 // liveTasksOn reports whether a healer task is live on agent, so its
@@ -157,7 +164,7 @@ func (t *term) repairTaskInfo(l *launch, o *mesos.Offer, pool *mesos.Resources, 
 	}
 	a := l.action
 	cmd := t.cfg.Commands[a.Step.Action]
-	ti, err := taskspec.RepairTaskInfo(l.taskID, o.AgentID, ex, res, repairTask(a, cmd, t.stepTimeout(a.Step)))
+	ti, err := taskspec.RepairTaskInfo(ex, o.AgentID, repairTask(a, cmd, t.stepTimeout(a.Step)), res, t.cfg.KillGrace)
 	if err != nil {
 		t.log.Error("cannot build a repair task", "task", l.taskID, "err", err)
 		return mesos.TaskInfo{}, false

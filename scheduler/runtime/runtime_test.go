@@ -13,6 +13,7 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 
 	"github.com/healer-mesos/healer/admin"
+	"github.com/healer-mesos/healer/executor/taskspec"
 	"github.com/healer-mesos/healer/proto/healerpb"
 	"github.com/healer-mesos/healer/scheduler/coordinator"
 	"github.com/healer-mesos/healer/scheduler/mesosconn"
@@ -119,7 +120,10 @@ func TestSignalToLaunchToOutcome(t *testing.T) {
 		t.Errorf("ACKNOWLEDGE not after the save of its effect: %v", log)
 	}
 
-	res, _ := (&healerpb.RepairResult{ExitCode: 0, OutputTail: []byte("ok\n")}).Marshal()
+	res, err := taskspec.EncodeRepairResult(&healerpb.RepairResult{ExitCode: 0, OutputTail: []byte("ok\n"), OutputBytes: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
 	h.update(mesos.TaskStatus{TaskID: ti.TaskID, AgentID: &mesos.AgentID{Value: "a1"}, State: mesos.TASK_FINISHED.Enum(),
 		UUID: []byte("fedcba9876543210"), Data: res})
 	h.waitFor("probation", func() bool {

@@ -1,9 +1,10 @@
 package runtime
 
 import (
-	"time"
-
 	"context"
+	"os"
+	"strings"
+	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
@@ -168,6 +169,9 @@ func (t *term) onRepairUpdate(ref taskspec.TaskRef, st mesos.TaskStatus) {
 	if tk != nil {
 		tk.state = st.GetState()
 	}
+	if s := st.GetState(); s != mesos.TASK_UNKNOWN && s != mesos.TASK_LOST {
+		delete(t.recon.reasks, id)
+	}
 	now := t.now()
 	outcome := func(res coordinator.Result, exit int, tail string) {
 		t.step(coordinator.StepOutcome{At: now, Agent: agent, Attempt: ref.Attempt, Result: res, ExitCode: exit, OutputTail: tail})
@@ -205,32 +209,23 @@ func (t *term) onRepairUpdate(ref taskspec.TaskRef, st mesos.TaskStatus) {
 		default:
 			outcome(coordinator.ResultLost, 0, st.GetMessage())
 		}
-	case mesos.TASK_DROPPED, mesos.TASK_ERROR:
-		if l != nil && st.GetReason() == mesos.REASON_INVALID_OFFERS && (tk == nil || !tk.running) {
-			// The offer went away under the ACCEPT: launch again on the
-			// next one. Nothing ran.
+	case mesos.TASK_DROPPED, mesos.TASK_ERROR, mesos.TASK_FAILED, mesos.TASK_FINISHED, mesos.TASK_KILLED:
+		if l != nil && notLaunched(st) && (tk == nil || !tk.running) {
+			// Nothing ran: the offer went away under the ACCEPT, or the
+			// executor was exiting as the task arrived. Launch again on
+			// the next offer.
 			l.state = launchWaiting
 			t.offers.wanted = true
 			delete(t.tasks, id)
 			return
 		}
-		outcome(coordinator.ResultLost, 0, st.GetMessage())
-	case mesos.TASK_FINISHED:
-		res := repairResult(st)
-		outcome(coordinator.ResultSucceeded, 0, string(res.GetOutputTail()))
-	case mesos.TASK_FAILED, mesos.TASK_KILLED:
-		res := repairResult(st)
-		switch {
-		case res.GetTimedOut():
-			outcome(coordinator.ResultTimedOut, int(res.GetExitCode()), string(res.GetOutputTail()))
-		case st.GetState() == mesos.TASK_FAILED && res != nil:
-			outcome(coordinator.ResultFailed, int(res.GetExitCode()), string(res.GetOutputTail()))
-		case st.GetState() == mesos.TASK_FAILED:
-			// Failed before the command ran (fetch, executor): the
-			// agent could not run the step.
-			outcome(coordinator.ResultFailed, -1, st.GetMessage())
-		default:
+		switch st.GetState() {
+		case mesos.TASK_DROPPED, mesos.TASK_ERROR:
 			outcome(coordinator.ResultLost, 0, st.GetMessage())
+		default:
+			res, exit, tail := stepResult(st.GetState() == mesos.TASK_FINISHED, st.GetState() == mesos.TASK_KILLED,
+				repairResult(st), st.GetMessage())
+			outcome(res, exit, tail)
 		}
 	case mesos.TASK_GONE, mesos.TASK_GONE_BY_OPERATOR:
 		outcome(coordinator.ResultLost, 0, st.GetMessage())
@@ -255,6 +250,47 @@ func repairResult(st mesos.TaskStatus) *healerpb.RepairResult {
 		return nil
 	}
 	return res
+}
+
+// notLaunched reports whether a terminal update says the task never ran:
+// its offer was gone by the time the ACCEPT arrived, or the executor was
+// exiting when the task reached it.
+func notLaunched(st mesos.TaskStatus) bool {
+	switch st.GetReason() {
+	case mesos.REASON_INVALID_OFFERS, mesos.REASON_EXECUTOR_TERMINATED:
+		return st.GetState() != mesos.TASK_FINISHED
+	}
+	return false
+}
+
+// stepResult is a step's outcome from how it ended, the same for both
+// scopes: finished (exit 0 by itself), killed (by a KILL or the step's
+// timeout), and the RepairResult of the command (nil when it never ran,
+// with why in msg).
+func stepResult(finished, killed bool, rr *healerpb.RepairResult, msg string) (coordinator.Result, int, string) {
+	switch {
+	case rr == nil && finished:
+		return coordinator.ResultSucceeded, 0, msg
+	case rr == nil && killed:
+		return coordinator.ResultLost, 0, msg
+	case rr == nil:
+		// Failed before the command ran (fetch, executor): the agent
+		// could not run the step.
+		return coordinator.ResultFailed, -1, msg
+	}
+	tail := string(rr.OutputTail)
+	if rr.Error != "" {
+		tail = "healer: " + rr.Error + "\n" + tail
+	}
+	switch {
+	case rr.TimedOut:
+		return coordinator.ResultTimedOut, int(rr.ExitCode), tail
+	case finished || rr.ExitCode == 0 && rr.Signal == 0 && !rr.Killed && rr.Error == "":
+		return coordinator.ResultSucceeded, 0, tail
+	case rr.Killed:
+		return coordinator.ResultLost, int(rr.ExitCode), tail
+	}
+	return coordinator.ResultFailed, int(rr.ExitCode), tail
 }
 
 // masterRun is a master-scope step's command running on this host.
@@ -294,8 +330,8 @@ func (t *term) startCommand(k launchKey, a coordinator.Action) {
 	}
 	rt := repairTask(a, cmd, t.stepTimeout(a.Step))
 	spec := stepcmd.Spec{
-		Command: cmd, Env: taskspec.StepEnv(rt), Timeout: t.stepTimeout(a.Step),
-		KillGrace: t.cfg.KillGrace, TailBytes: 4096,
+		Command: cmd, Env: taskspec.StepEnv(stepBaseEnv(), rt, healerpb.SCOPE_MASTER),
+		Timeout: t.stepTimeout(a.Step), KillGrace: t.cfg.KillGrace, TailBytes: taskspec.MaxOutputTail,
 	}
 	rctx, cancel := context.WithCancel(t.ctx)
 	t.runs[k] = &masterRun{cancel: cancel}
@@ -304,29 +340,31 @@ func (t *term) startCommand(k launchKey, a coordinator.Action) {
 	go func() {
 		defer t.wg.Done()
 		defer cancel()
-		res := stepcmd.Run(rctx, spec)
-		t.post(func() { t.masterStepDone(k, a, res) })
+		res, err := stepcmd.Run(rctx, spec)
+		rr := taskspec.RepairResultOf(res, err)
+		t.post(func() { t.masterStepDone(k, a, rr) })
 	}()
 }
 
-func (t *term) masterStepDone(k launchKey, a coordinator.Action, res stepcmd.Result) {
+func (t *term) masterStepDone(k launchKey, a coordinator.Action, rr *healerpb.RepairResult) {
 	delete(t.runs, k)
 	t.cfg.Metrics.masterSteps.Dec()
-	ev := coordinator.StepOutcome{At: t.now(), Agent: a.Agent, Attempt: a.Attempt, ExitCode: res.ExitCode, OutputTail: string(res.Tail)}
-	switch {
-	case res.TimedOut:
-		ev.Result = coordinator.ResultTimedOut
-	case res.Killed:
-		ev.Result = coordinator.ResultLost
-	case res.Err != nil:
-		ev.Result, ev.ExitCode = coordinator.ResultFailed, -1
-		ev.OutputTail = "healer: " + res.Err.Error() + "\n" + ev.OutputTail
-	case res.ExitCode == 0:
-		ev.Result = coordinator.ResultSucceeded
-	default:
-		ev.Result = coordinator.ResultFailed
+	res, exit, tail := stepResult(false, false, rr, "")
+	t.step(coordinator.StepOutcome{At: t.now(), Agent: a.Agent, Attempt: a.Attempt, Result: res, ExitCode: exit, OutputTail: tail})
+}
+
+// stepBaseEnv is the environment a master-scope command starts from: the
+// scheduler's own, without its HEALER_* settings (a --zk URL may carry
+// ZooKeeper credentials, which are no business of a repair script).
+func stepBaseEnv() []string {
+	env := os.Environ()
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "HEALER_") {
+			out = append(out, kv)
+		}
 	}
-	t.step(ev)
+	return out
 }
 
 // stepTimeout is the step's own timeout, or the policy's default.
