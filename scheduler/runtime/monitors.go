@@ -37,7 +37,7 @@ type monitorState struct {
 	ready int
 	// lastReport is the time of the newest report taken from each agent.
 	lastReport map[string]int64
-	seq   uint64
+	seq        uint64
 }
 
 type monitor struct {
