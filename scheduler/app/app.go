@@ -97,7 +97,7 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 		Policy: policy, Commands: commands, Framework: fi, ExecutorURI: executorURI,
 		TaskCPUs: cfg.TaskCPUs, TaskMemMB: cfg.TaskMemMB, Monitor: cfg.Monitor,
 		Logger: log, Metrics: metrics,
-		LeaderURL: func() string { return leader.Load().(string) },
+		LeaderURL: func() string { return leader.Load().(string) }, Self: adminURL,
 		NewMaster: func(frameworkID string) (runtime.Master, error) {
 			return mesosconn.New(mesosconn.Config{
 				Master: cfg.Master, Framework: fi, FrameworkID: frameworkID, FrameworkIDStore: idStore,

@@ -132,8 +132,9 @@ type Config struct {
 	Logger    *slog.Logger
 	Metrics   *Metrics
 	// LeaderURL returns the current leader's admin URL ("" when unknown),
-	// for standbys' redirects and /status.
+	// for standbys' redirects and /status; Self is this instance's.
 	LeaderURL func() string
+	Self      string
 	// Standby reads the stored state for a standby's reads; nil when there
 	// is no shared store (the in-memory store has no standbys).
 	Standby func(ctx context.Context) (store.Snapshot, error)

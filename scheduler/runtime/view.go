@@ -76,6 +76,19 @@ func (r *Runtime) onLoop(ctx context.Context, write bool, do func(t *term, done 
 
 func (t *term) serve(q request) { q.do(t) }
 
+// notLeading answers a mutation this instance cannot take: a standby
+// redirects to the leader; a leader between terms (its ZooKeeper session in
+// doubt, or rebuilding after a failed write) says so.
+func (r *Runtime) notLeading() error {
+	leader := r.cfg.LeaderURL()
+	if leader != "" && leader == r.cfg.Self {
+		return &admin.Error{Status: http.StatusServiceUnavailable, Msg: "leader not ready",
+			Detail:     "this instance leads but is re-establishing its ZooKeeper session or rebuilding its state; retry shortly",
+			RetryAfter: 2 * time.Second}
+	}
+	return admin.NotLeader(leader)
+}
+
 // Repair implements admin.Backend.
 func (r *Runtime) Repair(ctx context.Context, req admin.RepairRequest) (admin.RepairResponse, bool, error) {
 	var (
@@ -136,7 +149,7 @@ func (r *Runtime) Repair(ctx context.Context, req admin.RepairRequest) (admin.Re
 	case err != nil:
 		return resp, false, err
 	case !leading:
-		return resp, false, admin.NotLeader(r.cfg.LeaderURL())
+		return resp, false, r.notLeading()
 	case rerr != nil:
 		return resp, false, rerr
 	}
