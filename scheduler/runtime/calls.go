@@ -99,8 +99,17 @@ func (c *callQueue) run(ctx context.Context) {
 
 // Call builders the runtime uses.
 
-func (t *term) decline(ids ...mesos.OfferID) {
-	t.calls.send(calls.Decline(ids...).With(calls.RefuseSeconds(t.cfg.DeclineFor)), nil)
+// shortDecline is the refusal filter on an offer healer wants but cannot
+// use yet.
+const shortDecline = 5 * time.Second
+
+// decline declines offers, for long unless healer wants the agent.
+func (t *term) decline(wanted bool, ids ...mesos.OfferID) {
+	d := t.cfg.DeclineFor
+	if wanted {
+		d = shortDecline
+	}
+	t.calls.send(calls.Decline(ids...).With(calls.RefuseSeconds(d)), nil)
 	t.cfg.Metrics.offersDeclined.Add(float64(len(ids)))
 }
 

@@ -93,6 +93,9 @@ func (m *monitorState) needOffers(*term) bool { return m.ready > 0 }
 
 func (m *monitorState) liveOn(agent string) bool { return m.byAgent[agent] != nil }
 
+// wants reports whether agent needs a monitor.
+func (m *monitorState) wants(agent string) bool { return m.want[agent] != nil }
+
 func (m *monitorState) tick(_ *term, now time.Time) {
 	n := 0
 	for _, w := range m.want {

@@ -102,7 +102,11 @@ func (t *term) onOffers(offers []mesos.Offer) {
 			}
 		}
 		if len(tasks) == 0 {
-			t.decline(o.ID)
+			// An offer from an agent something waits for (healer is not
+			// mutable yet, or the offer is too small) gets a short filter,
+			// so the next one comes soon; the rest a long one.
+			needed := waiting[agent] != nil || t.monitors.wants(agent) || !mutable && t.waitingOn(agent)
+			t.decline(needed, o.ID)
 			continue
 		}
 		t.executors[agent] = ex
@@ -122,6 +126,16 @@ func (t *term) onOffers(offers []mesos.Offer) {
 			t.monitors.launchFailed(t, agent)
 		})
 	}
+}
+
+// waitingOn reports whether a launch waits for an offer from agent.
+func (t *term) waitingOn(agent string) bool {
+	for _, l := range t.launches {
+		if l.state == launchWaiting && string(l.action.Agent) == agent {
+			return true
+		}
+	}
+	return false
 }
 
 // executorFor is the ExecutorInfo for healer's executor on agent. While

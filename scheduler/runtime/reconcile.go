@@ -110,6 +110,9 @@ func (r *reconciliation) markerAnswered(t *term, id string) {
 	if r.initial {
 		r.initial = false
 		t.step(coordinator.Connectivity{At: t.now(), Change: coordinator.Reconciled})
+		// Offers declined while healer could not act yet carry filters:
+		// revive if anything waits.
+		t.offers.wanted = true
 	}
 }
 
