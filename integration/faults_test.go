@@ -24,7 +24,7 @@ func zkFlags(addr string) []string {
 
 // leaderOf waits until exactly one of the schedulers leads, subscribed and
 // mutable, and returns it.
-func leaderOf(t *testing.T, timeout time.Duration, ss ...*scheduler) *scheduler {
+func leaderOf(t testing.TB, timeout time.Duration, ss ...*scheduler) *scheduler {
 	t.Helper()
 	var lead *scheduler
 	waitFor(t, "one leader", timeout, func() bool {

@@ -79,6 +79,17 @@ func (t *term) onOffers(offers []mesos.Offer) {
 			}
 		}
 	}
+	// Declines go out after the accepts, in one call per filter length:
+	// a launch never waits behind a decline per unneeded offer.
+	var soon, later []mesos.OfferID
+	defer func() {
+		if len(soon) > 0 {
+			t.decline(true, soon...)
+		}
+		if len(later) > 0 {
+			t.decline(false, later...)
+		}
+	}()
 	for i := range offers {
 		o := &offers[i]
 		agent := o.AgentID.Value
@@ -105,8 +116,11 @@ func (t *term) onOffers(offers []mesos.Offer) {
 			// An offer from an agent something waits for (healer is not
 			// mutable yet, or the offer is too small) gets a short filter,
 			// so the next one comes soon; the rest a long one.
-			needed := waiting[agent] != nil || t.monitors.wants(agent) || !mutable && t.waitingOn(agent)
-			t.decline(needed, o.ID)
+			if waiting[agent] != nil || t.monitors.wants(agent) || !mutable && t.waitingOn(agent) {
+				soon = append(soon, o.ID)
+			} else {
+				later = append(later, o.ID)
+			}
 			continue
 		}
 		t.executors[agent] = ex
