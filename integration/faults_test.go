@@ -353,3 +353,39 @@ func updates(c *emulator.Cluster, agent, state string) []emulator.Record {
 	}
 	return out
 }
+
+// SIGTERM: the leader releases leadership at once, exits 0, and leaves the
+// framework registered: the standby takes over the same framework.
+func TestCleanShutdownHandsOver(t *testing.T) {
+	zk := zktest.Start(t)
+	c := startCluster(t, emulator.ClusterConfig{Agents: 1})
+	// A long session: a handover within it shows the leader released
+	// leadership instead of leaving its session to expire.
+	flags := []string{"--zk=zk://" + zk.Addr + "/healer", "--zk_session_timeout=30secs", "--repair_order=isolate"}
+	a := startScheduler(t, c.MasterAddr(0), flags...)
+	b := startScheduler(t, c.MasterAddr(0), flags...)
+	lead := leaderOf(t, 30*time.Second, a, b)
+	standby := a
+	if lead == a {
+		standby = b
+	}
+	before, _ := lead.status()
+	start := time.Now()
+	lead.stop()
+	if lead.err != nil {
+		t.Errorf("exit after SIGTERM: %v, want 0", lead.err)
+	}
+	leaderOf(t, 10*time.Second, standby)
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("handover took %v", took)
+	}
+	after, _ := standby.status()
+	if after.FrameworkID != before.FrameworkID {
+		t.Errorf("framework id changed from %s to %s", before.FrameworkID, after.FrameworkID)
+	}
+	for _, r := range c.Recorder().Records(emulator.RecordSchedulerCall) {
+		if r.Type == "TEARDOWN" {
+			t.Errorf("the framework was torn down on a clean shutdown: %+v", r)
+		}
+	}
+}
