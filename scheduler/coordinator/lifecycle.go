@@ -148,26 +148,13 @@ func (c *Coordinator) open(a *agent, problem, source, message string) {
 	c.edit(a)
 	r := &a.rec
 	r.Incidents++
-	k := escalationStart(r.LastClosedAt, r.NextStep, c.now, c.policy.ResetAfter)
-	changed := ""
-	if k > 0 {
-		j, ok := relocate(c.policy.LadderFor(r.NextProblem), k, r.NextAction, r.NextScope)
-		if !ok {
-			first, _ := stepAt(c.policy.LadderFor(problem), 0)
-			changed = ladderChanged(r.NextProblem, r.NextAction, first.Action)
-		}
-		k = j
-	}
-	note := ""
-	if k > 0 {
-		note = noteContinue
-	}
+	k, note := c.continuation(r, problem)
 	imagined := k > 0 && r.NextStepDryRun
 	if imagined && c.policy.Mode == ModeExecute {
 		// Execute never continues from history dry-run imagined.
 		k, imagined, note = 0, false, noteDryRunHistory
 	}
-	note = joinNote(joinNote(c.signalFrom(source), note), changed)
+	note = joinNote(c.signalFrom(source), note)
 	r.Incident = Incident{
 		ID: r.Incidents, Problem: problem, Source: source, Message: message,
 		OpenedAt: c.now, Signals: 1, LastSignalAt: c.now, DryRun: imagined,
@@ -178,6 +165,40 @@ func (c *Coordinator) open(a *agent, problem, source, message string) {
 	c.decide(d)
 }
 
+// continuation is the ladder position a new incident for problem starts
+// at, and why when that is not plainly the first step. A saved position
+// (NextStep, with the step there and the problem whose ladder it is in) is
+// meaningful only in the ladder it was recorded in: within reset_after, an
+// incident on that same ladder continues from it (found by its step, in
+// case the ladder was edited across a restart); one on another ladder, or
+// a position whose ladder or step cannot be resolved, starts at step 1. A
+// position never stands for isolation unless it names isolation itself.
+func (c *Coordinator) continuation(r *AgentRecord, problem string) (int, string) {
+	k := escalationStart(r.LastClosedAt, r.NextStep, c.now, c.policy.ResetAfter)
+	if k == 0 {
+		return 0, ""
+	}
+	ladder := c.policy.LadderFor(problem)
+	first, _ := stepAt(ladder, 0)
+	switch {
+	case r.NextProblem == "":
+		// Written by a healer that did not record the ladder: whose
+		// ladder the index belongs to is unknown.
+		return 0, "previous incident's ladder position was recorded without its problem: starting over at step 1 (" + first.Action + ")"
+	case !c.policy.sameLadder(r.NextProblem, problem):
+		return 0, "previous incident's position is on the ladder for " + r.NextProblem + ", not " + problem +
+			"'s: starting " + problem + "'s ladder at step 1 (" + first.Action + ")"
+	}
+	j, ok := relocate(ladder, k, r.NextAction, r.NextScope)
+	switch {
+	case !ok:
+		return 0, ladderChanged(r.NextProblem, r.NextAction, k, first.Action)
+	case j == 0:
+		return 0, ""
+	}
+	return j, noteContinue
+}
+
 // setStep puts the open incident at ladder position k, recording the step
 // there so that the position survives a ladder edit across a restart.
 func (c *Coordinator) setStep(r *AgentRecord, k int) {
@@ -186,8 +207,12 @@ func (c *Coordinator) setStep(r *AgentRecord, k int) {
 }
 
 // ladderChanged says why an incident starts its ladder over: the step its
-// position named is no longer in the ladder.
-func ladderChanged(problem, action, first string) string {
+// position (index k) named is no longer in the ladder, or the position was
+// recorded as a bare index that names no step healer can resume.
+func ladderChanged(problem, action string, k int, first string) string {
+	if action == "" {
+		return "ladder position " + strconv.Itoa(k+1) + " for " + problem + " was recorded without its step and is not a step of the ladder to resume: starting over at step 1 (" + first + ")"
+	}
 	return "ladder for " + problem + " changed; " + action + " is no longer in it: starting over at step 1 (" + first + ")"
 }
 
@@ -197,11 +222,11 @@ func ladderChanged(problem, action, first string) string {
 // like any other.
 func (c *Coordinator) startOver(a *agent) {
 	inc := &a.rec.Incident
-	gone := inc.StepAction
+	gone, at := inc.StepAction, inc.Step
 	c.setStep(&a.rec, 0)
 	inc.Approved, inc.ApprovedBy = false, ""
 	c.decide(Decision{Kind: DecStartedOver, Agent: a.rec.ID, Incident: inc.ID, Step: 0,
-		Action: inc.StepAction, Note: ladderChanged(inc.Problem, gone, inc.StepAction)})
+		Action: inc.StepAction, Note: ladderChanged(inc.Problem, gone, at, inc.StepAction)})
 }
 
 // advance moves an open incident past the step at its position (in
@@ -231,7 +256,7 @@ func (c *Coordinator) reposition(a *agent) bool {
 	switch {
 	case !ok:
 		first, _ := stepAt(c.policy.LadderFor(inc.Problem), 0)
-		a.moved = ladderChanged(inc.Problem, inc.StepAction, first.Action)
+		a.moved = ladderChanged(inc.Problem, inc.StepAction, inc.Step, first.Action)
 		c.setStep(r, 0)
 		inc.Approved, inc.ApprovedBy = false, ""
 	case j != inc.Step:

@@ -289,18 +289,37 @@ func stepAt(l Ladder, k int) (s Step, isolate bool) {
 	return l[k], l[k].Action == ActionIsolate
 }
 
+// sameLadder reports whether problems a and b are repaired on one ladder:
+// the same problem, or two without a ladder of their own (both on the
+// default ladder).
+func (p *Policy) sameLadder(a, b string) bool {
+	if a == b {
+		return true
+	}
+	_, ownA := p.Ladders[a]
+	_, ownB := p.Ladders[b]
+	return !ownA && !ownB
+}
+
 // relocate finds in ladder l the ladder position recorded as index k
 // holding the step (action, scope). It is k when the step is still there
-// (always, unless the ladder was edited across a restart, and always for a
-// position recorded without its step: action ""). Otherwise it is the first
-// index of the step from the start of l: with the step listed twice the
-// milder, earlier rung is repeated rather than a rung skipped. Isolation
-// (an explicit last step, or the built-in one past the end) was already
-// next, so it stays next: l's own isolate step, else past l's end. ok is
-// false when the step is no longer in l at all.
+// (always, unless the ladder was edited across a restart). Otherwise it is
+// the first index of the step from the start of l: with the step listed
+// twice the milder, earlier rung is repeated rather than a rung skipped.
+// Isolation (an explicit last step, or the built-in one past the end) was
+// already next, so it stays next: l's own isolate step, else past l's end.
+// ok is false when the step is no longer in l at all.
+//
+// A position recorded without its step (action "", written by an older
+// healer) is a bare index: it resolves only to a repair step of l at that
+// index. An index at or past l's isolation is not taken to mean isolation
+// (the ladder may have been shortened under it): ok is false.
 func relocate(l Ladder, k int, action string, scope Scope) (j int, ok bool) {
 	if action == "" {
-		return k, true
+		if k < len(l) && l[k].Action != ActionIsolate {
+			return k, true
+		}
+		return 0, false
 	}
 	if s, _ := stepAt(l, k); s.Action == action && (s.Scope == scope || action == ActionIsolate) {
 		return k, true

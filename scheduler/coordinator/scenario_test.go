@@ -16,6 +16,11 @@ var update = flag.Bool("update", false, "rewrite testdata/*.txt with the actual 
 // TestScenarios replays testdata/*.txt. Each file is a specification: blocks
 // of one command, a "----" line, and the expected output up to a blank
 // line. Lines starting with # between blocks are commentary.
+//
+// A command line may hold several commands separated by " / ", run in
+// order (their outputs concatenated), and end in "-> what, ..." (the
+// shorthand issues are written in): each comma-separated fragment must
+// appear in the output, checked even with -update.
 func TestScenarios(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.txt")
 	if err != nil || len(files) == 0 {
@@ -49,7 +54,7 @@ func runScenario(t *testing.T, path string) {
 		for ; i < len(lines) && lines[i] != ""; i++ {
 			want = append(want, lines[i])
 		}
-		got := sc.run(cmd)
+		got := sc.runLine(path, cmdLine, cmd)
 		out.WriteString(cmd + "\n----\n" + got)
 		if i < len(lines) {
 			out.WriteString("\n")
@@ -70,6 +75,24 @@ func joinLines(ls []string) string {
 		return ""
 	}
 	return strings.Join(ls, "\n") + "\n"
+}
+
+// runLine runs one command line: commands separated by " / ", and an
+// optional "-> expectations" suffix checked against the output.
+func (sc *scenario) runLine(path string, n int, line string) string {
+	cmds, expect, _ := strings.Cut(line, "->")
+	var out strings.Builder
+	for _, cmd := range strings.Split(cmds, " / ") {
+		out.WriteString(sc.run(strings.TrimSpace(cmd)))
+	}
+	if strings.TrimSpace(expect) != "" {
+		for _, want := range strings.Split(expect, ",") {
+			if want = strings.TrimSpace(want); !strings.Contains(out.String(), want) {
+				sc.t.Errorf("%s:%d: %s\nexpected %q in the output:\n%s", path, n, line, want, out.String())
+			}
+		}
+	}
+	return out.String()
 }
 
 type scenario struct {
@@ -128,6 +151,15 @@ func (sc *scenario) run(line string) string {
 		c.checkInvariants()
 		sc.s.c = c
 		fmt.Fprintf(&b, "restored %d agents; immutable: %s\n", len(c.agents), c.Immutable().Why)
+	case "legacy":
+		// The store's records become what a healer from before ladder
+		// positions carried their step wrote: bare indices.
+		for id, r := range sc.s.store.agents {
+			r.NextAction, r.NextScope, r.NextProblem = "", 0, ""
+			r.Incident.StepAction, r.Incident.StepScope = "", 0
+			sc.s.store.agents[id] = r
+		}
+		b.WriteString("ok\n")
 	case "agent":
 		ev(AgentAdded{At: sc.now, ID: AgentID(args[1]), Hostname: kv["host"], Zone: kv["zone"]})
 	case "update":
