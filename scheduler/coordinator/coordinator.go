@@ -36,9 +36,13 @@ type Coordinator struct {
 	pending       queue
 	timers        queue
 	gen           uint64
-	// restale are waiting incidents Restore found queued under another
-	// policy; the first Step re-queues them (see requeueStale).
-	restale []*agent
+	// clock is the latest time accepted (it never moves backwards); zero
+	// until the first event after New or Restore.
+	clock time.Time
+	// restored is what Restore changed in memory (waiting incidents
+	// re-checked against a changed policy): the first accepted Step
+	// persists and reports it, since Restore returns no Ready.
+	restored restoredOutput
 
 	// Per-Step scratch, reused so the hot path does not allocate.
 	now         time.Time
@@ -65,7 +69,7 @@ type agent struct {
 	deleted   bool
 	dirtyStep uint64
 	// moved is the note of a waiting incident Restore started over
-	// because its step left its ladder; the first Step says it.
+	// because its step left its ladder (see requeueStale).
 	moved string
 	pend  queueSlot
 	timer queueSlot
@@ -76,6 +80,15 @@ type queueSlot struct {
 	queued bool
 	at     time.Time
 	gen    uint64
+}
+
+// restoredOutput holds Restore's own changes until the first accepted Step
+// reports them: the records to persist, the decisions (stamped with that
+// Step's time) and the incidents that started waiting.
+type restoredOutput struct {
+	dirty     []*agent
+	decisions []Decision
+	enqueued  []*agent
 }
 
 // link is the connectivity that gates starts (Immutable). It is not
@@ -97,6 +110,7 @@ func Restore(p Policy, records []AgentRecord, g GlobalRecord) (*Coordinator, err
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
+	var stale []*agent
 	c := &Coordinator{
 		policy:       p,
 		agents:       make(map[AgentID]*agent, len(records)),
@@ -126,10 +140,17 @@ func Restore(p Policy, records []AgentRecord, g GlobalRecord) (*Coordinator, err
 		moved := c.reposition(a)
 		c.commit(a)
 		if moved || c.stale(&a.rec) {
-			c.restale = append(c.restale, a)
+			stale = append(stale, a)
 		}
 	}
-	slices.SortFunc(c.restale, func(x, y *agent) int { return strings.Compare(string(x.rec.ID), string(y.rec.ID)) })
+	slices.SortFunc(stale, func(x, y *agent) int { return strings.Compare(string(x.rec.ID), string(y.rec.ID)) })
+	c.begin()
+	c.requeueStale(stale)
+	c.commitAll()
+	if len(c.dirty) > 0 {
+		c.restored = restoredOutput{dirty: slices.Clone(c.dirty), decisions: slices.Clone(c.decisions),
+			enqueued: slices.Clone(c.enqueued)}
+	}
 	return c, nil
 }
 
@@ -168,13 +189,25 @@ func checkRecord(r *AgentRecord) error {
 func (c *Coordinator) Policy() Policy { return c.policy }
 
 // Step feeds one event and returns what to persist, do and log, in that
-// order. The error, if any, says why the event was rejected (a sentinel,
-// wrapped with detail); the Ready is meaningful either way (it carries the
-// rejection's decision, and whatever became due at the event's time).
+// order. The error, if any, says why the event was refused (a sentinel,
+// wrapped with detail); a refused event changes nothing, not even the
+// clock, and its Ready carries only the rejection's decision.
+//
+// Time: an event without a time (zero At) or with one outside the range
+// the store can keep (see ErrTimeOutOfRange) is refused. The clock never
+// moves backwards: an event earlier than the latest time accepted is taken
+// to happen at that time (wall clocks step back).
 func (c *Coordinator) Step(ev Event) (Ready, error) {
-	c.begin(ev.at())
-	if c.restale != nil {
-		c.requeueStale()
+	c.begin()
+	at := ev.at()
+	c.now = c.clock
+	if err := checkTime(at); err != nil {
+		what, id := describe(ev)
+		c.decide(Decision{Kind: DecRejected, Agent: shownID(id), Err: err, Note: what})
+		return c.ready(), fmt.Errorf("%s at %s: %w", what, at.Format(time.RFC3339Nano), err)
+	}
+	if at.After(c.now) {
+		c.now = at
 	}
 	var err error
 	switch e := ev.(type) {
@@ -199,13 +232,85 @@ func (c *Coordinator) Step(ev Event) (Ready, error) {
 	default:
 		panic(fmt.Sprintf("coordinator: unknown event type %T", ev))
 	}
+	if err != nil {
+		// Every refusal happens before anything changed.
+		return c.ready(), err
+	}
+	c.clock = c.now
+	c.flushRestored()
 	c.schedule()
 	c.reportHeld()
-	return c.ready(), err
+	return c.ready(), nil
 }
 
-func (c *Coordinator) begin(now time.Time) {
-	c.now = now
+// flushRestored puts what Restore changed into the first accepted Step's
+// output, ahead of the Step's own.
+func (c *Coordinator) flushRestored() {
+	o := &c.restored
+	if o.dirty == nil && o.decisions == nil {
+		return
+	}
+	var front []*agent
+	for _, a := range o.dirty {
+		if a.dirtyStep != c.step {
+			a.dirtyStep = c.step
+			front = append(front, a)
+		}
+	}
+	c.dirty = append(front, c.dirty...)
+	for i := range o.decisions {
+		o.decisions[i].At = c.now
+	}
+	c.decisions = append(o.decisions, c.decisions...)
+	c.enqueued = append(c.enqueued, o.enqueued...)
+	c.restored = restoredOutput{}
+}
+
+// Earliest and latest event times accepted: what the store can keep with
+// every deadline derived from them (it keeps Unix nanoseconds in an int64,
+// years 1678 to 2262; see MaxDuration). A time outside is a runtime clock
+// that is not set, or a bug.
+var (
+	earliestTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	latestTime   = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+func checkTime(t time.Time) error {
+	switch {
+	case t.IsZero():
+		return ErrNoTime
+	case t.Before(earliestTime) || !t.Before(latestTime):
+		return ErrTimeOutOfRange
+	}
+	return nil
+}
+
+// describe names an event and the agent it is about, for a refusal.
+func describe(ev Event) (string, AgentID) {
+	switch e := ev.(type) {
+	case Signal:
+		return "signal", AgentID(e.Agent)
+	case AgentAdded:
+		return "agent added", e.ID
+	case AgentUpdated:
+		return "agent updated", e.ID
+	case AgentRemoved:
+		return "agent removed", e.ID
+	case StepStarted:
+		return "step started", e.Agent
+	case StepOutcome:
+		return "step outcome", e.Agent
+	case Command:
+		return e.Op.String(), e.Agent
+	case Connectivity:
+		return e.Change.String(), ""
+	case Tick:
+		return "tick", ""
+	}
+	panic(fmt.Sprintf("coordinator: unknown event type %T", ev))
+}
+
+func (c *Coordinator) begin() {
 	c.step++
 	c.dirty = c.dirty[:0]
 	c.deleted = c.deleted[:0]

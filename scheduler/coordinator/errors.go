@@ -44,6 +44,13 @@ var (
 	ErrAwaitingApproval = errors.New("step awaits operator approval")
 )
 
+// Events whose time cannot be right are refused with one of these (see
+// Coordinator.Step).
+var (
+	ErrNoTime         = errors.New("event has no time (zero At)")
+	ErrTimeOutOfRange = errors.New("event time outside 2000-01-01..2200-01-01 UTC: is the runtime's clock set?")
+)
+
 // Operator commands and step outcomes that do not apply are refused with one
 // of these.
 var (

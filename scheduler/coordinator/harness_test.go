@@ -319,3 +319,37 @@ func (s *stepper) step(ev Event) (Ready, error) {
 	s.c.checkInvariants()
 	return rd, err
 }
+
+// withTime returns ev happening at t.
+func withTime(ev Event, t time.Time) Event {
+	switch e := ev.(type) {
+	case Signal:
+		e.At = t
+		return e
+	case AgentAdded:
+		e.At = t
+		return e
+	case AgentUpdated:
+		e.At = t
+		return e
+	case AgentRemoved:
+		e.At = t
+		return e
+	case StepStarted:
+		e.At = t
+		return e
+	case StepOutcome:
+		e.At = t
+		return e
+	case Command:
+		e.At = t
+		return e
+	case Connectivity:
+		e.At = t
+		return e
+	case Tick:
+		e.At = t
+		return e
+	}
+	panic(fmt.Sprintf("withTime: unknown event type %T", ev))
+}

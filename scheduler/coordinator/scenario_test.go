@@ -106,9 +106,13 @@ type scenario struct {
 func (sc *scenario) run(line string) string {
 	args := splitArgs(line)
 	var b strings.Builder
+	kv := keyvals(args)
 	ev := func(e Event) {
 		if sc.s == nil {
 			sc.t.Fatalf("%q before start", line)
+		}
+		if at, ok := kv["at"]; ok {
+			e = withTime(e, sc.at(at))
 		}
 		rd, err := sc.s.step(e)
 		formatReady(&b, rd)
@@ -116,7 +120,6 @@ func (sc *scenario) run(line string) string {
 			fmt.Fprintf(&b, "error: %v\n", err)
 		}
 	}
-	kv := keyvals(args)
 	switch args[0] {
 	case "policy":
 		sc.policy = DefaultPolicy()
@@ -224,7 +227,7 @@ func (sc *scenario) run(line string) string {
 		}
 		ev(cmd)
 	case "tick", "advance":
-		if len(args) > 1 {
+		if len(args) > 1 && !strings.Contains(args[1], "=") {
 			d, err := time.ParseDuration(strings.TrimPrefix(args[1], "+"))
 			if err != nil {
 				sc.t.Fatalf("%q: %v", line, err)
@@ -289,6 +292,19 @@ func (sc *scenario) run(line string) string {
 		sc.t.Fatalf("unknown command %q", line)
 	}
 	return b.String()
+}
+
+// at reads an event's own time, at=: "zero", or a duration before (-) or
+// after (+) the scenario's clock, which it does not move.
+func (sc *scenario) at(v string) time.Time {
+	if v == "zero" {
+		return time.Time{}
+	}
+	d, err := time.ParseDuration(strings.TrimPrefix(v, "+"))
+	if err != nil {
+		sc.t.Fatalf("at=%s: %v", v, err)
+	}
+	return sc.now.Add(d)
 }
 
 func (sc *scenario) setPolicy(k, v string) {

@@ -51,14 +51,12 @@ func (c *Coordinator) stale(r *AgentRecord) bool {
 }
 
 // requeueStale re-queues the waiting incidents Restore found queued under
-// another policy, in the first Step after it (Restore itself returns no
-// Ready to persist them in). A pending incident that stays pending keeps its
-// place in the queue.
-func (c *Coordinator) requeueStale() {
-	for _, a := range c.restale {
-		if a.deleted {
-			continue
-		}
+// another policy (or whose position it moved), in Restore itself; the
+// first accepted Step persists them and says why (flushRestored). A pending
+// incident that stays pending keeps its place in the queue; one that
+// becomes pending waits from when it last waited, or else opened.
+func (c *Coordinator) requeueStale(stale []*agent) {
+	for _, a := range stale {
 		if !c.stale(&a.rec) {
 			// Repositioned by action only: persist where it now is.
 			c.edit(a)
@@ -68,15 +66,17 @@ func (c *Coordinator) requeueStale() {
 		c.edit(a)
 		c.sayMoved(a)
 		since := a.rec.Incident.PendingSince
+		if since.IsZero() {
+			since = a.rec.Incident.OpenedAt
+		}
 		c.enqueue(a)
 		if n := len(c.decisions); n > 0 && c.decisions[n-1].Agent == a.rec.ID && c.decisions[n-1].Note == "" {
 			c.decisions[n-1].Note = notePolicyChanged
 		}
-		if a.rec.State == StatePending && !since.IsZero() {
+		if a.rec.State == StatePending {
 			a.rec.Incident.PendingSince = since
 		}
 	}
-	c.restale = nil
 }
 
 // sayMoved says why Restore started a waiting incident's ladder over.
