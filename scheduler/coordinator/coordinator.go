@@ -175,6 +175,8 @@ func checkRecord(r *AgentRecord) error {
 		return bad("attempt id beyond attempt count")
 	case r.State == StateRepairing && r.Incident.Run.deadline().IsZero():
 		return bad("step in flight without a deadline")
+	case r.Incident.Run.Step.Timeout < 0 || r.Incident.Run.Step.Timeout > MaxDuration:
+		return bad("step in flight with a timeout outside 0.." + maxDurationText)
 	case r.State == StateProbation && r.Incident.ProbationEnds.IsZero():
 		return bad("probation without an end")
 	case len(r.History) > HistoryLen:

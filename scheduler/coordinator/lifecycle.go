@@ -365,10 +365,10 @@ func (c *Coordinator) start(a *agent, forced bool, principal string) {
 		run.Deadline = c.now.Add(c.policy.timeout(s))
 		kind = ActRun
 	case s.Scope == ScopeMaster:
-		run.OfferDeadline = c.now.Add(c.policy.DrainTimeout + c.policy.timeout(s))
+		run.OfferDeadline = c.now.Add(sumDur(c.policy.DrainTimeout, c.policy.timeout(s)))
 		kind = ActRun
 	case s.Drain:
-		run.OfferDeadline = c.now.Add(c.policy.DrainTimeout + c.policy.OfferTimeout)
+		run.OfferDeadline = c.now.Add(sumDur(c.policy.DrainTimeout, c.policy.OfferTimeout))
 	default:
 		run.OfferDeadline = c.now.Add(c.policy.OfferTimeout)
 	}
@@ -668,7 +668,7 @@ func (c *Coordinator) rearm() {
 			wait = c.policy.timeout(run.Step)
 		}
 		if run.Step.Drain {
-			wait += c.policy.DrainTimeout
+			wait = sumDur(wait, c.policy.DrainTimeout)
 		}
 		run.OfferDeadline = c.now.Add(wait)
 	}

@@ -51,6 +51,15 @@ type Step struct {
 	Drain bool
 }
 
+// MaxDuration bounds every duration of a Policy: min_spacing, probation,
+// reset_after, offer_timeout, drain_timeout, the default step timeout and
+// each step's timeout are at most 365 days. None can be meant longer, and
+// the bound keeps every deadline the coordinator derives (an event's time
+// plus at most a few of them) well inside what the store can keep.
+const MaxDuration = 365 * 24 * time.Hour
+
+const maxDurationText = "8760h0m0s (365 days)"
+
 // Ladder is the ordered list of steps tried for one problem.
 type Ladder []Step
 
@@ -221,19 +230,23 @@ func (p *Policy) Validate() error {
 	if p.MaxUnhealthyMin < 0 {
 		return bad("max_unhealthy minimum %d must not be negative", p.MaxUnhealthyMin)
 	}
-	for name, d := range map[string]time.Duration{
-		"min_spacing": p.MinSpacing, "probation": p.Probation, "reset_after": p.ResetAfter,
-		"drain_timeout": p.DrainTimeout,
+	for _, d := range []struct {
+		name     string
+		v        time.Duration
+		positive bool
+	}{
+		{"min_spacing", p.MinSpacing, false}, {"probation", p.Probation, false},
+		{"reset_after", p.ResetAfter, false}, {"drain_timeout", p.DrainTimeout, false},
+		{"offer_timeout", p.OfferTimeout, true}, {"default step timeout", p.DefaultStepTimeout, true},
 	} {
-		if d < 0 {
-			return bad("%s %v must not be negative", name, d)
+		switch {
+		case d.positive && d.v <= 0:
+			return bad("%s %v must be positive", d.name, d.v)
+		case d.v < 0:
+			return bad("%s %v must not be negative", d.name, d.v)
+		case d.v > MaxDuration:
+			return bad("%s %v is longer than the maximum %s", d.name, d.v, maxDurationText)
 		}
-	}
-	if p.OfferTimeout <= 0 {
-		return bad("offer_timeout %v must be positive", p.OfferTimeout)
-	}
-	if p.DefaultStepTimeout <= 0 {
-		return bad("default step timeout %v must be positive", p.DefaultStepTimeout)
 	}
 	if err := validateLadder("default ladder", p.DefaultLadder); err != nil {
 		return err
@@ -262,6 +275,9 @@ func validateLadder(what string, l Ladder) error {
 		}
 		if s.Timeout < 0 {
 			return fmt.Errorf("policy: %s step %d (%s) has negative timeout %v: %w", what, i+1, s.Action, s.Timeout, ErrInvalidPolicy)
+		}
+		if s.Timeout > MaxDuration {
+			return fmt.Errorf("policy: %s step %d (%s) has timeout %v, longer than the maximum %s: %w", what, i+1, s.Action, s.Timeout, maxDurationText, ErrInvalidPolicy)
 		}
 		if s.Action == ActionIsolate && i != len(l)-1 {
 			// Isolation ends an incident; steps after it could never run.
@@ -336,6 +352,19 @@ func relocate(l Ladder, k int, action string, scope Scope) (j int, ok bool) {
 		}
 	}
 	return 0, false
+}
+
+// sumDur adds durations, saturating at the longest one instead of wrapping
+// into the past: no input can make a deadline come early. (time.Time.Add
+// itself saturates.)
+func sumDur(a, b time.Duration) time.Duration {
+	if s := a + b; (s < a) == (b < 0) {
+		return s
+	}
+	if b < 0 {
+		return -1 << 63
+	}
+	return 1<<63 - 1
 }
 
 func (p *Policy) timeout(s Step) time.Duration {
