@@ -33,8 +33,12 @@ type Coordinator struct {
 	forced        int
 	zoneInFlight  map[string]int
 	inFlight      map[AgentID]*agent
-	pending       queue
-	timers        queue
+	// zoneQ and heads index the startable pending agents (pending.go);
+	// freed lists zones where a slot freed in this Step.
+	zoneQ  map[string]*zoneQueue
+	heads  queue
+	freed  []*zoneQueue
+	timers queue
 	gen           uint64
 	// clock is the latest time accepted (it never moves backwards); zero
 	// until the first event after New or Restore.
@@ -80,6 +84,8 @@ type queueSlot struct {
 	queued bool
 	at     time.Time
 	gen    uint64
+	// zone is the zone queue of a pending entry.
+	zone string
 }
 
 // restoredOutput holds Restore's own changes until the first accepted Step
@@ -119,6 +125,7 @@ func Restore(p Policy, records []AgentRecord, g GlobalRecord) (*Coordinator, err
 		global:       g,
 		zoneInFlight: make(map[string]int),
 		inFlight:     make(map[AgentID]*agent),
+		zoneQ:        make(map[string]*zoneQueue),
 	}
 	for i := range records {
 		r := records[i]
@@ -375,11 +382,7 @@ func (c *Coordinator) commit(a *agent) {
 	}
 	c.count(a)
 	r := &a.rec
-	if r.State == StatePending {
-		c.requeue(&c.pending, &a.pend, r.ID, r.Incident.PendingSince)
-	} else {
-		a.pend.queued = false
-	}
+	c.queuePending(a)
 	if d, ok := c.deadline(r); ok {
 		c.requeue(&c.timers, &a.timer, r.ID, d)
 	} else {
@@ -465,6 +468,7 @@ func (c *Coordinator) uncount(a *agent) {
 		if c.zoneInFlight[r.Zone] == 0 {
 			delete(c.zoneInFlight, r.Zone)
 		}
+		c.slotFreed(r.Zone)
 		delete(c.inFlight, r.ID)
 		if r.Incident.Run.Forced {
 			c.forced--

@@ -81,8 +81,8 @@ func (c *Coordinator) checkInvariants() {
 				panic("agent " + string(id) + " repairing but not in inFlight")
 			}
 		}
-		if (r.State == StatePending) != a.pend.queued {
-			panic(fmt.Sprintf("agent %s: state %s pend.queued=%v", id, r.State, a.pend.queued))
+		if startable(r) != a.pend.queued || a.pend.queued && a.pend.zone != r.Zone {
+			panic(fmt.Sprintf("agent %s: state %s excluded=%v zone %q pend=%+v", id, r.State, r.Excluded, r.Zone, a.pend))
 		}
 		if _, ok := c.deadline(r); ok != a.timer.queued {
 			panic(fmt.Sprintf("agent %s: state %s timer.queued=%v", id, r.State, a.timer.queued))

@@ -5,35 +5,27 @@ import "fmt"
 // schedule runs after every event: it trips the storm breaker if the cluster
 // is over max_unhealthy, then gives free slots to pending agents, oldest
 // pending first (ties by agent id). Cheap when nothing can start: the
-// global gates and the slot count are checked before the queue is touched,
-// which keeps a 50,000-agent storm linear.
+// global gates and the slot count are checked first, and the queues hold
+// only agents that may start (pending.go), so agents held by a zone cap or
+// an exclusion are not looked at.
 func (c *Coordinator) schedule() {
 	c.commitAll()
 	c.checkBreaker()
-	if c.pending.Len() == 0 || c.globalHold() != nil {
+	c.refreshFreed()
+	if c.heads.Len() == 0 || c.globalHold() != nil {
 		return
 	}
-	c.skip = c.skip[:0]
-	for c.pending.Len() > 0 && !c.slotsFull() && !c.spacing() {
-		it := c.pending.pop()
-		a := c.live(it, pendSlot)
+	for !c.slotsFull() && !c.spacing() {
+		a := c.nextStartable()
 		if a == nil {
-			continue
-		}
-		a.pend.queued = false
-		if a.rec.Excluded || c.zoneFull(a.rec.Zone) {
-			// Keeps its place for when it becomes startable.
-			a.pend.queued = true
-			c.skip = append(c.skip, it)
-			continue
+			break
 		}
 		if c.stale(&a.rec) {
 			panic("coordinator: agent " + string(a.rec.ID) + " queued against another policy")
 		}
+		zone := a.rec.Zone
 		c.start(a, false, "")
-	}
-	for _, it := range c.skip {
-		c.pending.push(it)
+		c.refreshHead(c.zoneQueue(zone))
 	}
 }
 
