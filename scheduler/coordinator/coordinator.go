@@ -39,7 +39,7 @@ type Coordinator struct {
 	heads  queue
 	freed  []*zoneQueue
 	timers queue
-	gen           uint64
+	gen    uint64
 	// clock is the latest time accepted (it never moves backwards); zero
 	// until the first event after New or Restore.
 	clock time.Time
