@@ -13,10 +13,28 @@ func staleIncident(id uint64, r *AgentRecord) error {
 	return fmt.Errorf("%w: incident %d of agent %s is closed; its open incident is %d", ErrStaleIncident, id, r.ID, r.Incident.ID)
 }
 
+// checkApproval says why an approval of attempt does not apply to r's open
+// incident, naming the step that waits (if any).
+func (c *Coordinator) checkApproval(r *AgentRecord, attempt uint64) error {
+	inc := &r.Incident
+	if r.State != StateAwaitingApproval {
+		what := "its step is " + r.State.String()
+		if r.State == StateRepairing {
+			what = inFlightNote(r)
+		}
+		return fmt.Errorf("%w: incident %d of agent %s: %s", ErrNotAwaitingApproval, inc.ID, r.ID, what)
+	}
+	if inc.ApprovalAttempt != attempt {
+		return fmt.Errorf("%w: incident %d of agent %s awaits approval of attempt %d (step %d: %s), not attempt %d",
+			ErrStaleApproval, inc.ID, r.ID, inc.ApprovalAttempt, inc.Step+1, c.stepOf(r).Action, attempt)
+	}
+	return nil
+}
+
 func (c *Coordinator) command(e Command) error {
 	reject := func(err error) error {
 		id, by := shownID(e.Agent), clipText(e.Principal, MaxPrincipalBytes)
-		c.decide(Decision{Kind: DecRejected, Agent: id, Incident: e.Incident, Err: err,
+		c.decide(Decision{Kind: DecRejected, Agent: id, Incident: e.Incident, Attempt: e.Attempt, Err: err,
 			Note: e.Op.String(), Principal: by})
 		if e.Agent != "" {
 			return fmt.Errorf("%s %s by %q: %w", e.Op, id, by, err)
@@ -66,10 +84,10 @@ func (c *Coordinator) command(e Command) error {
 		return reject(ErrUnknownAgent)
 	}
 	r := &a.rec
-	if e.Op == OpApprove && e.Incident == 0 {
+	if e.Op == OpApprove && (e.Incident == 0 || e.Attempt == 0) {
 		// An approval is consent to one disruptive step the operator has
-		// looked at; without the incident id a late or repeated approve
-		// could consent to a newer incident nobody reviewed.
+		// looked at; without the incident and the step's attempt id a late
+		// or repeated approve could consent to a step nobody reviewed.
 		return reject(ErrIncidentRequired)
 	}
 	if e.Incident != 0 && (e.Op == OpApprove || e.Op == OpCancel || e.Op == OpForce) && e.Incident != r.Incident.ID {
@@ -78,12 +96,12 @@ func (c *Coordinator) command(e Command) error {
 	d := Decision{Agent: r.ID, Incident: r.Incident.ID, Principal: e.Principal, Note: e.Reason}
 	switch e.Op {
 	case OpApprove:
-		if r.State != StateAwaitingApproval {
-			return reject(ErrNotAwaitingApproval)
+		if err := c.checkApproval(r, e.Attempt); err != nil {
+			return reject(err)
 		}
 		c.edit(a)
 		r.Incident.Approved, r.Incident.ApprovedBy = true, e.Principal
-		d.Kind, d.Step, d.Action = DecApproved, r.Incident.Step, c.stepOf(r).Action
+		d.Kind, d.Step, d.Action, d.Attempt = DecApproved, r.Incident.Step, c.stepOf(r).Action, e.Attempt
 		c.decide(d)
 		c.enqueue(a)
 	case OpCancel:

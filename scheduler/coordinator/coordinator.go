@@ -178,7 +178,7 @@ func checkRecord(r *AgentRecord) error {
 		return bad("incident id beyond incident count")
 	case (r.State == StateRepairing) != (r.Incident.Run.Attempt != 0):
 		return bad("step in flight does not match state " + r.State.String())
-	case r.Incident.Run.Attempt > r.Attempts:
+	case r.Incident.Run.Attempt > r.Attempts || r.Incident.ApprovalAttempt > r.Attempts:
 		return bad("attempt id beyond attempt count")
 	case r.State == StateRepairing && r.Incident.Run.deadline().IsZero():
 		return bad("step in flight without a deadline")

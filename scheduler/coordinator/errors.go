@@ -56,7 +56,10 @@ var (
 var (
 	ErrNoIncident          = errors.New("agent has no open incident")
 	ErrStaleIncident       = errors.New("incident is not the agent's open incident")
-	ErrIncidentRequired    = errors.New("approve must name the incident it approves")
+	ErrIncidentRequired    = errors.New("approve must name the incident and the attempt it approves")
+	// ErrStaleApproval: the approval names a step that no longer waits
+	// for approval; the error says which step waits now.
+	ErrStaleApproval = errors.New("approval is for a step that no longer awaits approval")
 	ErrNotAwaitingApproval = errors.New("agent's step does not await approval")
 	ErrNotIsolated         = errors.New("agent is not isolated")
 	ErrIsolated            = errors.New("agent is isolated")

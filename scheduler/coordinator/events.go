@@ -96,7 +96,14 @@ type Command struct {
 	Principal string
 	// Incident, when non-zero, must be the agent's open incident (approve,
 	// cancel, force), so a command cannot hit a newer incident by mistake.
+	// Approve requires it.
 	Incident uint64
+	// Attempt names the step an approve approves: the attempt id the step
+	// was given when it began waiting (Decision.Attempt of its
+	// DecAwaitingApproval, Incident.ApprovalAttempt). Approve requires it;
+	// an approval for a step the incident has left is refused
+	// (ErrStaleApproval), never applied to the step waiting now.
+	Attempt uint64
 	// Reason is required for pause; optional elsewhere.
 	Reason string
 	// Problem names the problem of the incident a force opens on a healthy

@@ -268,6 +268,9 @@ func formatRecord(r *AgentRecord) string {
 		if r.State == StatePending {
 			fmt.Fprintf(&b, " pending-since=%s", rel(inc.PendingSince))
 		}
+		if inc.ApprovalAttempt != 0 {
+			fmt.Fprintf(&b, " approval-attempt=%d", inc.ApprovalAttempt)
+		}
 		if inc.Approved {
 			fmt.Fprintf(&b, " approved-by=%s", inc.ApprovedBy)
 		}

@@ -224,7 +224,7 @@ func (c *Coordinator) startOver(a *agent) {
 	inc := &a.rec.Incident
 	gone, at := inc.StepAction, inc.Step
 	c.setStep(&a.rec, 0)
-	inc.Approved, inc.ApprovedBy = false, ""
+	inc.unapprove()
 	c.decide(Decision{Kind: DecStartedOver, Agent: a.rec.ID, Incident: inc.ID, Step: 0,
 		Action: inc.StepAction, Note: ladderChanged(inc.Problem, gone, at, inc.StepAction)})
 }
@@ -258,7 +258,7 @@ func (c *Coordinator) reposition(a *agent) bool {
 		first, _ := stepAt(c.policy.LadderFor(inc.Problem), 0)
 		a.moved = ladderChanged(inc.Problem, inc.StepAction, inc.Step, first.Action)
 		c.setStep(r, 0)
-		inc.Approved, inc.ApprovedBy = false, ""
+		inc.unapprove()
 	case j != inc.Step:
 		c.setStep(r, j)
 	default:
@@ -276,8 +276,7 @@ func (c *Coordinator) stepOf(r *AgentRecord) Step {
 func (c *Coordinator) escalate(a *agent) {
 	inc := &a.rec.Incident
 	c.advance(a)
-	inc.Approved = false
-	inc.ApprovedBy = ""
+	inc.unapprove()
 	c.enqueue(a)
 }
 
@@ -291,8 +290,12 @@ func (c *Coordinator) enqueue(a *agent) {
 	r.Incident.ProbationEnds = time.Time{}
 	s := c.stepOf(r)
 	if s.Approval && !r.Incident.Approved {
+		// The step gets its attempt id now: an approval names it, so one
+		// meant for an earlier wait can never approve this one.
 		r.State = StateAwaitingApproval
-		c.decide(Decision{Kind: DecAwaitingApproval, Agent: r.ID, Incident: r.Incident.ID,
+		r.Attempts++
+		r.Incident.ApprovalAttempt = r.Attempts
+		c.decide(Decision{Kind: DecAwaitingApproval, Agent: r.ID, Incident: r.Incident.ID, Attempt: r.Attempts,
 			Step: r.Incident.Step, Action: s.Action, Err: ErrAwaitingApproval})
 		return
 	}
@@ -311,7 +314,8 @@ func (c *Coordinator) startOverIfImagined(a *agent) {
 		return
 	}
 	c.setStep(&a.rec, 0)
-	inc.DryRun, inc.Approved, inc.ApprovedBy = false, false, ""
+	inc.DryRun = false
+	inc.unapprove()
 	c.decide(Decision{Kind: DecStartedOver, Agent: a.rec.ID, Incident: inc.ID, Step: 0,
 		Action: c.stepOf(&a.rec).Action, Note: noteStartOver})
 }
@@ -324,6 +328,10 @@ func (c *Coordinator) start(a *agent, forced bool, principal string) {
 	inc := &r.Incident
 	s, isolate := stepAt(c.policy.LadderFor(inc.Problem), inc.Step)
 	dry := c.policy.Mode != ModeExecute
+	if dry {
+		// Nothing runs: an attempt id kept for the approval lapses.
+		inc.ApprovalAttempt = 0
+	}
 	inc.StepsRun++
 	r.NextStep = inc.Step + 1
 	next, _ := stepAt(c.policy.LadderFor(inc.Problem), r.NextStep)
@@ -356,8 +364,7 @@ func (c *Coordinator) start(a *agent, forced bool, principal string) {
 		c.toProbation(a)
 		return
 	}
-	r.Attempts++
-	run := Run{Attempt: r.Attempts, Step: s, LaunchedAt: c.now, Forced: forced, ForcedBy: principal}
+	run := Run{Attempt: c.attemptID(r), Step: s, LaunchedAt: c.now, Forced: forced, ForcedBy: principal}
 	kind := ActLaunch
 	switch {
 	case s.Scope == ScopeMaster && !s.Drain:
@@ -403,9 +410,8 @@ func (c *Coordinator) isolate(a *agent, dry, forced bool, principal, note string
 		c.closeIncident(a)
 		return
 	}
-	r.Attempts++
-	d.Attempt = r.Attempts
-	c.record(r, Attempt{ID: r.Attempts, Incident: r.Incident.ID, Problem: r.Incident.Problem,
+	d.Attempt = c.attemptID(r)
+	c.record(r, Attempt{ID: d.Attempt, Incident: r.Incident.ID, Problem: r.Incident.Problem,
 		Action: ActionIsolate, Scope: ScopeMaster, StartedAt: c.now, EndedAt: c.now,
 		Result: ResultIsolated, Forced: forced, Principal: principal})
 	if r.Incident.StepsRun > 0 {
@@ -415,8 +421,20 @@ func (c *Coordinator) isolate(a *agent, dry, forced bool, principal, note string
 	r.State = StateIsolated
 	r.IsolatedAt = c.now
 	c.act(Action{Kind: ActIsolate, Agent: r.ID, Hostname: r.Hostname, Incident: d.Incident,
-		Attempt: r.Attempts, Isolation: c.policy.Isolation, Forced: forced, Principal: principal})
+		Attempt: d.Attempt, Isolation: c.policy.Isolation, Forced: forced, Principal: principal})
 	c.decide(d)
+}
+
+// attemptID hands out the attempt id of the step the open incident starts
+// now: the one it was given when it began waiting for approval, else the
+// agent's next.
+func (c *Coordinator) attemptID(r *AgentRecord) uint64 {
+	if id := r.Incident.ApprovalAttempt; id != 0 {
+		r.Incident.ApprovalAttempt = 0
+		return id
+	}
+	r.Attempts++
+	return r.Attempts
 }
 
 // closeIncident returns the agent to healthy. An incident that ran a step

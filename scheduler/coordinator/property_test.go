@@ -226,7 +226,11 @@ func (h *history) drawEvent() Event {
 		case 1:
 			inc = uint64(rapid.IntRange(1, 4).Draw(rt, "stale incident"))
 		}
-		return Command{At: h.now, Op: op, Agent: id, Incident: inc, Principal: "alice", Reason: "because"}
+		attempt := r.Incident.ApprovalAttempt
+		if rapid.IntRange(0, 5).Draw(rt, "stale approval?") == 0 {
+			attempt = uint64(rapid.IntRange(0, 6).Draw(rt, "approval attempt"))
+		}
+		return Command{At: h.now, Op: op, Agent: id, Incident: inc, Attempt: attempt, Principal: "alice", Reason: "because"}
 	case 11:
 		// Mostly recoveries: a coordinator that is Immutable most of the
 		// time would start nothing and test little.

@@ -58,8 +58,9 @@ type AgentRecord struct {
 	Drained bool
 	// Incident is the open incident; zero unless State is open.
 	Incident Incident
-	// Incidents and Attempts count incidents opened and steps started on
-	// this agent; they make incident and attempt ids.
+	// Incidents and Attempts count the incident and attempt ids handed out
+	// on this agent (an attempt id goes to each step started, or to a step
+	// when it begins waiting for approval).
 	Incidents uint64
 	Attempts  uint64
 	// LastClosedAt is when the agent's last incident that ran a step closed,
@@ -137,6 +138,12 @@ type Incident struct {
 	DryRun     bool
 	Approved   bool
 	ApprovedBy string
+	// ApprovalAttempt is the attempt id given to the step when it began
+	// waiting for approval: an approval names it (with the incident), and
+	// the step runs as that attempt. Zero when no step waits for, or holds,
+	// an approval. A step that begins waiting again (after a restart under
+	// another policy moved it, say) gets a new id.
+	ApprovalAttempt uint64
 	// PendingSince orders pending agents: oldest gets the next free slot.
 	PendingSince time.Time
 	// Run is the step in flight while State is StateRepairing.
@@ -163,6 +170,11 @@ type Run struct {
 	// Forced steps were started by an operator's force, bypassing limits.
 	Forced   bool
 	ForcedBy string
+}
+
+// unapprove drops the incident's approval, with the attempt id it named.
+func (inc *Incident) unapprove() {
+	inc.Approved, inc.ApprovedBy, inc.ApprovalAttempt = false, "", 0
 }
 
 func (r *Run) deadline() time.Time {

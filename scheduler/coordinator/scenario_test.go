@@ -225,6 +225,9 @@ func (sc *scenario) run(line string) string {
 		if n, ok := kv["incident"]; ok {
 			cmd.Incident, _ = strconv.ParseUint(n, 10, 64)
 		}
+		if n, ok := kv["attempt"]; ok {
+			cmd.Attempt, _ = strconv.ParseUint(n, 10, 64)
+		}
 		ev(cmd)
 	case "tick", "advance":
 		if len(args) > 1 && !strings.Contains(args[1], "=") {

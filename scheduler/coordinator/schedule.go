@@ -37,7 +37,8 @@ func (c *Coordinator) stale(r *AgentRecord) bool {
 	case StatePending:
 		return c.policy.Mode == ModeExecute && r.Incident.DryRun || c.stepOf(r).Approval && !r.Incident.Approved
 	case StateAwaitingApproval:
-		return c.policy.Mode == ModeExecute && r.Incident.DryRun || !c.stepOf(r).Approval
+		// Without an attempt id (an older record) no approval could name it.
+		return c.policy.Mode == ModeExecute && r.Incident.DryRun || !c.stepOf(r).Approval || r.Incident.ApprovalAttempt == 0
 	}
 	return false
 }
