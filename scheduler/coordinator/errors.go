@@ -54,12 +54,12 @@ var (
 // Operator commands and step outcomes that do not apply are refused with one
 // of these.
 var (
-	ErrNoIncident          = errors.New("agent has no open incident")
-	ErrStaleIncident       = errors.New("incident is not the agent's open incident")
-	ErrIncidentRequired    = errors.New("approve must name the incident and the attempt it approves")
+	ErrNoIncident       = errors.New("agent has no open incident")
+	ErrStaleIncident    = errors.New("incident is not the agent's open incident")
+	ErrIncidentRequired = errors.New("approve must name the incident and the attempt it approves")
 	// ErrStaleApproval: the approval names a step that no longer waits
 	// for approval; the error says which step waits now.
-	ErrStaleApproval = errors.New("approval is for a step that no longer awaits approval")
+	ErrStaleApproval       = errors.New("approval is for a step that no longer awaits approval")
 	ErrNotAwaitingApproval = errors.New("agent's step does not await approval")
 	ErrNotIsolated         = errors.New("agent is not isolated")
 	ErrIsolated            = errors.New("agent is isolated")
