@@ -118,7 +118,7 @@ func (c *Coordinator) command(e Command) error {
 			// incident more disruptive).
 			r.NextStep = r.Incident.Step
 			r.NextAction, r.NextScope, r.NextProblem = r.Incident.StepAction, r.Incident.StepScope, r.Incident.Problem
-			d.Note = joinNote(d.Note, "step in flight killed, slot freed")
+			d.Note = joinNote(d.Note, "step in flight killed")
 		}
 		c.up(a)
 		d.Kind, d.Step, d.Action = DecCancelled, r.Incident.Step, c.stepOf(r).Action
@@ -151,8 +151,14 @@ func (c *Coordinator) command(e Command) error {
 		// The operator vouches for the agent: its escalation history resets.
 		r.State, r.IsolatedAt, r.LastClosedAt, r.NextStep, r.NextStepDryRun, r.Drained = StateHealthy, timeZero, timeZero, 0, false, false
 		r.NextAction, r.NextScope, r.NextProblem = "", 0, ""
-		c.act(Action{Kind: ActReactivate, Agent: r.ID, Hostname: r.Hostname, Isolation: c.policy.Isolation,
-			Principal: e.Principal})
+		// Owed until acknowledged; it supersedes an isolation not yet
+		// applied, and ends any drain window (so no UP is owed).
+		r.ReactivateOwed, r.IsolateOwed, r.UpOwed = 0, 0, 0
+		if !c.agentGone(r) {
+			r.ReactivateOwed = isolation(r)
+			c.act(Action{Kind: ActReactivate, Agent: r.ID, Hostname: r.Hostname, Attempt: r.ReactivateOwed,
+				Isolation: c.policy.Isolation, Principal: e.Principal})
+		}
 		d.Kind = DecReactivated
 		c.decide(d)
 	case OpExclude, OpInclude:
@@ -194,6 +200,9 @@ func (c *Coordinator) force(a *agent, e Command, reject func(error) error) error
 		return reject(ErrStepInFlight)
 	case r.State == StateIsolated:
 		return reject(ErrIsolated)
+	case r.Killing.Attempt != 0:
+		// Even a force does not run two steps on one machine at once.
+		return reject(fmt.Errorf("%w (attempt %d)", ErrKillPending, r.Killing.Attempt))
 	}
 	c.edit(a)
 	switch r.State {

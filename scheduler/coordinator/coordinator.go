@@ -31,8 +31,13 @@ type Coordinator struct {
 	// removedCounts counts the tombstones among counts, by state.
 	removedCounts [numStates]int
 	forced        int
-	zoneInFlight  map[string]int
-	inFlight      map[AgentID]*agent
+	// killing counts killed steps whose end is not yet confirmed
+	// (AgentRecord.Killing); they hold slots like steps in flight.
+	killing      int
+	zoneInFlight map[string]int
+	inFlight     map[AgentID]*agent
+	// owing are the agents whose records owe an action (owes).
+	owing map[AgentID]*agent
 	// zoneQ and heads index the startable pending agents (pending.go);
 	// freed lists zones where a slot freed in this Step.
 	zoneQ  map[string]*zoneQueue
@@ -125,6 +130,7 @@ func Restore(p Policy, records []AgentRecord, g GlobalRecord) (*Coordinator, err
 		global:       g,
 		zoneInFlight: make(map[string]int),
 		inFlight:     make(map[AgentID]*agent),
+		owing:        make(map[AgentID]*agent),
 		zoneQ:        make(map[string]*zoneQueue),
 	}
 	for i := range records {
@@ -184,6 +190,14 @@ func checkRecord(r *AgentRecord) error {
 		return bad("step in flight without a deadline")
 	case r.Incident.Run.Step.Timeout < 0 || r.Incident.Run.Step.Timeout > MaxDuration:
 		return bad("step in flight with a timeout outside 0.." + maxDurationText)
+	case r.Killing.Attempt != 0 && (r.Killing.Until.IsZero() || r.Killing.Agent == ""):
+		return bad("killed step without a bound or an agent")
+	case r.Killing.Attempt != 0 && r.State == StateRepairing:
+		return bad("a step in flight while a killed one has not ended")
+	case r.Killing.Attempt > r.Attempts || r.IsolateOwed > r.Attempts || r.ReactivateOwed > r.Attempts:
+		return bad("owed attempt id beyond attempt count")
+	case r.UpOwed > r.Incidents:
+		return bad("owed incident id beyond incident count")
 	case r.State == StateProbation && r.Incident.ProbationEnds.IsZero():
 		return bad("probation without an end")
 	case len(r.History) > HistoryLen:
@@ -232,6 +246,8 @@ func (c *Coordinator) Step(ev Event) (Ready, error) {
 		err = c.started(e)
 	case StepOutcome:
 		err = c.outcome(e)
+	case ActionApplied:
+		err = c.applied(e)
 	case Command:
 		err = c.command(e)
 	case Connectivity:
@@ -309,6 +325,8 @@ func describe(ev Event) (string, AgentID) {
 		return "step started", e.Agent
 	case StepOutcome:
 		return "step outcome", e.Agent
+	case ActionApplied:
+		return e.Kind.String() + " applied", e.Agent
 	case Command:
 		return e.Op.String(), e.Agent
 	case Connectivity:
@@ -359,7 +377,13 @@ func (c *Coordinator) decide(d Decision) {
 	c.decisions = append(c.decisions, d)
 }
 
+// act emits an action, unless the coordinator is Immutable: then it stays
+// owed in the records (every action's intent is, see owes) and comes out
+// when the coordinator becomes mutable again.
 func (c *Coordinator) act(a Action) {
+	if c.immutable() {
+		return
+	}
 	c.actions = append(c.actions, a)
 }
 
@@ -421,17 +445,27 @@ func (c *Coordinator) live(it queueItem, slot func(*agent) *queueSlot) *agent {
 func pendSlot(a *agent) *queueSlot  { return &a.pend }
 func timerSlot(a *agent) *queueSlot { return &a.timer }
 
-// deadline is when the record next needs attention from a tick: a step's
-// deadline, the end of probation, or when a removed machine's tombstone
-// expires (see expirable).
+// deadline is when the record next needs attention from a tick: the bound
+// of a killed step's wait, or its state's deadline (stateDeadline),
+// whichever is first.
 func (c *Coordinator) deadline(r *AgentRecord) (time.Time, bool) {
+	d, ok := c.stateDeadline(r)
+	if k := r.Killing; k.Attempt != 0 && (!ok || k.Until.Before(d)) {
+		return k.Until, true
+	}
+	return d, ok
+}
+
+// stateDeadline is a step's deadline, the end of probation, or when a
+// removed machine's tombstone expires (once keep no longer holds it).
+func (c *Coordinator) stateDeadline(r *AgentRecord) (time.Time, bool) {
 	switch r.State {
 	case StateRepairing:
 		return r.Incident.Run.deadline(), true
 	case StateProbation:
 		return r.Incident.ProbationEnds, true
 	case StateHealthy:
-		if r.Removed() && !r.Excluded {
+		if r.Removed() && !r.Excluded && !owes(r) {
 			if r.LastClosedAt.IsZero() {
 				return r.RemovedAt, true
 			}
@@ -454,6 +488,16 @@ func (c *Coordinator) count(a *agent) {
 			c.forced++
 		}
 	}
+	if r.Killing.Attempt != 0 {
+		c.killing++
+		c.zoneInFlight[r.Zone]++
+		if r.Killing.Forced {
+			c.forced++
+		}
+	}
+	if owes(r) {
+		c.owing[r.ID] = a
+	}
 	a.counted = true
 }
 
@@ -474,6 +518,18 @@ func (c *Coordinator) uncount(a *agent) {
 			c.forced--
 		}
 	}
+	if r.Killing.Attempt != 0 {
+		c.killing--
+		c.zoneInFlight[r.Zone]--
+		if c.zoneInFlight[r.Zone] == 0 {
+			delete(c.zoneInFlight, r.Zone)
+		}
+		c.slotFreed(r.Zone)
+		if r.Killing.Forced {
+			c.forced--
+		}
+	}
+	delete(c.owing, r.ID)
 	a.counted = false
 }
 

@@ -69,6 +69,13 @@ var (
 	ErrUnknownCommand      = errors.New("unknown operator command")
 	ErrUnknownResult       = errors.New("unknown step result")
 	ErrStaleOutcome        = errors.New("outcome is for a step that is no longer in flight")
+	// ErrNotAcknowledged: ActionApplied names an action that is not
+	// acknowledged that way (launches are confirmed by StepStarted, kills
+	// by StepOutcome or AgentRemoved).
+	ErrNotAcknowledged = errors.New("only isolate, reactivate and up are acknowledged with ActionApplied")
+	// ErrKillPending: the agent's killed step has not ended yet; nothing
+	// else starts on it until it has (or Kill.Until passed).
+	ErrKillPending = errors.New("agent's killed step has not yet ended")
 )
 
 // ErrInvalidPolicy wraps every Policy.Validate error; ErrCorruptRecord every

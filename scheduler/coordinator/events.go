@@ -3,8 +3,8 @@ package coordinator
 import "time"
 
 // Event is an input to Coordinator.Step. The concrete types are Signal,
-// AgentAdded, AgentUpdated, AgentRemoved, StepStarted, StepOutcome, Command,
-// Connectivity and Tick.
+// AgentAdded, AgentUpdated, AgentRemoved, StepStarted, StepOutcome,
+// ActionApplied, Command, Connectivity and Tick.
 type Event interface {
 	at() time.Time
 }
@@ -55,8 +55,25 @@ type StepStarted struct {
 	Attempt uint64
 }
 
+// ActionApplied reports that the master acknowledged a master-side action
+// the coordinator asked for, so it is no longer owed: Kind is ActIsolate
+// (Attempt: the isolation's attempt id), ActReactivate (Attempt: the
+// isolation it ends) or ActUp (Incident: the incident whose drain window
+// ended), as the action carried them. Agent is the action's agent id. An
+// acknowledgement of nothing owed (late, or repeated) is ignored. Launches
+// are confirmed by StepStarted and kills by StepOutcome or AgentRemoved,
+// not by ActionApplied.
+type ActionApplied struct {
+	At       time.Time
+	Agent    AgentID
+	Kind     ActionKind
+	Attempt  uint64
+	Incident uint64
+}
+
 // StepOutcome reports how a step ended. Result is one of ResultSucceeded,
 // ResultFailed (with ExitCode), ResultTimedOut, ResultLost, ResultNoOffer.
+// For a step healer killed (Kill), any terminal status confirms its end.
 type StepOutcome struct {
 	At         time.Time
 	Agent      AgentID
@@ -140,12 +157,13 @@ type Tick struct {
 	At time.Time
 }
 
-func (e Signal) at() time.Time       { return e.At }
-func (e AgentAdded) at() time.Time   { return e.At }
-func (e AgentUpdated) at() time.Time { return e.At }
-func (e AgentRemoved) at() time.Time { return e.At }
-func (e StepStarted) at() time.Time  { return e.At }
-func (e StepOutcome) at() time.Time  { return e.At }
-func (e Command) at() time.Time      { return e.At }
-func (e Connectivity) at() time.Time { return e.At }
-func (e Tick) at() time.Time         { return e.At }
+func (e Signal) at() time.Time        { return e.At }
+func (e AgentAdded) at() time.Time    { return e.At }
+func (e AgentUpdated) at() time.Time  { return e.At }
+func (e AgentRemoved) at() time.Time  { return e.At }
+func (e StepStarted) at() time.Time   { return e.At }
+func (e StepOutcome) at() time.Time   { return e.At }
+func (e ActionApplied) at() time.Time { return e.At }
+func (e Command) at() time.Time       { return e.At }
+func (e Connectivity) at() time.Time  { return e.At }
+func (e Tick) at() time.Time          { return e.At }

@@ -29,6 +29,8 @@ const (
 	noteRemovedLost      = "agent removed: its task is lost with it; escalating"
 	noteReregisteredLost = "machine re-registered under a new id: the task on the old registration is lost; escalating"
 	noteExpired          = "removed machine forgotten: nothing open, not isolated or excluded, last incident reset_after ago"
+	noteIsolateOnReturn  = "agent removed: isolated again when the machine re-registers"
+	noteKillExpired      = "no terminal status by the killed step's deadline plus the kill grace: slot freed (its executor ends it by its deadline)"
 )
 
 // resolve finds the one agent a signal's target names: an agent id or a
@@ -420,8 +422,14 @@ func (c *Coordinator) isolate(a *agent, dry, forced bool, principal, note string
 	r.Incident = Incident{}
 	r.State = StateIsolated
 	r.IsolatedAt = c.now
-	c.act(Action{Kind: ActIsolate, Agent: r.ID, Hostname: r.Hostname, Incident: d.Incident,
-		Attempt: d.Attempt, Isolation: c.policy.Isolation, Forced: forced, Principal: principal})
+	r.IsolateOwed, r.ReactivateOwed = 0, 0
+	if c.agentGone(r) {
+		d.Note = joinNote(d.Note, noteIsolateOnReturn)
+	} else {
+		r.IsolateOwed = d.Attempt
+		c.act(Action{Kind: ActIsolate, Agent: r.ID, Hostname: r.Hostname, Incident: d.Incident,
+			Attempt: d.Attempt, Isolation: c.policy.Isolation, Forced: forced, Principal: principal})
+	}
 	c.decide(d)
 }
 
@@ -474,24 +482,52 @@ func (c *Coordinator) finish(a *agent, res Result, exit int, tail string) {
 	r.Incident.Run = Run{}
 }
 
-// kill ends the step in flight without an outcome from it.
-func (c *Coordinator) kill(a *agent, res Result) { c.killOn(a, a.rec.ID, res) }
+// kill ends the step in flight without an outcome from it. A started step
+// may still run: it keeps its slot until its end is confirmed (Killing).
+func (c *Coordinator) kill(a *agent, res Result) { c.killOn(a, a.rec.ID, res, true) }
 
 // killOn is kill addressed to the agent id the step was launched on (the
-// machine's previous registration, after a re-registration).
-func (c *Coordinator) killOn(a *agent, id AgentID, res Result) {
+// machine's previous registration, after a re-registration). live says that
+// registration is still there: the kill of a started step on it is held
+// (AgentRecord.Killing) and owed until its end is confirmed. A step that
+// never started has no task (the runtime reports StepStarted before it
+// launches), and one on a removed agent ended with it: their ActKill only
+// stops the runtime's wait.
+func (c *Coordinator) killOn(a *agent, id AgentID, res Result, live bool) {
 	r := &a.rec
+	run := &r.Incident.Run
+	if live && !run.StartedAt.IsZero() {
+		until := run.Deadline
+		if until.Before(c.now) {
+			until = c.now
+		}
+		r.Killing = Kill{Attempt: run.Attempt, Incident: r.Incident.ID, Agent: id, Problem: r.Incident.Problem,
+			Step: run.Step, Forced: run.Forced, KilledAt: c.now, Until: until.Add(KillGrace)}
+	}
 	c.act(Action{Kind: ActKill, Agent: id, Hostname: r.Hostname, Incident: r.Incident.ID,
-		Attempt: r.Incident.Run.Attempt, Problem: r.Incident.Problem, Step: r.Incident.Run.Step})
+		Attempt: run.Attempt, Problem: r.Incident.Problem, Step: run.Step, Forced: run.Forced, Principal: run.ForcedBy})
 	c.finish(a, res, 0, "")
 }
 
+// endKill frees the slot of a killed step whose end is known (kind
+// DecKillEnded) or no longer awaited (DecKillExpired).
+func (c *Coordinator) endKill(a *agent, kind DecisionKind, res Result, exit int, note string) {
+	c.edit(a)
+	k := &a.rec.Killing
+	c.decide(Decision{Kind: kind, Agent: a.rec.ID, Incident: k.Incident, Attempt: k.Attempt, Problem: k.Problem,
+		Result: res, ExitCode: exit, Note: k.Step.Action + ": " + note})
+	*k = Kill{}
+}
+
+// up ends the drain window of a drained agent; the UP is owed until the
+// master acknowledges it.
 func (c *Coordinator) up(a *agent) {
 	r := &a.rec
 	if !r.Drained {
 		return
 	}
 	r.Drained = false
+	r.UpOwed = r.Incident.ID
 	c.act(Action{Kind: ActUp, Agent: r.ID, Hostname: r.Hostname, Incident: r.Incident.ID})
 }
 
@@ -536,6 +572,8 @@ func (c *Coordinator) started(e StepStarted) error {
 // attempt.
 func inFlightNote(r *AgentRecord) string {
 	switch {
+	case r.Killing.Attempt != 0 && r.State != StateRepairing:
+		return "attempt " + strconv.FormatUint(r.Killing.Attempt, 10) + " was killed and has not yet ended; agent is " + r.State.String()
 	case r.State != StateRepairing:
 		return "no step in flight; agent is " + r.State.String()
 	case r.Incident.Run.StartedAt.IsZero():
@@ -557,6 +595,10 @@ func (c *Coordinator) outcome(e StepOutcome) error {
 		return fmt.Errorf("outcome %d on %s: %w", e.Result, e.Agent, ErrUnknownResult)
 	}
 	r := &a.rec
+	if k := &r.Killing; k.Attempt != 0 && k.Attempt == e.Attempt {
+		c.endKill(a, DecKillEnded, e.Result, e.ExitCode, "killed step ended: slot freed")
+		return nil
+	}
 	if r.State != StateRepairing || r.Incident.Run.Attempt != e.Attempt {
 		c.decide(Decision{Kind: DecIgnored, Agent: r.ID, Attempt: e.Attempt, Result: e.Result, ExitCode: e.ExitCode,
 			Err: ErrStaleOutcome, Note: inFlightNote(r)})
@@ -582,8 +624,9 @@ func (c *Coordinator) outcome(e StepOutcome) error {
 }
 
 // tick handles every deadline due at c.now, in (deadline, agent) order.
-// Step deadlines wait while Immutable: a kill cannot reach the master, and
-// reconciliation will report what became of the task.
+// Step deadlines and the bounds of killed steps wait while Immutable: a
+// kill cannot reach the master, and reconciliation will report what became
+// of the task.
 func (c *Coordinator) tick() {
 	c.skip = c.skip[:0]
 	for c.timers.Len() > 0 && !c.timers.peek().at.After(c.now) {
@@ -594,43 +637,63 @@ func (c *Coordinator) tick() {
 		}
 		a.timer.queued = false
 		r := &a.rec
-		switch r.State {
-		case StateHealthy:
-			// Only a removed machine's tombstone has a timer when healthy.
-			c.edit(a)
-			c.decide(Decision{Kind: DecExpired, Agent: r.ID, Note: noteExpired})
-			c.drop(a)
-		case StateProbation:
-			c.edit(a)
-			c.decide(Decision{Kind: DecClosed, Agent: r.ID, Incident: r.Incident.ID, Problem: r.Incident.Problem,
-				Step: r.Incident.Step, Action: c.stepOf(r).Action, Note: noteProbationQuiet})
-			c.closeIncident(a)
-			// A removed machine that no longer matters expires in this
-			// same tick: queue its expiry now.
-			c.commit(a)
-		case StateRepairing:
+		held := false
+		if k := &r.Killing; k.Attempt != 0 && !k.Until.After(c.now) {
 			if c.immutable() {
-				a.timer.queued = true
-				c.skip = append(c.skip, it)
-				continue
+				held = true
+			} else {
+				c.endKill(a, DecKillExpired, 0, 0, noteKillExpired)
 			}
-			c.edit(a)
-			res, note := ResultTimedOut, noteTimedOut
-			if r.Incident.Run.StartedAt.IsZero() {
-				res, note = ResultNoOffer, noteNoOffer
-			}
-			d := Decision{Kind: DecStepFailed, Agent: r.ID, Incident: r.Incident.ID, Attempt: r.Incident.Run.Attempt,
-				Step: r.Incident.Step, Action: r.Incident.Run.Step.Action, Result: res, Note: note}
-			c.kill(a, res)
-			c.decide(d)
-			c.escalate(a)
-		default:
-			panic("coordinator: timer for agent " + string(r.ID) + " in state " + r.State.String())
+		}
+		if d, ok := c.stateDeadline(r); ok && !d.After(c.now) {
+			held = c.due(a) || held
+		}
+		if held {
+			a.timer.queued = true
+			c.skip = append(c.skip, it)
 		}
 	}
 	for _, it := range c.skip {
 		c.timers.push(it)
 	}
+}
+
+// due handles the state deadline of a that has come; it reports whether
+// it must wait (a step deadline while Immutable).
+func (c *Coordinator) due(a *agent) bool {
+	r := &a.rec
+	switch r.State {
+	case StateHealthy:
+		// Only a removed machine's tombstone has a timer when healthy.
+		c.edit(a)
+		c.decide(Decision{Kind: DecExpired, Agent: r.ID, Note: noteExpired})
+		c.drop(a)
+	case StateProbation:
+		c.edit(a)
+		c.decide(Decision{Kind: DecClosed, Agent: r.ID, Incident: r.Incident.ID, Problem: r.Incident.Problem,
+			Step: r.Incident.Step, Action: c.stepOf(r).Action, Note: noteProbationQuiet})
+		c.closeIncident(a)
+		// A removed machine that no longer matters expires in this
+		// same tick: queue its expiry now.
+		c.commit(a)
+	case StateRepairing:
+		if c.immutable() {
+			return true
+		}
+		c.edit(a)
+		res, note := ResultTimedOut, noteTimedOut
+		if r.Incident.Run.StartedAt.IsZero() {
+			res, note = ResultNoOffer, noteNoOffer
+		}
+		d := Decision{Kind: DecStepFailed, Agent: r.ID, Incident: r.Incident.ID, Attempt: r.Incident.Run.Attempt,
+			Step: r.Incident.Step, Action: r.Incident.Run.Step.Action, Result: res, Note: note}
+		c.kill(a, res)
+		c.decide(d)
+		c.escalate(a)
+	default:
+		panic("coordinator: timer for agent " + string(r.ID) + " in state " + r.State.String())
+	}
+	return false
 }
 
 func (c *Coordinator) connectivity(e Connectivity) {
@@ -663,6 +726,8 @@ func (c *Coordinator) connectivity(e Connectivity) {
 		c.link.since = c.now
 		c.decide(Decision{Kind: DecMutable, Note: "connected, reconciled, ZooKeeper session up"})
 		c.rearm()
+		c.commitAll() // owing is derived from committed records
+		c.actions = c.appendOwed(c.actions)
 	}
 }
 
@@ -833,7 +898,7 @@ func (c *Coordinator) rekey(a *agent, id AgentID, host, zone string) {
 	if run := &r.Incident.Run; r.State == StateRepairing && run.Step.Scope == ScopeAgent {
 		switch {
 		case was != id && (live || !run.StartedAt.IsZero()):
-			c.lose(a, was, noteReregisteredLost)
+			c.lose(a, was, live, noteReregisteredLost)
 		case was != id:
 			c.act(Action{Kind: ActLaunch, Agent: id, Hostname: host, Incident: r.Incident.ID, Attempt: run.Attempt,
 				Problem: r.Incident.Problem, Step: run.Step, Forced: run.Forced, Principal: run.ForcedBy, Reapply: true})
@@ -841,11 +906,29 @@ func (c *Coordinator) rekey(a *agent, id AgentID, host, zone string) {
 	}
 	if r.State == StateIsolated {
 		at := Action{Kind: ActIsolate, Agent: id, Hostname: host, Isolation: c.policy.Isolation, Reapply: true}
-		if n := len(r.History); n > 0 {
-			h := r.History[n-1]
-			at.Attempt, at.Incident, at.Principal = h.ID, h.Incident, h.Principal
-		}
+		c.isolationOf(r, &at)
+		r.IsolateOwed = at.Attempt
 		c.act(at)
+	}
+}
+
+// agentGone reports whether the master has nothing left to isolate or
+// reactivate for r: its agent id was removed, and the isolation method is
+// kept per agent id (deactivate, drain). A maintenance window is the
+// machine's, kept by hostname, and applies to a removed machine too.
+func (c *Coordinator) agentGone(r *AgentRecord) bool {
+	return r.Removed() && c.policy.Isolation != IsolateMaintenanceDown
+}
+
+// isolationOf fills at with the agent's isolation: its attempt, incident
+// and principal.
+func (c *Coordinator) isolationOf(r *AgentRecord, at *Action) {
+	at.Attempt = isolation(r)
+	for i := len(r.History) - 1; i >= 0; i-- {
+		if h := &r.History[i]; h.ID == at.Attempt {
+			at.Incident, at.Principal = h.Incident, h.Principal
+			break
+		}
 	}
 }
 
@@ -853,11 +936,11 @@ func (c *Coordinator) rekey(a *agent, id AgentID, host, zone string) {
 // as a lost task: it counts as tried, and the incident escalates (the next
 // step is often master-scope, e.g. a power cycle, which suits a machine
 // that vanished). The kill goes to the id the step was launched on.
-func (c *Coordinator) lose(a *agent, launchedOn AgentID, note string) {
+func (c *Coordinator) lose(a *agent, launchedOn AgentID, live bool, note string) {
 	r := &a.rec
 	d := Decision{Kind: DecStepFailed, Agent: r.ID, Incident: r.Incident.ID, Attempt: r.Incident.Run.Attempt,
 		Step: r.Incident.Step, Action: r.Incident.Run.Step.Action, Result: ResultLost, Note: note}
-	c.killOn(a, launchedOn, ResultLost)
+	c.killOn(a, launchedOn, ResultLost, live)
 	c.decide(d)
 	c.escalate(a)
 }
@@ -867,7 +950,7 @@ func (c *Coordinator) lose(a *agent, launchedOn AgentID, note string) {
 // registration), or an incident closed within reset_after (a relapse after
 // the machine re-registers must continue up the ladder).
 func (c *Coordinator) keep(r *AgentRecord) bool {
-	return r.State != StateHealthy || r.Excluded || r.Drained ||
+	return r.State != StateHealthy || r.Excluded || r.Drained || owes(r) ||
 		!r.LastClosedAt.IsZero() && c.now.Sub(r.LastClosedAt) < c.policy.ResetAfter
 }
 
@@ -885,10 +968,15 @@ func (c *Coordinator) drop(a *agent) {
 
 func (c *Coordinator) removeAgent(e AgentRemoved) error {
 	a := c.agents[e.ID]
-	if a == nil && c.prev[e.ID] != nil {
+	if p := c.prev[e.ID]; a == nil && p != nil {
 		// The usual end of a reboot: Mesos removes the old registration
-		// after the machine came back under a new id.
-		c.decide(Decision{Kind: DecIgnored, Agent: e.ID, Note: "machine already re-registered as " + string(c.prev[e.ID].rec.ID)})
+		// after the machine came back under a new id. A step killed on it
+		// has ended with it.
+		if p.rec.Killing.Attempt != 0 && p.rec.Killing.Agent == e.ID {
+			c.endKill(p, DecKillEnded, 0, 0, "its agent "+string(e.ID)+" was removed: the killed step ended with it; slot freed")
+			return nil
+		}
+		c.decide(Decision{Kind: DecIgnored, Agent: e.ID, Note: "machine already re-registered as " + string(p.rec.ID)})
 		return nil
 	}
 	if a == nil {
@@ -901,7 +989,16 @@ func (c *Coordinator) removeAgent(e AgentRemoved) error {
 		c.decide(Decision{Kind: DecIgnored, Agent: e.ID, Err: ErrAgentRemoved, Note: "already removed"})
 		return nil
 	}
+	if r.Killing.Attempt != 0 && r.Killing.Agent == e.ID {
+		c.endKill(a, DecKillEnded, 0, 0, "agent removed: the killed step ended with it; slot freed")
+	}
 	c.edit(a)
+	if c.policy.Isolation != IsolateMaintenanceDown {
+		// Mesos keeps deactivation and draining per agent id: with the id
+		// gone there is nothing left to apply (a machine that returns is
+		// isolated again under its new id, see rekey; agentGone).
+		r.IsolateOwed, r.ReactivateOwed = 0, 0
+	}
 	d := Decision{Kind: DecAgentRemoved, Agent: e.ID, Incident: r.Incident.ID}
 	if !c.keep(r) {
 		d.Note = "record deleted: nothing open, no isolation or exclusion, no incident within reset_after"
@@ -931,10 +1028,16 @@ func (c *Coordinator) removeAgent(e AgentRemoved) error {
 	if r.Drained {
 		why = append(why, "its maintenance window stays with the machine")
 	}
+	if r.Killing.Attempt != 0 {
+		why = append(why, "the end of its killed attempt "+strconv.FormatUint(r.Killing.Attempt, 10)+" on "+string(r.Killing.Agent)+" is awaited")
+	}
+	if r.UpOwed != 0 || r.IsolateOwed != 0 || r.ReactivateOwed != 0 {
+		why = append(why, "the master has not yet acknowledged its maintenance UP, isolation or reactivation")
+	}
 	d.Note = "machine remembered until it re-registers: " + strings.Join(why, "; ")
 	c.decide(d)
 	if r.State == StateRepairing && r.Incident.Run.Step.Scope == ScopeAgent {
-		c.lose(a, r.ID, noteRemovedLost)
+		c.lose(a, r.ID, false, noteRemovedLost)
 	}
 	return nil
 }

@@ -32,7 +32,7 @@ type zoneQueue struct {
 // startable reports whether a pending agent belongs in a queue: it could
 // start as soon as the limits allow.
 func startable(r *AgentRecord) bool {
-	return r.State == StatePending && !r.Excluded
+	return r.State == StatePending && !r.Excluded && r.Killing.Attempt == 0
 }
 
 // queuePending puts a's record into its zone's queue, or takes it out

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,6 +49,11 @@ func TestProperties(t *testing.T) {
 		"removed:deleted", "removed:kept", "removed:lost", "removed:master-step-carries-on", "removed:probation",
 		"rekey:new-id", "rekey:same-id", "rekey:live-old-registration", "rekey:open-incident",
 		"reapply:isolate", "reapply:launch", "rejected:removed", "outcome:previous-id", "crash:removed",
+		// Owed actions, held kills, acknowledgements, time.
+		"decision:" + DecKillEnded.String(), "decision:" + DecKillExpired.String(), "decision:" + DecApplied.String(),
+		"held:" + ErrKillPending.Error(), "owed:launch", "owed:kill", "owed:isolate", "owed:reactivate", "owed:up",
+		"crash:lost-actions", "crash:killing", "refused:" + ErrNoTime.Error(), "refused:" + ErrTimeOutOfRange.Error(),
+		"time:earlier", "time:jump", "ladder:isolated-after-rungs", "ladder:other-ladder",
 	} {
 		if cov[want] == 0 {
 			t.Errorf("no random history reached %q: the generators are too narrow (reached: %v)", want, cov)
@@ -79,6 +85,12 @@ func (cov coverage) note(rd Ready) {
 		if d.Kind == DecRejected && errors.Is(d.Err, ErrAgentRemoved) {
 			cov["rejected:removed"]++
 		}
+		if d.Kind == DecRejected && (d.Err == ErrNoTime || d.Err == ErrTimeOutOfRange) {
+			cov["refused:"+d.Err.Error()]++
+		}
+		if d.Kind == DecOpened && strings.Contains(d.Note, "not "+d.Problem+"'s") {
+			cov["ladder:other-ladder"]++
+		}
 		switch d.Note {
 		case noteRemovedLost:
 			cov["removed:lost"]++
@@ -88,6 +100,8 @@ func (cov coverage) note(rd Ready) {
 	}
 	for _, a := range rd.Actions {
 		switch {
+		case a.Owed:
+			cov["owed:"+a.Kind.String()]++
 		case a.Reapply:
 			cov["reapply:"+a.Kind.String()]++
 		case a.Kind == ActUp:
@@ -112,7 +126,7 @@ func runHistory(rt *rapid.T, busy bool, cov coverage) {
 	if err != nil {
 		rt.Fatalf("policy: %v", err)
 	}
-	h := &history{rt: rt, p: p, orig: c, st: newStore(), now: t0, cov: cov, busy: busy}
+	h := &history{rt: rt, p: p, orig: c, st: newStore(), now: t0, cov: cov, busy: busy, chains: map[AgentID]*chain{}}
 	n := rapid.IntRange(2, 8).Draw(rt, "agents")
 	for i := 1; i <= n; i++ {
 		h.step(AgentAdded{At: h.now, ID: AgentID(fmt.Sprintf("a%d", i)), Hostname: fmt.Sprintf("h%d", i),
@@ -123,12 +137,38 @@ func runHistory(rt *rapid.T, busy bool, cov coverage) {
 	}
 	steps := rapid.IntRange(20, 300).Draw(rt, "steps")
 	for i := 0; i < steps; i++ {
-		if rapid.IntRange(0, 30).Draw(rt, "crash?") == 0 {
+		crash := rapid.IntRange(0, 30).Draw(rt, "crash?") == 0
+		// Crashes right after a Ready that held actions are the
+		// interesting ones: persisted, not yet carried out.
+		if crash || len(h.last.out.Actions) > 0 && rapid.IntRange(0, 8).Draw(rt, "crash before acting?") == 0 {
 			h.crash()
 			continue
 		}
-		h.step(h.drawEvent())
+		h.step(h.drawTime(h.drawEvent()))
 	}
+}
+
+// drawTime moves an event in time, the way a runtime's clock can: mostly
+// now; sometimes without a time or one no clock should show (refused),
+// earlier than the last event (a clock stepped back), or years later (a
+// clock jumped ahead: every deadline passes at once, none overflows).
+func (h *history) drawTime(ev Event) Event {
+	switch rapid.IntRange(0, 60).Draw(h.rt, "time") {
+	case 0:
+		return withTime(ev, time.Time{})
+	case 1:
+		return withTime(ev, time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC))
+	case 2, 3, 4:
+		h.cov["time:earlier"]++
+		return withTime(ev, h.now.Add(-time.Duration(rapid.IntRange(1, 90).Draw(h.rt, "back_min"))*time.Minute))
+	case 5:
+		if h.now.Before(time.Date(2150, 1, 1, 0, 0, 0, 0, time.UTC)) {
+			h.cov["time:jump"]++
+			h.now = h.now.Add(time.Duration(rapid.IntRange(1, 3).Draw(h.rt, "jump_years")) * MaxDuration)
+			return withTime(ev, h.now)
+		}
+	}
+	return ev
 }
 
 func drawPolicy(rt *rapid.T) Policy {
@@ -176,6 +216,26 @@ type history struct {
 	// policy and until the next non-connectivity event, the step each
 	// waiting machine (pending or awaiting approval) was due to run.
 	waitingAtRestore map[AgentID]AgentRecord
+	// chains is the ladder property's model: per machine, the rungs
+	// started within its current reset_after chain.
+	chains map[AgentID]*chain
+	// last is the previous step's event, the records before it and its
+	// output: what a crash right after persisting it loses.
+	last lastStep
+}
+
+type lastStep struct {
+	ev     Event
+	before map[AgentID]AgentRecord
+	out    Ready
+}
+
+// chain holds the rungs (ladder/action/scope) a machine started in its
+// current reset_after chain. edited: the chain spans a restart under
+// another policy, whose ladders may differ.
+type chain struct {
+	ran    map[string]bool
+	edited bool
 }
 
 func (h *history) agentIDs() []AgentID {
@@ -193,6 +253,9 @@ func (h *history) drawEvent() Event {
 	id := rapid.SampledFrom(ids).Draw(rt, "agent")
 	attempt := func() uint64 {
 		r, _ := h.orig.Agent(id)
+		if r.Killing.Attempt != 0 && rapid.IntRange(0, 2).Draw(rt, "confirm kill?") == 0 {
+			return r.Killing.Attempt
+		}
 		if r.Incident.Run.Attempt != 0 && rapid.IntRange(0, 4).Draw(rt, "stale?") > 0 {
 			return r.Incident.Run.Attempt
 		}
@@ -201,13 +264,28 @@ func (h *history) drawEvent() Event {
 	if r, _ := h.orig.Agent(id); r.State == StateIsolated && rapid.IntRange(0, 3).Draw(rt, "reactivate?") == 0 {
 		return Command{At: h.now, Op: OpReactivate, Agent: id, Principal: "alice"}
 	}
-	switch rapid.IntRange(0, 16).Draw(rt, "kind") {
+	switch rapid.IntRange(0, 18).Draw(rt, "kind") {
+	case 17, 18:
+		// The master acknowledges an isolation, reactivation or UP: mostly
+		// one owed, sometimes a late or bogus one.
+		var owed []Action
+		for _, a := range h.orig.Owed() {
+			if a.Kind == ActIsolate || a.Kind == ActReactivate || a.Kind == ActUp {
+				owed = append(owed, a)
+			}
+		}
+		if len(owed) > 0 && rapid.IntRange(0, 4).Draw(rt, "bogus ack?") > 0 {
+			a := rapid.SampledFrom(owed).Draw(rt, "ack")
+			return ActionApplied{At: h.now, Agent: a.Agent, Kind: a.Kind, Attempt: a.Attempt, Incident: a.Incident}
+		}
+		return ActionApplied{At: h.now, Agent: id, Kind: rapid.SampledFrom([]ActionKind{ActIsolate, ActReactivate, ActUp, ActLaunch, ActKill}).Draw(rt, "ack kind"),
+			Attempt: uint64(rapid.IntRange(0, 6).Draw(rt, "ack attempt")), Incident: uint64(rapid.IntRange(0, 3).Draw(rt, "ack incident"))}
 	case 0, 1, 2, 3, 4:
 		target := string(id)
 		if rapid.IntRange(0, 9).Draw(rt, "odd target?") == 0 {
 			target = rapid.SampledFrom([]string{"", "*", "all", "h1", "h*"}).Draw(rt, "target")
 		}
-		return Signal{At: h.now, Agent: target, Problem: rapid.SampledFrom([]string{"hung", "hung", "disk", "power", "hung", "disk", "power", ""}).Draw(rt, "problem"), Source: "monitor"}
+		return Signal{At: h.now, Agent: target, Problem: rapid.SampledFrom([]string{"hung", "kernel", "disk", "power", "hung", "disk", "power", "kernel", ""}).Draw(rt, "problem"), Source: "monitor"}
 	case 5:
 		return StepStarted{At: h.now, Agent: id, Attempt: attempt()}
 	case 6, 7:
@@ -294,16 +372,33 @@ func (h *history) step(ev Event) {
 	if _, ok := ev.(Connectivity); !ok {
 		h.waitingAtRestore = nil
 	}
+	snap := h.snapshot()
+	// Shown only when the history fails: the events that led there.
+	rt.Logf("event %#v", ev)
+	wasImmutable := h.orig.Immutable().Immutable
 	rd, err := h.orig.Step(ev)
 	out := clone(rd)
 	h.cov.note(out)
-	h.checkNoIsolationFromLadderEdit(ev, out)
 	h.orig.checkInvariants()
-	if err := checkWriteAhead(out); err != nil {
+	stBefore := h.st.clone()
+	h.st.apply(out.Persist)
+	if err := checkWriteAhead(out, stBefore, h.st); err != nil {
 		rt.Fatalf("after %#v: %v", ev, err)
 	}
-	h.checkSafety(ev, before, out)
-	h.st.apply(out.Persist)
+	if err != nil {
+		// A refused event changes nothing, its time included.
+		if after := h.snapshot(); !reflect.DeepEqual(snap, after) {
+			rt.Fatalf("refused %#v (%v) changed the coordinator:\nbefore %+v\nafter  %+v", ev, err, snap, after)
+		}
+		if len(out.Actions) > 0 || !out.Persist.Empty() {
+			rt.Fatalf("refused %#v (%v) had output %+v", ev, err, out)
+		}
+	} else {
+		h.checkNoIsolationFromLadderEdit(ev, out)
+		h.checkSafety(ev, before, out)
+		h.checkLadder(before, out)
+		h.checkOwed(snap, wasImmutable, out)
+	}
 	if h.shadow != nil {
 		srd, serr := h.shadow.Step(ev)
 		h.shadow.checkInvariants()
@@ -311,6 +406,150 @@ func (h *history) step(ev Event) {
 			rt.Fatalf("rebuilt coordinator diverged on %#v:\noriginal %v %+v\nrebuilt  %v %+v", ev, err, out, serr, clone(srd))
 		}
 	}
+	h.last = lastStep{ev: ev, before: before, out: out}
+}
+
+// snapshot is everything an event can change: the records, the clock,
+// the connectivity and what is owed.
+type snapshot struct {
+	records []AgentRecord
+	global  GlobalRecord
+	clock   time.Time
+	link    link
+	owed    []Action
+}
+
+func (h *history) snapshot() snapshot {
+	recs, g := h.orig.Records()
+	return snapshot{records: recs, global: g, clock: h.orig.clock, link: h.orig.link, owed: h.orig.Owed()}
+}
+
+// owedKey identifies an owed action whatever emitted it (a new decision or
+// a re-emission, under either policy).
+func owedKey(a Action) string {
+	return fmt.Sprintf("%s %s attempt=%d incident=%d step=%s/%s", a.Kind, a.Agent, a.Attempt, a.Incident, a.Step.Action, a.Step.Scope)
+}
+
+func owedKeys(as []Action) []string {
+	var out []string
+	for _, a := range as {
+		out = append(out, owedKey(a))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// checkOwed: the Ready of a Step that makes the coordinator mutable
+// carries exactly what was owed (marked Owed), and nothing confirmed or
+// acknowledged stays owed.
+func (h *history) checkOwed(before snapshot, wasImmutable bool, rd Ready) {
+	rt := h.rt
+	var reemitted []Action
+	for _, a := range rd.Actions {
+		if a.Owed {
+			reemitted = append(reemitted, a)
+		}
+	}
+	if wasImmutable && !h.orig.Immutable().Immutable {
+		if got, want := owedKeys(reemitted), owedKeys(before.owed); !slices.Equal(got, want) {
+			rt.Fatalf("becoming mutable re-emitted %q, but %q were owed", got, want)
+		}
+	} else if len(reemitted) > 0 {
+		rt.Fatalf("owed actions re-emitted without becoming mutable: %+v", reemitted)
+	}
+	owed := h.orig.Owed()
+	for _, d := range rd.Decisions {
+		for _, a := range owed {
+			r, _ := h.orig.Agent(d.Agent)
+			mine := a.Agent == d.Agent || a.Agent == r.PreviousID
+			switch {
+			case !mine:
+			case d.Kind == DecRunning && (a.Kind == ActLaunch || a.Kind == ActRun) && a.Attempt == d.Attempt,
+				(d.Kind == DecKillEnded || d.Kind == DecKillExpired) && a.Kind == ActKill && a.Attempt == d.Attempt,
+				d.Kind == DecApplied && a.Kind.String() == d.Note && (a.Attempt == d.Attempt && a.Kind != ActUp || a.Kind == ActUp && a.Incident == d.Incident):
+				rt.Fatalf("after %s: %+v is still owed", d, a)
+			}
+		}
+	}
+}
+
+// checkLadder states the ladder property: every step started for an
+// incident is a rung of that incident's problem's ladder, and the ladder's
+// isolation is reached only after each earlier rung of that same ladder
+// ran for this machine within its current reset_after chain (operator
+// isolation, forced and dry-run steps aside; chains across a ladder edit
+// are held to the rest by checkNoIsolationFromLadderEdit).
+func (h *history) checkLadder(before map[AgentID]AgentRecord, rd Ready) {
+	rt := h.rt
+	deleted := map[AgentID]bool{}
+	for _, id := range rd.Persist.Deleted {
+		deleted[id] = true
+	}
+	for _, d := range rd.Decisions {
+		r, _ := h.orig.Agent(d.Agent)
+		b, ok := before[d.Agent]
+		if !ok && r.PreviousID != "" {
+			b = before[r.PreviousID]
+		}
+		switch d.Kind {
+		case DecReregistered:
+			if c := h.chains[r.PreviousID]; c != nil && r.PreviousID != d.Agent {
+				h.chains[d.Agent] = c
+				delete(h.chains, r.PreviousID)
+			}
+		case DecOpened:
+			if b.LastClosedAt.IsZero() || d.At.Sub(b.LastClosedAt) >= h.p.ResetAfter || h.chains[d.Agent] == nil {
+				h.chains[d.Agent] = &chain{ran: map[string]bool{}}
+			}
+		case DecStarted:
+			problem := r.Incident.Problem
+			i := slices.IndexFunc(rd.Actions, func(a Action) bool {
+				return a.Agent == d.Agent && a.Attempt == d.Attempt && (a.Kind == ActLaunch || a.Kind == ActRun)
+			})
+			if d.DryRun || i < 0 {
+				continue
+			}
+			s := rd.Actions[i].Step
+			if !slices.ContainsFunc(h.p.LadderFor(problem), func(l Step) bool { return l.Action == s.Action && l.Scope == s.Scope }) {
+				rt.Fatalf("%s: %s/%s is not a rung of the ladder for %s: %+v", d, s.Action, s.Scope, problem, h.p.LadderFor(problem))
+			}
+			if c := h.chains[d.Agent]; c != nil {
+				c.ran[ladderKey(&h.p, problem)+"/"+s.Action+"/"+s.Scope.String()] = true
+			}
+		case DecIsolated:
+			if d.DryRun || d.Principal != "" || d.Incident == 0 {
+				continue
+			}
+			// The isolation's own attempt says its incident's problem (the
+			// incident may have opened in this very Step).
+			c, problem := h.chains[d.Agent], ""
+			if n := len(r.History); n > 0 && r.History[n-1].ID == d.Attempt {
+				problem = r.History[n-1].Problem
+			}
+			if c == nil || c.edited {
+				continue
+			}
+			for _, l := range h.p.LadderFor(problem) {
+				if l.Action != ActionIsolate && !c.ran[ladderKey(&h.p, problem)+"/"+l.Action+"/"+l.Scope.String()] {
+					rt.Fatalf("%s: isolated for %s before %s/%s ran in this reset_after chain (ran %v)", d, problem, l.Action, l.Scope, c.ran)
+				}
+			}
+			h.cov["ladder:isolated-after-rungs"]++
+		}
+	}
+	for id := range deleted {
+		if _, ok := h.orig.Agent(id); !ok {
+			delete(h.chains, id)
+		}
+	}
+}
+
+// ladderKey names the ladder problem is repaired on.
+func ladderKey(p *Policy, problem string) string {
+	if _, own := p.Ladders[problem]; own {
+		return "own:" + problem
+	}
+	return "default"
 }
 
 // checkSafety states the safety properties over one step's output and the
@@ -318,9 +557,15 @@ func (h *history) step(ev Event) {
 func (h *history) checkSafety(ev Event, before map[AgentID]AgentRecord, rd Ready) {
 	rt := h.rt
 	recs, g := h.orig.Records()
+	// Running steps: launched and not yet confirmed ended, killed ones
+	// included (a killed step may still run on Mesos).
 	auto, zones := 0, map[string]int{}
 	for _, r := range recs {
 		if r.State == StateRepairing && !r.Incident.Run.Forced {
+			auto++
+			zones[r.Zone]++
+		}
+		if r.Killing.Attempt != 0 && !r.Killing.Forced {
 			auto++
 			zones[r.Zone]++
 		}
@@ -329,14 +574,18 @@ func (h *history) checkSafety(ev Event, before map[AgentID]AgentRecord, rd Ready
 	// may exceed it until they end; what must never happen is a start
 	// that does.
 	if auto > h.p.NumAllowedRepairs && (!h.changed || slices.ContainsFunc(rd.Actions, func(a Action) bool {
-		return (a.Kind == ActLaunch || a.Kind == ActRun) && !a.Forced && !a.Reapply
+		return (a.Kind == ActLaunch || a.Kind == ActRun) && !a.Forced && !a.Reapply && !a.Owed
 	})) {
-		rt.Fatalf("after %#v: %d agents in an automatic step, cap %d", ev, auto, h.p.NumAllowedRepairs)
+		rt.Fatalf("after %#v: %d agents in an automatic step or killed and not yet ended, cap %d", ev, auto, h.p.NumAllowedRepairs)
+	}
+	// Nothing reaches the world while Immutable; it stays owed.
+	if im := h.orig.Immutable(); im.Immutable && len(rd.Actions) > 0 {
+		rt.Fatalf("after %#v: actions while immutable (%s): %+v", ev, im.Why, rd.Actions)
 	}
 	// An agent in flight that moves to another zone can push that zone over
 	// its cap; what must never happen is a start into a zone over its cap.
 	for _, a := range rd.Actions {
-		if (a.Kind == ActLaunch || a.Kind == ActRun) && !a.Forced && !a.Reapply {
+		if (a.Kind == ActLaunch || a.Kind == ActRun) && !a.Forced && !a.Reapply && !a.Owed {
 			r, _ := h.orig.Agent(a.Agent)
 			if n := zones[r.Zone]; h.p.zoneCap(r.Zone) > 0 && n > h.p.zoneCap(r.Zone) {
 				rt.Fatalf("after %#v: start took zone %q to %d in flight, cap %d", ev, r.Zone, n, h.p.zoneCap(r.Zone))
@@ -346,8 +595,8 @@ func (h *history) checkSafety(ev Event, before map[AgentID]AgentRecord, rd Ready
 	launched := map[AgentID]bool{}
 	for _, a := range rd.Actions {
 		switch {
-		case a.Reapply:
-			continue // an earlier decision re-issued to a re-registered machine
+		case a.Reapply, a.Owed:
+			continue // an earlier decision re-issued (re-registered machine, or still owed)
 		case a.Kind == ActLaunch, a.Kind == ActRun, a.Kind == ActIsolate:
 		default:
 			continue
@@ -484,9 +733,10 @@ func (h *history) checkMachines(ev Event, before map[AgentID]AgentRecord, rd Rea
 				b.State == StateHealthy && (r.State != StateHealthy || r.NextStep != b.NextStep || r.LastClosedAt != b.LastClosedAt) {
 				rt.Fatalf("after %#v: re-registration lost the machine's record:\nwas %+v\nnow %+v", ev, b, r)
 			}
-			if b.State == StateIsolated && !slices.ContainsFunc(rd.Actions, func(a Action) bool {
+			// Isolated again: at once, or owed until mutable.
+			if b.State == StateIsolated && (r.IsolateOwed == 0 || !h.orig.Immutable().Immutable && !slices.ContainsFunc(rd.Actions, func(a Action) bool {
 				return a.Kind == ActIsolate && a.Agent == e.ID && a.Reapply
-			}) {
+			})) {
 				rt.Fatalf("after %#v: isolated machine re-registered as %s without being isolated again", ev, e.ID)
 			}
 		}
@@ -504,7 +754,7 @@ func (h *history) checkMachines(ev Event, before map[AgentID]AgentRecord, rd Rea
 		// tick, e.g. when its probation ends, goes then or on the next).
 		for _, r := range recs {
 			b, ok := before[r.ID]
-			if ok && b.Removed() && b.State == StateHealthy && !b.Excluded &&
+			if ok && b.Removed() && b.State == StateHealthy && !b.Excluded && !owes(&b) &&
 				(b.LastClosedAt.IsZero() || !e.At.Before(b.LastClosedAt.Add(h.p.ResetAfter))) {
 				rt.Fatalf("after %#v: tombstone of %s outlived reset_after: %+v", ev, r.ID, r)
 			}
@@ -516,9 +766,11 @@ func (h *history) checkMachines(ev Event, before map[AgentID]AgentRecord, rd Rea
 // (which is what the new one starts with), and a coordinator rebuilt from
 // the store alone must equal it and then decide identically.
 func (h *history) crash() {
+	lost := h.last
 	for _, l := range []Link{MasterDisconnected, ZKSessionDown} {
 		h.step(Connectivity{At: h.now, Change: l})
 	}
+	owed := h.orig.Owed()
 	recs, _ := h.orig.Records()
 	for _, r := range recs {
 		h.cov["crash:"+r.State.String()]++
@@ -528,6 +780,8 @@ func (h *history) crash() {
 	}
 	if rapid.IntRange(0, 3).Draw(h.rt, "policy change?") == 0 {
 		h.changePolicy()
+		h.checkRestoredOwed(owed, lost)
+		h.reconnect()
 		return
 	}
 	c, err := Restore(h.p, h.st.records(), h.st.global)
@@ -535,13 +789,62 @@ func (h *history) crash() {
 		h.rt.Fatalf("restore: %v", err)
 	}
 	c.checkInvariants()
+	orig := h.orig
+	h.orig = c
+	h.checkRestoredOwed(owed, lost)
+	h.orig = orig
 	want, wg := h.orig.Records()
 	got, gg := c.Records()
 	if !reflect.DeepEqual(stripVolatile(want), stripVolatile(got)) || !reflect.DeepEqual(wg, gg) {
 		h.rt.Fatalf("rebuilt records differ:\nwant %+v\ngot  %+v", want, got)
 	}
 	h.shadow = c
+	// The runtime's first event after a restart is usually a tick at its
+	// clock; it brings the rebuilt clock to the original's.
+	h.step(Tick{At: h.orig.clock})
 	h.reconnect()
+}
+
+// checkRestoredOwed: a coordinator restored from the store owes exactly
+// what the one that crashed owed, and in particular every action of the
+// last Ready that was persisted but perhaps never carried out (lost) and
+// stays owed until confirmed or acknowledged.
+func (h *history) checkRestoredOwed(owed []Action, lost lastStep) {
+	got := owedKeys(h.orig.Owed())
+	if want := owedKeys(owed); !slices.Equal(got, want) {
+		h.rt.Fatalf("restored coordinator owes %q, the one that crashed owed %q", got, want)
+	}
+	for _, a := range lost.out.Actions {
+		if a.Owed || !lostOwed(a, lost) {
+			continue
+		}
+		h.cov["crash:lost-actions"]++
+		if !slices.Contains(got, owedKey(a)) {
+			h.rt.Fatalf("after %#v, persisted then crashed: %+v was lost; restored owes %q", lost.ev, a, got)
+		}
+	}
+	for _, a := range owed {
+		if a.Kind == ActKill {
+			h.cov["crash:killing"]++
+		}
+	}
+}
+
+// lostOwed reports whether an action of a Ready stays owed until it is
+// confirmed or acknowledged (see the package doc): every launch, a run of
+// a draining master-scope step, a kill of a started step on an agent still
+// there, an isolation, reactivation or UP.
+func lostOwed(a Action, lost lastStep) bool {
+	switch a.Kind {
+	case ActRun:
+		return a.Step.Drain
+	case ActKill:
+		b, ok := lost.before[a.Agent]
+		removed, _ := lost.ev.(AgentRemoved)
+		return ok && b.Incident.Run.Attempt == a.Attempt && !b.Incident.Run.StartedAt.IsZero() && !b.Removed() &&
+			removed.ID != a.Agent
+	}
+	return true
 }
 
 // reconnect is what the runtime does after a restart, most of the time:
@@ -587,10 +890,12 @@ func (h *history) changePolicy() {
 	if err != nil {
 		h.rt.Fatalf("restore under a changed policy: %v", err)
 	}
+	for _, ch := range h.chains {
+		ch.edited = true
+	}
 	c.checkInvariants()
 	h.cov["crash:policy-changed"]++
 	h.p, h.orig, h.shadow, h.changed = p, c, nil, true
-	h.reconnect()
 }
 
 // checkNoIsolationFromLadderEdit: editing a ladder across a restart must
@@ -651,11 +956,18 @@ func canonical(r Ready) Ready {
 // TestPropertyCheckerCatches makes sure the write-ahead checker can fail.
 func TestPropertyCheckerCatches(t *testing.T) {
 	rd := Ready{Actions: []Action{{Kind: ActLaunch, Agent: "a1", Attempt: 1}}}
-	if checkWriteAhead(rd) == nil {
+	st := newStore()
+	if checkWriteAhead(rd, st, st) == nil {
 		t.Fatal("a launch without a persisted record passed the write-ahead check")
 	}
 	rd.Persist.Agents = []AgentRecord{{ID: "a1", State: StatePending}}
-	if checkWriteAhead(rd) == nil {
+	st.apply(rd.Persist)
+	if checkWriteAhead(rd, st, st) == nil {
 		t.Fatal("a launch whose record is not repairing passed the write-ahead check")
+	}
+	rd = Ready{Actions: []Action{{Kind: ActUp, Agent: "a1", Incident: 1}}, Persist: Persist{Agents: []AgentRecord{{ID: "a1"}}}}
+	st.apply(rd.Persist)
+	if checkWriteAhead(rd, st, st) == nil {
+		t.Fatal("an UP its record does not mark as owed passed the write-ahead check")
 	}
 }

@@ -210,6 +210,17 @@ func (sc *scenario) run(line string) string {
 		exit, _ := strconv.Atoi(kv["exit"])
 		ev(StepOutcome{At: sc.now, Agent: AgentID(args[1]), Attempt: n, Result: results[args[3]],
 			ExitCode: exit, OutputTail: kv["tail"]})
+	case "applied":
+		// applied <agent> isolate|reactivate|up|launch [attempt=N] [incident=N]
+		kinds := map[string]ActionKind{"isolate": ActIsolate, "reactivate": ActReactivate, "up": ActUp, "launch": ActLaunch}
+		e := ActionApplied{At: sc.now, Agent: AgentID(args[1]), Kind: kinds[args[2]]}
+		e.Attempt, _ = strconv.ParseUint(kv["attempt"], 10, 64)
+		e.Incident, _ = strconv.ParseUint(kv["incident"], 10, 64)
+		ev(e)
+	case "owed":
+		for _, a := range sc.s.c.Owed() {
+			fmt.Fprintf(&b, "%s\n", formatAction(a))
+		}
 	case "op":
 		ops := map[string]Op{"approve": OpApprove, "cancel": OpCancel, "isolate": OpIsolate,
 			"reactivate": OpReactivate, "exclude": OpExclude, "include": OpInclude, "pause": OpPause,
@@ -248,8 +259,12 @@ func (sc *scenario) run(line string) string {
 		if st.Immutable.Immutable {
 			fmt.Fprintf(&b, "(%s since %s)", st.Immutable.Why, rel(st.Immutable.Since))
 		}
-		fmt.Fprintf(&b, " paused=%v breaker=%v known=%d unhealthy=%d in-flight=%d forced=%d\n",
+		fmt.Fprintf(&b, " paused=%v breaker=%v known=%d unhealthy=%d in-flight=%d forced=%d",
 			st.Paused, st.Breaker.Tripped, st.Known, st.Unhealthy, st.InFlight, st.Forced)
+		if st.Killing > 0 || st.Owing > 0 {
+			fmt.Fprintf(&b, " killing=%d owing=%d", st.Killing, st.Owing)
+		}
+		b.WriteString("\n")
 		k := st.Counts
 		fmt.Fprintf(&b, "healthy=%d pending=%d awaiting-approval=%d repairing=%d probation=%d isolated=%d excluded=%d",
 			k.Healthy, k.Pending, k.AwaitingApproval, k.Repairing, k.Probation, k.Isolated, k.Excluded)

@@ -1,6 +1,9 @@
 package coordinator
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // schedule runs after every event: it trips the storm breaker if the cluster
 // is over max_unhealthy, then gives free slots to pending agents, oldest
@@ -109,7 +112,11 @@ func (c *Coordinator) holdDetail(a *agent, err error) string {
 		b := &c.global.Breaker
 		return fmt.Sprintf("tripped with %d of %d agents unhealthy; an operator must resume", b.Unhealthy, b.Known)
 	case ErrLimitReached:
-		return fmt.Sprintf("%d of %d in flight", c.counts[StateRepairing], c.policy.NumAllowedRepairs)
+		return fmt.Sprintf("%d of %d in flight%s", c.slots(), c.policy.NumAllowedRepairs, c.killedDetail())
+	case ErrKillPending:
+		k := &a.rec.Killing
+		return fmt.Sprintf("attempt %d was killed at %s; waiting for its end until %s", k.Attempt,
+			k.KilledAt.Format(time.RFC3339), k.Until.Format(time.RFC3339))
 	case ErrZoneCapReached:
 		z := a.rec.Zone
 		return fmt.Sprintf("zone %q: %d of %d in flight", z, c.zoneInFlight[z], c.policy.zoneCap(z))
@@ -143,6 +150,8 @@ func (c *Coordinator) holdReason(a *agent) error {
 		return c.globalHold()
 	case a.rec.Excluded:
 		return ErrExcluded
+	case a.rec.Killing.Attempt != 0:
+		return ErrKillPending
 	case c.slotsFull():
 		return ErrLimitReached
 	case c.zoneFull(a.rec.Zone):
@@ -153,10 +162,23 @@ func (c *Coordinator) holdReason(a *agent) error {
 	panic("coordinator: agent " + string(a.rec.ID) + " pending with nothing holding it")
 }
 
+// slots counts the steps that hold a slot: in flight, or killed and not
+// yet ended.
+func (c *Coordinator) slots() int { return c.counts[StateRepairing] + c.killing }
+
+// killedDetail says how many of the slots killed steps hold.
+func (c *Coordinator) killedDetail() string {
+	if c.killing == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %d of them killed and not yet ended", c.killing)
+}
+
 // slotsFull: forced steps occupy slots too, so a force never lets automatic
-// repairs exceed the cap; it only lets the force itself exceed it.
+// repairs exceed the cap; it only lets the force itself exceed it. A
+// killed step holds its slot until its end is confirmed.
 func (c *Coordinator) slotsFull() bool {
-	return c.counts[StateRepairing] >= c.policy.NumAllowedRepairs
+	return c.slots() >= c.policy.NumAllowedRepairs
 }
 
 func (c *Coordinator) zoneFull(zone string) bool {
