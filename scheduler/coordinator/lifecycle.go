@@ -560,6 +560,13 @@ func (c *Coordinator) started(e StepStarted) error {
 		c.decide(Decision{Kind: DecIgnored, Agent: r.ID, Attempt: e.Attempt, Err: ErrStaleOutcome, Note: inFlightNote(r)})
 		return nil
 	}
+	if run.Step.Scope == ScopeAgent && r.Removed() {
+		// No task can start on a removed agent: the runtime must not
+		// launch it (it launches only on DecRunning).
+		c.decide(Decision{Kind: DecIgnored, Agent: r.ID, Attempt: e.Attempt, Err: ErrAgentRemoved,
+			Note: "the step waits for its machine to re-register"})
+		return nil
+	}
 	c.edit(a)
 	run.StartedAt = c.now
 	run.Deadline = c.now.Add(c.policy.timeout(run.Step))
@@ -972,7 +979,7 @@ func (c *Coordinator) removeAgent(e AgentRemoved) error {
 		// The usual end of a reboot: Mesos removes the old registration
 		// after the machine came back under a new id. A step killed on it
 		// has ended with it.
-		if p.rec.Killing.Attempt != 0 && p.rec.Killing.Agent == e.ID {
+		if k := &p.rec.Killing; k.Attempt != 0 && k.Agent == e.ID && k.Step.Scope == ScopeAgent {
 			c.endKill(p, DecKillEnded, 0, 0, "its agent "+string(e.ID)+" was removed: the killed step ended with it; slot freed")
 			return nil
 		}
@@ -989,7 +996,9 @@ func (c *Coordinator) removeAgent(e AgentRemoved) error {
 		c.decide(Decision{Kind: DecIgnored, Agent: e.ID, Err: ErrAgentRemoved, Note: "already removed"})
 		return nil
 	}
-	if r.Killing.Attempt != 0 && r.Killing.Agent == e.ID {
+	if k := &r.Killing; k.Attempt != 0 && k.Agent == e.ID && k.Step.Scope == ScopeAgent {
+		// A master-scope step runs on the scheduler's host: it does not
+		// end with the agent.
 		c.endKill(a, DecKillEnded, 0, 0, "agent removed: the killed step ended with it; slot freed")
 	}
 	c.edit(a)

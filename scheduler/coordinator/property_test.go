@@ -126,7 +126,8 @@ func runHistory(rt *rapid.T, busy bool, cov coverage) {
 	if err != nil {
 		rt.Fatalf("policy: %v", err)
 	}
-	h := &history{rt: rt, p: p, orig: c, st: newStore(), now: t0, cov: cov, busy: busy, chains: map[AgentID]*chain{}}
+	h := &history{rt: rt, p: p, orig: c, st: newStore(), now: t0, cov: cov, busy: busy, chains: map[AgentID]*chain{},
+		tasks: map[AgentID][]task{}}
 	n := rapid.IntRange(2, 8).Draw(rt, "agents")
 	for i := 1; i <= n; i++ {
 		h.step(AgentAdded{At: h.now, ID: AgentID(fmt.Sprintf("a%d", i)), Hostname: fmt.Sprintf("h%d", i),
@@ -222,6 +223,19 @@ type history struct {
 	// last is the previous step's event, the records before it and its
 	// output: what a crash right after persisting it loses.
 	last lastStep
+	// tasks models what really runs, per machine (keyed by its current
+	// agent id): a started step runs until a terminal status for it
+	// arrives, its agent is removed, or its deadline plus KillGrace passes
+	// (its executor ends it by its deadline). It is independent of the
+	// coordinator's own accounting of slots.
+	tasks map[AgentID][]task
+}
+
+type task struct {
+	on       AgentID
+	attempt  uint64
+	deadline time.Time
+	forced   bool
 }
 
 type lastStep struct {
@@ -394,6 +408,7 @@ func (h *history) step(ev Event) {
 			rt.Fatalf("refused %#v (%v) had output %+v", ev, err, out)
 		}
 	} else {
+		h.checkRunning(ev, out)
 		h.checkNoIsolationFromLadderEdit(ev, out)
 		h.checkSafety(ev, before, out)
 		h.checkLadder(before, out)
@@ -468,6 +483,97 @@ func (h *history) checkOwed(before snapshot, wasImmutable bool, rd Ready) {
 				(d.Kind == DecKillEnded || d.Kind == DecKillExpired) && a.Kind == ActKill && a.Attempt == d.Attempt,
 				d.Kind == DecApplied && a.Kind.String() == d.Note && (a.Attempt == d.Attempt && a.Kind != ActUp || a.Kind == ActUp && a.Incident == d.Incident):
 				rt.Fatalf("after %s: %+v is still owed", d, a)
+			}
+		}
+	}
+}
+
+// checkRunning updates the model of what runs and states that running
+// steps (started and not yet ended, killed ones included) never exceed
+// num_allowed_repairs, nor a zone's cap, when a step starts (forced steps
+// aside; after a restart under a lower cap, steps started under the old
+// one may exceed it until they end).
+func (h *history) checkRunning(ev Event, rd Ready) {
+	rt := h.rt
+	now := h.orig.clock
+	// A status names the agent the task runs on, or its machine's record
+	// (current or previous id).
+	reported := AgentID("")
+	if e, ok := ev.(StepOutcome); ok {
+		reported = e.Agent
+		for _, r := range h.records() {
+			if r.PreviousID == e.Agent {
+				reported = r.ID
+			}
+		}
+	}
+	for id, ts := range h.tasks {
+		ts = slices.DeleteFunc(ts, func(t task) bool {
+			switch e := ev.(type) {
+			case StepOutcome:
+				if t.attempt == e.Attempt && (t.on != "" && t.on == e.Agent || id == reported) {
+					return true
+				}
+			case AgentRemoved:
+				if t.on != "" && t.on == e.ID {
+					return true
+				}
+			}
+			return !now.Before(t.deadline.Add(KillGrace))
+		})
+		h.tasks[id] = ts
+	}
+	for _, d := range rd.Decisions {
+		if d.Kind == DecReregistered {
+			r, _ := h.orig.Agent(d.Agent)
+			if ts, ok := h.tasks[r.PreviousID]; ok && r.PreviousID != d.Agent {
+				h.tasks[d.Agent] = append(h.tasks[d.Agent], ts...)
+				delete(h.tasks, r.PreviousID)
+			}
+		}
+	}
+	started := false
+	for _, d := range rd.Decisions {
+		r, _ := h.orig.Agent(d.Agent)
+		run := r.Incident.Run
+		switch {
+		case d.Kind == DecRunning,
+			d.Kind == DecStarted && !d.DryRun && run.Attempt == d.Attempt && !run.StartedAt.IsZero():
+			// A master-scope step runs on the scheduler's host, on no agent.
+			on := d.Agent
+			if run.Step.Scope == ScopeMaster {
+				on = ""
+			}
+			h.tasks[d.Agent] = append(h.tasks[d.Agent], task{on: on, attempt: d.Attempt, deadline: run.Deadline, forced: run.Forced})
+		}
+		if d.Kind == DecStarted && !d.DryRun && !run.Forced {
+			started = true
+		}
+	}
+	total, zones := 0, map[string]int{}
+	for id, ts := range h.tasks {
+		r, _ := h.orig.Agent(id)
+		for _, t := range ts {
+			if !t.forced {
+				total++
+				zones[r.Zone]++
+			}
+		}
+	}
+	if total > h.p.NumAllowedRepairs && (started || !h.changed) {
+		var held []string
+		for id := range h.tasks {
+			r, _ := h.orig.Agent(id)
+			held = append(held, fmt.Sprintf("%s %s run=%d started=%v killing=%d on %s", id, r.State, r.Incident.Run.Attempt,
+				!r.Incident.Run.StartedAt.IsZero(), r.Killing.Attempt, r.Killing.Agent))
+		}
+		rt.Fatalf("after %#v: %d steps run (killed ones included), cap %d: %+v; the coordinator holds %q", ev, total,
+			h.p.NumAllowedRepairs, h.tasks, held)
+	}
+	for _, d := range rd.Decisions {
+		if r, _ := h.orig.Agent(d.Agent); d.Kind == DecStarted && !d.DryRun && !r.Incident.Run.Forced {
+			if limit := h.p.zoneCap(r.Zone); limit > 0 && zones[r.Zone] > limit {
+				rt.Fatalf("after %#v: a start in zone %q with %d steps running there, cap %d", ev, r.Zone, zones[r.Zone], limit)
 			}
 		}
 	}
@@ -752,10 +858,12 @@ func (h *history) checkMachines(ev Event, before map[AgentID]AgentRecord, rd Rea
 		// Tombstones do not pile up: one that no longer mattered when the
 		// tick came is gone after it (one that stops mattering during the
 		// tick, e.g. when its probation ends, goes then or on the next).
+		// The tick happens at the coordinator's clock, which an earlier
+		// tick does not move back.
 		for _, r := range recs {
 			b, ok := before[r.ID]
 			if ok && b.Removed() && b.State == StateHealthy && !b.Excluded && !owes(&b) &&
-				(b.LastClosedAt.IsZero() || !e.At.Before(b.LastClosedAt.Add(h.p.ResetAfter))) {
+				(b.LastClosedAt.IsZero() && !h.orig.clock.Before(b.RemovedAt) || !b.LastClosedAt.IsZero() && !h.orig.clock.Before(b.LastClosedAt.Add(h.p.ResetAfter))) {
 				rt.Fatalf("after %#v: tombstone of %s outlived reset_after: %+v", ev, r.ID, r)
 			}
 		}
