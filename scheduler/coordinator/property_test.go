@@ -16,13 +16,15 @@ import (
 // crashes with a rebuild from the persisted store, and states the safety
 // properties that must hold after every event.
 //
-// Two profiles: "mixed" draws every policy knob; "busy" keeps the breaker,
-// spacing and modes out of the way so that the caps are what is exercised.
+// Three profiles: "mixed" draws every policy knob; "busy" keeps the
+// breaker, spacing and modes out of the way so that the caps are what is
+// exercised; "ladders" also keeps few machines with a long reset_after and
+// a short probation, so that machines relapse often, with every problem,
+// and climb their ladders.
 func TestProperties(t *testing.T) {
 	cov := coverage{}
-	for _, busy := range []bool{false, true} {
-		name := map[bool]string{false: "mixed", true: "busy"}[busy]
-		t.Run(name, func(t *testing.T) { rapid.Check(t, func(rt *rapid.T) { runHistory(rt, busy, cov) }) })
+	for _, profile := range []string{"mixed", "busy", "ladders"} {
+		t.Run(profile, func(t *testing.T) { rapid.Check(t, func(rt *rapid.T) { runHistory(rt, profile, cov) }) })
 	}
 	if t.Failed() {
 		return
@@ -117,10 +119,16 @@ func (cov coverage) note(rd Ready) {
 	}
 }
 
-func runHistory(rt *rapid.T, busy bool, cov coverage) {
+func runHistory(rt *rapid.T, profile string, cov coverage) {
 	p := drawPolicy(rt)
+	busy := profile != "mixed"
 	if busy {
 		p.Mode, p.MinSpacing, p.MaxUnhealthyPercent = ModeExecute, 0, 100
+	}
+	agents := rapid.IntRange(2, 8)
+	if profile == "ladders" {
+		p.ResetAfter, p.Probation = time.Hour, time.Duration(rapid.IntRange(0, 2).Draw(rt, "ladders_probation_min"))*time.Minute
+		agents = rapid.IntRange(1, 3)
 	}
 	c, err := New(p)
 	if err != nil {
@@ -128,7 +136,7 @@ func runHistory(rt *rapid.T, busy bool, cov coverage) {
 	}
 	h := &history{rt: rt, p: p, orig: c, st: newStore(), now: t0, cov: cov, busy: busy, chains: map[AgentID]*chain{},
 		tasks: map[AgentID][]task{}}
-	n := rapid.IntRange(2, 8).Draw(rt, "agents")
+	n := agents.Draw(rt, "agents")
 	for i := 1; i <= n; i++ {
 		h.step(AgentAdded{At: h.now, ID: AgentID(fmt.Sprintf("a%d", i)), Hostname: fmt.Sprintf("h%d", i),
 			Zone: rapid.SampledFrom([]string{"", "z1", "z2"}).Draw(rt, "zone")})
@@ -229,6 +237,10 @@ type history struct {
 	// (its executor ends it by its deadline). It is independent of the
 	// coordinator's own accounting of slots.
 	tasks map[AgentID][]task
+	// lowered: a restart may have lowered the cap under steps started
+	// before it; until the coordinator's own count is back within the cap,
+	// running steps may exceed it.
+	lowered bool
 }
 
 type task struct {
@@ -295,6 +307,20 @@ func (h *history) drawEvent() Event {
 		return ActionApplied{At: h.now, Agent: id, Kind: rapid.SampledFrom([]ActionKind{ActIsolate, ActReactivate, ActUp, ActLaunch, ActKill}).Draw(rt, "ack kind"),
 			Attempt: uint64(rapid.IntRange(0, 6).Draw(rt, "ack attempt")), Incident: uint64(rapid.IntRange(0, 3).Draw(rt, "ack incident"))}
 	case 0, 1, 2, 3, 4:
+		// Often a machine whose last incident closed not long ago, with a
+		// problem on another ladder than the one its position is on: where
+		// a position could be applied to the wrong ladder.
+		if rapid.IntRange(0, 2).Draw(rt, "relapse elsewhere?") == 0 {
+			for _, r := range h.records() {
+				if !r.LastClosedAt.IsZero() && r.State == StateHealthy && !r.Removed() {
+					other := map[string][]string{"hung": {"disk", "power"}, "kernel": {"disk", "power"}, "disk": {"hung", "power", "kernel"},
+						"power": {"hung", "disk", "kernel"}}[r.NextProblem]
+					if len(other) > 0 {
+						return Signal{At: h.now, Agent: string(r.ID), Problem: rapid.SampledFrom(other).Draw(rt, "other problem"), Source: "monitor"}
+					}
+				}
+			}
+		}
 		target := string(id)
 		if rapid.IntRange(0, 9).Draw(rt, "odd target?") == 0 {
 			target = rapid.SampledFrom([]string{"", "*", "all", "h1", "h*"}).Draw(rt, "target")
@@ -560,7 +586,10 @@ func (h *history) checkRunning(ev Event, rd Ready) {
 			}
 		}
 	}
-	if total > h.p.NumAllowedRepairs && (started || !h.changed) {
+	if h.lowered && h.orig.Status().InFlight <= h.p.NumAllowedRepairs {
+		h.lowered = false
+	}
+	if total > h.p.NumAllowedRepairs && (started || !h.lowered) {
 		var held []string
 		for id := range h.tasks {
 			r, _ := h.orig.Agent(id)
@@ -1003,7 +1032,7 @@ func (h *history) changePolicy() {
 	}
 	c.checkInvariants()
 	h.cov["crash:policy-changed"]++
-	h.p, h.orig, h.shadow, h.changed = p, c, nil, true
+	h.p, h.orig, h.shadow, h.changed, h.lowered = p, c, nil, true, true
 }
 
 // checkNoIsolationFromLadderEdit: editing a ladder across a restart must
