@@ -116,7 +116,10 @@ func New(p Policy) (*Coordinator, error) {
 
 // Restore rebuilds a coordinator from the policy and its persisted records
 // alone (after a crash or a failover). It starts Immutable until the runtime
-// reports master connected, reconciled and the ZooKeeper session up.
+// reports master connected, reconciled and the ZooKeeper session up; the
+// Ready of the Step that makes it mutable carries every action the records
+// say is owed. Under a changed policy it re-checks waiting incidents at
+// once; the first accepted Step persists and reports what that changed.
 func Restore(p Policy, records []AgentRecord, g GlobalRecord) (*Coordinator, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err

@@ -47,8 +47,11 @@ type AgentRemoved struct {
 	ID AgentID
 }
 
-// StepStarted reports that an agent-scope step's task was launched on an
-// offer from its agent; the step's timeout runs from now.
+// StepStarted reports that an agent-scope step's task is being launched on
+// an offer from its agent (or, for a draining master-scope step, that the
+// drain is done and the step runs); the step's timeout runs from now. The
+// runtime feeds it before it sends the launch, and launches only if the
+// Ready holds DecRunning for the attempt (see the package doc).
 type StepStarted struct {
 	At      time.Time
 	Agent   AgentID

@@ -246,7 +246,7 @@ func (c *Coordinator) advance(a *agent) {
 
 // reposition re-resolves the position of a waiting (pending or
 // awaiting-approval) incident by action after Restore, in memory; the
-// first Step persists it and says why (requeueStale). It reports whether
+// first accepted Step persists it and says why (requeueStale). It reports whether
 // the position moved.
 func (c *Coordinator) reposition(a *agent) bool {
 	r := &a.rec
