@@ -37,14 +37,11 @@ func cluster(tb testing.TB, p Policy, n int) *Coordinator {
 	return c
 }
 
-// attachedSetup returns a 1,000-agent coordinator where a7 has a step in
-// flight, and the duplicate signal to send it.
-func attachedSetup(tb testing.TB) (*Coordinator, Signal) { return waitingSetup(tb, 0) }
-
-// waitingSetup is attachedSetup with waiting more agents whose step waits
-// and cannot start: half in a zone at its cap, half excluded. Slots are
-// free cluster-wide, so every schedule pass has reason to look for a
-// startable agent.
+// waitingSetup returns a 1,000-agent coordinator where a7 has a step in
+// flight, and the duplicate signal to send it, with waiting more agents
+// whose step waits and cannot start: half in a zone at its cap, half
+// excluded. Slots are free cluster-wide, so every schedule pass has reason
+// to look for a startable agent.
 func waitingSetup(tb testing.TB, waiting int) (*Coordinator, Signal) {
 	p := executePolicy()
 	p.NumAllowedRepairs = 100
@@ -85,6 +82,27 @@ func waitingSetup(tb testing.TB, waiting int) (*Coordinator, Signal) {
 }
 
 func BenchmarkSignalAttachedToOpenIncident(b *testing.B) { benchDedup(b, 0) }
+
+// TestSignalAttachedBudget: a duplicate signal allocates at most once,
+// writes nothing, and (outside -race) costs under 2µs.
+func TestSignalAttachedBudget(t *testing.T) {
+	c, sig := waitingSetup(t, 0)
+	var rd Ready
+	allocs := testing.AllocsPerRun(1000, func() { rd, _ = c.Step(sig) })
+	if allocs > 1 {
+		t.Errorf("duplicate signal allocates %.1f times, budget 1", allocs)
+	}
+	if !rd.Persist.Empty() || len(rd.Actions) != 0 {
+		t.Errorf("duplicate signal caused a write or an action: %+v", rd)
+	}
+	if raceEnabled || testing.Short() {
+		return
+	}
+	res := testing.Benchmark(BenchmarkSignalAttachedToOpenIncident)
+	if ns := res.NsPerOp(); ns >= 2000 {
+		t.Errorf("duplicate signal costs %dns, budget 2µs", ns)
+	}
+}
 
 // BenchmarkSignalDedup: a duplicate signal costs the same whatever waits.
 func BenchmarkSignalDedup(b *testing.B) {
