@@ -70,6 +70,7 @@ import (
 
 	"github.com/healer-mesos/healer/internal/zkurl"
 	"github.com/healer-mesos/healer/proto/healerpb"
+	"github.com/healer-mesos/healer/scheduler/coordinator"
 )
 
 // Config is everything healer-scheduler is configured with.
@@ -216,6 +217,11 @@ func Default() Config {
 	c.policyDefaults()
 	return c
 }
+
+// maxDuration is coordinator.MaxDuration as the flags write it.
+const maxDuration = "365days"
+
+const whyMaxDuration = "no repair duration can be meant longer; use a shorter one (e.g. 7days, 1weeks)"
 
 // DefaultZKPath is healer's chroot when --zk names none.
 const DefaultZKPath = "/healer"
@@ -449,8 +455,11 @@ func (c Config) problems() []problem {
 		{"step_timeout", c.StepTimeout, false},
 		{"drain_timeout", c.DrainTimeout, false},
 	} {
-		if d.v < 0 || d.v == 0 && !d.zero {
+		switch {
+		case d.v < 0 || d.v == 0 && !d.zero:
 			bad(d.name, "must be positive, got %s", d.v)
+		case d.v > coordinator.MaxDuration:
+			bad(d.name, "%s is longer than the maximum, %s: %s", d.v, maxDuration, whyMaxDuration)
 		}
 	}
 	if _, err := ParseIsolation(formatIsolation(c.Isolation)); err != nil {
@@ -520,6 +529,8 @@ func (c Config) validateRepairs() []error {
 			}
 			if s.Timeout < 0 {
 				errs = append(errs, fmt.Errorf("%s: negative timeout %s", at, s.Timeout))
+			} else if s.Timeout > coordinator.MaxDuration {
+				errs = append(errs, fmt.Errorf("%s: timeout %s is longer than the maximum, %s: %s", at, s.Timeout, maxDuration, whyMaxDuration))
 			}
 			if s.Action == BuiltinIsolate && i != len(steps)-1 {
 				errs = append(errs, fmt.Errorf("%s: %s must be the last step (isolation ends the incident, so later steps would never run)", at, BuiltinIsolate))

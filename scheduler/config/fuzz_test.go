@@ -2,9 +2,14 @@ package config
 
 import (
 	"io/fs"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/healer-mesos/healer/scheduler/coordinator"
 )
 
 // The fuzz targets hold the parsers to two properties: they never panic, and
@@ -72,6 +77,7 @@ func FuzzConfigFile(f *testing.F) {
 		"repair_set:\n  reboot: /sbin/reboot\nrepair_order:\n  - {action: reboot, scope: slave, timeout: 10mins, drain: true}\n  - isolate\n",
 		"ladders:\n  disk_full: [isolate]\nzone_caps: {a: 1}\n",
 		`{"master": "m:5050", "repair_order": "isolate", "probation": "5m"}`,
+		"probation: 7800weeks\noffer_timeout: 365days\nrepair_order: [{action: isolate, timeout: 2562047hrs}]\n",
 		"a: &x 1\nb: *x\n",
 		"probaton: 5m\n",
 	} {
@@ -129,6 +135,8 @@ func FuzzLoad(f *testing.F) {
 	f.Add("--mode=foo\n--probation=x\n-h", "HEALER_HELP=1", "")
 	f.Add("--master=zk://u:p@ss@h:2181/mesos\n--zk=zk://h:2181\n--principal=p\n--secret_file=/s", "HEALER_MAX_UNHEALTHY=3", "")
 	f.Add("--config=/c.yaml\n--", "", "master: m:1\nladders:\n  x: [isolate]\nzone_caps: {a: 1}\nmax_unhealthy: 50%\n")
+	f.Add("--master=m:5050\n--probation=7800weeks\n--offer_timeout=365days", "HEALER_DRAIN_TIMEOUT=52.2weeks", "")
+	f.Add("--config=/c.json", "HEALER_RESET_AFTER=8760h0m0.000000001s", `{"master": "m:1", "repair_set": {"a": "/a"}, "repair_order": [{"action": "a", "scope": "agent", "timeout": "366days"}, "isolate"], "step_timeout": "1weeks"}`)
 	f.Fuzz(func(t *testing.T, args, environ, file string) {
 		read := func(path string) ([]byte, fs.FileMode, error) {
 			if path == "/s" {
@@ -152,6 +160,19 @@ func FuzzLoad(f *testing.F) {
 		}
 		if err := p.Validate(); err != nil {
 			t.Fatalf("policy invalid: %v", err)
+		}
+		// Durations are bounded, so no deadline the coordinator derives
+		// from them can overflow.
+		durations := []time.Duration{p.MinSpacing, p.Probation, p.ResetAfter, p.OfferTimeout, p.DrainTimeout, p.DefaultStepTimeout}
+		for _, l := range append([]coordinator.Ladder{p.DefaultLadder}, slices.Collect(maps.Values(p.Ladders))...) {
+			for _, s := range l {
+				durations = append(durations, s.Timeout)
+			}
+		}
+		for _, d := range durations {
+			if d < 0 || d > coordinator.MaxDuration {
+				t.Fatalf("Load accepted a duration of %v (bound %v): %+v", d, coordinator.MaxDuration, p)
+			}
 		}
 	})
 }

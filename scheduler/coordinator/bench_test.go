@@ -37,10 +37,42 @@ func cluster(tb testing.TB, p Policy, n int) *Coordinator {
 	return c
 }
 
-// attachedSetup returns a 1,000-agent coordinator where a7 has a step in
-// flight, and the duplicate signal to send it.
-func attachedSetup(tb testing.TB) (*Coordinator, Signal) {
-	c := cluster(tb, executePolicy(), 1000)
+// waitingSetup returns a 1,000-agent coordinator where a7 has a step in
+// flight, and the duplicate signal to send it, with waiting more agents
+// whose step waits and cannot start: half in a zone at its cap, half
+// excluded. Slots are free cluster-wide, so every schedule pass has reason
+// to look for a startable agent.
+func waitingSetup(tb testing.TB, waiting int) (*Coordinator, Signal) {
+	p := executePolicy()
+	p.NumAllowedRepairs = 100
+	p.ZoneCaps = map[string]int{"capped": 1}
+	p.MaxUnhealthyPercent = 100 // the breaker would hold everything
+	recs := make([]AgentRecord, 0, 1000+waiting)
+	for i := 0; i < 1000; i++ {
+		recs = append(recs, AgentRecord{ID: AgentID(fmt.Sprintf("a%d", i)), Hostname: fmt.Sprintf("host%d", i),
+			Zone: fmt.Sprintf("z%d", i%5)})
+	}
+	for i := 0; i < waiting; i++ {
+		r := AgentRecord{ID: AgentID(fmt.Sprintf("w%d", i)), Hostname: fmt.Sprintf("w%d", i), Zone: "capped",
+			State: StatePending, Incidents: 1, Incident: Incident{ID: 1, Problem: "kernel", OpenedAt: t0, Signals: 1,
+				StepAction: "restart", StepScope: ScopeAgent, PendingSince: t0.Add(-time.Duration(i) * time.Second)}}
+		if i%2 == 1 {
+			r.Zone, r.Excluded = "z0", true
+		}
+		recs = append(recs, r)
+	}
+	c, err := Restore(p, recs, GlobalRecord{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, l := range []Link{MasterConnected, ZKSessionUp, Reconciled} {
+		if _, err := c.Step(Connectivity{At: t0, Change: l}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if n := c.Status().InFlight; waiting > 0 && n != 1 {
+		tb.Fatalf("setup: %d in flight, want the capped zone's one", n)
+	}
 	sig := Signal{At: t0, Agent: "a7", Problem: "disk_full", Source: "monitor", Message: "disk 98% full"}
 	rd, err := c.Step(sig)
 	if err != nil || len(rd.Actions) != 1 {
@@ -49,22 +81,12 @@ func attachedSetup(tb testing.TB) (*Coordinator, Signal) {
 	return c, sig
 }
 
-func BenchmarkSignalAttachedToOpenIncident(b *testing.B) {
-	c, sig := attachedSetup(b)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		rd, _ := c.Step(sig)
-		if len(rd.Decisions) != 1 || rd.Decisions[0].Kind != DecAttached {
-			b.Fatalf("not attached: %+v", rd)
-		}
-	}
-}
+func BenchmarkSignalAttachedToOpenIncident(b *testing.B) { benchDedup(b, 0) }
 
 // TestSignalAttachedBudget: a duplicate signal allocates at most once,
 // writes nothing, and (outside -race) costs under 2µs.
 func TestSignalAttachedBudget(t *testing.T) {
-	c, sig := attachedSetup(t)
+	c, sig := waitingSetup(t, 0)
 	var rd Ready
 	allocs := testing.AllocsPerRun(1000, func() { rd, _ = c.Step(sig) })
 	if allocs > 1 {
@@ -79,6 +101,59 @@ func TestSignalAttachedBudget(t *testing.T) {
 	res := testing.Benchmark(BenchmarkSignalAttachedToOpenIncident)
 	if ns := res.NsPerOp(); ns >= 2000 {
 		t.Errorf("duplicate signal costs %dns, budget 2µs", ns)
+	}
+}
+
+// BenchmarkSignalDedup: a duplicate signal costs the same whatever waits.
+func BenchmarkSignalDedup(b *testing.B) {
+	for _, waiting := range []int{0, 20_000} {
+		b.Run(fmt.Sprintf("waiting=%d", waiting), func(b *testing.B) { benchDedup(b, waiting) })
+	}
+}
+
+func benchDedup(b *testing.B, waiting int) {
+	c, sig := waitingSetup(b, waiting)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		rd, _ := c.Step(sig)
+		if len(rd.Decisions) != 1 || rd.Decisions[0].Kind != DecAttached {
+			b.Fatalf("not attached: %+v", rd)
+		}
+	}
+}
+
+// BenchmarkTickNothingDue: a Tick with nothing due, 20,000 agents waiting.
+func BenchmarkTickNothingDue(b *testing.B) {
+	c, _ := waitingSetup(b, 20_000)
+	tick := Tick{At: t0.Add(time.Second)}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		rd, _ := c.Step(tick)
+		if len(rd.Decisions) != 0 || len(rd.Actions) != 0 {
+			b.Fatalf("tick did something: %+v", rd)
+		}
+	}
+}
+
+// TestDedupCostIndependentOfQueue: with 20,000 agents waiting behind a
+// zone cap or an exclusion, a duplicate signal costs about what it costs
+// with none (each event used to rescan the waiting queue: 20,000 times
+// more). The ratio holds under the race detector too; absolute budgets
+// are the benchmarks' business (see TestSignalAttachedBudget).
+func TestDedupCostIndependentOfQueue(t *testing.T) {
+	if testing.Short() {
+		t.Skip("benchmarks")
+	}
+	none := testing.Benchmark(func(b *testing.B) { benchDedup(b, 0) })
+	many := testing.Benchmark(func(b *testing.B) { benchDedup(b, 20_000) })
+	if none.N == 0 || many.N == 0 {
+		t.Fatal("a benchmark failed: run BenchmarkSignalDedup")
+	}
+	if r := float64(many.NsPerOp()) / float64(max(none.NsPerOp(), 1)); r > 4 {
+		t.Errorf("duplicate signal: %dns with 20,000 waiting, %dns with none (%.0f×); want within 2× (4× on a noisy machine)",
+			many.NsPerOp(), none.NsPerOp(), r)
 	}
 }
 

@@ -13,10 +13,28 @@ func staleIncident(id uint64, r *AgentRecord) error {
 	return fmt.Errorf("%w: incident %d of agent %s is closed; its open incident is %d", ErrStaleIncident, id, r.ID, r.Incident.ID)
 }
 
+// checkApproval says why an approval of attempt does not apply to r's open
+// incident, naming the step that waits (if any).
+func (c *Coordinator) checkApproval(r *AgentRecord, attempt uint64) error {
+	inc := &r.Incident
+	if r.State != StateAwaitingApproval {
+		what := "its step is " + r.State.String()
+		if r.State == StateRepairing {
+			what = inFlightNote(r)
+		}
+		return fmt.Errorf("%w: incident %d of agent %s: %s", ErrNotAwaitingApproval, inc.ID, r.ID, what)
+	}
+	if inc.ApprovalAttempt != attempt {
+		return fmt.Errorf("%w: incident %d of agent %s awaits approval of attempt %d (step %d: %s), not attempt %d",
+			ErrStaleApproval, inc.ID, r.ID, inc.ApprovalAttempt, inc.Step+1, c.stepOf(r).Action, attempt)
+	}
+	return nil
+}
+
 func (c *Coordinator) command(e Command) error {
 	reject := func(err error) error {
 		id, by := shownID(e.Agent), clipText(e.Principal, MaxPrincipalBytes)
-		c.decide(Decision{Kind: DecRejected, Agent: id, Incident: e.Incident, Err: err,
+		c.decide(Decision{Kind: DecRejected, Agent: id, Incident: e.Incident, Attempt: e.Attempt, Err: err,
 			Note: e.Op.String(), Principal: by})
 		if e.Agent != "" {
 			return fmt.Errorf("%s %s by %q: %w", e.Op, id, by, err)
@@ -66,10 +84,10 @@ func (c *Coordinator) command(e Command) error {
 		return reject(ErrUnknownAgent)
 	}
 	r := &a.rec
-	if e.Op == OpApprove && e.Incident == 0 {
+	if e.Op == OpApprove && (e.Incident == 0 || e.Attempt == 0) {
 		// An approval is consent to one disruptive step the operator has
-		// looked at; without the incident id a late or repeated approve
-		// could consent to a newer incident nobody reviewed.
+		// looked at; without the incident and the step's attempt id a late
+		// or repeated approve could consent to a step nobody reviewed.
 		return reject(ErrIncidentRequired)
 	}
 	if e.Incident != 0 && (e.Op == OpApprove || e.Op == OpCancel || e.Op == OpForce) && e.Incident != r.Incident.ID {
@@ -78,12 +96,12 @@ func (c *Coordinator) command(e Command) error {
 	d := Decision{Agent: r.ID, Incident: r.Incident.ID, Principal: e.Principal, Note: e.Reason}
 	switch e.Op {
 	case OpApprove:
-		if r.State != StateAwaitingApproval {
-			return reject(ErrNotAwaitingApproval)
+		if err := c.checkApproval(r, e.Attempt); err != nil {
+			return reject(err)
 		}
 		c.edit(a)
 		r.Incident.Approved, r.Incident.ApprovedBy = true, e.Principal
-		d.Kind, d.Step, d.Action = DecApproved, r.Incident.Step, c.stepOf(r).Action
+		d.Kind, d.Step, d.Action, d.Attempt = DecApproved, r.Incident.Step, c.stepOf(r).Action, e.Attempt
 		c.decide(d)
 		c.enqueue(a)
 	case OpCancel:
@@ -100,7 +118,7 @@ func (c *Coordinator) command(e Command) error {
 			// incident more disruptive).
 			r.NextStep = r.Incident.Step
 			r.NextAction, r.NextScope, r.NextProblem = r.Incident.StepAction, r.Incident.StepScope, r.Incident.Problem
-			d.Note = joinNote(d.Note, "step in flight killed, slot freed")
+			d.Note = joinNote(d.Note, "step in flight killed")
 		}
 		c.up(a)
 		d.Kind, d.Step, d.Action = DecCancelled, r.Incident.Step, c.stepOf(r).Action
@@ -133,8 +151,14 @@ func (c *Coordinator) command(e Command) error {
 		// The operator vouches for the agent: its escalation history resets.
 		r.State, r.IsolatedAt, r.LastClosedAt, r.NextStep, r.NextStepDryRun, r.Drained = StateHealthy, timeZero, timeZero, 0, false, false
 		r.NextAction, r.NextScope, r.NextProblem = "", 0, ""
-		c.act(Action{Kind: ActReactivate, Agent: r.ID, Hostname: r.Hostname, Isolation: c.policy.Isolation,
-			Principal: e.Principal})
+		// Owed until acknowledged; it supersedes an isolation not yet
+		// applied, and ends any drain window (so no UP is owed).
+		r.ReactivateOwed, r.IsolateOwed, r.UpOwed = 0, 0, 0
+		if !c.agentGone(r) {
+			r.ReactivateOwed = isolation(r)
+			c.act(Action{Kind: ActReactivate, Agent: r.ID, Hostname: r.Hostname, Attempt: r.ReactivateOwed,
+				Isolation: c.policy.Isolation, Principal: e.Principal})
+		}
 		d.Kind = DecReactivated
 		c.decide(d)
 	case OpExclude, OpInclude:
@@ -176,6 +200,9 @@ func (c *Coordinator) force(a *agent, e Command, reject func(error) error) error
 		return reject(ErrStepInFlight)
 	case r.State == StateIsolated:
 		return reject(ErrIsolated)
+	case r.Killing.Attempt != 0:
+		// Even a force does not run two steps on one machine at once.
+		return reject(fmt.Errorf("%w (attempt %d)", ErrKillPending, r.Killing.Attempt))
 	}
 	c.edit(a)
 	switch r.State {

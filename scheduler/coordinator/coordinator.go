@@ -31,14 +31,27 @@ type Coordinator struct {
 	// removedCounts counts the tombstones among counts, by state.
 	removedCounts [numStates]int
 	forced        int
-	zoneInFlight  map[string]int
-	inFlight      map[AgentID]*agent
-	pending       queue
-	timers        queue
-	gen           uint64
-	// restale are waiting incidents Restore found queued under another
-	// policy; the first Step re-queues them (see requeueStale).
-	restale []*agent
+	// killing counts killed steps whose end is not yet confirmed
+	// (AgentRecord.Killing); they hold slots like steps in flight.
+	killing      int
+	zoneInFlight map[string]int
+	inFlight     map[AgentID]*agent
+	// owing are the agents whose records owe an action (owes).
+	owing map[AgentID]*agent
+	// zoneQ and heads index the startable pending agents (pending.go);
+	// freed lists zones where a slot freed in this Step.
+	zoneQ  map[string]*zoneQueue
+	heads  queue
+	freed  []*zoneQueue
+	timers queue
+	gen    uint64
+	// clock is the latest time accepted (it never moves backwards); zero
+	// until the first event after New or Restore.
+	clock time.Time
+	// restored is what Restore changed in memory (waiting incidents
+	// re-checked against a changed policy): the first accepted Step
+	// persists and reports it, since Restore returns no Ready.
+	restored restoredOutput
 
 	// Per-Step scratch, reused so the hot path does not allocate.
 	now         time.Time
@@ -65,7 +78,7 @@ type agent struct {
 	deleted   bool
 	dirtyStep uint64
 	// moved is the note of a waiting incident Restore started over
-	// because its step left its ladder; the first Step says it.
+	// because its step left its ladder (see requeueStale).
 	moved string
 	pend  queueSlot
 	timer queueSlot
@@ -76,6 +89,17 @@ type queueSlot struct {
 	queued bool
 	at     time.Time
 	gen    uint64
+	// zone is the zone queue of a pending entry.
+	zone string
+}
+
+// restoredOutput holds Restore's own changes until the first accepted Step
+// reports them: the records to persist, the decisions (stamped with that
+// Step's time) and the incidents that started waiting.
+type restoredOutput struct {
+	dirty     []*agent
+	decisions []Decision
+	enqueued  []*agent
 }
 
 // link is the connectivity that gates starts (Immutable). It is not
@@ -92,11 +116,15 @@ func New(p Policy) (*Coordinator, error) {
 
 // Restore rebuilds a coordinator from the policy and its persisted records
 // alone (after a crash or a failover). It starts Immutable until the runtime
-// reports master connected, reconciled and the ZooKeeper session up.
+// reports master connected, reconciled and the ZooKeeper session up; the
+// Ready of the Step that makes it mutable carries every action the records
+// say is owed. Under a changed policy it re-checks waiting incidents at
+// once; the first accepted Step persists and reports what that changed.
 func Restore(p Policy, records []AgentRecord, g GlobalRecord) (*Coordinator, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
+	var stale []*agent
 	c := &Coordinator{
 		policy:       p,
 		agents:       make(map[AgentID]*agent, len(records)),
@@ -105,6 +133,8 @@ func Restore(p Policy, records []AgentRecord, g GlobalRecord) (*Coordinator, err
 		global:       g,
 		zoneInFlight: make(map[string]int),
 		inFlight:     make(map[AgentID]*agent),
+		owing:        make(map[AgentID]*agent),
+		zoneQ:        make(map[string]*zoneQueue),
 	}
 	for i := range records {
 		r := records[i]
@@ -126,10 +156,17 @@ func Restore(p Policy, records []AgentRecord, g GlobalRecord) (*Coordinator, err
 		moved := c.reposition(a)
 		c.commit(a)
 		if moved || c.stale(&a.rec) {
-			c.restale = append(c.restale, a)
+			stale = append(stale, a)
 		}
 	}
-	slices.SortFunc(c.restale, func(x, y *agent) int { return strings.Compare(string(x.rec.ID), string(y.rec.ID)) })
+	slices.SortFunc(stale, func(x, y *agent) int { return strings.Compare(string(x.rec.ID), string(y.rec.ID)) })
+	c.begin()
+	c.requeueStale(stale)
+	c.commitAll()
+	if len(c.dirty) > 0 {
+		c.restored = restoredOutput{dirty: slices.Clone(c.dirty), decisions: slices.Clone(c.decisions),
+			enqueued: slices.Clone(c.enqueued)}
+	}
 	return c, nil
 }
 
@@ -150,10 +187,20 @@ func checkRecord(r *AgentRecord) error {
 		return bad("incident id beyond incident count")
 	case (r.State == StateRepairing) != (r.Incident.Run.Attempt != 0):
 		return bad("step in flight does not match state " + r.State.String())
-	case r.Incident.Run.Attempt > r.Attempts:
+	case r.Incident.Run.Attempt > r.Attempts || r.Incident.ApprovalAttempt > r.Attempts:
 		return bad("attempt id beyond attempt count")
 	case r.State == StateRepairing && r.Incident.Run.deadline().IsZero():
 		return bad("step in flight without a deadline")
+	case r.Incident.Run.Step.Timeout < 0 || r.Incident.Run.Step.Timeout > MaxDuration:
+		return bad("step in flight with a timeout outside 0.." + maxDurationText)
+	case r.Killing.Attempt != 0 && (r.Killing.Until.IsZero() || r.Killing.Agent == ""):
+		return bad("killed step without a bound or an agent")
+	case r.Killing.Attempt != 0 && r.State == StateRepairing:
+		return bad("a step in flight while a killed one has not ended")
+	case r.Killing.Attempt > r.Attempts || r.IsolateOwed > r.Attempts || r.ReactivateOwed > r.Attempts:
+		return bad("owed attempt id beyond attempt count")
+	case r.UpOwed > r.Incidents:
+		return bad("owed incident id beyond incident count")
 	case r.State == StateProbation && r.Incident.ProbationEnds.IsZero():
 		return bad("probation without an end")
 	case len(r.History) > HistoryLen:
@@ -168,13 +215,25 @@ func checkRecord(r *AgentRecord) error {
 func (c *Coordinator) Policy() Policy { return c.policy }
 
 // Step feeds one event and returns what to persist, do and log, in that
-// order. The error, if any, says why the event was rejected (a sentinel,
-// wrapped with detail); the Ready is meaningful either way (it carries the
-// rejection's decision, and whatever became due at the event's time).
+// order. The error, if any, says why the event was refused (a sentinel,
+// wrapped with detail); a refused event changes nothing, not even the
+// clock, and its Ready carries only the rejection's decision.
+//
+// Time: an event without a time (zero At) or with one outside the range
+// the store can keep (see ErrTimeOutOfRange) is refused. The clock never
+// moves backwards: an event earlier than the latest time accepted is taken
+// to happen at that time (wall clocks step back).
 func (c *Coordinator) Step(ev Event) (Ready, error) {
-	c.begin(ev.at())
-	if c.restale != nil {
-		c.requeueStale()
+	c.begin()
+	at := ev.at()
+	c.now = c.clock
+	if err := checkTime(at); err != nil {
+		what, id := describe(ev)
+		c.decide(Decision{Kind: DecRejected, Agent: shownID(id), Err: err, Note: what})
+		return c.ready(), fmt.Errorf("%s at %s: %w", what, at.Format(time.RFC3339Nano), err)
+	}
+	if at.After(c.now) {
+		c.now = at
 	}
 	var err error
 	switch e := ev.(type) {
@@ -190,6 +249,8 @@ func (c *Coordinator) Step(ev Event) (Ready, error) {
 		err = c.started(e)
 	case StepOutcome:
 		err = c.outcome(e)
+	case ActionApplied:
+		err = c.applied(e)
 	case Command:
 		err = c.command(e)
 	case Connectivity:
@@ -199,13 +260,87 @@ func (c *Coordinator) Step(ev Event) (Ready, error) {
 	default:
 		panic(fmt.Sprintf("coordinator: unknown event type %T", ev))
 	}
+	if err != nil {
+		// Every refusal happens before anything changed.
+		return c.ready(), err
+	}
+	c.clock = c.now
+	c.flushRestored()
 	c.schedule()
 	c.reportHeld()
-	return c.ready(), err
+	return c.ready(), nil
 }
 
-func (c *Coordinator) begin(now time.Time) {
-	c.now = now
+// flushRestored puts what Restore changed into the first accepted Step's
+// output, ahead of the Step's own.
+func (c *Coordinator) flushRestored() {
+	o := &c.restored
+	if o.dirty == nil && o.decisions == nil {
+		return
+	}
+	var front []*agent
+	for _, a := range o.dirty {
+		if a.dirtyStep != c.step {
+			a.dirtyStep = c.step
+			front = append(front, a)
+		}
+	}
+	c.dirty = append(front, c.dirty...)
+	for i := range o.decisions {
+		o.decisions[i].At = c.now
+	}
+	c.decisions = append(o.decisions, c.decisions...)
+	c.enqueued = append(c.enqueued, o.enqueued...)
+	c.restored = restoredOutput{}
+}
+
+// Earliest and latest event times accepted: what the store can keep with
+// every deadline derived from them (it keeps Unix nanoseconds in an int64,
+// years 1678 to 2262; see MaxDuration). A time outside is a runtime clock
+// that is not set, or a bug.
+var (
+	earliestTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	latestTime   = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+func checkTime(t time.Time) error {
+	switch {
+	case t.IsZero():
+		return ErrNoTime
+	case t.Before(earliestTime) || !t.Before(latestTime):
+		return ErrTimeOutOfRange
+	}
+	return nil
+}
+
+// describe names an event and the agent it is about, for a refusal.
+func describe(ev Event) (string, AgentID) {
+	switch e := ev.(type) {
+	case Signal:
+		return "signal", AgentID(e.Agent)
+	case AgentAdded:
+		return "agent added", e.ID
+	case AgentUpdated:
+		return "agent updated", e.ID
+	case AgentRemoved:
+		return "agent removed", e.ID
+	case StepStarted:
+		return "step started", e.Agent
+	case StepOutcome:
+		return "step outcome", e.Agent
+	case ActionApplied:
+		return e.Kind.String() + " applied", e.Agent
+	case Command:
+		return e.Op.String(), e.Agent
+	case Connectivity:
+		return e.Change.String(), ""
+	case Tick:
+		return "tick", ""
+	}
+	panic(fmt.Sprintf("coordinator: unknown event type %T", ev))
+}
+
+func (c *Coordinator) begin() {
 	c.step++
 	c.dirty = c.dirty[:0]
 	c.deleted = c.deleted[:0]
@@ -245,7 +380,13 @@ func (c *Coordinator) decide(d Decision) {
 	c.decisions = append(c.decisions, d)
 }
 
+// act emits an action, unless the coordinator is Immutable: then it stays
+// owed in the records (every action's intent is, see owes) and comes out
+// when the coordinator becomes mutable again.
 func (c *Coordinator) act(a Action) {
+	if c.immutable() {
+		return
+	}
 	c.actions = append(c.actions, a)
 }
 
@@ -268,11 +409,7 @@ func (c *Coordinator) commit(a *agent) {
 	}
 	c.count(a)
 	r := &a.rec
-	if r.State == StatePending {
-		c.requeue(&c.pending, &a.pend, r.ID, r.Incident.PendingSince)
-	} else {
-		a.pend.queued = false
-	}
+	c.queuePending(a)
 	if d, ok := c.deadline(r); ok {
 		c.requeue(&c.timers, &a.timer, r.ID, d)
 	} else {
@@ -311,17 +448,27 @@ func (c *Coordinator) live(it queueItem, slot func(*agent) *queueSlot) *agent {
 func pendSlot(a *agent) *queueSlot  { return &a.pend }
 func timerSlot(a *agent) *queueSlot { return &a.timer }
 
-// deadline is when the record next needs attention from a tick: a step's
-// deadline, the end of probation, or when a removed machine's tombstone
-// expires (see expirable).
+// deadline is when the record next needs attention from a tick: the bound
+// of a killed step's wait, or its state's deadline (stateDeadline),
+// whichever is first.
 func (c *Coordinator) deadline(r *AgentRecord) (time.Time, bool) {
+	d, ok := c.stateDeadline(r)
+	if k := r.Killing; k.Attempt != 0 && (!ok || k.Until.Before(d)) {
+		return k.Until, true
+	}
+	return d, ok
+}
+
+// stateDeadline is a step's deadline, the end of probation, or when a
+// removed machine's tombstone expires (once keep no longer holds it).
+func (c *Coordinator) stateDeadline(r *AgentRecord) (time.Time, bool) {
 	switch r.State {
 	case StateRepairing:
 		return r.Incident.Run.deadline(), true
 	case StateProbation:
 		return r.Incident.ProbationEnds, true
 	case StateHealthy:
-		if r.Removed() && !r.Excluded {
+		if r.Removed() && !r.Excluded && !owes(r) {
 			if r.LastClosedAt.IsZero() {
 				return r.RemovedAt, true
 			}
@@ -344,6 +491,16 @@ func (c *Coordinator) count(a *agent) {
 			c.forced++
 		}
 	}
+	if r.Killing.Attempt != 0 {
+		c.killing++
+		c.zoneInFlight[r.Zone]++
+		if r.Killing.Forced {
+			c.forced++
+		}
+	}
+	if owes(r) {
+		c.owing[r.ID] = a
+	}
 	a.counted = true
 }
 
@@ -358,11 +515,24 @@ func (c *Coordinator) uncount(a *agent) {
 		if c.zoneInFlight[r.Zone] == 0 {
 			delete(c.zoneInFlight, r.Zone)
 		}
+		c.slotFreed(r.Zone)
 		delete(c.inFlight, r.ID)
 		if r.Incident.Run.Forced {
 			c.forced--
 		}
 	}
+	if r.Killing.Attempt != 0 {
+		c.killing--
+		c.zoneInFlight[r.Zone]--
+		if c.zoneInFlight[r.Zone] == 0 {
+			delete(c.zoneInFlight, r.Zone)
+		}
+		c.slotFreed(r.Zone)
+		if r.Killing.Forced {
+			c.forced--
+		}
+	}
+	delete(c.owing, r.ID)
 	a.counted = false
 }
 

@@ -18,15 +18,103 @@
 //  3. Decisions: one record per decision, saying what was decided and why,
 //     for logs, metrics, the audit trail and the admin API.
 //
-// The runtime must persist first, then act, then log. Every action's intent
-// is part of the records in the same Ready (write-ahead), so a crash between
-// persisting and acting loses at most an action whose effect the next leader
-// rediscovers through reconciliation; it never loses the intent.
+// The runtime must persist first, then act, then log. The slices in a Ready
+// are owned by the coordinator and are valid only until the next call to
+// Step (raft's "valid until Advance"); the runtime copies what it keeps.
+// Records' History slices are never modified after they have been emitted,
+// so a copied AgentRecord may be kept indefinitely.
 //
-// The slices in a Ready are owned by the coordinator and are valid only until
-// the next call to Step (raft's "valid until Advance"); the runtime copies
-// what it keeps. Records' History slices are never modified after they have
-// been emitted, so a copied AgentRecord may be kept indefinitely.
+// Time. An event without a time (ErrNoTime), or with one outside
+// 2000..2200 (ErrTimeOutOfRange: a clock that is not set; the store keeps
+// nothing outside its range), is refused. The coordinator's clock is the
+// latest time accepted and never moves backwards: an event earlier than
+// it happens at the clock (wall clocks step back). A restored coordinator's
+// clock starts at its first event.
+//
+// Refusals. A Step that returns an error refused its event and changed
+// nothing at all: no record, not the clock, no schedule pass; its Ready
+// holds only the rejection's decision. Events that do not apply but are
+// normal (a late outcome, a repeated acknowledgement) are accepted and
+// ignored (DecIgnored), with no error.
+//
+// Durations. Every duration of a Policy is at most MaxDuration (365 days)
+// and deadline arithmetic saturates, so no input can make a deadline come
+// early.
+//
+// # Owed actions: the runtime's contract
+//
+// Nothing owed is only in memory. Every action's intent is in the records
+// persisted in the same Ready, and stays marked there until it is confirmed
+// (see [Coordinator.Owed] for the list, derived from the records alone):
+//
+//   - ActLaunch (and ActRun of a draining master-scope step): owed while
+//     the step waits for its offer (Run.StartedAt zero); confirmed by
+//     StepStarted. The runtime feeds StepStarted when it sends the launch
+//     to Mesos, before any other event, and launches only if that Ready
+//     holds DecRunning for the attempt (a step the coordinator gave up on
+//     is refused). Task ids must be derived from agent and attempt, so a
+//     launch re-emitted after a crash that the old leader already sent is
+//     found by reconciliation (report StepStarted, or its StepOutcome)
+//     instead of launched twice.
+//   - ActRun of a master-scope step without drain starts at once and is
+//     not owed: after a failover the new leader cannot know whether it ran
+//     (the old leader's runner died with it), so it is not re-run; its
+//     outcome never comes and it times out at its deadline (ResultTimedOut,
+//     escalating).
+//   - ActKill of a started step: owed, and the step keeps its slot
+//     (AgentRecord.Killing), until its terminal status (any StepOutcome for
+//     the attempt, naming the agent id it ran on or the machine's current
+//     id), its agent's removal (agent-scope steps only: a master-scope step
+//     runs on the scheduler's host), or Kill.Until: the step's own deadline
+//     (or the kill, if later) plus KillGrace (5m). The executor (or the
+//     scheduler's runner) ends a step by its deadline by itself, so past
+//     Until it has ended even if no status said so, and the slot is freed
+//     (DecKillExpired). A master-scope step's runner that does not have the
+//     attempt (a new leader) reports StepOutcome with ResultLost at once.
+//     The kill of a step that never started (it only stops the runtime's
+//     wait), or on a removed agent, is not held and not owed.
+//   - ActIsolate, ActReactivate, ActUp: owed until the master acknowledges
+//     them; the runtime feeds [ActionApplied] (Kind, Agent, and the
+//     action's Attempt, or Incident for ActUp); that clears the marker
+//     (AgentRecord.IsolateOwed, ReactivateOwed, UpOwed) in one persisted
+//     write. A reactivation supersedes an isolation not yet acknowledged
+//     and an owed UP; an isolation supersedes a reactivation. An action the
+//     master refuses because it no longer applies (the agent id is gone)
+//     counts as applied: acknowledge it. With isolation methods kept per
+//     agent id (deactivate, drain), a removed agent's isolation and
+//     reactivation are dropped, not owed (a machine that returns under a
+//     new id is isolated again); a maintenance window is the machine's and
+//     stays owed. A removed machine that owes something is remembered
+//     until it no longer does.
+//
+// Immutable. While Immutable the coordinator emits no action at all
+// (decisions still come out): whatever it decides stays owed in the
+// records. When it becomes Immutable the runtime drops its waits for
+// offers and stops acting. The Ready of the Step that makes it mutable
+// again carries every owed action, marked Action.Owed, before anything new
+// (a new decision later in the same Ready may supersede one, e.g. an
+// isolation an owed reactivation); the runtime replaces its waits with the
+// owed launches. A restored coordinator starts Immutable, so the first
+// Ready after reconnecting lists everything the dead leader owed, whether
+// or not it had carried it out. For one machine the runtime carries out
+// actions in the order given (a kill, the UP of a finished drain window,
+// an isolation or reactivation, then a launch, which may drain again).
+// Carrying out an owed action again must be harmless: launches and kills
+// are keyed by agent and attempt, master calls are idempotent.
+//
+// Slots. A step holds a slot (num_allowed_repairs and its zone's cap) from
+// its launch until its end is confirmed: a killed step keeps its slot as
+// above, and its machine starts nothing (not even its ladder's isolation,
+// nor a force) until then (ErrKillPending).
+//
+// Approval. A step that needs approval gets its attempt id when it begins
+// waiting (Decision.Attempt of its DecAwaitingApproval,
+// Incident.ApprovalAttempt); an approval names the incident and that
+// attempt (Command.Incident, Command.Attempt), and the step runs as that
+// attempt. An approval of anything else is refused: ErrStaleApproval names
+// the attempt and step that wait now; ErrNotAwaitingApproval says what the
+// incident is doing instead. A step that begins waiting again (moved by a
+// restart under another policy) gets a new id.
 //
 // # Rebuild
 //
@@ -80,13 +168,31 @@
 //   - reset_after is measured from when the last incident that ran a step
 //     closed (quiet probation, cancel, isolation); at exactly reset_after the
 //     ladder starts over (reset_after_boundary.txt).
-//   - Cancel kills a step in flight (ActKill), frees its slot, ends a
-//     drain window (ActUp), and does not count the killed step as tried: a
-//     new incident within reset_after continues from it, not past it.
+//   - A saved ladder position is meaningful only in the ladder it was
+//     recorded in (relapse_other_problem.txt, relapse_shared_ladder.txt).
+//     A new incident within reset_after continues from the machine's
+//     position (AgentRecord.NextStep, with NextAction and NextProblem) only
+//     on the same ladder: the same problem, or two problems without a
+//     ladder of their own (both on the default ladder, which is problem
+//     agnostic). A problem on another ladder starts its own ladder at step
+//     1, with a decision note saying why; no position is kept per problem,
+//     so a machine alternating between problems on different ladders starts
+//     each over (the milder side). A position whose problem is unknown
+//     (written by an older healer) starts over too, and a bare index (no
+//     step recorded) resolves only to a repair step of the current ladder:
+//     an index at or past its isolation starts the ladder over
+//     (legacy_position.txt). No position ever means isolation unless it
+//     names isolation itself.
+//   - Cancel kills a step in flight (ActKill; a started one keeps its slot
+//     until it has ended), ends a drain window (ActUp), and does not count
+//     the killed step as tried: a new incident within reset_after
+//     continues from it, not past it.
 //   - Exclude leaves a step in flight to finish (killing a reboot half-way
 //     can do more harm); no further step starts. Cancel kills.
-//   - Approve must name the incident it approves; approving any other
-//     incident than the open one is refused with which one is open.
+//   - Approve must name the incident and the step (its attempt id) it
+//     approves; approving any other incident than the open one is refused
+//     with which one is open, any other step with which one waits
+//     (approval_stale.txt).
 //   - Machines, not agent ids (agent_removed.txt, machine_*.txt,
 //     tombstone_expiry.txt). A reboot or re-image brings a machine back
 //     under a new agent id with the same hostname; healer follows the
@@ -158,23 +264,24 @@
 //     isolation (the ladder's own isolate step, else past its end). A step
 //     no longer in the ladder starts it over at step 1 (DecStartedOver,
 //     "ladder for P changed; A is no longer in it: starting over at step
-//     1 (B)"), under every usual limit. Waiting incidents are moved in the
-//     first Step; a step in flight finishes as launched and a probation
-//     runs on, and their next step is found from their step by action when
-//     they escalate; a new incident within reset_after finds its
-//     continuation (NextAction, in the ladder of NextProblem) likewise.
-//     Records written before positions carried their step are taken as
-//     indices. A problem whose own ladder was removed continues on the
-//     default ladder; waiting
-//     incidents are re-checked against the new policy in the first Step
-//     (a step that now needs approval waits for it, one that no longer
-//     does becomes pending). What dry-run only imagined never drives a real
+//     1 (B)"), under every usual limit. Waiting incidents are moved by
+//     Restore itself and the first accepted Step persists and reports it;
+//     a step in flight finishes as launched and a probation runs on, and
+//     their next step is found from their step by action when they
+//     escalate; a new incident within reset_after finds its continuation
+//     (NextAction, on the same ladder, see above) likewise. A problem whose
+//     own ladder was removed continues on the default ladder; waiting
+//     incidents are re-checked against the new policy by Restore (a step
+//     that now needs approval waits for it, with a new attempt id; one
+//     that no longer does becomes pending, keeping its place). What dry-run only imagined never drives a real
 //     repair: in execute, an incident or escalation history resting on
 //     would-be steps starts the ladder over (DecStartedOver). Switching to
 //     observe starts nothing new but keeps watching steps in flight.
 //
-// Starts happen in a schedule pass at the end of every Step, so a restored
-// coordinator that is fed the same events decides the same starts; the
-// runtime should send a Tick at least as often as its finest timeout
-// granularity (e.g. every few seconds).
+// Starts happen in a schedule pass at the end of every accepted Step, so a
+// restored coordinator that is fed the same events decides the same
+// starts; the runtime should send a Tick at least as often as its finest
+// timeout granularity (e.g. every few seconds). Pending agents are indexed
+// by zone, so an event costs the same however many wait behind a zone cap
+// or an exclusion.
 package coordinator

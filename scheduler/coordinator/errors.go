@@ -44,12 +44,22 @@ var (
 	ErrAwaitingApproval = errors.New("step awaits operator approval")
 )
 
+// Events whose time cannot be right are refused with one of these (see
+// Coordinator.Step).
+var (
+	ErrNoTime         = errors.New("event has no time (zero At)")
+	ErrTimeOutOfRange = errors.New("event time outside 2000-01-01..2200-01-01 UTC: is the runtime's clock set?")
+)
+
 // Operator commands and step outcomes that do not apply are refused with one
 // of these.
 var (
-	ErrNoIncident          = errors.New("agent has no open incident")
-	ErrStaleIncident       = errors.New("incident is not the agent's open incident")
-	ErrIncidentRequired    = errors.New("approve must name the incident it approves")
+	ErrNoIncident       = errors.New("agent has no open incident")
+	ErrStaleIncident    = errors.New("incident is not the agent's open incident")
+	ErrIncidentRequired = errors.New("approve must name the incident and the attempt it approves")
+	// ErrStaleApproval: the approval names a step that no longer waits
+	// for approval; the error says which step waits now.
+	ErrStaleApproval       = errors.New("approval is for a step that no longer awaits approval")
 	ErrNotAwaitingApproval = errors.New("agent's step does not await approval")
 	ErrNotIsolated         = errors.New("agent is not isolated")
 	ErrIsolated            = errors.New("agent is isolated")
@@ -59,6 +69,13 @@ var (
 	ErrUnknownCommand      = errors.New("unknown operator command")
 	ErrUnknownResult       = errors.New("unknown step result")
 	ErrStaleOutcome        = errors.New("outcome is for a step that is no longer in flight")
+	// ErrNotAcknowledged: ActionApplied names an action that is not
+	// acknowledged that way (launches are confirmed by StepStarted, kills
+	// by StepOutcome or AgentRemoved).
+	ErrNotAcknowledged = errors.New("only isolate, reactivate and up are acknowledged with ActionApplied")
+	// ErrKillPending: the agent's killed step has not ended yet; nothing
+	// else starts on it until it has (or Kill.Until passed).
+	ErrKillPending = errors.New("agent's killed step has not yet ended")
 )
 
 // ErrInvalidPolicy wraps every Policy.Validate error; ErrCorruptRecord every

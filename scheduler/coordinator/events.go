@@ -3,8 +3,8 @@ package coordinator
 import "time"
 
 // Event is an input to Coordinator.Step. The concrete types are Signal,
-// AgentAdded, AgentUpdated, AgentRemoved, StepStarted, StepOutcome, Command,
-// Connectivity and Tick.
+// AgentAdded, AgentUpdated, AgentRemoved, StepStarted, StepOutcome,
+// ActionApplied, Command, Connectivity and Tick.
 type Event interface {
 	at() time.Time
 }
@@ -47,16 +47,36 @@ type AgentRemoved struct {
 	ID AgentID
 }
 
-// StepStarted reports that an agent-scope step's task was launched on an
-// offer from its agent; the step's timeout runs from now.
+// StepStarted reports that an agent-scope step's task is being launched on
+// an offer from its agent (or, for a draining master-scope step, that the
+// drain is done and the step runs); the step's timeout runs from now. The
+// runtime feeds it before it sends the launch, and launches only if the
+// Ready holds DecRunning for the attempt (see the package doc).
 type StepStarted struct {
 	At      time.Time
 	Agent   AgentID
 	Attempt uint64
 }
 
+// ActionApplied reports that the master acknowledged a master-side action
+// the coordinator asked for, so it is no longer owed: Kind is ActIsolate
+// (Attempt: the isolation's attempt id), ActReactivate (Attempt: the
+// isolation it ends) or ActUp (Incident: the incident whose drain window
+// ended), as the action carried them. Agent is the action's agent id. An
+// acknowledgement of nothing owed (late, or repeated) is ignored. Launches
+// are confirmed by StepStarted and kills by StepOutcome or AgentRemoved,
+// not by ActionApplied.
+type ActionApplied struct {
+	At       time.Time
+	Agent    AgentID
+	Kind     ActionKind
+	Attempt  uint64
+	Incident uint64
+}
+
 // StepOutcome reports how a step ended. Result is one of ResultSucceeded,
 // ResultFailed (with ExitCode), ResultTimedOut, ResultLost, ResultNoOffer.
+// For a step healer killed (Kill), any terminal status confirms its end.
 type StepOutcome struct {
 	At         time.Time
 	Agent      AgentID
@@ -96,7 +116,14 @@ type Command struct {
 	Principal string
 	// Incident, when non-zero, must be the agent's open incident (approve,
 	// cancel, force), so a command cannot hit a newer incident by mistake.
+	// Approve requires it.
 	Incident uint64
+	// Attempt names the step an approve approves: the attempt id the step
+	// was given when it began waiting (Decision.Attempt of its
+	// DecAwaitingApproval, Incident.ApprovalAttempt). Approve requires it;
+	// an approval for a step the incident has left is refused
+	// (ErrStaleApproval), never applied to the step waiting now.
+	Attempt uint64
 	// Reason is required for pause; optional elsewhere.
 	Reason string
 	// Problem names the problem of the incident a force opens on a healthy
@@ -133,12 +160,13 @@ type Tick struct {
 	At time.Time
 }
 
-func (e Signal) at() time.Time       { return e.At }
-func (e AgentAdded) at() time.Time   { return e.At }
-func (e AgentUpdated) at() time.Time { return e.At }
-func (e AgentRemoved) at() time.Time { return e.At }
-func (e StepStarted) at() time.Time  { return e.At }
-func (e StepOutcome) at() time.Time  { return e.At }
-func (e Command) at() time.Time      { return e.At }
-func (e Connectivity) at() time.Time { return e.At }
-func (e Tick) at() time.Time         { return e.At }
+func (e Signal) at() time.Time        { return e.At }
+func (e AgentAdded) at() time.Time    { return e.At }
+func (e AgentUpdated) at() time.Time  { return e.At }
+func (e AgentRemoved) at() time.Time  { return e.At }
+func (e StepStarted) at() time.Time   { return e.At }
+func (e StepOutcome) at() time.Time   { return e.At }
+func (e ActionApplied) at() time.Time { return e.At }
+func (e Command) at() time.Time       { return e.At }
+func (e Connectivity) at() time.Time  { return e.At }
+func (e Tick) at() time.Time          { return e.At }

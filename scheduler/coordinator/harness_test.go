@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -39,6 +40,10 @@ func (s *store) apply(p Persist) {
 	}
 }
 
+func (s *store) clone() *store {
+	return &store{agents: maps.Clone(s.agents), global: s.global}
+}
+
 func (s *store) records() []AgentRecord {
 	out := make([]AgentRecord, 0, len(s.agents))
 	for _, r := range s.agents {
@@ -52,7 +57,7 @@ func (s *store) records() []AgentRecord {
 // records and panics if the incremental bookkeeping drifted.
 func (c *Coordinator) checkInvariants() {
 	var counts, removed [numStates]int
-	forced := 0
+	forced, killing := 0, 0
 	zones := map[string]int{}
 	for id, a := range c.agents {
 		r := &a.rec
@@ -81,8 +86,18 @@ func (c *Coordinator) checkInvariants() {
 				panic("agent " + string(id) + " repairing but not in inFlight")
 			}
 		}
-		if (r.State == StatePending) != a.pend.queued {
-			panic(fmt.Sprintf("agent %s: state %s pend.queued=%v", id, r.State, a.pend.queued))
+		if r.Killing.Attempt != 0 {
+			killing++
+			zones[r.Zone]++
+			if r.Killing.Forced {
+				forced++
+			}
+		}
+		if owes(r) != (c.owing[id] == a) {
+			panic(fmt.Sprintf("agent %s: owes=%v but owing index says %v", id, owes(r), c.owing[id] == a))
+		}
+		if startable(r) != a.pend.queued || a.pend.queued && a.pend.zone != r.Zone {
+			panic(fmt.Sprintf("agent %s: state %s excluded=%v zone %q pend=%+v", id, r.State, r.Excluded, r.Zone, a.pend))
 		}
 		if _, ok := c.deadline(r); ok != a.timer.queued {
 			panic(fmt.Sprintf("agent %s: state %s timer.queued=%v", id, r.State, a.timer.queued))
@@ -103,8 +118,14 @@ func (c *Coordinator) checkInvariants() {
 	if removed != c.removedCounts {
 		panic(fmt.Sprintf("removed counts drifted: have %v want %v", c.removedCounts, removed))
 	}
-	if counts != c.counts || forced != c.forced || len(c.inFlight) != counts[StateRepairing] {
-		panic(fmt.Sprintf("counts drifted: have %v forced %d, want %v forced %d", c.counts, c.forced, counts, forced))
+	if counts != c.counts || forced != c.forced || killing != c.killing || len(c.inFlight) != counts[StateRepairing] {
+		panic(fmt.Sprintf("counts drifted: have %v forced %d killing %d, want %v forced %d killing %d",
+			c.counts, c.forced, c.killing, counts, forced, killing))
+	}
+	for id, a := range c.owing {
+		if c.agents[id] != a {
+			panic(fmt.Sprintf("owing indexes %s, which is not its record", id))
+		}
 	}
 	for z, n := range c.zoneInFlight {
 		if zones[z] != n {
@@ -117,37 +138,74 @@ func (c *Coordinator) checkInvariants() {
 }
 
 // checkWriteAhead returns an error if an action in rd is not backed by the
-// state persisted in the same Ready.
-func checkWriteAhead(rd Ready) error {
-	recs := map[AgentID]*AgentRecord{}
-	for i := range rd.Persist.Agents {
-		recs[rd.Persist.Agents[i].ID] = &rd.Persist.Agents[i]
+// persisted records: a new decision by a record persisted in the same Ready
+// (write-ahead; after is the store with rd.Persist applied), an owed action
+// (Owed) by the store before it (it was owed then; an action later in the
+// same Ready may supersede it, e.g. a new isolation an owed reactivation);
+// and every action that stays owed until confirmed is marked owed in its
+// record, so a crash right after persisting loses no intent.
+func checkWriteAhead(rd Ready, before, after *store) error {
+	inReady := map[AgentID]bool{}
+	for _, r := range rd.Persist.Agents {
+		inReady[r.ID] = true
 	}
 	deleted := map[AgentID]bool{}
 	for _, id := range rd.Persist.Deleted {
 		deleted[id] = true
 	}
 	for _, a := range rd.Actions {
-		r := recs[a.Agent]
-		if r == nil && !((a.Kind == ActKill || a.Kind == ActUp) && deleted[a.Agent]) {
+		st := after
+		if a.Owed {
+			st = before
+		}
+		if err := backed(a, st, inReady, deleted); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func backed(a Action, st *store, inReady, deleted map[AgentID]bool) error {
+	find := func(id AgentID) (AgentRecord, bool) {
+		if r, ok := st.agents[id]; ok {
+			return r, true
+		}
+		for _, r := range st.agents {
+			if r.PreviousID == id || r.Killing.Agent == id {
+				return r, true
+			}
+		}
+		return AgentRecord{}, false
+	}
+	{
+		r, found := find(a.Agent)
+		if !found && !(a.Kind == ActKill && deleted[a.Agent] && !a.Owed) {
 			return fmt.Errorf("action %s on %s without a persisted record", a.Kind, a.Agent)
+		}
+		if found && !a.Owed && !inReady[r.ID] && !(a.Kind == ActKill && deleted[a.Agent]) {
+			return fmt.Errorf("new action %+v whose record was not persisted in the same Ready", a)
 		}
 		var ok bool
 		switch a.Kind {
 		case ActLaunch, ActRun:
-			ok = r.State == StateRepairing && r.Incident.Run.Attempt == a.Attempt && r.Incident.Run.Step == a.Step
+			ok = r.State == StateRepairing && r.Incident.Run.Attempt == a.Attempt && r.Incident.Run.Step == a.Step &&
+				(launchOwed(&r) || a.Kind == ActRun && !a.Owed)
 		case ActIsolate:
-			ok = r.State == StateIsolated && len(r.History) > 0 && r.History[len(r.History)-1].ID == a.Attempt
-		case ActKill:
-			ok = deleted[a.Agent] || (r.Incident.Run.Attempt != a.Attempt && slices.ContainsFunc(r.History,
-				func(h Attempt) bool { return h.ID == a.Attempt && h.Result != ResultSucceeded }))
+			ok = r.State == StateIsolated && r.IsolateOwed == a.Attempt && a.Attempt != 0
 		case ActReactivate:
-			ok = r.State == StateHealthy
+			ok = r.ReactivateOwed == a.Attempt && a.Attempt != 0
 		case ActUp:
-			ok = deleted[a.Agent] || !r.Drained
+			ok = r.UpOwed == a.Incident && a.Incident != 0 && (a.Owed || !r.Drained)
+		case ActKill:
+			held := r.Killing.Attempt == a.Attempt && r.Killing.Agent == a.Agent
+			// A kill not held (its step never started, or its agent is
+			// gone) is no longer owed: its step ended in the history.
+			ended := !found || r.Incident.Run.Attempt != a.Attempt && slices.ContainsFunc(r.History,
+				func(h Attempt) bool { return h.ID == a.Attempt && h.Result != ResultSucceeded })
+			ok = held || !a.Owed && ended
 		}
 		if !ok {
-			return fmt.Errorf("action %+v not backed by persisted state", a)
+			return fmt.Errorf("action %+v not backed by persisted state %+v", a, r)
 		}
 	}
 	return nil
@@ -222,6 +280,9 @@ func formatAction(a Action) string {
 	if a.Reapply {
 		b.WriteString(" reapply")
 	}
+	if a.Owed {
+		b.WriteString(" owed")
+	}
 	return b.String()
 }
 
@@ -268,6 +329,9 @@ func formatRecord(r *AgentRecord) string {
 		if r.State == StatePending {
 			fmt.Fprintf(&b, " pending-since=%s", rel(inc.PendingSince))
 		}
+		if inc.ApprovalAttempt != 0 {
+			fmt.Fprintf(&b, " approval-attempt=%d", inc.ApprovalAttempt)
+		}
 		if inc.Approved {
 			fmt.Fprintf(&b, " approved-by=%s", inc.ApprovedBy)
 		}
@@ -292,6 +356,17 @@ func formatRecord(r *AgentRecord) string {
 			b.WriteString("(imagined)")
 		}
 	}
+	if k := &r.Killing; k.Attempt != 0 {
+		fmt.Fprintf(&b, " killing=%d:%s on=%s until=%s", k.Attempt, formatStep(k.Step), k.Agent, rel(k.Until))
+	}
+	for _, o := range []struct {
+		name string
+		v    uint64
+	}{{"up-owed", r.UpOwed}, {"isolate-owed", r.IsolateOwed}, {"reactivate-owed", r.ReactivateOwed}} {
+		if o.v != 0 {
+			fmt.Fprintf(&b, " %s=%d", o.name, o.v)
+		}
+	}
 	if n := len(r.History); n > 0 {
 		h := r.History[n-1]
 		fmt.Fprintf(&b, " history=%d last=%d:%s:%s", n, h.ID, h.Action, h.Result)
@@ -312,10 +387,48 @@ type stepper struct {
 
 func (s *stepper) step(ev Event) (Ready, error) {
 	rd, err := s.c.Step(ev)
-	if werr := checkWriteAhead(rd); werr != nil {
+	before := s.store.clone()
+	s.store.apply(rd.Persist)
+	if werr := checkWriteAhead(rd, before, s.store); werr != nil {
 		s.tb.Fatalf("write-ahead violated after %#v: %v", ev, werr)
 	}
-	s.store.apply(rd.Persist)
 	s.c.checkInvariants()
 	return rd, err
+}
+
+// withTime returns ev happening at t.
+func withTime(ev Event, t time.Time) Event {
+	switch e := ev.(type) {
+	case Signal:
+		e.At = t
+		return e
+	case AgentAdded:
+		e.At = t
+		return e
+	case AgentUpdated:
+		e.At = t
+		return e
+	case AgentRemoved:
+		e.At = t
+		return e
+	case StepStarted:
+		e.At = t
+		return e
+	case StepOutcome:
+		e.At = t
+		return e
+	case Command:
+		e.At = t
+		return e
+	case Connectivity:
+		e.At = t
+		return e
+	case Tick:
+		e.At = t
+		return e
+	case ActionApplied:
+		e.At = t
+		return e
+	}
+	panic(fmt.Sprintf("withTime: unknown event type %T", ev))
 }

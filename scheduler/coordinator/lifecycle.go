@@ -29,6 +29,8 @@ const (
 	noteRemovedLost      = "agent removed: its task is lost with it; escalating"
 	noteReregisteredLost = "machine re-registered under a new id: the task on the old registration is lost; escalating"
 	noteExpired          = "removed machine forgotten: nothing open, not isolated or excluded, last incident reset_after ago"
+	noteIsolateOnReturn  = "agent removed: isolated again when the machine re-registers"
+	noteKillExpired      = "no terminal status by the killed step's deadline plus the kill grace: slot freed (its executor ends it by its deadline)"
 )
 
 // resolve finds the one agent a signal's target names: an agent id or a
@@ -148,26 +150,13 @@ func (c *Coordinator) open(a *agent, problem, source, message string) {
 	c.edit(a)
 	r := &a.rec
 	r.Incidents++
-	k := escalationStart(r.LastClosedAt, r.NextStep, c.now, c.policy.ResetAfter)
-	changed := ""
-	if k > 0 {
-		j, ok := relocate(c.policy.LadderFor(r.NextProblem), k, r.NextAction, r.NextScope)
-		if !ok {
-			first, _ := stepAt(c.policy.LadderFor(problem), 0)
-			changed = ladderChanged(r.NextProblem, r.NextAction, first.Action)
-		}
-		k = j
-	}
-	note := ""
-	if k > 0 {
-		note = noteContinue
-	}
+	k, note := c.continuation(r, problem)
 	imagined := k > 0 && r.NextStepDryRun
 	if imagined && c.policy.Mode == ModeExecute {
 		// Execute never continues from history dry-run imagined.
 		k, imagined, note = 0, false, noteDryRunHistory
 	}
-	note = joinNote(joinNote(c.signalFrom(source), note), changed)
+	note = joinNote(c.signalFrom(source), note)
 	r.Incident = Incident{
 		ID: r.Incidents, Problem: problem, Source: source, Message: message,
 		OpenedAt: c.now, Signals: 1, LastSignalAt: c.now, DryRun: imagined,
@@ -178,6 +167,40 @@ func (c *Coordinator) open(a *agent, problem, source, message string) {
 	c.decide(d)
 }
 
+// continuation is the ladder position a new incident for problem starts
+// at, and why when that is not plainly the first step. A saved position
+// (NextStep, with the step there and the problem whose ladder it is in) is
+// meaningful only in the ladder it was recorded in: within reset_after, an
+// incident on that same ladder continues from it (found by its step, in
+// case the ladder was edited across a restart); one on another ladder, or
+// a position whose ladder or step cannot be resolved, starts at step 1. A
+// position never stands for isolation unless it names isolation itself.
+func (c *Coordinator) continuation(r *AgentRecord, problem string) (int, string) {
+	k := escalationStart(r.LastClosedAt, r.NextStep, c.now, c.policy.ResetAfter)
+	if k == 0 {
+		return 0, ""
+	}
+	ladder := c.policy.LadderFor(problem)
+	first, _ := stepAt(ladder, 0)
+	switch {
+	case r.NextProblem == "":
+		// Written by a healer that did not record the ladder: whose
+		// ladder the index belongs to is unknown.
+		return 0, "previous incident's ladder position was recorded without its problem: starting over at step 1 (" + first.Action + ")"
+	case !c.policy.sameLadder(r.NextProblem, problem):
+		return 0, "previous incident's position is on the ladder for " + r.NextProblem + ", not " + problem +
+			"'s: starting " + problem + "'s ladder at step 1 (" + first.Action + ")"
+	}
+	j, ok := relocate(ladder, k, r.NextAction, r.NextScope)
+	switch {
+	case !ok:
+		return 0, ladderChanged(r.NextProblem, r.NextAction, k, first.Action)
+	case j == 0:
+		return 0, ""
+	}
+	return j, noteContinue
+}
+
 // setStep puts the open incident at ladder position k, recording the step
 // there so that the position survives a ladder edit across a restart.
 func (c *Coordinator) setStep(r *AgentRecord, k int) {
@@ -186,8 +209,12 @@ func (c *Coordinator) setStep(r *AgentRecord, k int) {
 }
 
 // ladderChanged says why an incident starts its ladder over: the step its
-// position named is no longer in the ladder.
-func ladderChanged(problem, action, first string) string {
+// position (index k) named is no longer in the ladder, or the position was
+// recorded as a bare index that names no step healer can resume.
+func ladderChanged(problem, action string, k int, first string) string {
+	if action == "" {
+		return "ladder position " + strconv.Itoa(k+1) + " for " + problem + " was recorded without its step and is not a step of the ladder to resume: starting over at step 1 (" + first + ")"
+	}
 	return "ladder for " + problem + " changed; " + action + " is no longer in it: starting over at step 1 (" + first + ")"
 }
 
@@ -197,11 +224,11 @@ func ladderChanged(problem, action, first string) string {
 // like any other.
 func (c *Coordinator) startOver(a *agent) {
 	inc := &a.rec.Incident
-	gone := inc.StepAction
+	gone, at := inc.StepAction, inc.Step
 	c.setStep(&a.rec, 0)
-	inc.Approved, inc.ApprovedBy = false, ""
+	inc.unapprove()
 	c.decide(Decision{Kind: DecStartedOver, Agent: a.rec.ID, Incident: inc.ID, Step: 0,
-		Action: inc.StepAction, Note: ladderChanged(inc.Problem, gone, inc.StepAction)})
+		Action: inc.StepAction, Note: ladderChanged(inc.Problem, gone, at, inc.StepAction)})
 }
 
 // advance moves an open incident past the step at its position (in
@@ -219,7 +246,7 @@ func (c *Coordinator) advance(a *agent) {
 
 // reposition re-resolves the position of a waiting (pending or
 // awaiting-approval) incident by action after Restore, in memory; the
-// first Step persists it and says why (requeueStale). It reports whether
+// first accepted Step persists it and says why (requeueStale). It reports whether
 // the position moved.
 func (c *Coordinator) reposition(a *agent) bool {
 	r := &a.rec
@@ -231,9 +258,9 @@ func (c *Coordinator) reposition(a *agent) bool {
 	switch {
 	case !ok:
 		first, _ := stepAt(c.policy.LadderFor(inc.Problem), 0)
-		a.moved = ladderChanged(inc.Problem, inc.StepAction, first.Action)
+		a.moved = ladderChanged(inc.Problem, inc.StepAction, inc.Step, first.Action)
 		c.setStep(r, 0)
-		inc.Approved, inc.ApprovedBy = false, ""
+		inc.unapprove()
 	case j != inc.Step:
 		c.setStep(r, j)
 	default:
@@ -251,8 +278,7 @@ func (c *Coordinator) stepOf(r *AgentRecord) Step {
 func (c *Coordinator) escalate(a *agent) {
 	inc := &a.rec.Incident
 	c.advance(a)
-	inc.Approved = false
-	inc.ApprovedBy = ""
+	inc.unapprove()
 	c.enqueue(a)
 }
 
@@ -266,8 +292,12 @@ func (c *Coordinator) enqueue(a *agent) {
 	r.Incident.ProbationEnds = time.Time{}
 	s := c.stepOf(r)
 	if s.Approval && !r.Incident.Approved {
+		// The step gets its attempt id now: an approval names it, so one
+		// meant for an earlier wait can never approve this one.
 		r.State = StateAwaitingApproval
-		c.decide(Decision{Kind: DecAwaitingApproval, Agent: r.ID, Incident: r.Incident.ID,
+		r.Attempts++
+		r.Incident.ApprovalAttempt = r.Attempts
+		c.decide(Decision{Kind: DecAwaitingApproval, Agent: r.ID, Incident: r.Incident.ID, Attempt: r.Attempts,
 			Step: r.Incident.Step, Action: s.Action, Err: ErrAwaitingApproval})
 		return
 	}
@@ -286,7 +316,8 @@ func (c *Coordinator) startOverIfImagined(a *agent) {
 		return
 	}
 	c.setStep(&a.rec, 0)
-	inc.DryRun, inc.Approved, inc.ApprovedBy = false, false, ""
+	inc.DryRun = false
+	inc.unapprove()
 	c.decide(Decision{Kind: DecStartedOver, Agent: a.rec.ID, Incident: inc.ID, Step: 0,
 		Action: c.stepOf(&a.rec).Action, Note: noteStartOver})
 }
@@ -299,6 +330,10 @@ func (c *Coordinator) start(a *agent, forced bool, principal string) {
 	inc := &r.Incident
 	s, isolate := stepAt(c.policy.LadderFor(inc.Problem), inc.Step)
 	dry := c.policy.Mode != ModeExecute
+	if dry {
+		// Nothing runs: an attempt id kept for the approval lapses.
+		inc.ApprovalAttempt = 0
+	}
 	inc.StepsRun++
 	r.NextStep = inc.Step + 1
 	next, _ := stepAt(c.policy.LadderFor(inc.Problem), r.NextStep)
@@ -331,8 +366,7 @@ func (c *Coordinator) start(a *agent, forced bool, principal string) {
 		c.toProbation(a)
 		return
 	}
-	r.Attempts++
-	run := Run{Attempt: r.Attempts, Step: s, LaunchedAt: c.now, Forced: forced, ForcedBy: principal}
+	run := Run{Attempt: c.attemptID(r), Step: s, LaunchedAt: c.now, Forced: forced, ForcedBy: principal}
 	kind := ActLaunch
 	switch {
 	case s.Scope == ScopeMaster && !s.Drain:
@@ -340,10 +374,10 @@ func (c *Coordinator) start(a *agent, forced bool, principal string) {
 		run.Deadline = c.now.Add(c.policy.timeout(s))
 		kind = ActRun
 	case s.Scope == ScopeMaster:
-		run.OfferDeadline = c.now.Add(c.policy.DrainTimeout + c.policy.timeout(s))
+		run.OfferDeadline = c.now.Add(sumDur(c.policy.DrainTimeout, c.policy.timeout(s)))
 		kind = ActRun
 	case s.Drain:
-		run.OfferDeadline = c.now.Add(c.policy.DrainTimeout + c.policy.OfferTimeout)
+		run.OfferDeadline = c.now.Add(sumDur(c.policy.DrainTimeout, c.policy.OfferTimeout))
 	default:
 		run.OfferDeadline = c.now.Add(c.policy.OfferTimeout)
 	}
@@ -378,9 +412,8 @@ func (c *Coordinator) isolate(a *agent, dry, forced bool, principal, note string
 		c.closeIncident(a)
 		return
 	}
-	r.Attempts++
-	d.Attempt = r.Attempts
-	c.record(r, Attempt{ID: r.Attempts, Incident: r.Incident.ID, Problem: r.Incident.Problem,
+	d.Attempt = c.attemptID(r)
+	c.record(r, Attempt{ID: d.Attempt, Incident: r.Incident.ID, Problem: r.Incident.Problem,
 		Action: ActionIsolate, Scope: ScopeMaster, StartedAt: c.now, EndedAt: c.now,
 		Result: ResultIsolated, Forced: forced, Principal: principal})
 	if r.Incident.StepsRun > 0 {
@@ -389,9 +422,27 @@ func (c *Coordinator) isolate(a *agent, dry, forced bool, principal, note string
 	r.Incident = Incident{}
 	r.State = StateIsolated
 	r.IsolatedAt = c.now
-	c.act(Action{Kind: ActIsolate, Agent: r.ID, Hostname: r.Hostname, Incident: d.Incident,
-		Attempt: r.Attempts, Isolation: c.policy.Isolation, Forced: forced, Principal: principal})
+	r.IsolateOwed, r.ReactivateOwed = 0, 0
+	if c.agentGone(r) {
+		d.Note = joinNote(d.Note, noteIsolateOnReturn)
+	} else {
+		r.IsolateOwed = d.Attempt
+		c.act(Action{Kind: ActIsolate, Agent: r.ID, Hostname: r.Hostname, Incident: d.Incident,
+			Attempt: d.Attempt, Isolation: c.policy.Isolation, Forced: forced, Principal: principal})
+	}
 	c.decide(d)
+}
+
+// attemptID hands out the attempt id of the step the open incident starts
+// now: the one it was given when it began waiting for approval, else the
+// agent's next.
+func (c *Coordinator) attemptID(r *AgentRecord) uint64 {
+	if id := r.Incident.ApprovalAttempt; id != 0 {
+		r.Incident.ApprovalAttempt = 0
+		return id
+	}
+	r.Attempts++
+	return r.Attempts
 }
 
 // closeIncident returns the agent to healthy. An incident that ran a step
@@ -431,24 +482,52 @@ func (c *Coordinator) finish(a *agent, res Result, exit int, tail string) {
 	r.Incident.Run = Run{}
 }
 
-// kill ends the step in flight without an outcome from it.
-func (c *Coordinator) kill(a *agent, res Result) { c.killOn(a, a.rec.ID, res) }
+// kill ends the step in flight without an outcome from it. A started step
+// may still run: it keeps its slot until its end is confirmed (Killing).
+func (c *Coordinator) kill(a *agent, res Result) { c.killOn(a, a.rec.ID, res, true) }
 
 // killOn is kill addressed to the agent id the step was launched on (the
-// machine's previous registration, after a re-registration).
-func (c *Coordinator) killOn(a *agent, id AgentID, res Result) {
+// machine's previous registration, after a re-registration). live says that
+// registration is still there: the kill of a started step on it is held
+// (AgentRecord.Killing) and owed until its end is confirmed. A step that
+// never started has no task (the runtime reports StepStarted before it
+// launches), and one on a removed agent ended with it: their ActKill only
+// stops the runtime's wait.
+func (c *Coordinator) killOn(a *agent, id AgentID, res Result, live bool) {
 	r := &a.rec
+	run := &r.Incident.Run
+	if live && !run.StartedAt.IsZero() {
+		until := run.Deadline
+		if until.Before(c.now) {
+			until = c.now
+		}
+		r.Killing = Kill{Attempt: run.Attempt, Incident: r.Incident.ID, Agent: id, Problem: r.Incident.Problem,
+			Step: run.Step, Forced: run.Forced, KilledAt: c.now, Until: until.Add(KillGrace)}
+	}
 	c.act(Action{Kind: ActKill, Agent: id, Hostname: r.Hostname, Incident: r.Incident.ID,
-		Attempt: r.Incident.Run.Attempt, Problem: r.Incident.Problem, Step: r.Incident.Run.Step})
+		Attempt: run.Attempt, Problem: r.Incident.Problem, Step: run.Step, Forced: run.Forced, Principal: run.ForcedBy})
 	c.finish(a, res, 0, "")
 }
 
+// endKill frees the slot of a killed step whose end is known (kind
+// DecKillEnded) or no longer awaited (DecKillExpired).
+func (c *Coordinator) endKill(a *agent, kind DecisionKind, res Result, exit int, note string) {
+	c.edit(a)
+	k := &a.rec.Killing
+	c.decide(Decision{Kind: kind, Agent: a.rec.ID, Incident: k.Incident, Attempt: k.Attempt, Problem: k.Problem,
+		Result: res, ExitCode: exit, Note: k.Step.Action + ": " + note})
+	*k = Kill{}
+}
+
+// up ends the drain window of a drained agent; the UP is owed until the
+// master acknowledges it.
 func (c *Coordinator) up(a *agent) {
 	r := &a.rec
 	if !r.Drained {
 		return
 	}
 	r.Drained = false
+	r.UpOwed = r.Incident.ID
 	c.act(Action{Kind: ActUp, Agent: r.ID, Hostname: r.Hostname, Incident: r.Incident.ID})
 }
 
@@ -481,6 +560,13 @@ func (c *Coordinator) started(e StepStarted) error {
 		c.decide(Decision{Kind: DecIgnored, Agent: r.ID, Attempt: e.Attempt, Err: ErrStaleOutcome, Note: inFlightNote(r)})
 		return nil
 	}
+	if run.Step.Scope == ScopeAgent && r.Removed() {
+		// No task can start on a removed agent: the runtime must not
+		// launch it (it launches only on DecRunning).
+		c.decide(Decision{Kind: DecIgnored, Agent: r.ID, Attempt: e.Attempt, Err: ErrAgentRemoved,
+			Note: "the step waits for its machine to re-register"})
+		return nil
+	}
 	c.edit(a)
 	run.StartedAt = c.now
 	run.Deadline = c.now.Add(c.policy.timeout(run.Step))
@@ -493,6 +579,8 @@ func (c *Coordinator) started(e StepStarted) error {
 // attempt.
 func inFlightNote(r *AgentRecord) string {
 	switch {
+	case r.Killing.Attempt != 0 && r.State != StateRepairing:
+		return "attempt " + strconv.FormatUint(r.Killing.Attempt, 10) + " was killed and has not yet ended; agent is " + r.State.String()
 	case r.State != StateRepairing:
 		return "no step in flight; agent is " + r.State.String()
 	case r.Incident.Run.StartedAt.IsZero():
@@ -514,6 +602,10 @@ func (c *Coordinator) outcome(e StepOutcome) error {
 		return fmt.Errorf("outcome %d on %s: %w", e.Result, e.Agent, ErrUnknownResult)
 	}
 	r := &a.rec
+	if k := &r.Killing; k.Attempt != 0 && k.Attempt == e.Attempt {
+		c.endKill(a, DecKillEnded, e.Result, e.ExitCode, "killed step ended: slot freed")
+		return nil
+	}
 	if r.State != StateRepairing || r.Incident.Run.Attempt != e.Attempt {
 		c.decide(Decision{Kind: DecIgnored, Agent: r.ID, Attempt: e.Attempt, Result: e.Result, ExitCode: e.ExitCode,
 			Err: ErrStaleOutcome, Note: inFlightNote(r)})
@@ -539,8 +631,9 @@ func (c *Coordinator) outcome(e StepOutcome) error {
 }
 
 // tick handles every deadline due at c.now, in (deadline, agent) order.
-// Step deadlines wait while Immutable: a kill cannot reach the master, and
-// reconciliation will report what became of the task.
+// Step deadlines and the bounds of killed steps wait while Immutable: a
+// kill cannot reach the master, and reconciliation will report what became
+// of the task.
 func (c *Coordinator) tick() {
 	c.skip = c.skip[:0]
 	for c.timers.Len() > 0 && !c.timers.peek().at.After(c.now) {
@@ -551,43 +644,63 @@ func (c *Coordinator) tick() {
 		}
 		a.timer.queued = false
 		r := &a.rec
-		switch r.State {
-		case StateHealthy:
-			// Only a removed machine's tombstone has a timer when healthy.
-			c.edit(a)
-			c.decide(Decision{Kind: DecExpired, Agent: r.ID, Note: noteExpired})
-			c.drop(a)
-		case StateProbation:
-			c.edit(a)
-			c.decide(Decision{Kind: DecClosed, Agent: r.ID, Incident: r.Incident.ID, Problem: r.Incident.Problem,
-				Step: r.Incident.Step, Action: c.stepOf(r).Action, Note: noteProbationQuiet})
-			c.closeIncident(a)
-			// A removed machine that no longer matters expires in this
-			// same tick: queue its expiry now.
-			c.commit(a)
-		case StateRepairing:
+		held := false
+		if k := &r.Killing; k.Attempt != 0 && !k.Until.After(c.now) {
 			if c.immutable() {
-				a.timer.queued = true
-				c.skip = append(c.skip, it)
-				continue
+				held = true
+			} else {
+				c.endKill(a, DecKillExpired, 0, 0, noteKillExpired)
 			}
-			c.edit(a)
-			res, note := ResultTimedOut, noteTimedOut
-			if r.Incident.Run.StartedAt.IsZero() {
-				res, note = ResultNoOffer, noteNoOffer
-			}
-			d := Decision{Kind: DecStepFailed, Agent: r.ID, Incident: r.Incident.ID, Attempt: r.Incident.Run.Attempt,
-				Step: r.Incident.Step, Action: r.Incident.Run.Step.Action, Result: res, Note: note}
-			c.kill(a, res)
-			c.decide(d)
-			c.escalate(a)
-		default:
-			panic("coordinator: timer for agent " + string(r.ID) + " in state " + r.State.String())
+		}
+		if d, ok := c.stateDeadline(r); ok && !d.After(c.now) {
+			held = c.due(a) || held
+		}
+		if held {
+			a.timer.queued = true
+			c.skip = append(c.skip, it)
 		}
 	}
 	for _, it := range c.skip {
 		c.timers.push(it)
 	}
+}
+
+// due handles the state deadline of a that has come; it reports whether
+// it must wait (a step deadline while Immutable).
+func (c *Coordinator) due(a *agent) bool {
+	r := &a.rec
+	switch r.State {
+	case StateHealthy:
+		// Only a removed machine's tombstone has a timer when healthy.
+		c.edit(a)
+		c.decide(Decision{Kind: DecExpired, Agent: r.ID, Note: noteExpired})
+		c.drop(a)
+	case StateProbation:
+		c.edit(a)
+		c.decide(Decision{Kind: DecClosed, Agent: r.ID, Incident: r.Incident.ID, Problem: r.Incident.Problem,
+			Step: r.Incident.Step, Action: c.stepOf(r).Action, Note: noteProbationQuiet})
+		c.closeIncident(a)
+		// A removed machine that no longer matters expires in this
+		// same tick: queue its expiry now.
+		c.commit(a)
+	case StateRepairing:
+		if c.immutable() {
+			return true
+		}
+		c.edit(a)
+		res, note := ResultTimedOut, noteTimedOut
+		if r.Incident.Run.StartedAt.IsZero() {
+			res, note = ResultNoOffer, noteNoOffer
+		}
+		d := Decision{Kind: DecStepFailed, Agent: r.ID, Incident: r.Incident.ID, Attempt: r.Incident.Run.Attempt,
+			Step: r.Incident.Step, Action: r.Incident.Run.Step.Action, Result: res, Note: note}
+		c.kill(a, res)
+		c.decide(d)
+		c.escalate(a)
+	default:
+		panic("coordinator: timer for agent " + string(r.ID) + " in state " + r.State.String())
+	}
+	return false
 }
 
 func (c *Coordinator) connectivity(e Connectivity) {
@@ -620,6 +733,8 @@ func (c *Coordinator) connectivity(e Connectivity) {
 		c.link.since = c.now
 		c.decide(Decision{Kind: DecMutable, Note: "connected, reconciled, ZooKeeper session up"})
 		c.rearm()
+		c.commitAll() // owing is derived from committed records
+		c.actions = c.appendOwed(c.actions)
 	}
 }
 
@@ -643,7 +758,7 @@ func (c *Coordinator) rearm() {
 			wait = c.policy.timeout(run.Step)
 		}
 		if run.Step.Drain {
-			wait += c.policy.DrainTimeout
+			wait = sumDur(wait, c.policy.DrainTimeout)
 		}
 		run.OfferDeadline = c.now.Add(wait)
 	}
@@ -790,7 +905,7 @@ func (c *Coordinator) rekey(a *agent, id AgentID, host, zone string) {
 	if run := &r.Incident.Run; r.State == StateRepairing && run.Step.Scope == ScopeAgent {
 		switch {
 		case was != id && (live || !run.StartedAt.IsZero()):
-			c.lose(a, was, noteReregisteredLost)
+			c.lose(a, was, live, noteReregisteredLost)
 		case was != id:
 			c.act(Action{Kind: ActLaunch, Agent: id, Hostname: host, Incident: r.Incident.ID, Attempt: run.Attempt,
 				Problem: r.Incident.Problem, Step: run.Step, Forced: run.Forced, Principal: run.ForcedBy, Reapply: true})
@@ -798,11 +913,29 @@ func (c *Coordinator) rekey(a *agent, id AgentID, host, zone string) {
 	}
 	if r.State == StateIsolated {
 		at := Action{Kind: ActIsolate, Agent: id, Hostname: host, Isolation: c.policy.Isolation, Reapply: true}
-		if n := len(r.History); n > 0 {
-			h := r.History[n-1]
-			at.Attempt, at.Incident, at.Principal = h.ID, h.Incident, h.Principal
-		}
+		c.isolationOf(r, &at)
+		r.IsolateOwed = at.Attempt
 		c.act(at)
+	}
+}
+
+// agentGone reports whether the master has nothing left to isolate or
+// reactivate for r: its agent id was removed, and the isolation method is
+// kept per agent id (deactivate, drain). A maintenance window is the
+// machine's, kept by hostname, and applies to a removed machine too.
+func (c *Coordinator) agentGone(r *AgentRecord) bool {
+	return r.Removed() && c.policy.Isolation != IsolateMaintenanceDown
+}
+
+// isolationOf fills at with the agent's isolation: its attempt, incident
+// and principal.
+func (c *Coordinator) isolationOf(r *AgentRecord, at *Action) {
+	at.Attempt = isolation(r)
+	for i := len(r.History) - 1; i >= 0; i-- {
+		if h := &r.History[i]; h.ID == at.Attempt {
+			at.Incident, at.Principal = h.Incident, h.Principal
+			break
+		}
 	}
 }
 
@@ -810,11 +943,11 @@ func (c *Coordinator) rekey(a *agent, id AgentID, host, zone string) {
 // as a lost task: it counts as tried, and the incident escalates (the next
 // step is often master-scope, e.g. a power cycle, which suits a machine
 // that vanished). The kill goes to the id the step was launched on.
-func (c *Coordinator) lose(a *agent, launchedOn AgentID, note string) {
+func (c *Coordinator) lose(a *agent, launchedOn AgentID, live bool, note string) {
 	r := &a.rec
 	d := Decision{Kind: DecStepFailed, Agent: r.ID, Incident: r.Incident.ID, Attempt: r.Incident.Run.Attempt,
 		Step: r.Incident.Step, Action: r.Incident.Run.Step.Action, Result: ResultLost, Note: note}
-	c.killOn(a, launchedOn, ResultLost)
+	c.killOn(a, launchedOn, ResultLost, live)
 	c.decide(d)
 	c.escalate(a)
 }
@@ -824,7 +957,7 @@ func (c *Coordinator) lose(a *agent, launchedOn AgentID, note string) {
 // registration), or an incident closed within reset_after (a relapse after
 // the machine re-registers must continue up the ladder).
 func (c *Coordinator) keep(r *AgentRecord) bool {
-	return r.State != StateHealthy || r.Excluded || r.Drained ||
+	return r.State != StateHealthy || r.Excluded || r.Drained || owes(r) ||
 		!r.LastClosedAt.IsZero() && c.now.Sub(r.LastClosedAt) < c.policy.ResetAfter
 }
 
@@ -842,10 +975,15 @@ func (c *Coordinator) drop(a *agent) {
 
 func (c *Coordinator) removeAgent(e AgentRemoved) error {
 	a := c.agents[e.ID]
-	if a == nil && c.prev[e.ID] != nil {
+	if p := c.prev[e.ID]; a == nil && p != nil {
 		// The usual end of a reboot: Mesos removes the old registration
-		// after the machine came back under a new id.
-		c.decide(Decision{Kind: DecIgnored, Agent: e.ID, Note: "machine already re-registered as " + string(c.prev[e.ID].rec.ID)})
+		// after the machine came back under a new id. A step killed on it
+		// has ended with it.
+		if k := &p.rec.Killing; k.Attempt != 0 && k.Agent == e.ID && k.Step.Scope == ScopeAgent {
+			c.endKill(p, DecKillEnded, 0, 0, "its agent "+string(e.ID)+" was removed: the killed step ended with it; slot freed")
+			return nil
+		}
+		c.decide(Decision{Kind: DecIgnored, Agent: e.ID, Note: "machine already re-registered as " + string(p.rec.ID)})
 		return nil
 	}
 	if a == nil {
@@ -858,7 +996,18 @@ func (c *Coordinator) removeAgent(e AgentRemoved) error {
 		c.decide(Decision{Kind: DecIgnored, Agent: e.ID, Err: ErrAgentRemoved, Note: "already removed"})
 		return nil
 	}
+	if k := &r.Killing; k.Attempt != 0 && k.Agent == e.ID && k.Step.Scope == ScopeAgent {
+		// A master-scope step runs on the scheduler's host: it does not
+		// end with the agent.
+		c.endKill(a, DecKillEnded, 0, 0, "agent removed: the killed step ended with it; slot freed")
+	}
 	c.edit(a)
+	if c.policy.Isolation != IsolateMaintenanceDown {
+		// Mesos keeps deactivation and draining per agent id: with the id
+		// gone there is nothing left to apply (a machine that returns is
+		// isolated again under its new id, see rekey; agentGone).
+		r.IsolateOwed, r.ReactivateOwed = 0, 0
+	}
 	d := Decision{Kind: DecAgentRemoved, Agent: e.ID, Incident: r.Incident.ID}
 	if !c.keep(r) {
 		d.Note = "record deleted: nothing open, no isolation or exclusion, no incident within reset_after"
@@ -888,10 +1037,16 @@ func (c *Coordinator) removeAgent(e AgentRemoved) error {
 	if r.Drained {
 		why = append(why, "its maintenance window stays with the machine")
 	}
+	if r.Killing.Attempt != 0 {
+		why = append(why, "the end of its killed attempt "+strconv.FormatUint(r.Killing.Attempt, 10)+" on "+string(r.Killing.Agent)+" is awaited")
+	}
+	if r.UpOwed != 0 || r.IsolateOwed != 0 || r.ReactivateOwed != 0 {
+		why = append(why, "the master has not yet acknowledged its maintenance UP, isolation or reactivation")
+	}
 	d.Note = "machine remembered until it re-registers: " + strings.Join(why, "; ")
 	c.decide(d)
 	if r.State == StateRepairing && r.Incident.Run.Step.Scope == ScopeAgent {
-		c.lose(a, r.ID, noteRemovedLost)
+		c.lose(a, r.ID, false, noteRemovedLost)
 	}
 	return nil
 }

@@ -161,7 +161,7 @@ func TestOutsideNamesRefused(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := boundsCoordinator(t)
-			rd, err := s.step(tc.ev)
+			rd, err := s.step(withTime(tc.ev, t0))
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}

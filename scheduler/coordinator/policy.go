@@ -51,6 +51,15 @@ type Step struct {
 	Drain bool
 }
 
+// MaxDuration bounds every duration of a Policy: min_spacing, probation,
+// reset_after, offer_timeout, drain_timeout, the default step timeout and
+// each step's timeout are at most 365 days. None can be meant longer, and
+// the bound keeps every deadline the coordinator derives (an event's time
+// plus at most a few of them) well inside what the store can keep.
+const MaxDuration = 365 * 24 * time.Hour
+
+const maxDurationText = "8760h0m0s (365 days)"
+
 // Ladder is the ordered list of steps tried for one problem.
 type Ladder []Step
 
@@ -221,19 +230,23 @@ func (p *Policy) Validate() error {
 	if p.MaxUnhealthyMin < 0 {
 		return bad("max_unhealthy minimum %d must not be negative", p.MaxUnhealthyMin)
 	}
-	for name, d := range map[string]time.Duration{
-		"min_spacing": p.MinSpacing, "probation": p.Probation, "reset_after": p.ResetAfter,
-		"drain_timeout": p.DrainTimeout,
+	for _, d := range []struct {
+		name     string
+		v        time.Duration
+		positive bool
+	}{
+		{"min_spacing", p.MinSpacing, false}, {"probation", p.Probation, false},
+		{"reset_after", p.ResetAfter, false}, {"drain_timeout", p.DrainTimeout, false},
+		{"offer_timeout", p.OfferTimeout, true}, {"default step timeout", p.DefaultStepTimeout, true},
 	} {
-		if d < 0 {
-			return bad("%s %v must not be negative", name, d)
+		switch {
+		case d.positive && d.v <= 0:
+			return bad("%s %v must be positive", d.name, d.v)
+		case d.v < 0:
+			return bad("%s %v must not be negative", d.name, d.v)
+		case d.v > MaxDuration:
+			return bad("%s %v is longer than the maximum %s", d.name, d.v, maxDurationText)
 		}
-	}
-	if p.OfferTimeout <= 0 {
-		return bad("offer_timeout %v must be positive", p.OfferTimeout)
-	}
-	if p.DefaultStepTimeout <= 0 {
-		return bad("default step timeout %v must be positive", p.DefaultStepTimeout)
 	}
 	if err := validateLadder("default ladder", p.DefaultLadder); err != nil {
 		return err
@@ -263,6 +276,9 @@ func validateLadder(what string, l Ladder) error {
 		if s.Timeout < 0 {
 			return fmt.Errorf("policy: %s step %d (%s) has negative timeout %v: %w", what, i+1, s.Action, s.Timeout, ErrInvalidPolicy)
 		}
+		if s.Timeout > MaxDuration {
+			return fmt.Errorf("policy: %s step %d (%s) has timeout %v, longer than the maximum %s: %w", what, i+1, s.Action, s.Timeout, maxDurationText, ErrInvalidPolicy)
+		}
 		if s.Action == ActionIsolate && i != len(l)-1 {
 			// Isolation ends an incident; steps after it could never run.
 			return fmt.Errorf("policy: %s step %d: %s must be the last step: %w", what, i+1, ActionIsolate, ErrInvalidPolicy)
@@ -289,18 +305,37 @@ func stepAt(l Ladder, k int) (s Step, isolate bool) {
 	return l[k], l[k].Action == ActionIsolate
 }
 
+// sameLadder reports whether problems a and b are repaired on one ladder:
+// the same problem, or two without a ladder of their own (both on the
+// default ladder).
+func (p *Policy) sameLadder(a, b string) bool {
+	if a == b {
+		return true
+	}
+	_, ownA := p.Ladders[a]
+	_, ownB := p.Ladders[b]
+	return !ownA && !ownB
+}
+
 // relocate finds in ladder l the ladder position recorded as index k
 // holding the step (action, scope). It is k when the step is still there
-// (always, unless the ladder was edited across a restart, and always for a
-// position recorded without its step: action ""). Otherwise it is the first
-// index of the step from the start of l: with the step listed twice the
-// milder, earlier rung is repeated rather than a rung skipped. Isolation
-// (an explicit last step, or the built-in one past the end) was already
-// next, so it stays next: l's own isolate step, else past l's end. ok is
-// false when the step is no longer in l at all.
+// (always, unless the ladder was edited across a restart). Otherwise it is
+// the first index of the step from the start of l: with the step listed
+// twice the milder, earlier rung is repeated rather than a rung skipped.
+// Isolation (an explicit last step, or the built-in one past the end) was
+// already next, so it stays next: l's own isolate step, else past l's end.
+// ok is false when the step is no longer in l at all.
+//
+// A position recorded without its step (action "", written by an older
+// healer) is a bare index: it resolves only to a repair step of l at that
+// index. An index at or past l's isolation is not taken to mean isolation
+// (the ladder may have been shortened under it): ok is false.
 func relocate(l Ladder, k int, action string, scope Scope) (j int, ok bool) {
 	if action == "" {
-		return k, true
+		if k < len(l) && l[k].Action != ActionIsolate {
+			return k, true
+		}
+		return 0, false
 	}
 	if s, _ := stepAt(l, k); s.Action == action && (s.Scope == scope || action == ActionIsolate) {
 		return k, true
@@ -317,6 +352,19 @@ func relocate(l Ladder, k int, action string, scope Scope) (j int, ok bool) {
 		}
 	}
 	return 0, false
+}
+
+// sumDur adds durations, saturating at the longest one instead of wrapping
+// into the past: no input can make a deadline come early. (time.Time.Add
+// itself saturates.)
+func sumDur(a, b time.Duration) time.Duration {
+	if s := a + b; (s < a) == (b < 0) {
+		return s
+	}
+	if b < 0 {
+		return -1 << 63
+	}
+	return 1<<63 - 1
 }
 
 func (p *Policy) timeout(s Step) time.Duration {

@@ -45,11 +45,15 @@ type Status struct {
 	Unhealthy        int
 	Registered       int
 	UnhealthyRemoved int
-	// InFlight counts agents with a step in flight, Forced those of them
-	// started by an operator's force.
+	// InFlight counts the steps that hold a slot: in flight, or killed and
+	// not yet ended (Killing of them). Forced counts those started by an
+	// operator's force.
 	InFlight, Forced int
-	Counts           Counts
-	Limits           Limits
+	Killing          int
+	// Owing counts the agents whose records owe an action (see Owed).
+	Owing  int
+	Counts Counts
+	Limits Limits
 }
 
 // Limits are the configured safety limits, as status shows them.
@@ -74,7 +78,7 @@ func (c *Coordinator) Status() Status {
 		Paused: c.global.Paused, PausedBy: c.global.PausedBy, Reason: c.global.PauseReason, PausedAt: c.global.PausedAt,
 		Breaker: c.global.Breaker, Known: c.known(), Unhealthy: c.unhealthy(),
 		Registered: c.registered(), UnhealthyRemoved: c.removedOpen(),
-		InFlight: c.counts[StateRepairing], Forced: c.forced,
+		InFlight: c.slots(), Forced: c.forced, Killing: c.killing, Owing: len(c.owing),
 		Counts: Counts{
 			Healthy: c.counts[StateHealthy], Pending: c.counts[StatePending],
 			AwaitingApproval: c.counts[StateAwaitingApproval], Repairing: c.counts[StateRepairing],

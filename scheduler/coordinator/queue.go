@@ -16,6 +16,8 @@ type queueItem struct {
 	at  time.Time
 	id  AgentID
 	gen uint64
+	// zone names the zone queue a head entry stands for (pending.go).
+	zone string
 }
 
 func (a queueItem) less(b queueItem) bool {

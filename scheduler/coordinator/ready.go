@@ -44,10 +44,12 @@ const (
 	// ActIsolate tells the master to stop using the agent (Isolation).
 	ActIsolate
 	// ActReactivate returns an isolated agent to service (and ends any
-	// maintenance window healer opened on it).
+	// maintenance window healer opened on it). Attempt is the isolation
+	// it ends.
 	ActReactivate
 	// ActKill kills the step identified by Attempt (or stops waiting for
-	// its offer).
+	// its offer). A kill of a started step is confirmed by its terminal
+	// status (StepOutcome) or its agent's removal.
 	ActKill
 	// ActUp ends the maintenance window of a drained agent (mode UP).
 	ActUp
@@ -80,6 +82,12 @@ type Action struct {
 	// step still waiting for its offer to the new id (same attempt, same
 	// deadline; the runtime replaces its wait for that attempt).
 	Reapply bool
+	// Owed marks an action re-emitted because it is still owed according
+	// to the persisted records (see the package doc, "Owed actions"): in
+	// the Ready of the Step that makes the coordinator mutable, and from
+	// Owed. It is not a new decision; carrying it out again must be
+	// harmless (the runtime keys launches and kills by agent and attempt).
+	Owed bool
 }
 
 // DecisionKind classifies a Decision.
@@ -122,13 +130,23 @@ const (
 	// DecExpired: a removed machine's tombstone was forgotten: nothing
 	// open, not isolated or excluded, last incident reset_after ago.
 	DecExpired
+	// DecApplied: the master acknowledged an isolation, reactivation or
+	// maintenance UP (ActionApplied); it is no longer owed.
+	DecApplied
+	// DecKillEnded: a killed step's end was confirmed (its terminal status,
+	// or its agent's removal); its slot is free.
+	DecKillEnded
+	// DecKillExpired: no confirmation came by Kill.Until; the slot is
+	// freed anyway (the step's own timeout has ended it) and the kill is
+	// no longer owed.
+	DecKillExpired
 )
 
 var decisionNames = [...]string{"", "rejected", "observed", "opened", "attached", "relapsed", "held",
 	"awaiting-approval", "approved", "started", "running", "succeeded", "step-failed", "isolated", "closed",
 	"cancelled", "ignored", "breaker-tripped", "paused", "resumed", "excluded", "included", "reactivated",
 	"agent-added", "agent-updated", "agent-removed", "immutable", "mutable", "started-over", "re-registered",
-	"expired"}
+	"expired", "applied", "kill-ended", "kill-expired"}
 
 func (k DecisionKind) String() string { return enumName(decisionNames[:], k, "decision?") }
 

@@ -58,8 +58,9 @@ type AgentRecord struct {
 	Drained bool
 	// Incident is the open incident; zero unless State is open.
 	Incident Incident
-	// Incidents and Attempts count incidents opened and steps started on
-	// this agent; they make incident and attempt ids.
+	// Incidents and Attempts count the incident and attempt ids handed out
+	// on this agent (an attempt id goes to each step started, or to a step
+	// when it begins waiting for approval).
 	Incidents uint64
 	Attempts  uint64
 	// LastClosedAt is when the agent's last incident that ran a step closed,
@@ -96,6 +97,72 @@ type AgentRecord struct {
 	// History holds the last HistoryLen attempts, oldest first. Never
 	// modified in place once emitted.
 	History []Attempt
+	// Killing is a started step healer decided to kill whose end no
+	// terminal status has confirmed yet; zero when none. It holds its slot
+	// (num_allowed_repairs and its zone's cap), and the machine starts no
+	// step, until its terminal status or its agent's removal arrives, or
+	// Killing.Until passes. Its ActKill is owed until then.
+	Killing Kill
+	// What healer asked the master for and the master has not yet
+	// acknowledged (ActionApplied); each is owed, re-emitted whenever the
+	// coordinator becomes mutable, until acknowledged. UpOwed is the
+	// incident whose drain window an ActUp ends; IsolateOwed the attempt id
+	// of an isolation (ActIsolate); ReactivateOwed the attempt id of the
+	// isolation an ActReactivate ends. Zero: nothing owed.
+	UpOwed         uint64
+	IsolateOwed    uint64
+	ReactivateOwed uint64
+}
+
+// Kill is a started step healer killed (a timeout, a cancel, an operator's
+// isolate, its machine's re-registration) and whose end is not yet
+// confirmed.
+type Kill struct {
+	Attempt  uint64
+	Incident uint64
+	// Agent is the agent id the step runs on: the machine's previous id
+	// when it re-registered under a new one.
+	Agent   AgentID
+	Problem string
+	Step    Step
+	Forced  bool
+	// KilledAt is when the kill was decided. Until bounds the wait for its
+	// confirmation: the later of KilledAt and the step's own deadline, plus
+	// KillGrace. The executor (or the scheduler's runner, for a
+	// master-scope step) ends the step by its deadline by itself, so past
+	// Until the step has ended even if no status said so.
+	KilledAt time.Time
+	Until    time.Time
+}
+
+// KillGrace is how long after a killed step's deadline (or the kill, when
+// later) healer waits for the confirmation of its end before it frees the
+// step's slot anyway: time for the executor's own timeout kill to land and
+// its status to arrive through an agent that may be partitioned briefly.
+const KillGrace = 5 * time.Minute
+
+// owes reports whether the record owes an action: a launch waiting for its
+// offer, a kill not yet confirmed, an isolation, reactivation or
+// maintenance UP not yet acknowledged.
+func owes(r *AgentRecord) bool {
+	return r.Killing.Attempt != 0 || r.UpOwed != 0 || r.IsolateOwed != 0 || r.ReactivateOwed != 0 || launchOwed(r)
+}
+
+// launchOwed reports whether the step in flight has not started: its launch
+// (ActLaunch, or ActRun of a draining master-scope step) is owed.
+func launchOwed(r *AgentRecord) bool {
+	return r.State == StateRepairing && r.Incident.Run.StartedAt.IsZero()
+}
+
+// isolation is the attempt id of the agent's isolation: its last isolated
+// attempt (isolation records nothing after it), else the last id handed out.
+func isolation(r *AgentRecord) uint64 {
+	for i := len(r.History) - 1; i >= 0; i-- {
+		if r.History[i].Result == ResultIsolated {
+			return r.History[i].ID
+		}
+	}
+	return r.Attempts
 }
 
 // Removed reports whether the record is a removed machine's tombstone.
@@ -137,6 +204,12 @@ type Incident struct {
 	DryRun     bool
 	Approved   bool
 	ApprovedBy string
+	// ApprovalAttempt is the attempt id given to the step when it began
+	// waiting for approval: an approval names it (with the incident), and
+	// the step runs as that attempt. Zero when no step waits for, or holds,
+	// an approval. A step that begins waiting again (after a restart under
+	// another policy moved it, say) gets a new id.
+	ApprovalAttempt uint64
 	// PendingSince orders pending agents: oldest gets the next free slot.
 	PendingSince time.Time
 	// Run is the step in flight while State is StateRepairing.
@@ -163,6 +236,11 @@ type Run struct {
 	// Forced steps were started by an operator's force, bypassing limits.
 	Forced   bool
 	ForcedBy string
+}
+
+// unapprove drops the incident's approval, with the attempt id it named.
+func (inc *Incident) unapprove() {
+	inc.Approved, inc.ApprovedBy, inc.ApprovalAttempt = false, "", 0
 }
 
 func (r *Run) deadline() time.Time {

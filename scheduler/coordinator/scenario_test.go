@@ -16,6 +16,11 @@ var update = flag.Bool("update", false, "rewrite testdata/*.txt with the actual 
 // TestScenarios replays testdata/*.txt. Each file is a specification: blocks
 // of one command, a "----" line, and the expected output up to a blank
 // line. Lines starting with # between blocks are commentary.
+//
+// A command line may hold several commands separated by " / ", run in
+// order (their outputs concatenated), and end in "-> what, ..." (the
+// shorthand issues are written in): each comma-separated fragment must
+// appear in the output, checked even with -update.
 func TestScenarios(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.txt")
 	if err != nil || len(files) == 0 {
@@ -49,7 +54,7 @@ func runScenario(t *testing.T, path string) {
 		for ; i < len(lines) && lines[i] != ""; i++ {
 			want = append(want, lines[i])
 		}
-		got := sc.run(cmd)
+		got := sc.runLine(path, cmdLine, cmd)
 		out.WriteString(cmd + "\n----\n" + got)
 		if i < len(lines) {
 			out.WriteString("\n")
@@ -72,6 +77,24 @@ func joinLines(ls []string) string {
 	return strings.Join(ls, "\n") + "\n"
 }
 
+// runLine runs one command line: commands separated by " / ", and an
+// optional "-> expectations" suffix checked against the output.
+func (sc *scenario) runLine(path string, n int, line string) string {
+	cmds, expect, _ := strings.Cut(line, "->")
+	var out strings.Builder
+	for _, cmd := range strings.Split(cmds, " / ") {
+		out.WriteString(sc.run(strings.TrimSpace(cmd)))
+	}
+	if strings.TrimSpace(expect) != "" {
+		for _, want := range strings.Split(expect, ",") {
+			if want = strings.TrimSpace(want); !strings.Contains(out.String(), want) {
+				sc.t.Errorf("%s:%d: %s\nexpected %q in the output:\n%s", path, n, line, want, out.String())
+			}
+		}
+	}
+	return out.String()
+}
+
 type scenario struct {
 	t      *testing.T
 	policy Policy
@@ -83,9 +106,13 @@ type scenario struct {
 func (sc *scenario) run(line string) string {
 	args := splitArgs(line)
 	var b strings.Builder
+	kv := keyvals(args)
 	ev := func(e Event) {
 		if sc.s == nil {
 			sc.t.Fatalf("%q before start", line)
+		}
+		if at, ok := kv["at"]; ok {
+			e = withTime(e, sc.at(at))
 		}
 		rd, err := sc.s.step(e)
 		formatReady(&b, rd)
@@ -93,7 +120,6 @@ func (sc *scenario) run(line string) string {
 			fmt.Fprintf(&b, "error: %v\n", err)
 		}
 	}
-	kv := keyvals(args)
 	switch args[0] {
 	case "policy":
 		sc.policy = DefaultPolicy()
@@ -128,6 +154,15 @@ func (sc *scenario) run(line string) string {
 		c.checkInvariants()
 		sc.s.c = c
 		fmt.Fprintf(&b, "restored %d agents; immutable: %s\n", len(c.agents), c.Immutable().Why)
+	case "legacy":
+		// The store's records become what a healer from before ladder
+		// positions carried their step wrote: bare indices.
+		for id, r := range sc.s.store.agents {
+			r.NextAction, r.NextScope, r.NextProblem = "", 0, ""
+			r.Incident.StepAction, r.Incident.StepScope = "", 0
+			sc.s.store.agents[id] = r
+		}
+		b.WriteString("ok\n")
 	case "agent":
 		ev(AgentAdded{At: sc.now, ID: AgentID(args[1]), Hostname: kv["host"], Zone: kv["zone"]})
 	case "update":
@@ -175,6 +210,17 @@ func (sc *scenario) run(line string) string {
 		exit, _ := strconv.Atoi(kv["exit"])
 		ev(StepOutcome{At: sc.now, Agent: AgentID(args[1]), Attempt: n, Result: results[args[3]],
 			ExitCode: exit, OutputTail: kv["tail"]})
+	case "applied":
+		// applied <agent> isolate|reactivate|up|launch [attempt=N] [incident=N]
+		kinds := map[string]ActionKind{"isolate": ActIsolate, "reactivate": ActReactivate, "up": ActUp, "launch": ActLaunch}
+		e := ActionApplied{At: sc.now, Agent: AgentID(args[1]), Kind: kinds[args[2]]}
+		e.Attempt, _ = strconv.ParseUint(kv["attempt"], 10, 64)
+		e.Incident, _ = strconv.ParseUint(kv["incident"], 10, 64)
+		ev(e)
+	case "owed":
+		for _, a := range sc.s.c.Owed() {
+			fmt.Fprintf(&b, "%s\n", formatAction(a))
+		}
 	case "op":
 		ops := map[string]Op{"approve": OpApprove, "cancel": OpCancel, "isolate": OpIsolate,
 			"reactivate": OpReactivate, "exclude": OpExclude, "include": OpInclude, "pause": OpPause,
@@ -190,9 +236,12 @@ func (sc *scenario) run(line string) string {
 		if n, ok := kv["incident"]; ok {
 			cmd.Incident, _ = strconv.ParseUint(n, 10, 64)
 		}
+		if n, ok := kv["attempt"]; ok {
+			cmd.Attempt, _ = strconv.ParseUint(n, 10, 64)
+		}
 		ev(cmd)
 	case "tick", "advance":
-		if len(args) > 1 {
+		if len(args) > 1 && !strings.Contains(args[1], "=") {
 			d, err := time.ParseDuration(strings.TrimPrefix(args[1], "+"))
 			if err != nil {
 				sc.t.Fatalf("%q: %v", line, err)
@@ -210,8 +259,12 @@ func (sc *scenario) run(line string) string {
 		if st.Immutable.Immutable {
 			fmt.Fprintf(&b, "(%s since %s)", st.Immutable.Why, rel(st.Immutable.Since))
 		}
-		fmt.Fprintf(&b, " paused=%v breaker=%v known=%d unhealthy=%d in-flight=%d forced=%d\n",
+		fmt.Fprintf(&b, " paused=%v breaker=%v known=%d unhealthy=%d in-flight=%d forced=%d",
 			st.Paused, st.Breaker.Tripped, st.Known, st.Unhealthy, st.InFlight, st.Forced)
+		if st.Killing > 0 || st.Owing > 0 {
+			fmt.Fprintf(&b, " killing=%d owing=%d", st.Killing, st.Owing)
+		}
+		b.WriteString("\n")
 		k := st.Counts
 		fmt.Fprintf(&b, "healthy=%d pending=%d awaiting-approval=%d repairing=%d probation=%d isolated=%d excluded=%d",
 			k.Healthy, k.Pending, k.AwaitingApproval, k.Repairing, k.Probation, k.Isolated, k.Excluded)
@@ -257,6 +310,19 @@ func (sc *scenario) run(line string) string {
 		sc.t.Fatalf("unknown command %q", line)
 	}
 	return b.String()
+}
+
+// at reads an event's own time, at=: "zero", or a duration before (-) or
+// after (+) the scenario's clock, which it does not move.
+func (sc *scenario) at(v string) time.Time {
+	if v == "zero" {
+		return time.Time{}
+	}
+	d, err := time.ParseDuration(strings.TrimPrefix(v, "+"))
+	if err != nil {
+		sc.t.Fatalf("at=%s: %v", v, err)
+	}
+	return sc.now.Add(d)
 }
 
 func (sc *scenario) setPolicy(k, v string) {

@@ -1,39 +1,34 @@
 package coordinator
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // schedule runs after every event: it trips the storm breaker if the cluster
 // is over max_unhealthy, then gives free slots to pending agents, oldest
 // pending first (ties by agent id). Cheap when nothing can start: the
-// global gates and the slot count are checked before the queue is touched,
-// which keeps a 50,000-agent storm linear.
+// global gates and the slot count are checked first, and the queues hold
+// only agents that may start (pending.go), so agents held by a zone cap or
+// an exclusion are not looked at.
 func (c *Coordinator) schedule() {
 	c.commitAll()
 	c.checkBreaker()
-	if c.pending.Len() == 0 || c.globalHold() != nil {
+	c.refreshFreed()
+	if c.heads.Len() == 0 || c.globalHold() != nil {
 		return
 	}
-	c.skip = c.skip[:0]
-	for c.pending.Len() > 0 && !c.slotsFull() && !c.spacing() {
-		it := c.pending.pop()
-		a := c.live(it, pendSlot)
+	for !c.slotsFull() && !c.spacing() {
+		a := c.nextStartable()
 		if a == nil {
-			continue
-		}
-		a.pend.queued = false
-		if a.rec.Excluded || c.zoneFull(a.rec.Zone) {
-			// Keeps its place for when it becomes startable.
-			a.pend.queued = true
-			c.skip = append(c.skip, it)
-			continue
+			break
 		}
 		if c.stale(&a.rec) {
 			panic("coordinator: agent " + string(a.rec.ID) + " queued against another policy")
 		}
+		zone := a.rec.Zone
 		c.start(a, false, "")
-	}
-	for _, it := range c.skip {
-		c.pending.push(it)
+		c.refreshHead(c.zoneQueue(zone))
 	}
 }
 
@@ -45,20 +40,19 @@ func (c *Coordinator) stale(r *AgentRecord) bool {
 	case StatePending:
 		return c.policy.Mode == ModeExecute && r.Incident.DryRun || c.stepOf(r).Approval && !r.Incident.Approved
 	case StateAwaitingApproval:
-		return c.policy.Mode == ModeExecute && r.Incident.DryRun || !c.stepOf(r).Approval
+		// Without an attempt id (an older record) no approval could name it.
+		return c.policy.Mode == ModeExecute && r.Incident.DryRun || !c.stepOf(r).Approval || r.Incident.ApprovalAttempt == 0
 	}
 	return false
 }
 
 // requeueStale re-queues the waiting incidents Restore found queued under
-// another policy, in the first Step after it (Restore itself returns no
-// Ready to persist them in). A pending incident that stays pending keeps its
-// place in the queue.
-func (c *Coordinator) requeueStale() {
-	for _, a := range c.restale {
-		if a.deleted {
-			continue
-		}
+// another policy (or whose position it moved), in Restore itself; the
+// first accepted Step persists them and says why (flushRestored). A pending
+// incident that stays pending keeps its place in the queue; one that
+// becomes pending waits from when it last waited, or else opened.
+func (c *Coordinator) requeueStale(stale []*agent) {
+	for _, a := range stale {
 		if !c.stale(&a.rec) {
 			// Repositioned by action only: persist where it now is.
 			c.edit(a)
@@ -68,15 +62,17 @@ func (c *Coordinator) requeueStale() {
 		c.edit(a)
 		c.sayMoved(a)
 		since := a.rec.Incident.PendingSince
+		if since.IsZero() {
+			since = a.rec.Incident.OpenedAt
+		}
 		c.enqueue(a)
 		if n := len(c.decisions); n > 0 && c.decisions[n-1].Agent == a.rec.ID && c.decisions[n-1].Note == "" {
 			c.decisions[n-1].Note = notePolicyChanged
 		}
-		if a.rec.State == StatePending && !since.IsZero() {
+		if a.rec.State == StatePending {
 			a.rec.Incident.PendingSince = since
 		}
 	}
-	c.restale = nil
 }
 
 // sayMoved says why Restore started a waiting incident's ladder over.
@@ -116,7 +112,11 @@ func (c *Coordinator) holdDetail(a *agent, err error) string {
 		b := &c.global.Breaker
 		return fmt.Sprintf("tripped with %d of %d agents unhealthy; an operator must resume", b.Unhealthy, b.Known)
 	case ErrLimitReached:
-		return fmt.Sprintf("%d of %d in flight", c.counts[StateRepairing], c.policy.NumAllowedRepairs)
+		return fmt.Sprintf("%d of %d in flight%s", c.slots(), c.policy.NumAllowedRepairs, c.killedDetail())
+	case ErrKillPending:
+		k := &a.rec.Killing
+		return fmt.Sprintf("attempt %d was killed at %s; waiting for its end until %s", k.Attempt,
+			k.KilledAt.Format(time.RFC3339), k.Until.Format(time.RFC3339))
 	case ErrZoneCapReached:
 		z := a.rec.Zone
 		return fmt.Sprintf("zone %q: %d of %d in flight", z, c.zoneInFlight[z], c.policy.zoneCap(z))
@@ -150,6 +150,8 @@ func (c *Coordinator) holdReason(a *agent) error {
 		return c.globalHold()
 	case a.rec.Excluded:
 		return ErrExcluded
+	case a.rec.Killing.Attempt != 0:
+		return ErrKillPending
 	case c.slotsFull():
 		return ErrLimitReached
 	case c.zoneFull(a.rec.Zone):
@@ -160,10 +162,23 @@ func (c *Coordinator) holdReason(a *agent) error {
 	panic("coordinator: agent " + string(a.rec.ID) + " pending with nothing holding it")
 }
 
+// slots counts the steps that hold a slot: in flight, or killed and not
+// yet ended.
+func (c *Coordinator) slots() int { return c.counts[StateRepairing] + c.killing }
+
+// killedDetail says how many of the slots killed steps hold.
+func (c *Coordinator) killedDetail() string {
+	if c.killing == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %d of them killed and not yet ended", c.killing)
+}
+
 // slotsFull: forced steps occupy slots too, so a force never lets automatic
-// repairs exceed the cap; it only lets the force itself exceed it.
+// repairs exceed the cap; it only lets the force itself exceed it. A
+// killed step holds its slot until its end is confirmed.
 func (c *Coordinator) slotsFull() bool {
-	return c.counts[StateRepairing] >= c.policy.NumAllowedRepairs
+	return c.slots() >= c.policy.NumAllowedRepairs
 }
 
 func (c *Coordinator) zoneFull(zone string) bool {

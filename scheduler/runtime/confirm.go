@@ -12,5 +12,5 @@ func (t *term) confirm(a coordinator.Action) {
 	t.retries = slices.DeleteFunc(t.retries, func(r opRetry) bool {
 		return r.action.Kind == a.Kind && r.action.Agent == a.Agent
 	})
-	// Placeholder until the coordinator's acknowledgement event lands.
+	t.step(coordinator.ActionApplied{At: t.now(), Agent: a.Agent, Kind: a.Kind, Attempt: a.Attempt, Incident: a.Incident})
 }

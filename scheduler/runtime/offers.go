@@ -4,9 +4,11 @@ import (
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 
 	"github.com/healer-mesos/healer/executor/taskspec"
+	"github.com/healer-mesos/healer/scheduler/coordinator"
 )
 
 // reviveRetry: a REVIVE that brought no offer for this long is taken as
@@ -79,16 +81,28 @@ func (t *term) onOffers(offers []mesos.Offer) {
 			}
 		}
 	}
-	// Declines go out after the accepts, in one call per filter length:
-	// a launch never waits behind a decline per unneeded offer.
-	var soon, later []mesos.OfferID
+	// The accepts go out once the steps' start is persisted (write-ahead),
+	// then the declines, in one call per filter length: a launch never
+	// waits behind a decline per unneeded offer.
+	var (
+		soon, later []mesos.OfferID
+		accepts     []pendingAccept
+	)
 	defer func() {
-		if len(soon) > 0 {
-			t.decline(true, soon...)
-		}
-		if len(later) > 0 {
-			t.decline(false, later...)
-		}
+		t.batch.after = append(t.batch.after, func(err error) {
+			if err != nil {
+				return // the term ends; offers are rescinded with the subscription
+			}
+			for _, a := range accepts {
+				t.sendAccept(a)
+			}
+			if len(soon) > 0 {
+				t.decline(true, soon...)
+			}
+			if len(later) > 0 {
+				t.decline(false, later...)
+			}
+		})
 	}()
 	for i := range offers {
 		o := &offers[i]
@@ -99,12 +113,17 @@ func (t *term) onOffers(offers []mesos.Offer) {
 		var launched []*launch
 		ex, exOK := t.executorFor(agent, o, &pool)
 		if l := waiting[agent]; l != nil && exOK {
-			if ti, ok := t.repairTaskInfo(l, o, &pool, ex); ok {
+			ti, ok := t.repairTaskInfo(l, o, &pool, ex)
+			switch {
+			case !ok:
+				t.log.Debug("offer too small for a repair task", "agent", agent, "offer", o.ID.Value)
+			case l.started || t.startStep(l):
 				tasks = append(tasks, ti)
 				launched = append(launched, l)
-				l.state = launchAccepting
-			} else {
-				t.log.Debug("offer too small for a repair task", "agent", agent, "offer", o.ID.Value)
+				l.state, l.started = launchAccepting, true
+			default:
+				// The coordinator gave up on the step meanwhile.
+				delete(t.launches, keyOf(l.action))
 			}
 		}
 		if exOK && mutable {
@@ -126,20 +145,46 @@ func (t *term) onOffers(offers []mesos.Offer) {
 		t.executors[agent] = ex
 		accept := calls.Accept(calls.OfferOperations{calls.OpLaunch(tasks...)}.WithOffers(o.ID)).
 			With(calls.RefuseSeconds(t.cfg.DeclineFor))
-		t.calls.send(accept, func(err error) {
-			if err == nil {
-				return
-			}
-			t.log.Warn("launch failed; waiting for another offer", "agent", agent, "err", err)
-			for _, l := range launched {
-				if l.state == launchAccepting {
-					l.state = launchWaiting
-					t.offers.wanted = true
-				}
-			}
-			t.monitors.launchFailed(t, agent)
-		})
+		accepts = append(accepts, pendingAccept{call: accept, agent: agent, launched: launched})
 	}
+}
+
+// pendingAccept is an ACCEPT waiting for the write of its steps' start.
+type pendingAccept struct {
+	call     *scheduler.Call
+	agent    string
+	launched []*launch
+}
+
+// sendAccept sends an ACCEPT; a failed one puts its launches back to
+// waiting for another offer.
+func (t *term) sendAccept(p pendingAccept) {
+	t.calls.send(p.call, func(err error) {
+		if err == nil {
+			return
+		}
+		t.log.Warn("launch failed; waiting for another offer", "agent", p.agent, "err", err)
+		for _, l := range p.launched {
+			if l.state == launchAccepting {
+				l.state = launchWaiting
+				t.offers.wanted = true
+			}
+		}
+		t.monitors.launchFailed(t, p.agent)
+	})
+}
+
+// startStep feeds StepStarted for a launch about to be sent: the
+// coordinator records the start (persisted before the ACCEPT goes out)
+// and says whether the step may still run.
+func (t *term) startStep(l *launch) bool {
+	rd, _ := t.step(coordinator.StepStarted{At: t.now(), Agent: l.action.Agent, Attempt: l.action.Attempt})
+	for _, d := range rd.Decisions {
+		if d.Kind == coordinator.DecRunning && d.Attempt == l.action.Attempt {
+			return true
+		}
+	}
+	return false
 }
 
 // waitingOn reports whether a launch waits for an offer from agent.

@@ -106,19 +106,20 @@ func TestSignalToLaunchToOutcome(t *testing.T) {
 		t.Fatalf("task payload %+v (%v)", payload, err)
 	}
 	h.waitFor("decline of o2", func() bool { return len(h.m.callsOf(scheduler.Call_DECLINE)) > 0 })
-
-	uuid := []byte("0123456789abcdef")
-	h.update(mesos.TaskStatus{TaskID: ti.TaskID, AgentID: &mesos.AgentID{Value: "a1"}, State: mesos.TASK_RUNNING.Enum(), UUID: uuid})
-	h.waitFor("step started", func() bool {
-		r, _ := h.st.record("a1")
-		return !r.Incident.Run.StartedAt.IsZero()
-	})
-	h.waitFor("ack", func() bool { return len(h.m.callsOf(scheduler.Call_ACKNOWLEDGE)) == 1 })
+	// Write-ahead: the step's start was stored before the ACCEPT left.
 	log := h.log.snapshot()
-	if last := slices.Index(log, "call:ACKNOWLEDGE"); slices.Index(log[:last], "save") < 0 ||
-		log[last-1] != "save" && !slices.Contains(log[slices.Index(log, "call:ACCEPT"):last], "save") {
-		t.Errorf("ACKNOWLEDGE not after the save of its effect: %v", log)
+	iAcc := slices.Index(log, "call:ACCEPT")
+	iRev := slices.Index(log, "call:REVIVE")
+	if iAcc < 0 || iRev < 0 || !slices.Contains(log[iRev:iAcc], "save") {
+		t.Errorf("ACCEPT not after the save of the step's start: %v", log)
 	}
+	if r, _ := h.st.record("a1"); r.Incident.Run.StartedAt.IsZero() {
+		t.Errorf("step not recorded as started at its launch: %+v", r.Incident.Run)
+	}
+
+	h.update(mesos.TaskStatus{TaskID: ti.TaskID, AgentID: &mesos.AgentID{Value: "a1"}, State: mesos.TASK_RUNNING.Enum(),
+		UUID: []byte("0123456789abcdef")})
+	h.waitFor("ack of RUNNING", func() bool { return len(h.m.callsOf(scheduler.Call_ACKNOWLEDGE)) == 1 })
 
 	res, err := taskspec.EncodeRepairResult(&healerpb.RepairResult{ExitCode: 0, OutputTail: []byte("ok\n"), OutputBytes: 3})
 	if err != nil {
@@ -126,6 +127,14 @@ func TestSignalToLaunchToOutcome(t *testing.T) {
 	}
 	h.update(mesos.TaskStatus{TaskID: ti.TaskID, AgentID: &mesos.AgentID{Value: "a1"}, State: mesos.TASK_FINISHED.Enum(),
 		UUID: []byte("fedcba9876543210"), Data: res})
+	h.waitFor("ack of FINISHED", func() bool { return len(h.m.callsOf(scheduler.Call_ACKNOWLEDGE)) == 2 })
+	// The outcome's effect is stored before its update is acknowledged.
+	log = h.log.snapshot()
+	first := slices.Index(log, "call:ACKNOWLEDGE")
+	second := first + 1 + slices.Index(log[first+1:], "call:ACKNOWLEDGE")
+	if !slices.Contains(log[first:second], "save") {
+		t.Errorf("FINISHED acknowledged before its effect was saved: %v", log)
+	}
 	h.waitFor("probation", func() bool {
 		r, _ := h.st.record("a1")
 		return r.State == coordinator.StateProbation && len(r.History) == 1 && r.History[0].OutputTail == "ok\n"

@@ -49,6 +49,9 @@ type launch struct {
 	action coordinator.Action
 	taskID string
 	state  launchState
+	// started: the coordinator took StepStarted for it (it ran, or is
+	// being launched again after its offer went away under the ACCEPT).
+	started bool
 }
 
 // task is a healer task Mesos knows of, as its updates describe it.
@@ -107,6 +110,20 @@ func (t *term) wantLaunch(a coordinator.Action) {
 	t.offers.wanted = true
 }
 
+// dropWaits forgets the launches waiting for an offer (or a drain) when
+// the coordinator becomes Immutable: they are owed in its records, and the
+// Ready that makes it mutable again brings them back. A launch the
+// coordinator already counts as started (sent again after its offer went
+// away) is not owed and stays.
+func (t *term) dropWaits() {
+	for k, l := range t.launches {
+		if !l.started && (l.state == launchWaiting || l.state == launchDraining) {
+			delete(t.launches, k)
+			t.stopDrain(k)
+		}
+	}
+}
+
 // killStep stops a step: kills its task if Mesos may know it, stops
 // waiting for its offer, or kills its master-scope command.
 func (t *term) killStep(a coordinator.Action) {
@@ -116,6 +133,12 @@ func (t *term) killStep(a coordinator.Action) {
 	}
 	t.stopDrain(k)
 	if a.Step.Scope == coordinator.ScopeMaster {
+		if t.runs[k] == nil {
+			// No runner of this term has it (an earlier leader started
+			// it, and its runner died with that leader): say it ended,
+			// so its slot frees. A running one reports when killed.
+			t.step(coordinator.StepOutcome{At: t.now(), Agent: a.Agent, Attempt: a.Attempt, Result: coordinator.ResultLost})
+		}
 		return
 	}
 	id := taskspec.RepairTaskID(string(a.Agent), a.Incident, a.Attempt)
@@ -213,8 +236,8 @@ func (t *term) onRepairUpdate(ref taskspec.TaskRef, st mesos.TaskStatus) {
 		if l != nil && notLaunched(st) && (tk == nil || !tk.running) {
 			// Nothing ran: the offer went away under the ACCEPT, or the
 			// executor was exiting as the task arrived. Launch again on
-			// the next offer.
-			l.state = launchWaiting
+			// the next offer (the step's deadline runs on).
+			l.state, l.started = launchWaiting, true
 			t.offers.wanted = true
 			delete(t.tasks, id)
 			return

@@ -43,6 +43,8 @@ type term struct {
 	gen        uint64
 	// suspended: the ZooKeeper connection dropped; nothing may be done.
 	suspended bool
+	// immutable is the coordinator's Immutable as of the last flush.
+	immutable bool
 	// gate is closed while suspended; workers wait on it before acting.
 	gate *gate
 
@@ -276,6 +278,12 @@ func (t *term) flush() error {
 	}
 	for _, a := range b.actions {
 		t.act(a)
+	}
+	if imm := t.coord.Immutable().Immutable; imm != t.immutable {
+		t.immutable = imm
+		if imm {
+			t.dropWaits()
+		}
 	}
 	for _, d := range b.decisions {
 		t.logDecision(d)

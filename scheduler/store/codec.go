@@ -191,12 +191,34 @@ func (e *encoder) agent(r *coordinator.AgentRecord) *healerpb.AgentRecord {
 		IsolatedAtUnixNano:   e.time("isolated_at", r.IsolatedAt),
 		RemovedAtUnixNano:    e.time("removed_at", r.RemovedAt),
 		PreviousId:           string(r.PreviousID),
+		Killing:              e.kill(&r.Killing),
+		UpOwed:               r.UpOwed,
+		IsolateOwed:          r.IsolateOwed,
+		ReactivateOwed:       r.ReactivateOwed,
 	}
 	if len(r.History) > 0 {
 		m.History = make([]healerpb.Attempt, len(r.History))
 		for i := range r.History {
 			m.History[i] = e.attempt(&r.History[i])
 		}
+	}
+	return m
+}
+
+// kill returns nil for the zero kill (none awaited).
+func (e *encoder) kill(k *coordinator.Kill) *healerpb.Kill {
+	m := &healerpb.Kill{
+		Attempt:          k.Attempt,
+		Incident:         k.Incident,
+		AgentId:          string(k.Agent),
+		Problem:          k.Problem,
+		Step:             e.stepAt("killing.step.scope", &k.Step),
+		Forced:           k.Forced,
+		KilledAtUnixNano: e.time("killing.killed_at", k.KilledAt),
+		UntilUnixNano:    e.time("killing.until", k.Until),
+	}
+	if m.Size() == 0 {
+		return nil
 	}
 	return m
 }
@@ -214,6 +236,7 @@ func (e *encoder) incident(in *coordinator.Incident) *healerpb.Incident {
 		Step:                    int64(in.Step),
 		StepAction:              in.StepAction,
 		StepScope:               e.scope("incident.step_scope", in.StepScope),
+		ApprovalAttempt:         in.ApprovalAttempt,
 		StepsRun:                int64(in.StepsRun),
 		DryRun:                  in.DryRun,
 		Approved:                in.Approved,
@@ -247,9 +270,14 @@ func (e *encoder) run(r *coordinator.Run) *healerpb.Run {
 }
 
 func (e *encoder) step(s *coordinator.Step) *healerpb.Step {
+	return e.stepAt("incident.run.step.scope", s)
+}
+
+// stepAt encodes a step, naming its scope field for errors.
+func (e *encoder) stepAt(field string, s *coordinator.Step) *healerpb.Step {
 	m := &healerpb.Step{
 		Action:    s.Action,
-		Scope:     e.scope("incident.run.step.scope", s.Scope),
+		Scope:     e.scope(field, s.Scope),
 		TimeoutNs: int64(s.Timeout),
 		Approval:  s.Approval,
 		Drain:     s.Drain,
@@ -361,6 +389,10 @@ func (d *decoder) agent(m *healerpb.AgentRecord) coordinator.AgentRecord {
 		IsolatedAt:     decodeTime(m.IsolatedAtUnixNano),
 		RemovedAt:      decodeTime(m.RemovedAtUnixNano),
 		PreviousID:     coordinator.AgentID(m.PreviousId),
+		Killing:        d.kill(m.Killing),
+		UpOwed:         m.UpOwed,
+		IsolateOwed:    m.IsolateOwed,
+		ReactivateOwed: m.ReactivateOwed,
 	}
 	if len(m.History) > 0 {
 		r.History = make([]coordinator.Attempt, len(m.History))
@@ -371,28 +403,45 @@ func (d *decoder) agent(m *healerpb.AgentRecord) coordinator.AgentRecord {
 	return r
 }
 
+func (d *decoder) kill(m *healerpb.Kill) coordinator.Kill {
+	if m == nil {
+		return coordinator.Kill{}
+	}
+	return coordinator.Kill{
+		Attempt:  m.Attempt,
+		Incident: m.Incident,
+		Agent:    coordinator.AgentID(m.AgentId),
+		Problem:  m.Problem,
+		Step:     d.stepAt("killing.step.scope", m.Step),
+		Forced:   m.Forced,
+		KilledAt: decodeTime(m.KilledAtUnixNano),
+		Until:    decodeTime(m.UntilUnixNano),
+	}
+}
+
 func (d *decoder) incident(m *healerpb.Incident) coordinator.Incident {
 	if m == nil {
 		return coordinator.Incident{}
 	}
 	return coordinator.Incident{
-		ID:            m.Id,
-		Problem:       m.Problem,
-		Source:        m.Source,
-		Message:       m.Message,
-		OpenedAt:      decodeTime(m.OpenedAtUnixNano),
-		Signals:       d.int("incident.signals", m.Signals),
-		LastSignalAt:  decodeTime(m.LastSignalAtUnixNano),
-		Step:          d.int("incident.step", m.Step),
-		StepAction:    m.StepAction,
-		StepScope:     d.scope("incident.step_scope", m.StepScope),
-		StepsRun:      d.int("incident.steps_run", m.StepsRun),
-		DryRun:        m.DryRun,
-		Approved:      m.Approved,
-		ApprovedBy:    m.ApprovedBy,
-		PendingSince:  decodeTime(m.PendingSinceUnixNano),
-		Run:           d.run(m.Run),
-		ProbationEnds: decodeTime(m.ProbationEndsAtUnixNano),
+		ID:              m.Id,
+		Problem:         m.Problem,
+		Source:          m.Source,
+		Message:         m.Message,
+		OpenedAt:        decodeTime(m.OpenedAtUnixNano),
+		Signals:         d.int("incident.signals", m.Signals),
+		LastSignalAt:    decodeTime(m.LastSignalAtUnixNano),
+		Step:            d.int("incident.step", m.Step),
+		StepAction:      m.StepAction,
+		StepScope:       d.scope("incident.step_scope", m.StepScope),
+		ApprovalAttempt: m.ApprovalAttempt,
+		StepsRun:        d.int("incident.steps_run", m.StepsRun),
+		DryRun:          m.DryRun,
+		Approved:        m.Approved,
+		ApprovedBy:      m.ApprovedBy,
+		PendingSince:    decodeTime(m.PendingSinceUnixNano),
+		Run:             d.run(m.Run),
+		ProbationEnds:   decodeTime(m.ProbationEndsAtUnixNano),
 	}
 }
 
@@ -413,12 +462,17 @@ func (d *decoder) run(m *healerpb.Run) coordinator.Run {
 }
 
 func (d *decoder) step(m *healerpb.Step) coordinator.Step {
+	return d.stepAt("incident.run.step.scope", m)
+}
+
+// stepAt decodes a step, naming its scope field for errors.
+func (d *decoder) stepAt(field string, m *healerpb.Step) coordinator.Step {
 	if m == nil {
 		return coordinator.Step{}
 	}
 	return coordinator.Step{
 		Action:   m.Action,
-		Scope:    d.scope("incident.run.step.scope", m.Scope),
+		Scope:    d.scope(field, m.Scope),
 		Timeout:  time.Duration(m.TimeoutNs),
 		Approval: m.Approval,
 		Drain:    m.Drain,

@@ -34,7 +34,8 @@ func fullAgent() coordinator.AgentRecord {
 			ID: 7, Problem: "disk_full", Source: "alertmanager", Message: "/ is 97% full",
 			OpenedAt: at(time.Minute), Signals: 12, LastSignalAt: at(2 * time.Minute),
 			Step: 2, StepAction: "reboot", StepScope: coordinator.ScopeAgent, StepsRun: 2, DryRun: true, Approved: true, ApprovedBy: "alice",
-			PendingSince: at(3 * time.Minute),
+			ApprovalAttempt: 30,
+			PendingSince:    at(3 * time.Minute),
 			Run: coordinator.Run{
 				Attempt: 31,
 				Step: coordinator.Step{Action: "reboot", Scope: coordinator.ScopeAgent, Timeout: 30 * time.Minute,
@@ -54,6 +55,15 @@ func fullAgent() coordinator.AgentRecord {
 		IsolatedAt:     at(-2 * time.Hour),
 		RemovedAt:      at(10 * time.Minute),
 		PreviousID:     "3f9c2a1e-7b4d-4c1a-9e2f-0a1b2c3d4e5f-S1200",
+		Killing: coordinator.Kill{
+			Attempt: 29, Incident: 6, Agent: "3f9c2a1e-7b4d-4c1a-9e2f-0a1b2c3d4e5f-S1200", Problem: "disk_full",
+			Step: coordinator.Step{Action: "clean-docker", Scope: coordinator.ScopeAgent, Timeout: 5 * time.Minute,
+				Approval: true, Drain: true},
+			Forced: true, KilledAt: at(-30 * time.Minute), Until: at(-20 * time.Minute),
+		},
+		UpOwed:         6,
+		IsolateOwed:    28,
+		ReactivateOwed: 27,
 	}
 	for i := 0; i < coordinator.HistoryLen; i++ {
 		r.History = append(r.History, coordinator.Attempt{
@@ -379,21 +389,22 @@ func genIncident() *rapid.Generator[coordinator.Incident] {
 			return coordinator.Incident{}
 		}
 		in := coordinator.Incident{
-			ID:           rapid.Uint64().Draw(t, "id"),
-			Problem:      genString().Draw(t, "problem"),
-			Source:       genString().Draw(t, "source"),
-			Message:      genString().Draw(t, "message"),
-			OpenedAt:     genTime().Draw(t, "opened"),
-			Signals:      rapid.Int().Draw(t, "signals"),
-			LastSignalAt: genTime().Draw(t, "last_signal"),
-			Step:         rapid.Int().Draw(t, "step"),
-			StepAction:   genString().Draw(t, "step_action"),
-			StepScope:    rapid.SampledFrom([]coordinator.Scope{0, coordinator.ScopeAgent, coordinator.ScopeMaster}).Draw(t, "step_scope"),
-			StepsRun:     rapid.Int().Draw(t, "steps_run"),
-			DryRun:       rapid.Bool().Draw(t, "dry_run"),
-			Approved:     rapid.Bool().Draw(t, "approved"),
-			ApprovedBy:   genString().Draw(t, "approved_by"),
-			PendingSince: genTime().Draw(t, "pending_since"),
+			ID:              rapid.Uint64().Draw(t, "id"),
+			Problem:         genString().Draw(t, "problem"),
+			Source:          genString().Draw(t, "source"),
+			Message:         genString().Draw(t, "message"),
+			OpenedAt:        genTime().Draw(t, "opened"),
+			Signals:         rapid.Int().Draw(t, "signals"),
+			LastSignalAt:    genTime().Draw(t, "last_signal"),
+			Step:            rapid.Int().Draw(t, "step"),
+			StepAction:      genString().Draw(t, "step_action"),
+			StepScope:       rapid.SampledFrom([]coordinator.Scope{0, coordinator.ScopeAgent, coordinator.ScopeMaster}).Draw(t, "step_scope"),
+			StepsRun:        rapid.Int().Draw(t, "steps_run"),
+			DryRun:          rapid.Bool().Draw(t, "dry_run"),
+			Approved:        rapid.Bool().Draw(t, "approved"),
+			ApprovedBy:      genString().Draw(t, "approved_by"),
+			PendingSince:    genTime().Draw(t, "pending_since"),
+			ApprovalAttempt: rapid.Uint64().Draw(t, "approval_attempt"),
 		}
 		if rapid.Bool().Draw(t, "run") {
 			in.Run = coordinator.Run{
@@ -457,6 +468,21 @@ func genAgent() *rapid.Generator[coordinator.AgentRecord] {
 			IsolatedAt:     genTime().Draw(t, "isolated"),
 			RemovedAt:      genTime().Draw(t, "removed"),
 			PreviousID:     coordinator.AgentID(genString().Draw(t, "previous_id")),
+			UpOwed:         rapid.Uint64().Draw(t, "up_owed"),
+			IsolateOwed:    rapid.Uint64().Draw(t, "isolate_owed"),
+			ReactivateOwed: rapid.Uint64().Draw(t, "reactivate_owed"),
+		}
+		if rapid.Bool().Draw(t, "killing") {
+			r.Killing = coordinator.Kill{
+				Attempt:  rapid.Uint64().Draw(t, "kill_attempt"),
+				Incident: rapid.Uint64().Draw(t, "kill_incident"),
+				Agent:    coordinator.AgentID(genString().Draw(t, "kill_agent")),
+				Problem:  genString().Draw(t, "kill_problem"),
+				Step:     genStep().Draw(t, "kill_step"),
+				Forced:   rapid.Bool().Draw(t, "kill_forced"),
+				KilledAt: genTime().Draw(t, "killed_at"),
+				Until:    genTime().Draw(t, "kill_until"),
+			}
 		}
 		if n := rapid.IntRange(0, coordinator.HistoryLen).Draw(t, "history_len"); n > 0 {
 			r.History = make([]coordinator.Attempt, n)

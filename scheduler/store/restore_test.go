@@ -11,7 +11,7 @@ import (
 func restorePolicy() coordinator.Policy {
 	p := coordinator.DefaultPolicy()
 	p.Mode = coordinator.ModeExecute
-	p.NumAllowedRepairs = 3
+	p.NumAllowedRepairs = 5
 	p.DefaultLadder = coordinator.Ladder{
 		{Action: "restart-agent", Scope: coordinator.ScopeAgent, Timeout: 5 * time.Minute},
 		{Action: "reboot", Scope: coordinator.ScopeAgent, Drain: true},
@@ -23,7 +23,8 @@ func restorePolicy() coordinator.Policy {
 
 // driven runs a coordinator through a history that leaves records of every
 // kind: an incident with a step in flight (on a drained agent), one waiting
-// for approval, one in probation, an isolated and excluded agent, a removed
+// for approval, one in probation, a killed step not yet ended, an isolated
+// (isolation owed) and excluded agent, a removed
 // machine's tombstone, a machine that re-registered under a new id, and
 // histories of failed, timed-out, succeeded and isolated attempts; the
 // global record holds a pause and a start time.
@@ -57,7 +58,7 @@ func driven(t *testing.T) *coordinator.Coordinator {
 	for _, l := range []coordinator.Link{coordinator.MasterConnected, coordinator.Reconciled, coordinator.ZKSessionUp} {
 		step(coordinator.Connectivity{At: now, Change: l})
 	}
-	for i, h := range []string{"h1", "h2", "h3", "h4", "h5", "h6"} {
+	for i, h := range []string{"h1", "h2", "h3", "h4", "h5", "h6", "h7"} {
 		zone := []string{"z1", "z2"}[i%2]
 		step(coordinator.AgentAdded{At: now, ID: coordinator.AgentID("a" + h[1:]), Hostname: h, Zone: zone})
 	}
@@ -73,11 +74,14 @@ func driven(t *testing.T) *coordinator.Coordinator {
 	step(coordinator.StepStarted{At: now, Agent: "a1", Attempt: launched("a1")})
 	step(coordinator.Signal{At: now, Agent: "h1", Problem: "disk_full", Source: "monitor", Message: "still full"})
 
-	// a2: steps 1 and 2 time out; step 3 waits for approval.
+	// a2: steps 1 and 2 time out (the first killed, its end confirmed);
+	// step 3 waits for approval.
 	tick(time.Second)
 	step(coordinator.Signal{At: now, Agent: "a2", Problem: "agent_unhealthy", Source: "monitor"})
 	step(coordinator.StepStarted{At: now, Agent: "a2", Attempt: launched("a2")})
 	tick(6 * time.Minute)
+	killed, _ := c.Agent("a2")
+	step(coordinator.StepOutcome{At: now, Agent: "a2", Attempt: killed.Killing.Attempt, Result: coordinator.ResultFailed, ExitCode: 137})
 	step(coordinator.StepStarted{At: now, Agent: "a2", Attempt: launched("a2")})
 	step(coordinator.StepOutcome{At: now, Agent: "a2", Attempt: launched("a2"), Result: coordinator.ResultTimedOut})
 	tick(time.Second)
@@ -86,6 +90,11 @@ func driven(t *testing.T) *coordinator.Coordinator {
 	step(coordinator.Signal{At: now, Agent: "a3", Problem: "docker_down", Source: "monitor"})
 	step(coordinator.StepStarted{At: now, Agent: "a3", Attempt: launched("a3")})
 	step(coordinator.StepOutcome{At: now, Agent: "a3", Attempt: launched("a3"), Result: coordinator.ResultSucceeded})
+
+	// a7: its started step is cancelled; the kill is not yet confirmed.
+	step(coordinator.Signal{At: now, Agent: "a7", Problem: "docker_down", Source: "monitor"})
+	step(coordinator.StepStarted{At: now, Agent: "a7", Attempt: launched("a7")})
+	step(coordinator.Command{At: now, Op: coordinator.OpCancel, Agent: "a7", Principal: "erin"})
 
 	// a4: isolated and excluded by operators.
 	step(coordinator.Command{At: now, Op: coordinator.OpIsolate, Agent: "a4", Principal: "alice", Reason: "bad DIMM"})
@@ -155,12 +164,14 @@ func TestRestoreFromDecodedRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := t0.Add(time.Hour)
+	a2, _ := restored.Agent("a2")
 	for i, ev := range []coordinator.Event{
 		coordinator.Connectivity{At: now, Change: coordinator.MasterConnected},
 		coordinator.Connectivity{At: now, Change: coordinator.Reconciled},
 		coordinator.Connectivity{At: now, Change: coordinator.ZKSessionUp},
 		coordinator.Command{At: now, Op: coordinator.OpResume, Principal: "carol"},
-		coordinator.Command{At: now, Op: coordinator.OpApprove, Agent: "a2", Incident: 1, Principal: "dave"},
+		coordinator.Command{At: now, Op: coordinator.OpApprove, Agent: "a2", Incident: 1, Attempt: a2.Incident.ApprovalAttempt, Principal: "dave"},
+		coordinator.ActionApplied{At: now, Agent: "a4", Kind: coordinator.ActIsolate, Attempt: 1},
 		coordinator.Tick{At: now.Add(time.Hour)},
 		coordinator.AgentAdded{At: now.Add(time.Hour), ID: "a5-new", Hostname: "h5"},
 		coordinator.Tick{At: now.Add(2 * time.Hour)},
@@ -177,11 +188,13 @@ func TestRestoreFromDecodedRecords(t *testing.T) {
 // is meant to carry through the codec.
 func checkVariety(t *testing.T, records []coordinator.AgentRecord, g coordinator.GlobalRecord) {
 	t.Helper()
-	var inFlight, drained, awaiting, probation, isolated, excluded, removed, previous, history bool
+	var inFlight, drained, awaiting, probation, isolated, excluded, removed, previous, history, killing, owed bool
 	for _, r := range records {
+		killing = killing || r.Killing.Attempt != 0
+		owed = owed || r.IsolateOwed != 0
 		inFlight = inFlight || !r.Incident.Run.StartedAt.IsZero()
 		drained = drained || r.Drained
-		awaiting = awaiting || r.State == coordinator.StateAwaitingApproval
+		awaiting = awaiting || r.State == coordinator.StateAwaitingApproval && r.Incident.ApprovalAttempt != 0
 		probation = probation || r.State == coordinator.StateProbation
 		isolated = isolated || !r.IsolatedAt.IsZero()
 		excluded = excluded || r.Excluded
@@ -192,7 +205,8 @@ func checkVariety(t *testing.T, records []coordinator.AgentRecord, g coordinator
 	for what, ok := range map[string]bool{"a started step in flight": inFlight, "a drained agent": drained,
 		"an incident awaiting approval": awaiting, "probation": probation, "an isolated agent": isolated,
 		"an excluded agent": excluded, "a tombstone": removed, "a re-registered machine": previous,
-		"a history of several attempts": history, "a pause": g.Paused, "a tripped breaker": g.Breaker.Tripped, "a last start": !g.LastStartAt.IsZero()} {
+		"a history of several attempts": history, "a killed step not yet ended": killing, "an owed isolation": owed,
+		"a pause": g.Paused, "a tripped breaker": g.Breaker.Tripped, "a last start": !g.LastStartAt.IsZero()} {
 		if !ok {
 			t.Errorf("the scenario left no record with %s", what)
 		}
