@@ -272,7 +272,10 @@ func TestAgentLostMidRepair(t *testing.T) {
 	slow := script(t, dir, "restart.sh", `sleep 60`)
 	cycle := script(t, dir, "cycle.sh", `echo power cycled`)
 	s := startScheduler(t, c.MasterAddr(0), "--repair_set=restart="+slow+",cycle="+cycle,
-		"--repair_order=restart:agent,cycle:master", "--step_timeout=5secs", "--probation=10mins")
+		"--repair_order=restart:agent,cycle:master", "--step_timeout=5secs", "--probation=10mins",
+		// The lost agent never confirms the kill of its timed-out step:
+		// the machine is held this long past the step's deadline.
+		"--kill_confirm_timeout=3secs")
 	s.ready(30 * time.Second)
 	target := agentID(t, c, "agent-1")
 	if code := s.repair("agent-1", "hung"); code != http.StatusAccepted {

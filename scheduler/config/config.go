@@ -163,6 +163,9 @@ type Config struct {
 	OfferTimeout time.Duration
 	// StepTimeout is the timeout of steps that do not set their own.
 	StepTimeout time.Duration
+	// KillConfirmTimeout is how long past a killed step's deadline healer
+	// waits for Mesos to confirm the step ended before freeing its slot.
+	KillConfirmTimeout time.Duration
 	// DrainTimeout bounds the wait for other frameworks' tasks to leave a
 	// draining agent before a drain: true step runs anyway.
 	DrainTimeout time.Duration
@@ -268,6 +271,7 @@ func (c *Config) bindings() []binding {
 		{"offer_timeout", "an agent-scope step with no usable offer from its agent within this long fails", durationValue(&c.OfferTimeout), true},
 		{"step_timeout", "timeout of steps that set none", durationValue(&c.StepTimeout), true},
 		{"drain_timeout", "longest wait for an agent to drain before a drain step runs anyway", durationValue(&c.DrainTimeout), true},
+		{"kill_confirm_timeout", "how long past a killed step's deadline healer waits for Mesos to confirm it ended (its repair slot stays taken meanwhile; an unreachable agent never confirms)", durationValue(&c.KillConfirmTimeout), true},
 		{"isolation", "how to isolate an agent: deactivate, drain or maintenance", isolationValue(&c.Isolation), true},
 		{"mode", "observe (record signals), dry-run (decide, do nothing) or execute", modeValue(&c.Mode), true},
 		{"log_format", "text or json", &choiceValue{&c.LogFormat, []string{"text", "json"}}, true},
@@ -454,6 +458,7 @@ func (c Config) problems() []problem {
 		{"offer_timeout", c.OfferTimeout, false},
 		{"step_timeout", c.StepTimeout, false},
 		{"drain_timeout", c.DrainTimeout, false},
+		{"kill_confirm_timeout", c.KillConfirmTimeout, true},
 	} {
 		switch {
 		case d.v < 0 || d.v == 0 && !d.zero:

@@ -28,6 +28,7 @@ func (c *Config) policyDefaults() {
 	c.ResetAfter = p.ResetAfter
 	c.OfferTimeout = p.OfferTimeout
 	c.DrainTimeout = p.DrainTimeout
+	c.KillConfirmTimeout = p.KillConfirmTimeout
 }
 
 // Policy converts the configuration into the coordinator's Policy and
@@ -63,6 +64,7 @@ func (c Config) Policy() (coordinator.Policy, error) {
 	p.ResetAfter = c.ResetAfter
 	p.OfferTimeout = c.OfferTimeout
 	p.DrainTimeout = c.DrainTimeout
+	p.KillConfirmTimeout = c.KillConfirmTimeout
 	if err := p.Validate(); err != nil {
 		return coordinator.Policy{}, fmt.Errorf("config: the coordinator rejects this configuration: %w", err)
 	}

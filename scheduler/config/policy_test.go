@@ -66,6 +66,7 @@ ladders:
 		OfferTimeout:        time.Minute,
 		DrainTimeout:        4 * time.Minute,
 		Isolation:           coordinator.IsolateMaintenanceDown,
+		KillConfirmTimeout:  coordinator.KillGrace, // the default
 	}
 	if !reflect.DeepEqual(p, want) {
 		t.Errorf("Policy():\n got %+v\nwant %+v", p, want)

@@ -66,7 +66,7 @@
 //     the attempt, naming the agent id it ran on or the machine's current
 //     id), its agent's removal (agent-scope steps only: a master-scope step
 //     runs on the scheduler's host), or Kill.Until: the step's own deadline
-//     (or the kill, if later) plus KillGrace (5m). The executor (or the
+//     (or the kill, if later) plus Policy.KillConfirmTimeout (default 5m). The executor (or the
 //     scheduler's runner) ends a step by its deadline by itself, so past
 //     Until it has ended even if no status said so, and the slot is freed
 //     (DecKillExpired). A master-scope step's runner that does not have the

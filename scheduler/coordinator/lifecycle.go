@@ -502,7 +502,7 @@ func (c *Coordinator) killOn(a *agent, id AgentID, res Result, live bool) {
 			until = c.now
 		}
 		r.Killing = Kill{Attempt: run.Attempt, Incident: r.Incident.ID, Agent: id, Problem: r.Incident.Problem,
-			Step: run.Step, Forced: run.Forced, KilledAt: c.now, Until: until.Add(KillGrace)}
+			Step: run.Step, Forced: run.Forced, KilledAt: c.now, Until: until.Add(c.policy.KillConfirmTimeout)}
 	}
 	c.act(Action{Kind: ActKill, Agent: id, Hostname: r.Hostname, Incident: r.Incident.ID,
 		Attempt: run.Attempt, Problem: r.Incident.Problem, Step: run.Step, Forced: run.Forced, Principal: run.ForcedBy})

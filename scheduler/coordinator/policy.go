@@ -177,6 +177,11 @@ type Policy struct {
 	DrainTimeout time.Duration
 	// Isolation is how isolate is carried out. Default IsolateDeactivate.
 	Isolation IsolationMethod
+	// KillConfirmTimeout is how long past a killed step's deadline (or the
+	// kill, when later) the coordinator waits for confirmation that the
+	// step ended before it frees the step's slot anyway (see Kill.Until).
+	// Default KillGrace (5m).
+	KillConfirmTimeout time.Duration
 }
 
 // DefaultPolicy returns the documented defaults.
@@ -195,6 +200,7 @@ func DefaultPolicy() Policy {
 		OfferTimeout:        5 * time.Minute,
 		DrainTimeout:        15 * time.Minute,
 		Isolation:           IsolateDeactivate,
+		KillConfirmTimeout:  KillGrace,
 	}
 }
 
@@ -237,6 +243,7 @@ func (p *Policy) Validate() error {
 	}{
 		{"min_spacing", p.MinSpacing, false}, {"probation", p.Probation, false},
 		{"reset_after", p.ResetAfter, false}, {"drain_timeout", p.DrainTimeout, false},
+		{"kill_confirm_timeout", p.KillConfirmTimeout, false},
 		{"offer_timeout", p.OfferTimeout, true}, {"default step timeout", p.DefaultStepTimeout, true},
 	} {
 		switch {

@@ -128,17 +128,18 @@ type Kill struct {
 	Forced  bool
 	// KilledAt is when the kill was decided. Until bounds the wait for its
 	// confirmation: the later of KilledAt and the step's own deadline, plus
-	// KillGrace. The executor (or the scheduler's runner, for a
+	// Policy.KillConfirmTimeout. The executor (or the scheduler's runner, for a
 	// master-scope step) ends the step by its deadline by itself, so past
 	// Until the step has ended even if no status said so.
 	KilledAt time.Time
 	Until    time.Time
 }
 
-// KillGrace is how long after a killed step's deadline (or the kill, when
-// later) healer waits for the confirmation of its end before it frees the
-// step's slot anyway: time for the executor's own timeout kill to land and
-// its status to arrive through an agent that may be partitioned briefly.
+// KillGrace is the default Policy.KillConfirmTimeout: how long after a
+// killed step's deadline (or the kill, when later) healer waits for the
+// confirmation of its end before it frees the step's slot anyway: time for
+// the executor's own timeout kill to land and its status to arrive through
+// an agent that may be partitioned briefly.
 const KillGrace = 5 * time.Minute
 
 // owes reports whether the record owes an action: a launch waiting for its

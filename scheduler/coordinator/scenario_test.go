@@ -378,6 +378,8 @@ func (sc *scenario) setPolicy(k, v string) {
 		p.DrainTimeout = dur()
 	case "step_timeout":
 		p.DefaultStepTimeout = dur()
+	case "kill_confirm_timeout":
+		p.KillConfirmTimeout = dur()
 	case "isolation":
 		p.Isolation = map[string]IsolationMethod{"deactivate": IsolateDeactivate, "drain": IsolateDrain,
 			"maintenance_down": IsolateMaintenanceDown}[v]
