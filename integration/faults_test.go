@@ -74,11 +74,10 @@ func TestLeaderKilledMidRepairStandbyFinishes(t *testing.T) {
 	if lead == a {
 		standby = b
 	}
-	var st statusView
-	standby.request(http.MethodGet, "/status", nil, &st)
-	if st.IsLeader || st.Leader != lead.URL {
-		t.Fatalf("standby status %+v, want leader %s", st, lead.URL)
-	}
+	waitFor(t, "the standby to know the leader", 30*time.Second, func() bool {
+		st, code := standby.status()
+		return code == http.StatusOK && !st.IsLeader && st.Leader == lead.URL
+	})
 	// A mutation on the standby is redirected to the leader.
 	if code := standby.repair("agent-1", "hung"); code != http.StatusTemporaryRedirect {
 		t.Fatalf("POST /repair on the standby: %d, want 307", code)

@@ -422,10 +422,12 @@ func (m *Master) forwardLocked(fw *framework, st mesos.TaskStatus) {
 	if fw.sub == nil {
 		return
 	}
-	fw.send(&scheduler.Event{Type: scheduler.Event_UPDATE, Update: &scheduler.Event_Update{Status: st}})
+	// Recorded before it is queued: a client that has read the update
+	// must find it recorded.
 	m.rec.Add(Record{Kind: RecordStatusUpdate, Master: m.cfg.ID, FrameworkID: fw.id, AgentID: st.GetAgentID().GetValue(),
 		TaskID: st.TaskID.Value, ExecutorID: st.GetExecutorID().GetValue(), Type: st.GetState().String(),
 		Detail: st.GetReason().String()})
+	fw.send(&scheduler.Event{Type: scheduler.Event_UPDATE, Update: &scheduler.Event_Update{Status: st}})
 }
 
 // finishTaskLocked ends a task in the master's books only (no update is
