@@ -58,8 +58,6 @@ func (t *term) startDrain(k launchKey, a coordinator.Action, ready func()) {
 			}
 			if err != nil {
 				t.log.Warn("opening the drain window failed; retrying", "agent", a.Agent, "err", err)
-				d.nextPoll = t.now().Add(t.cfg.DrainPoll)
-				t.drains[k] = nil
 				delete(t.drains, k)
 				t.startDrainLater(k, a, ready, d.nextPoll)
 				return
@@ -153,12 +151,13 @@ func (t *term) tickDrains(now time.Time) {
 	}
 }
 
-// othersOn reports whether another framework has a live task on agent.
+// othersOn reports whether another framework has a live task on agent
+// (an unreachable one is not running there, as far as the master knows).
 func othersOn(g *master.Response_GetTasks, agent, fw string) bool {
 	if g == nil {
 		return false
 	}
-	for _, list := range [][]mesos.Task{g.PendingTasks, g.Tasks, g.UnreachableTasks} {
+	for _, list := range [][]mesos.Task{g.PendingTasks, g.Tasks} {
 		for _, tk := range list {
 			if tk.GetAgentID().Value == agent && tk.FrameworkID.Value != fw && !terminal(tk.GetState()) {
 				return true

@@ -223,3 +223,42 @@ func TestOrphanRepairTaskIsKilled(t *testing.T) {
 func mesosconnSubscribed(gen uint64) mesosconn.Event {
 	return mesosconn.Event{Gen: gen, Subscribed: &mesosconn.Subscribed{FrameworkID: "fw-1", Master: "m:5050"}}
 }
+
+// A leader whose ZooKeeper connection drops takes no mutation and sends
+// nothing to the master until the same session is back.
+func TestSuspendedLeaderActsOnNothing(t *testing.T) {
+	h := newHarness(t, nil)
+	h.m.onOp = agentsAnswer("a1")
+	h.elect()
+	h.subscribe(1)
+	h.known("a1")
+	h.lead <- Leadership{Kind: Suspended}
+	h.waitFor("suspended", func() bool {
+		st, err := h.rt.Status(context.Background())
+		return err == nil && st.Immutable
+	})
+	calls := len(h.m.log.snapshot())
+	_, _, err := h.rt.Repair(context.Background(), admin.RepairRequest{AgentID: "a1", Problem: "hung"})
+	var ae *admin.Error
+	if !errors.As(err, &ae) || ae.Status != http.StatusServiceUnavailable || !strings.Contains(ae.Msg, "ZooKeeper") {
+		t.Fatalf("Repair while suspended: %v", err)
+	}
+	// Offers arriving meanwhile wait unread: nothing is declined, launched
+	// or acknowledged.
+	h.offer("o1", "a1", "h1")
+	h.update(mesos.TaskStatus{TaskID: mesos.TaskID{Value: "healer.repair.a1.1.1"}, AgentID: &mesos.AgentID{Value: "a1"},
+		State: mesos.TASK_RUNNING.Enum(), UUID: []byte("0123456789abcdef")})
+	if _, err := h.rt.Status(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.m.log.snapshot()[calls:]; len(got) != 0 {
+		t.Errorf("acted while suspended: %v", got)
+	}
+	h.lead <- Leadership{Kind: Resumed}
+	h.waitFor("the held events handled after resuming", func() bool {
+		return len(h.m.callsOf(scheduler.Call_DECLINE)) > 0
+	})
+	if _, created, err := h.rt.Repair(context.Background(), admin.RepairRequest{AgentID: "a1", Problem: "hung"}); err != nil || !created {
+		t.Fatalf("Repair after resuming: %v %v", created, err)
+	}
+}

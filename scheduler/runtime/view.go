@@ -20,9 +20,11 @@ const requestQueue = 1024
 
 // request is an admin request served on the loop goroutine.
 type request struct {
-	// write requests are refused while the term is suspended.
-	write bool
-	do    func(t *term)
+	// write requests are refused (refuse is called instead of do) while
+	// the term's ZooKeeper session is in doubt.
+	write  bool
+	do     func(t *term)
+	refuse func()
 }
 
 func (r *Runtime) setTerm(t *term) {
@@ -59,13 +61,18 @@ func (r *Runtime) onLoop(ctx context.Context, write bool, do func(t *term, done 
 	finished := make(chan struct{})
 	var once sync.Once
 	done := func() { once.Do(func() { close(finished) }) }
+	refused := false
+	q := request{write: write, do: func(t *term) { do(t, done) }, refuse: func() { refused = true; done() }}
 	select {
-	case t.requests <- request{write: write, do: func(t *term) { do(t, done) }}:
+	case t.requests <- q:
 	default:
 		return true, errBusy
 	}
 	select {
 	case <-finished:
+		if refused {
+			return true, immutableError(coordinator.Immutability{Immutable: true, Why: "ZooKeeper connection lost"})
+		}
 		return true, nil
 	case <-ctx.Done():
 		return true, ctx.Err()
@@ -74,7 +81,14 @@ func (r *Runtime) onLoop(ctx context.Context, write bool, do func(t *term, done 
 	}
 }
 
-func (t *term) serve(q request) { q.do(t) }
+// serve runs an admin request; a mutation waits for no ZooKeeper session.
+func (t *term) serve(q request) {
+	if q.write && t.suspended {
+		q.refuse()
+		return
+	}
+	q.do(t)
+}
 
 // notLeading answers a mutation this instance cannot take: a standby
 // redirects to the leader; a leader between terms (its ZooKeeper session in
@@ -101,7 +115,7 @@ func (r *Runtime) Repair(ctx context.Context, req admin.RepairRequest) (admin.Re
 		target = req.Hostname
 	}
 	leading, err := r.onLoop(ctx, true, func(t *term, done func()) {
-		if imm := t.coord.Immutable(); imm.Immutable || t.suspended {
+		if imm := t.coord.Immutable(); imm.Immutable {
 			rerr = immutableError(imm)
 			done()
 			return
@@ -175,11 +189,7 @@ func outcomeLabel(attached bool) string {
 }
 
 func immutableError(imm coordinator.Immutability) *admin.Error {
-	why := imm.Why
-	if why == "" {
-		why = "ZooKeeper connection lost"
-	}
-	return &admin.Error{Status: http.StatusServiceUnavailable, Msg: "immutable: " + why,
+	return &admin.Error{Status: http.StatusServiceUnavailable, Msg: "immutable: " + imm.Why,
 		Detail:     "healer starts no repair and takes no signal until it is connected and reconciled again; retry shortly",
 		RetryAfter: 5 * time.Second}
 }
