@@ -46,6 +46,17 @@ func leaderOf(t testing.TB, timeout time.Duration, ss ...*scheduler) *scheduler 
 	return lead
 }
 
+// leaderAndStandby waits until one of a and b leads and returns it, and
+// the other.
+func leaderAndStandby(t testing.TB, a, b *scheduler) (lead, standby *scheduler) {
+	t.Helper()
+	lead = leaderOf(t, 30*time.Second, a, b)
+	if lead == a {
+		return a, b
+	}
+	return b, a
+}
+
 // operator sends an operator API call (JSON) to the leading master.
 func operator(t *testing.T, c *emulator.Cluster, call string) (int, string) {
 	t.Helper()
@@ -69,11 +80,7 @@ func TestLeaderKilledMidRepairStandbyFinishes(t *testing.T) {
 	flags := append(zkFlags(zk.Addr), "--repair_set=restart="+slow, "--repair_order=restart:agent", "--probation=10mins")
 	a := startScheduler(t, c.MasterAddr(0), flags...)
 	b := startScheduler(t, c.MasterAddr(0), flags...)
-	lead := leaderOf(t, 30*time.Second, a, b)
-	standby := a
-	if lead == a {
-		standby = b
-	}
+	lead, standby := leaderAndStandby(t, a, b)
 	waitFor(t, "the standby to know the leader", 30*time.Second, func() bool {
 		st, code := standby.status()
 		return code == http.StatusOK && !st.IsLeader && st.Leader == lead.URL
@@ -366,11 +373,7 @@ func TestCleanShutdownHandsOver(t *testing.T) {
 	flags := []string{"--zk=zk://" + zk.Addr + "/healer", "--zk_session_timeout=30secs", "--repair_order=isolate"}
 	a := startScheduler(t, c.MasterAddr(0), flags...)
 	b := startScheduler(t, c.MasterAddr(0), flags...)
-	lead := leaderOf(t, 30*time.Second, a, b)
-	standby := a
-	if lead == a {
-		standby = b
-	}
+	lead, standby := leaderAndStandby(t, a, b)
 	before, _ := lead.status()
 	start := time.Now()
 	lead.stop()

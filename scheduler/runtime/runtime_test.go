@@ -36,6 +36,18 @@ func agentsAnswer(ids ...string) func(*master.Call) (*master.Response, error) {
 	}
 }
 
+// leading makes the runtime lead a cluster of the given agents, subscribed
+// and reconciled.
+func (h *harness) leading(agents ...string) {
+	h.t.Helper()
+	h.m.onOp = agentsAnswer(agents...)
+	h.elect()
+	h.subscribe(1)
+	for _, a := range agents {
+		h.known(a)
+	}
+}
+
 func (h *harness) known(id string) {
 	h.waitFor("agent "+id+" known", func() bool {
 		_, err := h.rt.Agent(context.Background(), id)
@@ -78,10 +90,7 @@ func TestStateWithoutFrameworkIDIsRefused(t *testing.T) {
 // every update is acknowledged only after its effect is stored.
 func TestSignalToLaunchToOutcome(t *testing.T) {
 	h := newHarness(t, nil)
-	h.m.onOp = agentsAnswer("a1", "a2")
-	h.elect()
-	h.subscribe(1)
-	h.known("a1")
+	h.leading("a1", "a2")
 
 	resp, created, err := h.rt.Repair(context.Background(), admin.RepairRequest{AgentID: "a1", Problem: "hung", Source: "test"})
 	if err != nil || !created || resp.Incident == nil || resp.State != "repairing" {
@@ -146,10 +155,7 @@ func TestSignalToLaunchToOutcome(t *testing.T) {
 // reaches the master, the caller is told, and the term rebuilds.
 func TestFailedWriteActsOnNothing(t *testing.T) {
 	h := newHarness(t, nil)
-	h.m.onOp = agentsAnswer("a1")
-	h.elect()
-	h.subscribe(1)
-	h.known("a1")
+	h.leading("a1")
 	before := len(h.m.callsOf(scheduler.Call_REVIVE))
 	h.st.failWith(errStoreDown)
 	_, _, err := h.rt.Repair(context.Background(), admin.RepairRequest{AgentID: "a1", Problem: "hung"})
@@ -208,10 +214,7 @@ func TestStandbyRedirectsMutations(t *testing.T) {
 // left running unaccounted (an earlier attempt, a deposed leader's launch).
 func TestOrphanRepairTaskIsKilled(t *testing.T) {
 	h := newHarness(t, nil)
-	h.m.onOp = agentsAnswer("a1")
-	h.elect()
-	h.subscribe(1)
-	h.known("a1")
+	h.leading("a1")
 	h.update(mesos.TaskStatus{TaskID: mesos.TaskID{Value: "healer.repair.a1.7.9"}, AgentID: &mesos.AgentID{Value: "a1"},
 		State: mesos.TASK_RUNNING.Enum()})
 	h.waitFor("KILL", func() bool {
@@ -228,10 +231,7 @@ func mesosconnSubscribed(gen uint64) mesosconn.Event {
 // nothing to the master until the same session is back.
 func TestSuspendedLeaderActsOnNothing(t *testing.T) {
 	h := newHarness(t, nil)
-	h.m.onOp = agentsAnswer("a1")
-	h.elect()
-	h.subscribe(1)
-	h.known("a1")
+	h.leading("a1")
 	h.lead <- Leadership{Kind: Suspended}
 	h.waitFor("suspended", func() bool {
 		st, err := h.rt.Status(context.Background())
