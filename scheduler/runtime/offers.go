@@ -120,7 +120,7 @@ func (t *term) onOffers(offers []mesos.Offer) {
 			case l.started || t.startStep(l):
 				tasks = append(tasks, ti)
 				launched = append(launched, l)
-				l.state, l.started = launchAccepting, true
+				l.state, l.started, l.sentAt = launchAccepting, true, t.now()
 			default:
 				// The coordinator gave up on the step meanwhile.
 				delete(t.launches, keyOf(l.action))

@@ -23,6 +23,9 @@ const (
 	reconcileChunk   = 1000
 	reaskMax         = 3
 	reaskBase        = 2 * time.Second
+	// launchQuiet: a launch that heard nothing for this long is asked
+	// about (explicit reconciliation).
+	launchQuiet = 30 * time.Second
 )
 
 type reconciliation struct {
@@ -155,6 +158,14 @@ func (r *reconciliation) tick(t *term, now time.Time) {
 		t.sendReconcile()
 	}
 	due := make(map[string]string)
+	// A launch that has heard nothing since its ACCEPT (no update at all):
+	// ask the master about it rather than wait for the step's deadline.
+	for _, l := range t.launches {
+		if l.state == launchAccepting && now.Sub(l.sentAt) >= launchQuiet && now.Sub(l.askedAt) >= launchQuiet {
+			l.askedAt = now
+			due[l.taskID] = string(l.action.Agent)
+		}
+	}
 	for id, q := range r.reasks {
 		if !q.sent && !q.at.After(now) {
 			q.sent = true

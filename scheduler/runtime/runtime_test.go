@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/master"
@@ -261,4 +262,34 @@ func TestSuspendedLeaderActsOnNothing(t *testing.T) {
 	if _, created, err := h.rt.Repair(context.Background(), admin.RepairRequest{AgentID: "a1", Problem: "hung"}); err != nil || !created {
 		t.Fatalf("Repair after resuming: %v %v", created, err)
 	}
+}
+
+// A launch that hears nothing after its ACCEPT is asked about (explicit
+// reconciliation) instead of waiting silently for the step's deadline.
+func TestSilentLaunchIsReconciled(t *testing.T) {
+	h := newHarness(t, nil)
+	h.leading("a1")
+	if _, _, err := h.rt.Repair(context.Background(), admin.RepairRequest{AgentID: "a1", Problem: "hung"}); err != nil {
+		t.Fatal(err)
+	}
+	h.offer("o1", "a1", "h1")
+	h.waitFor("ACCEPT", func() bool { return len(h.m.callsOf(scheduler.Call_ACCEPT)) == 1 })
+	task := h.m.callsOf(scheduler.Call_ACCEPT)[0].Accept.Operations[0].Launch.TaskInfos[0].TaskID.Value
+	asked := func() bool {
+		for _, c := range h.m.callsOf(scheduler.Call_RECONCILE) {
+			for _, tk := range c.Reconcile.Tasks {
+				if tk.TaskID.Value == task {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	h.clock.Advance(10 * time.Second)
+	h.waitFor("a tick handled", func() bool { _, err := h.rt.Status(context.Background()); return err == nil })
+	if asked() {
+		t.Fatal("asked about the launch after 10s already")
+	}
+	h.clock.Advance(25 * time.Second)
+	h.waitFor("RECONCILE of the silent launch", asked)
 }

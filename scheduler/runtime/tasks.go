@@ -52,6 +52,9 @@ type launch struct {
 	// started: the coordinator took StepStarted for it (it ran, or is
 	// being launched again after its offer went away under the ACCEPT).
 	started bool
+	// sentAt is when its ACCEPT was queued, askedAt when healer last asked
+	// the master about a launch that has heard nothing since.
+	sentAt, askedAt time.Time
 }
 
 // task is a healer task Mesos knows of, as its updates describe it.
