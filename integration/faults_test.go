@@ -394,3 +394,32 @@ func TestCleanShutdownHandsOver(t *testing.T) {
 		}
 	}
 }
+
+// --isolation=maintenance: healer schedules a window of its own for the
+// machine and brings it DOWN; an operator's window for another machine is
+// left as it was.
+func TestIsolationByMaintenanceDown(t *testing.T) {
+	c := startCluster(t, emulator.ClusterConfig{Agents: 2})
+	s := startScheduler(t, c.MasterAddr(0), "--repair_order=isolate", "--isolation=maintenance")
+	s.ready(30 * time.Second)
+	other := `{"type":"UPDATE_MAINTENANCE_SCHEDULE","update_maintenance_schedule":{"schedule":{"windows":[` +
+		`{"machine_ids":[{"hostname":"agent-1","ip":"127.0.0.1"}],` +
+		`"unavailability":{"start":{"nanoseconds":4102444800000000000},"duration":{"nanoseconds":3600000000000}}}]}}}`
+	if code, body := operator(t, c, other); code != http.StatusOK {
+		t.Fatalf("operator window: %d %s", code, body)
+	}
+	if code := s.repair("agent-0", "hung"); code != http.StatusAccepted {
+		t.Fatalf("POST /repair: %d", code)
+	}
+	waitFor(t, "agent-0 DOWN for maintenance", 30*time.Second, func() bool {
+		code, body := operator(t, c, `{"type":"GET_MAINTENANCE_STATUS"}`)
+		return code == http.StatusOK && strings.Contains(body, `"down_machines"`) && strings.Contains(body, `agent-0`)
+	})
+	if s.agent("agent-0").State != "isolated" {
+		t.Errorf("agent-0 is %s, want isolated", s.agent("agent-0").State)
+	}
+	sch := schedule(t, c)
+	if !strings.Contains(sch, `"hostname":"agent-1"`) || !strings.Contains(sch, `"nanoseconds":3600000000000`) {
+		t.Errorf("the operator's window changed: %s", sch)
+	}
+}
