@@ -13,7 +13,10 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/master"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 
+	"github.com/gogo/protobuf/proto"
+
 	"github.com/healer-mesos/healer/admin"
+	"github.com/healer-mesos/healer/executor/monitorconfig"
 	"github.com/healer-mesos/healer/executor/taskspec"
 	"github.com/healer-mesos/healer/proto/healerpb"
 	"github.com/healer-mesos/healer/scheduler/coordinator"
@@ -292,4 +295,75 @@ func TestSilentLaunchIsReconciled(t *testing.T) {
 	}
 	h.clock.Advance(25 * time.Second)
 	h.waitFor("RECONCILE of the silent launch", asked)
+}
+
+// The leader keeps one monitor task per agent: it places one on the
+// agent's offer, relaunches it (with backoff) when it ends, kills a
+// surplus one found after a failover, shows a failing monitor in
+// GET /agents/{id}, and turns a report into a signal from "monitor".
+func TestMonitorTasks(t *testing.T) {
+	cfg, err := monitorconfig.Parse("monitor.yaml", []byte("checks:\n  - {name: disk, problem: disk_full, metric: disk_used_ratio, path: /, max: 0.9}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, func(c *Config) { c.Monitor = cfg })
+	h.leading("a1")
+	monitors := func() []mesos.TaskInfo {
+		var out []mesos.TaskInfo
+		for _, c := range h.m.callsOf(scheduler.Call_ACCEPT) {
+			for _, op := range c.Accept.Operations {
+				for _, ti := range op.Launch.TaskInfos {
+					if strings.HasPrefix(ti.TaskID.Value, "healer.monitor.") {
+						out = append(out, ti)
+					}
+				}
+			}
+		}
+		return out
+	}
+	h.waitFor("REVIVE for the monitor", func() bool { return len(h.m.callsOf(scheduler.Call_REVIVE)) > 0 })
+	h.offer("o1", "a1", "h1")
+	h.waitFor("the monitor launched", func() bool { return len(monitors()) == 1 })
+	first := monitors()[0].TaskID
+	h.update(mesos.TaskStatus{TaskID: first, AgentID: &mesos.AgentID{Value: "a1"}, State: mesos.TASK_RUNNING.Enum()})
+	h.waitFor("running", func() bool { a, _ := h.rt.Agent(context.Background(), "a1"); return a.Monitor.State == "running" })
+
+	// A second monitor on the agent (a deposed leader's) is killed.
+	h.update(mesos.TaskStatus{TaskID: mesos.TaskID{Value: "healer.monitor.a1.99"}, AgentID: &mesos.AgentID{Value: "a1"},
+		State: mesos.TASK_RUNNING.Enum()})
+	h.waitFor("the surplus monitor killed", func() bool {
+		for _, k := range h.m.callsOf(scheduler.Call_KILL) {
+			if k.Kill.TaskID.Value == "healer.monitor.a1.99" {
+				return true
+			}
+		}
+		return false
+	})
+
+	// A report becomes a signal from the monitor.
+	rep, err := taskspec.EncodeMonitorReport(&healerpb.MonitorReport{AgentId: "a1", AtUnixNano: h.clock.Now().UnixNano(),
+		Violations: []healerpb.Violation{{Check: "disk", Problem: "disk_full", Value: 0.97, Message: "/ at 97%"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.m.events <- mesosconn.Event{Event: &scheduler.Event{Type: scheduler.Event_MESSAGE, Message: &scheduler.Event_Message{
+		AgentID: mesos.AgentID{Value: "a1"}, ExecutorID: mesos.ExecutorID{Value: "healer-executor.x"}, Data: rep}}}
+	h.waitFor("an incident from the report", func() bool {
+		a, _ := h.rt.Agent(context.Background(), "a1")
+		return a.Incident != nil && a.Incident.Source == SourceMonitor && a.Incident.Problem == "disk_full"
+	})
+
+	// The monitor fails: it shows, and a new one is launched after the backoff.
+	h.update(mesos.TaskStatus{TaskID: first, AgentID: &mesos.AgentID{Value: "a1"}, State: mesos.TASK_FAILED.Enum(),
+		Message: proto.String("bad config")})
+	h.waitFor("failing shown", func() bool {
+		a, _ := h.rt.Agent(context.Background(), "a1")
+		return a.Monitor.State == "failing" && strings.Contains(a.Monitor.LastError, "bad config")
+	})
+	h.clock.Advance(monitorBackoff + time.Second)
+	h.offer("o2", "a1", "h1")
+	h.waitFor("a new monitor", func() bool { return len(monitors()) == 2 })
+	if monitors()[1].TaskID == first {
+		t.Errorf("relaunched with the same task id %s", first.Value)
+	}
 }
