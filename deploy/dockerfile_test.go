@@ -227,6 +227,9 @@ func TestDockerfile(t *testing.T) {
 				switch {
 				case c.from == "":
 					local = filepath.Join("..", src)
+					if p := ignoredBy(t, src); p != "" {
+						t.Errorf("Dockerfile:%d: COPY %s: .dockerignore leaves it out of the build context (%s)", in.line, src, p)
+					}
 				case byName[c.from].name == "":
 					t.Errorf("Dockerfile:%d: COPY --from=%s: no such stage", in.line, c.from)
 					continue
@@ -284,6 +287,35 @@ func TestDockerfile(t *testing.T) {
 			t.Errorf("repair %s: %s is not executable", id, local)
 		}
 	}
+}
+
+// ignoredBy is the .dockerignore pattern that leaves src (a path in the
+// build context) out of the context, or "". Only the simple patterns
+// (names and globs, no exceptions) are understood; others fail the test.
+func ignoredBy(t *testing.T, src string) string {
+	t.Helper()
+	data, err := os.ReadFile("../.dockerignore")
+	if err != nil {
+		return ""
+	}
+	src = path.Clean(src)
+	for _, l := range strings.Split(string(data), "\n") {
+		p := strings.TrimSpace(l)
+		if p == "" || strings.HasPrefix(p, "#") {
+			continue
+		}
+		if strings.HasPrefix(p, "!") || strings.Contains(p, "**") {
+			t.Fatalf(".dockerignore pattern %q: this test only understands simple patterns; teach ignoredBy", p)
+		}
+		p = path.Clean(strings.TrimPrefix(p, "/"))
+		// A pattern excludes what it matches and everything under it.
+		for q := src; q != "." && q != "/"; q = path.Dir(q) {
+			if ok, _ := path.Match(p, q); ok {
+				return p
+			}
+		}
+	}
+	return ""
 }
 
 // exampleRepairSet is deploy/healer.yaml's repair_set.
