@@ -405,3 +405,17 @@ func TestMarathonCmdStartsScheduler(t *testing.T) {
 		}
 	}
 }
+
+// The guides quote the app's cmd as it is.
+func TestMarathonCmdDocumented(t *testing.T) {
+	a := loadApp(t)
+	for _, doc := range []string{"../docs/install-marathon.md", "../docs/configuration.md"} {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), a.Cmd) {
+			t.Errorf("%s does not quote the app's cmd as deploy/marathon.json has it:\n%s", doc, a.Cmd)
+		}
+	}
+}
