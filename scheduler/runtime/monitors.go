@@ -223,10 +223,36 @@ func (m *monitorState) onMessage(t *term, agent string, data []byte) {
 		t.log.Info("monitor: check back in range", "agent", agent, "check", v.Check, "problem", v.Problem)
 	}
 	now := t.now()
+	if stale := m.staleReport(t, agent, rep.AtUnixNano); stale != "" {
+		t.log.Info("monitor: ignoring a report older than the agent's last repair", "agent", agent, "why", stale)
+		return
+	}
 	for _, v := range rep.Violations {
 		t.step(coordinator.Signal{At: now, Agent: agent, Problem: v.Problem, Source: SourceMonitor,
 			Message: v.Check + ": " + v.Message})
 	}
+}
+
+// staleReport says why a report taken at at (Unix ns; 0: unknown) must not
+// count, or "": a violation measured before the agent's last step
+// succeeded says nothing about whether the repair held, and delivered
+// during probation it would be taken as a relapse. (The time is the
+// agent's clock; a report dropped for clock skew is repeated the next
+// interval while the problem lasts.)
+func (m *monitorState) staleReport(t *term, agent string, at int64) string {
+	if at == 0 {
+		return ""
+	}
+	rec, ok := t.coord.Agent(coordinator.AgentID(agent))
+	if !ok || rec.State != coordinator.StateProbation {
+		return ""
+	}
+	began := rec.Incident.ProbationEnds.Add(-t.cfg.Policy.Probation)
+	if time.Unix(0, at).Before(began) {
+		return "measured at " + time.Unix(0, at).UTC().Format(time.RFC3339Nano) + ", before probation began at " +
+			began.UTC().Format(time.RFC3339Nano)
+	}
+	return ""
 }
 
 // info says how an agent's monitor is doing.

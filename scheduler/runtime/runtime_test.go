@@ -14,6 +14,7 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 
 	"github.com/gogo/protobuf/proto"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/healer-mesos/healer/admin"
 	"github.com/healer-mesos/healer/executor/monitorconfig"
@@ -366,4 +367,41 @@ func TestMonitorTasks(t *testing.T) {
 	if monitors()[1].TaskID == first {
 		t.Errorf("relaunched with the same task id %s", first.Value)
 	}
+}
+
+// A monitor report measured before the agent's repair succeeded, delivered
+// during its probation, is no relapse; one measured after is.
+func TestLateMonitorReportIsNoRelapse(t *testing.T) {
+	h := newHarness(t, nil)
+	h.leading("a1")
+	measured := h.clock.Now()
+	if _, _, err := h.rt.Repair(context.Background(), admin.RepairRequest{AgentID: "a1", Problem: "disk_full"}); err != nil {
+		t.Fatal(err)
+	}
+	h.offer("o1", "a1", "h1")
+	h.waitFor("ACCEPT", func() bool { return len(h.m.callsOf(scheduler.Call_ACCEPT)) == 1 })
+	ti := h.m.callsOf(scheduler.Call_ACCEPT)[0].Accept.Operations[0].Launch.TaskInfos[0]
+	h.clock.Advance(time.Second)
+	h.update(mesos.TaskStatus{TaskID: ti.TaskID, AgentID: &mesos.AgentID{Value: "a1"}, State: mesos.TASK_FINISHED.Enum()})
+	h.waitFor("probation", func() bool { a, _ := h.rt.Agent(context.Background(), "a1"); return a.State == "probation" })
+	report := func(at time.Time) {
+		rep, err := taskspec.EncodeMonitorReport(&healerpb.MonitorReport{AgentId: "a1", AtUnixNano: at.UnixNano(),
+			Violations: []healerpb.Violation{{Check: "disk", Problem: "disk_full", Value: 0.97, Message: "/ at 97%"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.m.events <- mesosconn.Event{Event: &scheduler.Event{Type: scheduler.Event_MESSAGE, Message: &scheduler.Event_Message{
+			AgentID: mesos.AgentID{Value: "a1"}, ExecutorID: mesos.ExecutorID{Value: "healer-executor.x"}, Data: rep}}}
+	}
+	report(measured)
+	h.waitFor("the report taken", func() bool { return testutil.ToFloat64(h.rt.cfg.Metrics.reports) == 1 })
+	if a, _ := h.rt.Agent(context.Background(), "a1"); a.State != "probation" {
+		t.Fatalf("a report measured before the repair made the agent %s", a.State)
+	}
+	h.clock.Advance(time.Second)
+	report(h.clock.Now())
+	h.waitFor("a relapse from a fresh report", func() bool {
+		a, _ := h.rt.Agent(context.Background(), "a1")
+		return a.State != "probation"
+	})
 }
