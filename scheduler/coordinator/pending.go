@@ -132,3 +132,13 @@ func (c *Coordinator) refreshFreed() {
 	}
 	c.freed = c.freed[:0]
 }
+
+// queueOps counts the pushes and pops of every queue so far: the work
+// events did on the queues, which tests compare instead of timing it.
+func (c *Coordinator) queueOps() uint64 {
+	n := c.heads.ops + c.timers.ops
+	for _, zq := range c.zoneQ {
+		n += zq.q.ops
+	}
+	return n
+}

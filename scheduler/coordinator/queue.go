@@ -10,6 +10,9 @@ import "time"
 // lets a restored coordinator decide exactly like the original.
 type queue struct {
 	items []queueItem
+	// ops counts pushes and pops, so tests can show what an event costs
+	// without timing it (queueOps).
+	ops uint64
 }
 
 type queueItem struct {
@@ -30,6 +33,7 @@ func (a queueItem) less(b queueItem) bool {
 func (q *queue) Len() int { return len(q.items) }
 
 func (q *queue) push(it queueItem) {
+	q.ops++
 	q.items = append(q.items, it)
 	i := len(q.items) - 1
 	for i > 0 {
@@ -45,6 +49,7 @@ func (q *queue) push(it queueItem) {
 func (q *queue) peek() queueItem { return q.items[0] }
 
 func (q *queue) pop() queueItem {
+	q.ops++
 	top := q.items[0]
 	n := len(q.items) - 1
 	q.items[0] = q.items[n]
