@@ -224,8 +224,9 @@ func (m *monitorState) onMessage(t *term, agent string, data []byte) {
 	}
 	now := t.now()
 	for _, v := range rep.Violations {
-		t.step(coordinator.Signal{At: now, Agent: agent, Problem: v.Problem, Source: SourceMonitor,
+		rd, err := t.step(coordinator.Signal{At: now, Agent: agent, Problem: v.Problem, Source: SourceMonitor,
 			Message: v.Check + ": " + v.Message})
+		t.countSignal(SourceMonitor, v.Problem, rd, err)
 	}
 }
 
