@@ -6,7 +6,9 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 # Only healer's own binaries: the Mesos emulator is a test tool.
-RUN CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o /out/ ./cmd/healer-scheduler
+# healer-scheduler serves healer-executor (beside it) to agents; healerctl is
+# for `docker exec`.
+RUN CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o /out/ ./cmd/healer-scheduler ./cmd/healer-executor ./cmd/healerctl
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/ /usr/local/bin/
