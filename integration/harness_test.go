@@ -77,6 +77,8 @@ type scheduler struct {
 	logs *lockedBuffer
 	done chan struct{}
 	err  error
+	// token, when set, is sent as a bearer token (--admin_tokens).
+	token string
 }
 
 type lockedBuffer struct {
@@ -192,8 +194,11 @@ func (s *scheduler) request(method, path string, body, out any) int {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	if body != nil {
+	if body != nil || method == http.MethodPost {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
 	}
 	cli := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
