@@ -70,7 +70,7 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			"Framework messages that were not monitor reports."),
 		updates:   f.counterVec("healer_task_updates_total", "Task status updates received, by state.", "state"),
 		decisions: f.counterVec("healer_decisions_total", "Coordinator decisions, by kind.", "kind"),
-		signals: f.counterVec("healer_signals_total", "Signals received, by source and outcome.",
+		signals: f.counterVec("healer_signals_total", "Signals received, by source (monitor, operator, alertmanager, healerctl, other) and outcome (accepted, attached, refused).",
 			"source", "outcome"),
 		actions: f.counterVec("healer_actions_total", "Actions carried out, by kind and scope.", "kind", "scope"),
 		repairsFinished: f.counterVec("healer_repairs_finished_total", "Repair steps ended, by action, scope and result.",
