@@ -44,11 +44,11 @@ const (
 
 // api is the admin API over a harness' runtime, with tokens.
 type api struct {
-	t   *testing.T
+	t   testing.TB
 	url string
 }
 
-func newAPI(t *testing.T, b admin.Backend) *api {
+func newAPI(t testing.TB, b admin.Backend) *api {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "tokens")
 	if err := os.WriteFile(path, []byte("olga operator "+opToken+"\nvera viewer "+viewToken+"\n"), 0o600); err != nil {
@@ -111,7 +111,7 @@ func approvalPolicy(c *Config) {
 
 // leading starts a harness whose store keeps an audit trail, elected,
 // subscribed and mutable, knowing agents a1..a3 (hosts h1..h3).
-func leading(t *testing.T, tweak func(*Config)) (*harness, *api) {
+func leading(t testing.TB, tweak func(*Config)) (*harness, *api) {
 	h := newHarness(t, tweak)
 	h.m.onOp = agentsAnswer("a1", "a2", "a3")
 	st := auditStore{fakeStore: h.st, mem: store.NewMemory()}
