@@ -714,11 +714,11 @@ func writeError(w http.ResponseWriter, e *Error) {
 	writeJSON(w, e.Status, errorBody{Error: e.Msg, Detail: e.Detail})
 }
 
+// writeJSON answers v as compact JSON: indenting cost a quarter of the
+// signal path's CPU (BenchmarkIngest's profile); pipe to jq to read it.
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+	_ = json.NewEncoder(w).Encode(v)
 }

@@ -185,7 +185,7 @@ func BenchmarkIngest(b *testing.B) {
 	load(b, healer, "/repair", opToken, bodies, agents, 8, http.StatusAccepted)
 	saves := h.st.Counters().Saves
 	b.ResetTimer()
-	n := max(b.N, 2000)
+	n := b.N
 	healerRate := load(b, healer, "/repair", opToken, bodies, n, conc, http.StatusOK)
 	bareRate := load(b, bare, "/repair", opToken, bodies, n, conc, http.StatusOK)
 	b.StopTimer()
