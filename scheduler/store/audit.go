@@ -67,7 +67,8 @@ type AuditEntry struct {
 type Auditor interface {
 	// SaveAudited is Save, plus the audit entries in the same write(s):
 	// an accepted operator command and its entry are stored together or
-	// not at all. It assigns Seq to the entries without one.
+	// not at all. It assigns Seq to the entries without one (and to those
+	// whose Seq the ring no longer holds).
 	SaveAudited(ctx context.Context, p coordinator.Persist, audit []AuditEntry) error
 	// LoadAudit reads the newest limit entries (all kept, when limit ≤ 0),
 	// oldest first. It may be called on a standby's read-only store, and
@@ -143,23 +144,20 @@ func decodeAuditHead(b []byte) (uint64, error) {
 // auditSlot is the slot of an entry.
 func auditSlot(seq uint64) uint64 { return (seq - 1) % AuditCapacity }
 
-// assignSeqs numbers the entries without a Seq after head and returns the
-// new head; an entry with a Seq no longer in the ring (or never written)
-// is dropped: it names an entry that is gone.
+// assignSeqs numbers the entries without a Seq after head and returns
+// them and the new head. An entry whose Seq the ring no longer holds (or
+// never held) is numbered anew: what it records is kept, as the newest.
 func assignSeqs(head uint64, audit []AuditEntry) ([]AuditEntry, uint64) {
-	out := audit[:0:0]
-	for _, a := range audit {
-		switch {
-		case a.Seq == 0:
+	out := make([]AuditEntry, len(audit))
+	for i, a := range audit {
+		if a.Seq == 0 || a.Seq > head || head-a.Seq >= AuditCapacity {
 			head++
 			a.Seq = head
-		case a.Seq > head || head-a.Seq >= AuditCapacity:
-			continue
 		}
 		if a.Count == 0 {
 			a.Count = 1
 		}
-		out = append(out, a)
+		out[i] = a
 	}
 	return out, head
 }
@@ -215,15 +213,10 @@ func (m *Memory) SaveAudited(ctx context.Context, p coordinator.Persist, audit [
 	return nil
 }
 
-// copyBack gives the caller's entries the seqs assigned to them (entries
-// holds those of audit that were kept, in order).
+// copyBack gives the caller's entries the seqs assigned to them.
 func copyBack(audit, entries []AuditEntry) {
-	j := 0
 	for i := range audit {
-		if j < len(entries) && (audit[i].Seq == 0 || audit[i].Seq == entries[j].Seq) {
-			audit[i].Seq = entries[j].Seq
-			j++
-		}
+		audit[i].Seq = entries[i].Seq
 	}
 }
 

@@ -89,14 +89,18 @@ func auditBehaviour(t *testing.T, s Store) {
 	if len(got) != 1 || got[0].Seq != last || got[0].Count != 7 || !got[0].LastAt.Equal(merged.LastAt) {
 		t.Fatalf("rewritten entry: %+v", got)
 	}
-	// A rewrite of an entry the ring no longer holds is dropped.
-	gone := auditEntry(1)
-	gone.Seq = 1
-	if err := a.SaveAudited(ctx, coordinator.Persist{}, []AuditEntry{gone}); err != nil {
+	// A rewrite of an entry the ring no longer holds is written anew.
+	gone := []AuditEntry{auditEntry(1)}
+	gone[0].Seq, gone[0].Count = 1, 3
+	if err := a.SaveAudited(ctx, coordinator.Persist{}, gone); err != nil {
 		t.Fatal(err)
 	}
-	if all, _ := a.LoadAudit(ctx, 0); len(all) != AuditCapacity || all[0].Seq != last-AuditCapacity+1 {
-		t.Fatalf("a rewrite of a dropped entry changed the ring: %d entries from %d", len(all), all[0].Seq)
+	last++
+	if gone[0].Seq != last {
+		t.Fatalf("a rewrite of a dropped entry got seq %d, want %d", gone[0].Seq, last)
+	}
+	if all, _ := a.LoadAudit(ctx, 0); len(all) != AuditCapacity || all[0].Seq != last-AuditCapacity+1 || all[len(all)-1].Count != 3 {
+		t.Fatalf("after a rewrite of a dropped entry: %d entries from %d, newest %+v", len(all), all[0].Seq, all[len(all)-1])
 	}
 
 	// Texts over their bounds are clipped, on a UTF-8 boundary.
