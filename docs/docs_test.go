@@ -12,6 +12,7 @@ import (
 	"testing"
 	"unicode"
 
+	"github.com/healer-mesos/healer/cmd/healerctl/ctl"
 	"github.com/healer-mesos/healer/executor/taskspec"
 	"github.com/healer-mesos/healer/scheduler/config"
 )
@@ -56,9 +57,7 @@ func prose(page string) string {
 
 // pending are pages other work owns and has not delivered yet: links to
 // them are allowed until they exist (then this list must lose them).
-var pending = map[string]string{
-	"metrics.md": "the metrics reference and alerting, with the admin API's metrics work",
-}
+var pending = map[string]string{}
 
 var (
 	linkRE    = regexp.MustCompile(`\[[^\]]*\]\(([^)\s]+)\)`)
@@ -214,6 +213,8 @@ var otherHealerVars = map[string]string{
 	taskspec.EnvIdleTimeout:  "healer-executor's idle timeout (docs/executor.md)",
 	"HEALER_UPDATE_DOCS":     "rewrites the flags table (scheduler/config's docs test)",
 	"HEALER_BENCH_FOOTPRINT": "make bench-executor's run length",
+	ctl.EnvAddr:              "healerctl's admin API addresses",
+	ctl.EnvToken:             "healerctl's bearer token",
 }
 
 // Every HEALER_* variable, REPAIR_* variable and healer_* metric the pages

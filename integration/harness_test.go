@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -76,6 +77,8 @@ type scheduler struct {
 	logs *lockedBuffer
 	done chan struct{}
 	err  error
+	// token, when set, is sent as a bearer token (--admin_tokens).
+	token string
 }
 
 type lockedBuffer struct {
@@ -106,8 +109,14 @@ func startScheduler(t testing.TB, master string, flags ...string) *scheduler {
 	args := append([]string{
 		"--master=" + master, "--admin_listen=127.0.0.1:0", "--hostname=127.0.0.1", "--mode=execute",
 		"--user=" + me, "--executor_path=" + bins.executor, "--log_format=json", "--log_level=debug",
-		"--failover_timeout=1hrs", "--max_unhealthy=100%",
+		"--failover_timeout=1hrs", "--max_unhealthy=100%", "--admin_insecure",
 	}, flags...)
+	for _, f := range flags {
+		if strings.HasPrefix(f, "--admin_tokens=") {
+			// Tokens and --admin_insecure exclude each other.
+			args = slices.DeleteFunc(args, func(a string) bool { return a == "--admin_insecure" })
+		}
+	}
 	s := &scheduler{t: t, cmd: exec.Command(bins.scheduler, args...), logs: &lockedBuffer{}, done: make(chan struct{})}
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	stderr, err := s.cmd.StderrPipe()
@@ -185,8 +194,11 @@ func (s *scheduler) request(method, path string, body, out any) int {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	if body != nil {
+	if body != nil || method == http.MethodPost {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
 	}
 	cli := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse

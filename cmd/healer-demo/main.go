@@ -117,6 +117,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"--repair_order=restart:agent,reboot:agent,power_cycle:master,isolate:master",
 		"--probation=2mins", "--offer_timeout=30secs", "--step_timeout=1mins",
 		"--failover_timeout=1hrs", "--framework_name=healer-demo",
+		// A trial on loopback: mutations without tokens (the scheduler
+		// says so loudly).
+		"--admin_insecure",
 	)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	// Its own process group, so Ctrl-C reaches it once, from us, and a
@@ -192,8 +195,11 @@ var banner = strings.TrimLeft(`
     so healer escalates: reboot fails, power_cycle fails, agent-3 is isolated:
       (the curl of step 1 again)
       curl -s '%[3]s/agents?state=isolated'
- 4. The whole picture:
+ 4. The whole picture: the dashboard at %[3]s/ in a browser, or
       curl -s %[3]s/status
+    and with healerctl (make build puts it in bin/):
+      bin/healerctl --addr=%[3]s status
+      bin/healerctl --addr=%[3]s repairs --state=all
 
  Ctrl-C stops everything.
 ────────────────────────────────────────────────────────────────────────────

@@ -13,17 +13,17 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"os/user"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/go-zookeeper/zk"
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/healer-mesos/healer/admin"
 	"github.com/healer-mesos/healer/scheduler/config"
@@ -62,7 +62,11 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 	adminURL := cfg.AdminURL
 	if adminURL == "" {
 		_, port, _ := net.SplitHostPort(ln.Addr().String())
-		adminURL = "http://" + net.JoinHostPort(hostname, port)
+		scheme := "http://"
+		if cfg.AdminTLSCert != "" {
+			scheme = "https://"
+		}
+		adminURL = scheme + net.JoinHostPort(hostname, port)
 	}
 	adminURL = strings.TrimSuffix(adminURL, "/")
 	executorPath, executorURI, err := executor(cfg, adminURL)
@@ -77,9 +81,11 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 	if err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := runtime.NewMetrics(reg)
+	reg, metrics, apiMetrics, _ := newMetrics()
+	access, err := adminAccess(cfg, log, apiMetrics)
+	if err != nil {
+		return err
+	}
 
 	var leader atomic.Value // string: the leader's admin URL
 	leader.Store("")
@@ -153,6 +159,17 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 			}
 			return s.Load(ctx)
 		}
+		rcfg.StandbyAudit = func(ctx context.Context, limit int) ([]store.AuditEntry, error) {
+			conn := el.Conn()
+			if conn == nil {
+				return nil, errors.New("no ZooKeeper session")
+			}
+			s, err := store.NewZK(conn, store.ZKConfig{Chroot: u.Path, ACL: acl})
+			if err != nil {
+				return nil, err
+			}
+			return s.LoadAudit(ctx, limit)
+		}
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
@@ -171,17 +188,33 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler: admin.NewHandler(admin.Config{Backend: rt, Metrics: reg, ExecutorPath: executorPath,
-			Logger: log.With("component", "admin")}),
+		Handler: admin.NewHandler(admin.Config{Backend: rt, Metrics: reg, APIMetrics: apiMetrics, ExecutorPath: executorPath,
+			Logger: log.With("component", "admin"), Tokens: access.tokens, Insecure: cfg.AdminInsecure,
+			AlertAgentLabel: cfg.AlertmanagerAgentLabel, AlertProblemLabel: cfg.AlertmanagerProblemLabel}),
 		ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig:         access.tls,
 	}
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		serve := func() error { return srv.Serve(ln) }
+		if srv.TLSConfig != nil {
+			serve = func() error { return srv.ServeTLS(ln, "", "") }
+		}
+		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs <- fmt.Errorf("admin API: %w", err)
 		}
 	}()
+	if access.tokens != nil {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer signal.Stop(hup)
+			_ = access.tokens.Run(ctx, tokenPoll, hup)
+		}()
+	}
 	go func() {
 		defer wg.Done()
 		<-ctx.Done()
@@ -189,6 +222,13 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 		defer scancel()
 		_ = srv.Shutdown(sctx)
 	}()
+	switch {
+	case cfg.AdminInsecure:
+		log.Warn("ADMIN API WITHOUT ACCESS CONTROL (--admin_insecure): anyone who can reach " + adminURL +
+			" can pause healer, isolate agents and force repairs. Use --admin_tokens for anything but a trial.")
+	case access.tokens == nil:
+		log.Warn("no --admin_tokens: the admin API is read-only (mutations are refused); give a token file to approve, pause or repair through it")
+	}
 	log.Info("healer-scheduler started", "admin", adminURL, "listen", ln.Addr().String(), "mode", policy.Mode.String(),
 		"master", cfg.Master, "executor_uri", executorURI, "version", Version)
 	if opt.Ready != nil {
@@ -258,6 +298,12 @@ func followElection(ctx context.Context, el *election.Elector, chroot string, ac
 			leader.Store(ev.Leader.AdminURL)
 		} else if ev.Kind == election.LeaderChanged {
 			leader.Store("")
+		}
+		switch ev.Kind {
+		case election.Elected:
+			m.LeaderElected()
+		case election.LeaderChanged:
+			m.LeaderChanged()
 		}
 		ok := true
 		switch ev.Kind {

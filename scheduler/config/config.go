@@ -114,6 +114,21 @@ type Config struct {
 	// executor). Empty: http://<Hostname>:<AdminListen's port>.
 	AdminURL string
 
+	// AdminTokens is the bearer token file of the admin API (see
+	// admin.Tokens): viewer tokens read, operator tokens also mutate.
+	// Without it reads are open and mutations refused, unless
+	// AdminInsecure, which opens them to anyone who can connect.
+	AdminTokens   string
+	AdminInsecure bool
+	// AdminTLSCert and AdminTLSKey, together, serve the admin API over
+	// TLS.
+	AdminTLSCert string
+	AdminTLSKey  string
+	// AlertmanagerAgentLabel and AlertmanagerProblemLabel name the alert
+	// labels POST /alertmanager reads the agent and the problem from.
+	AlertmanagerAgentLabel   string
+	AlertmanagerProblemLabel string
+
 	// Hostname is the host healer advertises (FrameworkInfo.hostname and
 	// the default AdminURL); empty means the machine's hostname.
 	Hostname string
@@ -205,16 +220,18 @@ const (
 // dry-run mode, a ladder of just isolate, one repair at a time.
 func Default() Config {
 	c := Config{
-		FrameworkName:    "healer",
-		Role:             "*",
-		FailoverTimeout:  7 * 24 * time.Hour,
-		Checkpoint:       true,
-		TaskCPUs:         0.1,
-		TaskMemMB:        32,
-		ZKSessionTimeout: 10 * time.Second,
-		AdminListen:      ":7070",
-		LogFormat:        "text",
-		LogLevel:         "info",
+		FrameworkName:            "healer",
+		Role:                     "*",
+		FailoverTimeout:          7 * 24 * time.Hour,
+		Checkpoint:               true,
+		TaskCPUs:                 0.1,
+		TaskMemMB:                32,
+		ZKSessionTimeout:         10 * time.Second,
+		AdminListen:              ":7070",
+		AlertmanagerAgentLabel:   "instance",
+		AlertmanagerProblemLabel: "alertname",
+		LogFormat:                "text",
+		LogLevel:                 "info",
 	}
 	// Mode, ladder, limits and durations: the coordinator's defaults.
 	c.policyDefaults()
@@ -255,6 +272,12 @@ func (c *Config) bindings() []binding {
 		{"task_mem", "memory of a repair or monitor task, in MB", floatValue(&c.TaskMemMB), true},
 		{"admin_listen", "address of the admin HTTP API, host:port or :port", &stringValue{&c.AdminListen}, true},
 		{"admin_url", "URL at which others reach this instance's admin API (default http://<hostname>:<admin port>)", &stringValue{&c.AdminURL}, true},
+		{"admin_tokens", "bearer token file of the admin API, lines \"<name> <viewer|operator> <token>\" (reloaded on change and SIGHUP); without it mutations are refused", &stringValue{&c.AdminTokens}, true},
+		{"admin_insecure", "without --admin_tokens, let anyone who can connect send mutations (trials and the demo only)", &boolValue{&c.AdminInsecure}, true},
+		{"admin_tls_cert", "PEM certificate (chain) to serve the admin API over TLS, with --admin_tls_key", &stringValue{&c.AdminTLSCert}, true},
+		{"admin_tls_key", "PEM private key of --admin_tls_cert", &stringValue{&c.AdminTLSKey}, true},
+		{"alertmanager_agent_label", "alert label naming the agent in POST /alertmanager (a host:port value names the host)", &stringValue{&c.AlertmanagerAgentLabel}, true},
+		{"alertmanager_problem_label", "alert label naming the problem in POST /alertmanager", &stringValue{&c.AlertmanagerProblemLabel}, true},
 		{"hostname", "hostname healer advertises to Mesos and in its admin URL (default: this machine's)", &stringValue{&c.Hostname}, true},
 		{"user", "Unix user repair tasks run as on agents (default: the user healer runs as)", &stringValue{&c.User}, true},
 		{"monitor_config", "monitor configuration file (YAML or JSON, see docs/monitor.md): keep a monitor task on every agent", &stringValue{&c.MonitorConfig}, true},
@@ -420,6 +443,23 @@ func (c Config) problems() []problem {
 	if c.AdminURL != "" {
 		if u, err := url.Parse(c.AdminURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("admin_url", "%q is not an http:// or https:// URL with a host", c.AdminURL)
+		}
+	}
+	if c.AdminTokens != "" && c.AdminInsecure {
+		bad("admin_insecure", "is set together with --admin_tokens: choose tokens (access control) or --admin_insecure (none), not both")
+	}
+	if (c.AdminTLSCert == "") != (c.AdminTLSKey == "") {
+		name := "admin_tls_cert"
+		if c.AdminTLSCert != "" {
+			name = "admin_tls_key"
+		}
+		bad(name, "is required with --%s: give both the certificate and its key, or neither", map[string]string{"admin_tls_cert": "admin_tls_key", "admin_tls_key": "admin_tls_cert"}[name])
+	}
+	for _, l := range []struct{ name, v string }{
+		{"alertmanager_agent_label", c.AlertmanagerAgentLabel}, {"alertmanager_problem_label", c.AlertmanagerProblemLabel},
+	} {
+		if !validLabelName(l.v) {
+			bad(l.name, "%q is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)", l.v)
 		}
 	}
 	if strings.IndexFunc(c.Hostname, unicode.IsSpace) >= 0 {
@@ -621,4 +661,17 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// validLabelName says whether s is a Prometheus label name.
+func validLabelName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
 }

@@ -36,6 +36,9 @@ func (c Config) Warnings() []string {
 	if c.ZK == "" {
 		w = append(w, "no --zk: healer's state would be kept in memory only and lost on restart; use this for trial runs only")
 	}
+	if c.AdminInsecure {
+		w = append(w, "--admin_insecure: ANYONE who can reach the admin port can pause healer, isolate agents and force repairs; use --admin_tokens for anything but a trial")
+	}
 	if c.secretMode&0o077 != 0 {
 		// As Mesos warns about its own credential files.
 		w = append(w, fmt.Sprintf("--secret_file %s can be read by group or others (mode %#o); chmod 600 it", c.SecretFile, c.secretMode.Perm()))

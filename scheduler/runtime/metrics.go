@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/healer-mesos/healer/internal/promdoc"
 	"github.com/healer-mesos/healer/scheduler/coordinator"
 	"github.com/healer-mesos/healer/scheduler/store"
 )
@@ -33,6 +34,9 @@ type Metrics struct {
 	callErrors                                        *prometheus.CounterVec
 	loadSeconds                                       prometheus.Gauge
 	loadBytes                                         prometheus.Gauge
+	observed
+
+	docs []promdoc.Metric
 }
 
 // NewMetrics registers the runtime's metrics on reg (a new private
@@ -41,8 +45,9 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	f := factory{reg}
-	return &Metrics{
+	pf := &promdoc.Factory{Reg: reg}
+	f := factory{pf}
+	m := &Metrics{
 		reg:             reg,
 		isLeader:        f.gauge("healer_is_leader", "1 while this instance leads."),
 		masterConnected: f.gauge("healer_master_connected", "1 while subscribed to a Mesos master."),
@@ -65,7 +70,7 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			"Framework messages that were not monitor reports."),
 		updates:   f.counterVec("healer_task_updates_total", "Task status updates received, by state.", "state"),
 		decisions: f.counterVec("healer_decisions_total", "Coordinator decisions, by kind.", "kind"),
-		signals: f.counterVec("healer_signals_total", "Signals received, by source and outcome.",
+		signals: f.counterVec("healer_signals_total", "Signals received, by source (monitor, operator, alertmanager, healerctl, other) and outcome (accepted, attached, refused).",
 			"source", "outcome"),
 		actions: f.counterVec("healer_actions_total", "Actions carried out, by kind and scope.", "kind", "scope"),
 		repairsFinished: f.counterVec("healer_repairs_finished_total", "Repair steps ended, by action, scope and result.",
@@ -78,43 +83,36 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 		loadSeconds: f.gauge("healer_state_load_seconds", "How long the last leader took to load its state."),
 		loadBytes:   f.gauge("healer_state_bytes", "Bytes of state the last leader loaded."),
 	}
+	m.more(pf)
+	m.docs = pf.Docs
+	return m
 }
 
 // Registry is the private registry the metrics are on.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
-type factory struct{ reg *prometheus.Registry }
+// factory registers on the private registry and records each metric for
+// the metrics reference (Docs).
+type factory struct{ f *promdoc.Factory }
 
-func (f factory) gauge(name, help string) prometheus.Gauge {
-	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
-	f.reg.MustRegister(g)
-	return g
-}
+func (f factory) gauge(name, help string) prometheus.Gauge { return f.f.Gauge(name, help) }
 
 func (f factory) gaugeVec(name, help string, labels ...string) *prometheus.GaugeVec {
-	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
-	f.reg.MustRegister(g)
-	return g
+	return f.f.GaugeVec(name, help, labels...)
 }
 
-func (f factory) counter(name, help string) prometheus.Counter {
-	c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
-	f.reg.MustRegister(c)
-	return c
-}
+func (f factory) counter(name, help string) prometheus.Counter { return f.f.Counter(name, help) }
 
 func (f factory) counterVec(name, help string, labels ...string) *prometheus.CounterVec {
-	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
-	f.reg.MustRegister(c)
-	return c
+	return f.f.CounterVec(name, help, labels...)
 }
 
 func (f factory) histogramVec(name, help string, labels ...string) *prometheus.HistogramVec {
-	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help,
-		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, labels)
-	f.reg.MustRegister(h)
-	return h
+	return f.f.HistogramVec(name, help, prometheus.ExponentialBuckets(0.0005, 2, 16), labels...)
 }
+
+// Docs describes every metric the runtime registered.
+func (m *Metrics) Docs() []promdoc.Metric { return m.docs }
 
 // ObserveStore records one state store operation.
 func (m *Metrics) ObserveStore(op string, d time.Duration, err error) {
@@ -134,14 +132,6 @@ func (m *Metrics) observeCall(call string, d time.Duration, err error) {
 func (m *Metrics) loaded(s store.LoadStats, agents int) {
 	m.loadSeconds.Set(s.Took.Seconds())
 	m.loadBytes.Set(float64(s.Bytes))
-}
-
-func (m *Metrics) decision(d coordinator.Decision) {
-	m.decisions.WithLabelValues(d.Kind.String()).Inc()
-	switch d.Kind {
-	case coordinator.DecSucceeded, coordinator.DecStepFailed:
-		m.repairsFinished.WithLabelValues(d.Action, "", d.Result.String()).Inc()
-	}
 }
 
 func (m *Metrics) action(a coordinator.Action) {

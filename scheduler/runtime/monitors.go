@@ -228,8 +228,9 @@ func (m *monitorState) onMessage(t *term, agent string, data []byte) {
 		return
 	}
 	for _, v := range rep.Violations {
-		t.step(coordinator.Signal{At: now, Agent: agent, Problem: v.Problem, Source: SourceMonitor,
+		rd, err := t.step(coordinator.Signal{At: now, Agent: agent, Problem: v.Problem, Source: SourceMonitor,
 			Message: v.Check + ": " + v.Message})
+		t.countSignal(SourceMonitor, v.Problem, rd, err)
 	}
 }
 

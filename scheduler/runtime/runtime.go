@@ -138,6 +138,9 @@ type Config struct {
 	// Standby reads the stored state for a standby's reads; nil when there
 	// is no shared store (the in-memory store has no standbys).
 	Standby func(ctx context.Context) (store.Snapshot, error)
+	// StandbyAudit reads the audit trail's newest entries for a standby's
+	// GET /audit; nil without a shared store.
+	StandbyAudit func(ctx context.Context, limit int) ([]store.AuditEntry, error)
 }
 
 // Defaults fills zero settings with their defaults.

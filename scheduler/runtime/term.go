@@ -73,6 +73,8 @@ type term struct {
 	executors map[string]mesos.ExecutorInfo
 	// retries are operator actions to try again.
 	retries []opRetry
+	// audit merges repeated refusals (audit.go).
+	audit auditState
 }
 
 // runTerm runs one leadership term until ctx ends (nil) or the term can
@@ -261,9 +263,9 @@ func (t *term) step(ev coordinator.Event) (coordinator.Ready, error) {
 func (t *term) flush() error {
 	b := &t.batch
 	defer b.reset()
-	if !b.persistEmpty() {
+	if !b.persistEmpty() || len(b.audit) > 0 {
 		start := time.Now()
-		err := t.store.Save(t.ctx, b.persist())
+		err := t.save(b)
 		t.cfg.Metrics.ObserveStore("save", time.Since(start), err)
 		if err != nil {
 			err = fmt.Errorf("persist: %w", err)
@@ -302,7 +304,7 @@ func (t *term) afterFlush() {
 }
 
 func (t *term) logDecision(d coordinator.Decision) {
-	t.cfg.Metrics.decision(d)
+	t.observeDecision(d)
 	level := slog.LevelInfo
 	switch d.Kind {
 	case coordinator.DecRejected, coordinator.DecBreakerTripped, coordinator.DecIsolated, coordinator.DecStepFailed:
@@ -326,6 +328,8 @@ type batch struct {
 	// after run once the batch is persisted (err nil) or failed: admin
 	// replies, acknowledgements.
 	after []func(err error)
+	// audit are audit trail entries, stored with the batch (audit.go).
+	audit []store.AuditEntry
 }
 
 func (b *batch) add(rd coordinator.Ready) {
@@ -383,6 +387,7 @@ func (b *batch) reset() {
 	b.actions = b.actions[:0]
 	b.decisions = b.decisions[:0]
 	b.after = b.after[:0]
+	b.audit = b.audit[:0]
 }
 
 // onMaster handles one event from the master connection. An error ends the

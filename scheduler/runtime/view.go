@@ -114,21 +114,30 @@ func (r *Runtime) Repair(ctx context.Context, req admin.RepairRequest) (admin.Re
 	if target == "" {
 		target = req.Hostname
 	}
+	caller := admin.CallerFrom(ctx)
 	leading, err := r.onLoop(ctx, true, func(t *term, done func()) {
+		// Audited: a refusal, or a signal that changed something (not
+		// one attached to an open incident: that costs no write).
+		entry := auditEntry(t.now(), caller, "repair", target)
+		entry.Reason = req.Problem
+		refuse := func(e *admin.Error) {
+			rerr = e
+			t.addAudit(refused(entry, e))
+			t.batch.after = append(t.batch.after, func(error) { done() })
+		}
 		if imm := t.coord.Immutable(); imm.Immutable {
-			rerr = immutableError(imm)
-			done()
+			refuse(immutableError(imm))
 			return
 		}
 		rd, serr := t.step(coordinator.Signal{At: t.now(), Agent: target, Problem: req.Problem,
 			Source: req.Source, Message: req.Message})
+		t.countSignal(req.Source, req.Problem, rd, serr)
 		decisions := make([]admin.Decision, len(rd.Decisions))
 		for i, d := range rd.Decisions {
 			decisions[i] = decisionView(d)
 		}
 		if serr != nil {
-			rerr = signalError(serr)
-			done()
+			refuse(signalError(serr))
 			return
 		}
 		resp.Decisions = decisions
@@ -146,11 +155,16 @@ func (r *Runtime) Repair(ctx context.Context, req admin.RepairRequest) (admin.Re
 			resp.Decision = decisions[0].Text
 			resp.AgentID = decisions[0].AgentID
 		}
+		switch {
+		case rerr != nil:
+			t.addAudit(refused(entry, rerr.(*admin.Error)))
+		case created:
+			t.addAudit(accepted(entry, http.StatusAccepted, resp.Decision))
+		}
 		t.batch.after = append(t.batch.after, func(err error) {
 			defer done()
 			if err != nil {
-				rerr = &admin.Error{Status: http.StatusServiceUnavailable, Msg: "not recorded",
-					Detail: "the state store refused the write: " + err.Error() + "; retry shortly", RetryAfter: 2 * time.Second}
+				rerr = notRecorded(err)
 				return
 			}
 			if rec, ok := t.coord.Agent(coordinator.AgentID(resp.AgentID)); ok {
@@ -167,7 +181,6 @@ func (r *Runtime) Repair(ctx context.Context, req admin.RepairRequest) (admin.Re
 	case rerr != nil:
 		return resp, false, rerr
 	}
-	r.cfg.Metrics.signals.WithLabelValues(sourceLabel(req.Source), outcomeLabel(resp.Attached)).Inc()
 	return resp, created, nil
 }
 
@@ -175,17 +188,10 @@ func (r *Runtime) Repair(ctx context.Context, req admin.RepairRequest) (admin.Re
 // mint series.
 func sourceLabel(s string) string {
 	switch s {
-	case SourceMonitor, "operator", "alertmanager":
+	case SourceMonitor, "operator", SourceAlertmanager, "healerctl":
 		return s
 	}
 	return "other"
-}
-
-func outcomeLabel(attached bool) string {
-	if attached {
-		return "attached"
-	}
-	return "accepted"
 }
 
 func immutableError(imm coordinator.Immutability) *admin.Error {
@@ -356,13 +362,19 @@ func sortedRecords(recs []coordinator.AgentRecord) []coordinator.AgentRecord {
 	return out
 }
 
+// agentList filters recs (sorted by id) by state and query and returns the
+// page f asks for, with the total before paging.
 func agentList(recs []coordinator.AgentRecord, f admin.AgentFilter) admin.AgentList {
 	var list admin.AgentList
 	for _, rec := range recs {
-		if f.State != "" && rec.State.String() != f.State {
+		if f.State != "" && rec.State.String() != f.State ||
+			f.Query != "" && !strings.Contains(string(rec.ID), f.Query) && !strings.Contains(rec.Hostname, f.Query) {
 			continue
 		}
-		list.Agents = append(list.Agents, agentView(rec, false))
+		list.Total++
+		if list.Total > f.Offset && (f.Limit <= 0 || len(list.Agents) < f.Limit) {
+			list.Agents = append(list.Agents, agentView(rec, false))
+		}
 	}
 	return list
 }
@@ -452,7 +464,8 @@ func incidentView(r coordinator.AgentRecord) *admin.Incident {
 	}
 	v := &admin.Incident{ID: in.ID, Problem: in.Problem, Source: in.Source, Message: in.Message, OpenedAt: in.OpenedAt,
 		Signals: in.Signals, LastSignalAt: in.LastSignalAt, Step: in.Step + 1, Action: in.StepAction,
-		StepsRun: in.StepsRun, Approved: in.Approved, ApprovedBy: in.ApprovedBy, ProbationEnds: timePtr(in.ProbationEnds)}
+		StepsRun: in.StepsRun, Approved: in.Approved, ApprovedBy: in.ApprovedBy, ApprovalAttempt: in.ApprovalAttempt,
+		ProbationEnds: timePtr(in.ProbationEnds)}
 	if run := in.Run; run.Attempt != 0 {
 		deadline := run.Deadline
 		if run.StartedAt.IsZero() {

@@ -23,6 +23,10 @@ type Memory struct {
 	global    []byte
 	agents    map[coordinator.AgentID][]byte
 	counters  Counters
+	// audit is the audit trail's ring (AuditCapacity slots, encoded like
+	// ZK's), auditHead the newest entry's seq.
+	audit     [][]byte
+	auditHead uint64
 }
 
 var _ Store = (*Memory)(nil)

@@ -116,6 +116,12 @@ type ZK struct {
 	// absent.
 	global, frameworkVersion int32
 	framework                *Framework
+	// auditHead is the newest audit entry's seq and auditVersion the head
+	// znode's version (-1: absent), read at the first audited save after
+	// a Load (auditKnown).
+	auditKnown   bool
+	auditHead    uint64
+	auditVersion int32
 
 	saves, multis, ops, bytes, loads, reads atomic.Uint64
 }
@@ -203,6 +209,7 @@ func (z *ZK) Load(ctx context.Context) (Snapshot, error) {
 	z.dirs = make(map[string]bool)
 	z.agents = make(map[coordinator.AgentID]int32)
 	z.global, z.frameworkVersion, z.framework = -1, -1, nil
+	z.auditKnown = false
 	var snap Snapshot
 	stats := &snap.Stats
 	account := func(path string, n int) {
@@ -398,6 +405,8 @@ const (
 	effAgentDeleted
 	effGlobal
 	effFramework
+	effAuditHead
+	effAuditEntry
 )
 
 // unit is ops that must share a multi, with their effects.
@@ -480,6 +489,18 @@ func (z *ZK) Save(ctx context.Context, p coordinator.Persist) error {
 		return err
 	}
 	pl := &planner{z: z, planned: make(map[string]bool)}
+	units, err := z.plan(pl, p)
+	if err != nil {
+		return err
+	}
+	if len(units) == 0 {
+		return nil // only deletes of records that are not stored
+	}
+	return z.write(ctx, units, pl.bytes)
+}
+
+// plan turns p into units (see Save), in the order they must be written.
+func (z *ZK) plan(pl *planner, p coordinator.Persist) ([]*unit, error) {
 
 	// The last record for an id wins; ids keep their first position.
 	last := make(map[coordinator.AgentID]int, len(p.Agents))
@@ -502,7 +523,7 @@ func (z *ZK) Save(ctx context.Context, p coordinator.Persist) error {
 		}
 		data, err := EncodeAgent(*r)
 		if err != nil {
-			return fmt.Errorf("store: save: %w", err)
+			return nil, fmt.Errorf("store: save: %w", err)
 		}
 		u := &unit{}
 		pl.put(u, z.p.agent(r.ID), data, z.version(r.ID), effect{kind: effAgent, id: r.ID})
@@ -523,16 +544,13 @@ func (z *ZK) Save(ctx context.Context, p coordinator.Persist) error {
 	if p.Global != nil {
 		data, err := EncodeGlobal(*p.Global)
 		if err != nil {
-			return fmt.Errorf("store: save: %w", err)
+			return nil, fmt.Errorf("store: save: %w", err)
 		}
 		u := &unit{}
 		pl.put(u, z.p.global(), data, z.global, effect{kind: effGlobal})
 		units = append(units, u)
 	}
-	if len(units) == 0 {
-		return nil // only deletes of records that are not stored
-	}
-	return z.write(ctx, units, pl.bytes)
+	return units, nil
 }
 
 // SaveFramework stores the framework record in one fenced multi. It
@@ -640,6 +658,8 @@ func (z *ZK) apply(e effect, r zk.MultiResponse) {
 		z.global = version
 	case effFramework:
 		z.framework, z.frameworkVersion = e.framework, version
+	case effAuditHead:
+		z.auditVersion = version
 	}
 }
 
