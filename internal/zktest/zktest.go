@@ -8,6 +8,9 @@
 // or to expire one session on the server (Expire) the way a second client
 // holding the session's id and password can.
 //
+// StartEnsemble starts a replicated ensemble (three or more servers) whose
+// members can be killed and revived one by one, down to a lost quorum.
+//
 // When ZooKeeper is not installed the test is skipped on a developer's
 // machine but FAILS in CI (CI=true), so a missing install step in .ci/run
 // cannot turn the ZooKeeper tests into silent skips.
