@@ -89,6 +89,12 @@ func TestSubscribeCallsAndStop(t *testing.T) {
 	if again.ID == offer.ID {
 		t.Error("declined offer offered again with the same ID")
 	}
+	// Every request says who sends it (a master logs the User-Agent).
+	for _, rec := range cl.Recorder().Records(emulator.RecordSchedulerCall) {
+		if rec.Client != "healer-scheduler" {
+			t.Errorf("%s sent with User-Agent %q, want healer-scheduler", rec.Type, rec.Client)
+		}
+	}
 
 	// UPDATE_FRAMEWORK answers 200 with no Content-Type: success.
 	fi := testFramework()
