@@ -9,7 +9,7 @@ STATICCHECK_VERSION := v0.8.2
 FUZZTIME  ?= 20s
 BENCHTIME ?= 1s
 
-.PHONY: all build test integration bench bench-executor fuzz lint proto demo clean
+.PHONY: all build test integration soak bench bench-executor fuzz lint proto demo clean
 
 all: build
 
@@ -30,6 +30,13 @@ test:
 ## integration: the end-to-end suites against the Mesos emulator and a real ZooKeeper, verbose
 integration:
 	$(GO) test -race -count=1 -timeout 20m -v ./integration/...
+
+## soak: the fault-injection soak (docs/soak.md): SOAK_DURATION of random faults (default 10m),
+## reproducible with SEED=<the seed a run printed>; fails on any broken promise
+SOAK_DURATION ?= 10m
+SEED ?=
+soak:
+	SOAK_DURATION=$(SOAK_DURATION) SEED=$(SEED) $(GO) test -count=1 -timeout 2h -v -run '^TestSoak$$' ./integration/soak/
 
 ## bench: benchmarks, including the coordinator's hot paths and the emulator's 10,000-agent scale run
 bench:
