@@ -216,7 +216,9 @@ checks:
 }
 
 func (e *env) startCluster() {
-	fake := func(mesos.FrameworkInfo, mesos.ExecutorInfo) emulator.FakeExecutor { return newFakeHealerExecutor(e.dir) }
+	fake := func(mesos.FrameworkInfo, mesos.ExecutorInfo) emulator.FakeExecutor {
+		return newFakeHealerExecutor(e.dir)
+	}
 	cfg := emulator.ClusterConfig{
 		Masters: 2, ZK: "zk://" + e.zk.Addr + "/mesos", ZKSessionTimeout: masterSessionLimit,
 		Agents: e.s.agents,

@@ -122,7 +122,7 @@ func (d *driver) observations(w *zkWatch) *Observations {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return &Observations{
-		Policy: Policy{NumAllowedRepairs: numAllowedRepairs, Ladder: ladder, StepTimeout: stepTimeout, KillGrace: killGrace},
+		Policy:  Policy{NumAllowedRepairs: numAllowedRepairs, Ladder: ladder, StepTimeout: stepTimeout, KillGrace: killGrace},
 		Records: rec.Records(), Dropped: rec.Dropped(),
 		Leaders: append([]LeaderSpan(nil), w.leaders...), Agents: w.agents, Frameworks: w.framework,
 		MasterRuns: d.masterRuns(), Accepted: d.accepted,
