@@ -128,8 +128,8 @@ func newEnv(t *testing.T, s settings) *env {
 	}
 	e.dir = dir
 	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("soak files kept in %s (scheduler logs, scripts, master-scope runs)", dir)
+		if t.Failed() || os.Getenv("SOAK_KEEP") != "" {
+			t.Logf("soak files kept in %s (events.log, scheduler logs, scripts, master-scope runs)", dir)
 			return
 		}
 		os.RemoveAll(dir)
