@@ -194,7 +194,7 @@ func BenchmarkScale35kAgents(b *testing.B) {
 	for i := 0; i < agents; i += scaleViolatingShare {
 		fleet.violating.Store(i, true) // by index until the ids are known
 	}
-	c := startCluster(b, emulator.ClusterConfig{Agents: agents, Agent: emulator.AgentConfig{FakeExecutors: fleet.factory}})
+	c := startCluster(b, emulator.ClusterConfig{Agents: agents, Agent: emulator.AgentConfig{FakeExecutors: fleet.factory, NoHTTP: true}})
 	violating := 0
 	for i, a := range c.Agents() {
 		if _, ok := fleet.violating.LoadAndDelete(i); ok {
