@@ -88,6 +88,13 @@ func (t *term) onOffers(offers []mesos.Offer) {
 		soon, later []mesos.OfferID
 		accepts     []pendingAccept
 	)
+	// Monitors are placed only as fast as the master takes the calls: each
+	// costs an ACCEPT now and an acknowledgement soon after, and the call
+	// queue drops what does not fit. The first OFFERS event of a 35,000-agent
+	// cluster would otherwise queue 35,000 ACCEPTs and lose most of them
+	// (each a failed launch, retried after a growing backoff). Offers past
+	// the budget are declined with the short filter and come back.
+	placements := t.calls.room() / 2
 	defer func() {
 		t.batch.after = append(t.batch.after, func(err error) {
 			if err != nil {
@@ -126,9 +133,10 @@ func (t *term) onOffers(offers []mesos.Offer) {
 				delete(t.launches, keyOf(l.action))
 			}
 		}
-		if exOK && mutable {
+		if exOK && mutable && placements > 0 {
 			if ti, ok := t.monitors.place(t, o, &pool, ex); ok {
 				tasks = append(tasks, ti)
+				placements--
 			}
 		}
 		if len(tasks) == 0 {

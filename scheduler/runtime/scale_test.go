@@ -1,0 +1,62 @@
+package runtime
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+
+	"github.com/healer-mesos/healer/proto/healerpb"
+	"github.com/healer-mesos/healer/scheduler/mesosconn"
+)
+
+// What the runtime does at the size of a large cluster (the scale run,
+// docs/scale.md, measures it against the real binary).
+
+// offers is one OFFERS event with an offer from each of n agents a1..an.
+func offers(n int) mesosconn.Event {
+	var os []mesos.Offer
+	for i := 1; i <= n; i++ {
+		os = append(os, mesos.Offer{
+			ID: mesos.OfferID{Value: fmt.Sprintf("o%d", i)}, AgentID: mesos.AgentID{Value: fmt.Sprintf("a%d", i)},
+			Hostname: fmt.Sprintf("h%d", i), FrameworkID: mesos.FrameworkID{Value: "fw-1"},
+			Resources: []mesos.Resource{
+				{Name: "cpus", Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: 4}},
+				{Name: "mem", Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: 4096}},
+			},
+		})
+	}
+	return mesosconn.Event{Event: &scheduler.Event{Type: scheduler.Event_OFFERS, Offers: &scheduler.Event_Offers{Offers: os}}}
+}
+
+// The first OFFERS event of a large cluster places monitors only as fast
+// as the call queue takes their ACCEPTs; the other offers are declined
+// with the short filter, to come back, and no call is dropped.
+func TestMonitorPlacementKeepsToTheCallQueue(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.Monitor = &healerpb.MonitorConfig{Checks: []healerpb.Check{{Name: "zk", Problem: "p", Kind: healerpb.CHECK_KIND_TCP,
+			Address: "127.0.0.1:1", IntervalNs: int64(time.Minute), TimeoutNs: int64(time.Second),
+			Envelope: healerpb.Envelope{HasMin: true, Min: 1}}}}
+	})
+	h.elect()
+	h.subscribe(1)
+	const n = callQueueSize + 500
+	h.m.events <- offers(n)
+	h.waitFor("the declines", func() bool { return len(h.m.callsOf(scheduler.Call_DECLINE)) > 0 })
+	accepts := len(h.m.callsOf(scheduler.Call_ACCEPT))
+	declined := 0
+	for _, c := range h.m.callsOf(scheduler.Call_DECLINE) {
+		if c.Decline.Filters.GetRefuseSeconds() <= shortDecline.Seconds() {
+			declined += len(c.Decline.OfferIDs)
+		}
+	}
+	if accepts == 0 || accepts > callQueueSize/2 {
+		t.Errorf("%d monitors placed from one event of %d offers; want some, at most %d", accepts, n, callQueueSize/2)
+	}
+	// Every offer answered: no ACCEPT was dropped on a full queue.
+	if accepts+declined != n {
+		t.Errorf("%d placed and %d declined with the short filter, of %d offers", accepts, declined, n)
+	}
+}
