@@ -9,6 +9,7 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 
 	"github.com/healer-mesos/healer/proto/healerpb"
+	"github.com/healer-mesos/healer/scheduler/coordinator"
 	"github.com/healer-mesos/healer/scheduler/mesosconn"
 )
 
@@ -58,5 +59,24 @@ func TestMonitorPlacementKeepsToTheCallQueue(t *testing.T) {
 	// Every offer answered: no ACCEPT was dropped on a full queue.
 	if accepts+declined != n {
 		t.Errorf("%d placed and %d declined with the short filter, of %d offers", accepts, declined, n)
+	}
+}
+
+// A batch lets go of what a large flush made it allocate.
+func TestBatchReleasesLargeArrays(t *testing.T) {
+	var b batch
+	var rd coordinator.Ready
+	for i := range 2 * batchKeep {
+		rd.Persist.Agents = append(rd.Persist.Agents, coordinator.AgentRecord{ID: coordinator.AgentID(fmt.Sprint("a", i))})
+	}
+	b.add(rd)
+	b.reset()
+	if cap(b.agents) != 0 || b.index != nil {
+		t.Fatalf("after a batch of %d records the batch holds %d slots and an index of %d", 2*batchKeep, cap(b.agents), len(b.index))
+	}
+	b.add(coordinator.Ready{Persist: coordinator.Persist{Agents: rd.Persist.Agents[:2]}})
+	b.reset()
+	if cap(b.agents) == 0 {
+		t.Fatal("a small batch's array was not kept for the next flush")
 	}
 }
