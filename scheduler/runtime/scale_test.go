@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -36,11 +37,7 @@ func offers(n int) mesosconn.Event {
 // as the call queue takes their ACCEPTs; the other offers are declined
 // with the short filter, to come back, and no call is dropped.
 func TestMonitorPlacementKeepsToTheCallQueue(t *testing.T) {
-	h := newHarness(t, func(c *Config) {
-		c.Monitor = &healerpb.MonitorConfig{Checks: []healerpb.Check{{Name: "zk", Problem: "p", Kind: healerpb.CHECK_KIND_TCP,
-			Address: "127.0.0.1:1", IntervalNs: int64(time.Minute), TimeoutNs: int64(time.Second),
-			Envelope: healerpb.Envelope{HasMin: true, Min: 1}}}}
-	})
+	h := newHarness(t, func(c *Config) { c.Monitor = testMonitor() })
 	h.elect()
 	h.subscribe(1)
 	const n = callQueueSize + 500
@@ -79,4 +76,31 @@ func TestBatchReleasesLargeArrays(t *testing.T) {
 	if cap(b.agents) == 0 {
 		t.Fatal("a small batch's array was not kept for the next flush")
 	}
+}
+
+// Agents running the same executor share one ExecutorInfo.
+func TestExecutorInfoShared(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Monitor = testMonitor() })
+	h.elect()
+	h.subscribe(1)
+	h.m.events <- offers(3)
+	h.waitFor("three monitors placed", func() bool { return len(h.m.callsOf(scheduler.Call_ACCEPT)) == 3 })
+	var shared bool
+	var n int
+	if _, err := h.rt.onLoop(context.Background(), false, func(t *term, done func()) {
+		defer done()
+		shared = t.executors["a1"] == t.executors["a2"] && t.executors["a2"] == t.executors["a3"] && t.executors["a1"] != nil
+		n = len(t.executorInfos)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !shared || n != 1 {
+		t.Fatalf("three agents' executors shared: %t, %d distinct ExecutorInfos kept; want one shared", shared, n)
+	}
+}
+
+func testMonitor() *healerpb.MonitorConfig {
+	return &healerpb.MonitorConfig{Checks: []healerpb.Check{{Name: "zk", Problem: "p", Kind: healerpb.CHECK_KIND_TCP,
+		Address: "127.0.0.1:1", IntervalNs: int64(time.Minute), TimeoutNs: int64(time.Second),
+		Envelope: healerpb.Envelope{HasMin: true, Min: 1}}}}
 }

@@ -69,8 +69,11 @@ type term struct {
 	// drainRetries are drain windows to try opening again.
 	drainRetries []drainRetry
 	// executors are the ExecutorInfos healer's executor runs with, by
-	// agent, while it runs.
-	executors map[string]mesos.ExecutorInfo
+	// agent, while it runs: shared copies from executorInfos, which holds
+	// one of each distinct ExecutorInfo (by executor id), since nearly
+	// every agent runs the same one.
+	executors     map[string]*mesos.ExecutorInfo
+	executorInfos map[string]*mesos.ExecutorInfo
 	// retries are operator actions to try again.
 	retries []opRetry
 }
@@ -112,7 +115,7 @@ func (r *Runtime) runTerm(ctx context.Context, lt *Term, suspend <-chan bool) (e
 		launches:  make(map[launchKey]*launch),
 		runs:      make(map[launchKey]*masterRun),
 		drains:    make(map[launchKey]*drain),
-		executors: make(map[string]mesos.ExecutorInfo),
+		executors: make(map[string]*mesos.ExecutorInfo), executorInfos: make(map[string]*mesos.ExecutorInfo),
 	}
 	t.agents.init(snap.Agents)
 	t.monitors.init(cfg.Monitor, t.agents.ids(), t.now())
