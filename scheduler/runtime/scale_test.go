@@ -8,6 +8,7 @@ import (
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/healer-mesos/healer/proto/healerpb"
 	"github.com/healer-mesos/healer/scheduler/coordinator"
@@ -103,4 +104,34 @@ func testMonitor() *healerpb.MonitorConfig {
 	return &healerpb.MonitorConfig{Checks: []healerpb.Check{{Name: "zk", Problem: "p", Kind: healerpb.CHECK_KIND_TCP,
 		Address: "127.0.0.1:1", IntervalNs: int64(time.Minute), TimeoutNs: int64(time.Second),
 		Envelope: healerpb.Envelope{HasMin: true, Min: 1}}}}
+}
+
+// healer_zookeeper_connected is 1 while a leader's session is usable,
+// from the start of its term (the scale run found a leader that never lost
+// its session reporting 0).
+func TestZooKeeperConnectedMetric(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	h := newHarness(t, func(c *Config) { c.Metrics = NewMetrics(reg) })
+	h.elect()
+	h.subscribe(1)
+	gauge := func() float64 {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "healer_zookeeper_connected" {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		return -1
+	}
+	if g := gauge(); g != 1 {
+		t.Fatalf("healer_zookeeper_connected %v while leading, want 1", g)
+	}
+	h.termCtx()
+	h.waitFor("the term's end", func() bool { return h.rt.term() == nil })
+	if g := gauge(); g != 0 {
+		t.Fatalf("healer_zookeeper_connected %v after the term, want 0", g)
+	}
 }

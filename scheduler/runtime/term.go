@@ -137,6 +137,9 @@ func (r *Runtime) runTerm(ctx context.Context, lt *Term, suspend <-chan bool) (e
 	defer r.setTerm(nil)
 	cfg.Metrics.isLeader.Set(1)
 	defer cfg.Metrics.isLeader.Set(0)
+	// A term starts with its session up (it was just elected on it).
+	cfg.Metrics.zkConnected.Set(1)
+	defer cfg.Metrics.zkConnected.Set(0)
 	r.log.Info("leading: state loaded", "agents", len(snap.Agents), "framework_id", fwID,
 		"znodes", snap.Stats.Znodes, "bytes", snap.Stats.Bytes, "load_took", snap.Stats.Took)
 	defer func() {
