@@ -211,7 +211,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 // harness runs a Runtime against a fake master, store and clock.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	rt      *Runtime
 	m       *fakeMaster
 	st      *fakeStore
@@ -235,7 +235,7 @@ func testPolicy() coordinator.Policy {
 	return p
 }
 
-func newHarness(t *testing.T, tweak func(*Config)) *harness {
+func newHarness(t testing.TB, tweak func(*Config)) *harness {
 	t.Helper()
 	log := &eventLog{}
 	h := &harness{t: t, log: log, m: newFakeMaster(log), st: newFakeStore(log),

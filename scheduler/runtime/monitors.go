@@ -93,6 +93,13 @@ func (m *monitorState) needOffers(*term) bool { return m.ready > 0 }
 
 func (m *monitorState) liveOn(agent string) bool { return m.byAgent[agent] != nil }
 
+// due reports whether agent needs a monitor now (its backoff, if any,
+// has passed).
+func (m *monitorState) due(t *term, agent string) bool {
+	w := m.want[agent]
+	return m.cfg != nil && w != nil && !w.next.After(t.now())
+}
+
 // wants reports whether agent needs a monitor.
 func (m *monitorState) wants(agent string) bool { return m.want[agent] != nil }
 
