@@ -53,6 +53,11 @@ type Coordinator struct {
 	// persists and reports it, since Restore returns no Ready.
 	restored restoredOutput
 
+	// warm are the agents made full in this Step, spare full records
+	// to reuse (idle.go).
+	warm  []*agent
+	spare []*AgentRecord
+
 	// Per-Step scratch, reused so the hot path does not allocate.
 	now         time.Time
 	step        uint64
@@ -69,7 +74,11 @@ type Coordinator struct {
 
 // agent is the coordinator's in-memory view of one record.
 type agent struct {
-	rec AgentRecord
+	// c is the coordinator the agent belongs to; full is its record while
+	// in use, else nil and idle holds it (see idle.go).
+	c    *Coordinator
+	full *AgentRecord
+	idle idleRecord
 	// counted says rec is reflected in the derived counts; edit uncounts,
 	// commit counts again.
 	counted bool
@@ -144,7 +153,7 @@ func Restore(p Policy, records []AgentRecord, g GlobalRecord) (*Coordinator, err
 		if _, dup := c.agents[r.ID]; dup {
 			return nil, fmt.Errorf("restore: agent %s recorded twice: %w", r.ID, ErrCorruptRecord)
 		}
-		a := &agent{rec: r}
+		a := c.newAgent(r)
 		c.agents[r.ID] = a
 		c.indexHost(a)
 		if p := r.PreviousID; p != "" {
@@ -155,11 +164,11 @@ func Restore(p Policy, records []AgentRecord, g GlobalRecord) (*Coordinator, err
 		}
 		moved := c.reposition(a)
 		c.commit(a)
-		if moved || c.stale(&a.rec) {
+		if moved || c.stale(a.r()) {
 			stale = append(stale, a)
 		}
 	}
-	slices.SortFunc(stale, func(x, y *agent) int { return strings.Compare(string(x.rec.ID), string(y.rec.ID)) })
+	slices.SortFunc(stale, func(x, y *agent) int { return strings.Compare(string(x.r().ID), string(y.r().ID)) })
 	c.begin()
 	c.requeueStale(stale)
 	c.commitAll()
@@ -167,6 +176,7 @@ func Restore(p Policy, records []AgentRecord, g GlobalRecord) (*Coordinator, err
 		c.restored = restoredOutput{dirty: slices.Clone(c.dirty), decisions: slices.Clone(c.decisions),
 			enqueued: slices.Clone(c.enqueued)}
 	}
+	c.cool()
 	return c, nil
 }
 
@@ -355,7 +365,7 @@ func (c *Coordinator) ready() Ready {
 	c.commitAll()
 	for _, a := range c.dirty {
 		if !a.deleted {
-			c.persisted = append(c.persisted, a.rec)
+			c.persisted = append(c.persisted, *a.r())
 		}
 	}
 	r := Ready{Actions: c.actions, Decisions: c.decisions}
@@ -365,6 +375,7 @@ func (c *Coordinator) ready() Ready {
 		c.globalOut = c.global
 		r.Persist.Global = &c.globalOut
 	}
+	c.cool()
 	return r
 }
 
@@ -372,9 +383,9 @@ func (c *Coordinator) decide(d Decision) {
 	d.At = c.now
 	if d.Hostname == "" && d.Agent != "" {
 		if a := c.agents[d.Agent]; a != nil {
-			d.Hostname = a.rec.Hostname
+			d.Hostname = a.r().Hostname
 		} else if a := c.prev[d.Agent]; a != nil {
-			d.Hostname = a.rec.Hostname
+			d.Hostname = a.r().Hostname
 		}
 	}
 	c.decisions = append(c.decisions, d)
@@ -408,7 +419,7 @@ func (c *Coordinator) commit(a *agent) {
 		return
 	}
 	c.count(a)
-	r := &a.rec
+	r := a.r()
 	c.queuePending(a)
 	if d, ok := c.deadline(r); ok {
 		c.requeue(&c.timers, &a.timer, r.ID, d)
@@ -479,7 +490,7 @@ func (c *Coordinator) stateDeadline(r *AgentRecord) (time.Time, bool) {
 }
 
 func (c *Coordinator) count(a *agent) {
-	r := &a.rec
+	r := a.r()
 	c.counts[r.State]++
 	if r.Removed() {
 		c.removedCounts[r.State]++
@@ -505,7 +516,7 @@ func (c *Coordinator) count(a *agent) {
 }
 
 func (c *Coordinator) uncount(a *agent) {
-	r := &a.rec
+	r := a.r()
 	c.counts[r.State]--
 	if r.Removed() {
 		c.removedCounts[r.State]--
@@ -537,17 +548,17 @@ func (c *Coordinator) uncount(a *agent) {
 }
 
 func (c *Coordinator) indexHost(a *agent) {
-	if h := a.rec.Hostname; h != "" {
-		c.hosts[h] = append(c.hosts[h], a.rec.ID)
+	if h := a.r().Hostname; h != "" {
+		c.hosts[h] = append(c.hosts[h], a.r().ID)
 	}
 }
 
 func (c *Coordinator) unindexHost(a *agent) {
-	h := a.rec.Hostname
+	h := a.r().Hostname
 	if h == "" {
 		return
 	}
-	ids := slices.DeleteFunc(slices.Clone(c.hosts[h]), func(id AgentID) bool { return id == a.rec.ID })
+	ids := slices.DeleteFunc(slices.Clone(c.hosts[h]), func(id AgentID) bool { return id == a.r().ID })
 	if len(ids) == 0 {
 		delete(c.hosts, h)
 	} else {

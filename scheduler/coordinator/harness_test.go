@@ -60,7 +60,13 @@ func (c *Coordinator) checkInvariants() {
 	forced, killing := 0, 0
 	zones := map[string]int{}
 	for id, a := range c.agents {
-		r := &a.rec
+		// Read without making the record full; between Steps every agent
+		// that can be idle is held idle (idle.go).
+		if a.full != nil && idle(a.full) && len(c.warm) == 0 {
+			panic(fmt.Sprintf("agent %s: idle record held full", id))
+		}
+		rec := a.record()
+		r := &rec
 		if id != r.ID || !a.counted || a.deleted {
 			panic(fmt.Sprintf("agent %s: id %s counted=%v deleted=%v", id, r.ID, a.counted, a.deleted))
 		}
@@ -104,13 +110,13 @@ func (c *Coordinator) checkInvariants() {
 		}
 	}
 	for p, a := range c.prev {
-		if a.deleted || a.rec.PreviousID != p || c.agents[a.rec.ID] != a {
-			panic(fmt.Sprintf("previous id %s indexes a stale record %s", p, a.rec.ID))
+		if r := a.record(); a.deleted || r.PreviousID != p || c.agents[r.ID] != a {
+			panic(fmt.Sprintf("previous id %s indexes a stale record %s", p, r.ID))
 		}
 	}
 	for h, ids := range c.hosts {
 		for _, id := range ids {
-			if a := c.agents[id]; a == nil || a.rec.Hostname != h {
+			if a := c.agents[id]; a == nil || a.record().Hostname != h {
 				panic(fmt.Sprintf("host %q indexes %s, which is not on it", h, id))
 			}
 		}

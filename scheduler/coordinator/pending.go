@@ -38,7 +38,7 @@ func startable(r *AgentRecord) bool {
 // queuePending puts a's record into its zone's queue, or takes it out
 // (lazily), as the record now says.
 func (c *Coordinator) queuePending(a *agent) {
-	r := &a.rec
+	r := a.r()
 	s := &a.pend
 	if !startable(r) {
 		s.queued = false
