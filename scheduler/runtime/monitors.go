@@ -113,9 +113,9 @@ func (m *monitorState) tick(_ *term, now time.Time) {
 	m.ready = n
 }
 
-// place puts a monitor task on the offer's agent if it needs one.
-func (m *monitorState) place(t *term, o *mesos.Offer, pool *mesos.Resources, ex mesos.ExecutorInfo) (mesos.TaskInfo, bool) {
-	agent := o.AgentID.Value
+// place puts a monitor task on the offer's agent (agent: the inventory's
+// copy of its id) if it needs one.
+func (m *monitorState) place(t *term, agent string, o *mesos.Offer, pool *mesos.Resources, ex mesos.ExecutorInfo) (mesos.TaskInfo, bool) {
 	w := m.want[agent]
 	if m.cfg == nil || w == nil || w.next.After(t.now()) {
 		return mesos.TaskInfo{}, false
@@ -132,6 +132,11 @@ func (m *monitorState) place(t *term, o *mesos.Offer, pool *mesos.Resources, ex 
 		return mesos.TaskInfo{}, false
 	}
 	delete(m.want, agent)
+	if len(m.want) == 0 {
+		// A map keeps its buckets when emptied: let those of the first
+		// placement of every agent's monitor go.
+		m.want = make(map[string]*monitorWant)
+	}
 	m.ready--
 	m.byAgent[agent] = &monitor{taskID: id}
 	t.tasks[id] = &task{id: id, agent: agent, state: mesos.TASK_STAGING}
@@ -166,7 +171,7 @@ func (m *monitorState) launchFailed(t *term, agent string) {
 // kills duplicates, and relaunches one that ended.
 func (m *monitorState) onUpdate(t *term, ref taskspec.TaskRef, st mesos.TaskStatus) {
 	id := st.TaskID.Value
-	agent := ref.Agent
+	agent := t.agents.canonical(ref.Agent)
 	cur := m.byAgent[agent]
 	if !terminal(st.GetState()) {
 		switch {
@@ -189,6 +194,11 @@ func (m *monitorState) onUpdate(t *term, ref taskspec.TaskRef, st mesos.TaskStat
 			cur.running = true
 			if w := m.health[agent]; w != nil {
 				w.failures = 0
+				if w.lastError == "" {
+					// Nothing to remember of a monitor that never failed
+					// (at 35,000 agents, a map entry each for nothing).
+					delete(m.health, agent)
+				}
 			}
 		}
 		return

@@ -113,8 +113,8 @@ func (t *term) onOffers(offers []mesos.Offer) {
 	}()
 	for i := range offers {
 		o := &offers[i]
-		agent := o.AgentID.Value
 		t.agents.offered(t, o)
+		agent := t.agents.canonical(o.AgentID.Value)
 		var tasks []mesos.TaskInfo
 		var launched []*launch
 		l := waiting[agent]
@@ -147,7 +147,7 @@ func (t *term) onOffers(offers []mesos.Offer) {
 			}
 		}
 		if exOK && monitor {
-			if ti, ok := t.monitors.place(t, o, &pool, ex); ok {
+			if ti, ok := t.monitors.place(t, agent, o, &pool, ex); ok {
 				tasks = append(tasks, ti)
 				placements--
 			}

@@ -3,13 +3,17 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/healer-mesos/healer/executor/taskspec"
 	"github.com/healer-mesos/healer/proto/healerpb"
 	"github.com/healer-mesos/healer/scheduler/coordinator"
 	"github.com/healer-mesos/healer/scheduler/mesosconn"
@@ -149,6 +153,71 @@ func BenchmarkOffersEvent35k(b *testing.B) {
 		h.m.events <- ev
 		for len(h.m.callsOf(scheduler.Call_DECLINE)) <= i {
 			time.Sleep(100 * time.Microsecond) // polling the fake master's calls
+		}
+	}
+}
+
+// The maps kept per agent hold the inventory's copy of its id, not the
+// copy each offer, update or message brings.
+func TestAgentIDsShared(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Monitor = testMonitor() })
+	h.m.onOp = agentsAnswer("a1")
+	h.elect()
+	h.subscribe(1)
+	h.known("a1")
+	h.m.events <- offers(1)
+	h.waitFor("the monitor placed", func() bool { return len(h.m.callsOf(scheduler.Call_ACCEPT)) == 1 })
+	data, err := taskspec.EncodeMonitorReport(&healerpb.MonitorReport{AgentId: "a1", AtUnixNano: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.m.events <- mesosconn.Event{Event: &scheduler.Event{Type: scheduler.Event_MESSAGE, Message: &scheduler.Event_Message{
+		AgentID: mesos.AgentID{Value: string([]byte("a1"))}, ExecutorID: mesos.ExecutorID{Value: "e"}, Data: data}}}
+	var bad []string
+	h.waitFor("the report taken", func() bool {
+		ok := false
+		if _, err := h.rt.onLoop(context.Background(), false, func(t *term, done func()) {
+			defer done()
+			_, ok = t.monitors.lastReport["a1"]
+			if !ok {
+				return
+			}
+			canon := unsafe.StringData(t.agents.known["a1"].id)
+			bad = nil
+			check := func(what string, keys []string) {
+				for _, k := range keys {
+					if k == "a1" && unsafe.StringData(k) != canon {
+						bad = append(bad, what)
+					}
+				}
+			}
+			check("executors", slices.Collect(maps.Keys(t.executors)))
+			check("monitors", slices.Collect(maps.Keys(t.monitors.byAgent)))
+			check("reports", slices.Collect(maps.Keys(t.monitors.lastReport)))
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	})
+	if len(bad) > 0 {
+		t.Fatalf("maps holding their own copy of the agent id: %v", bad)
+	}
+}
+
+// A departed agent's machine stays addressable: a drain window it was in
+// is ended by its machine id after the agent is gone.
+func TestDepartedAgentKeepsItsMachine(t *testing.T) {
+	var v inventory
+	v.init(nil)
+	v.known["a1"] = &agentInfo{id: "a1", hostname: "h1", ip: "10.0.0.1"}
+	v.forget("a1")
+	if v.isKnown("a1") {
+		t.Fatal("a1 still known")
+	}
+	for _, q := range [][2]string{{"a1", "h1"}, {"a2", "h1"}} {
+		m, ok := v.machine(q[0], q[1])
+		if !ok || m.GetHostname() != "h1" || m.GetIP() != "10.0.0.1" {
+			t.Errorf("machine(%s, %s) = %v, %t; want h1 10.0.0.1", q[0], q[1], m, ok)
 		}
 	}
 }
