@@ -89,8 +89,19 @@ type agent struct {
 	// moved is the note of a waiting incident Restore started over
 	// because its step left its ladder (see requeueStale).
 	moved string
-	pend  queueSlot
-	timer queueSlot
+	// slots are the agent's queue entries (pending, timer); nil while it
+	// is in no queue, as most agents are (cool drops them).
+	slots *agentSlots
+}
+
+type agentSlots struct{ pend, timer queueSlot }
+
+// slot returns a's queue slots, made if need be.
+func (a *agent) slot() *agentSlots {
+	if a.slots == nil {
+		a.slots = new(agentSlots)
+	}
+	return a.slots
 }
 
 // queueSlot is an agent's live entry in a queue, if any.
@@ -422,9 +433,9 @@ func (c *Coordinator) commit(a *agent) {
 	r := a.r()
 	c.queuePending(a)
 	if d, ok := c.deadline(r); ok {
-		c.requeue(&c.timers, &a.timer, r.ID, d)
-	} else {
-		a.timer.queued = false
+		c.requeue(&c.timers, &a.slot().timer, r.ID, d)
+	} else if a.slots != nil {
+		a.slots.timer.queued = false
 	}
 }
 
@@ -444,20 +455,20 @@ func (c *Coordinator) requeue(q *queue, s *queueSlot, id AgentID, at time.Time) 
 }
 
 // live returns the agent a queue item stands for, or nil if it is stale.
-func (c *Coordinator) live(it queueItem, slot func(*agent) *queueSlot) *agent {
+func (c *Coordinator) live(it queueItem, slot func(*agentSlots) *queueSlot) *agent {
 	a := c.agents[it.id]
-	if a == nil {
+	if a == nil || a.slots == nil {
 		return nil
 	}
-	s := slot(a)
+	s := slot(a.slots)
 	if !s.queued || s.gen != it.gen {
 		return nil
 	}
 	return a
 }
 
-func pendSlot(a *agent) *queueSlot  { return &a.pend }
-func timerSlot(a *agent) *queueSlot { return &a.timer }
+func pendSlot(s *agentSlots) *queueSlot  { return &s.pend }
+func timerSlot(s *agentSlots) *queueSlot { return &s.timer }
 
 // deadline is when the record next needs attention from a tick: the bound
 // of a killed step's wait, or its state's deadline (stateDeadline),

@@ -102,11 +102,15 @@ func (c *Coordinator) checkInvariants() {
 		if owes(r) != (c.owing[id] == a) {
 			panic(fmt.Sprintf("agent %s: owes=%v but owing index says %v", id, owes(r), c.owing[id] == a))
 		}
-		if startable(r) != a.pend.queued || a.pend.queued && a.pend.zone != r.Zone {
-			panic(fmt.Sprintf("agent %s: state %s excluded=%v zone %q pend=%+v", id, r.State, r.Excluded, r.Zone, a.pend))
+		var slots agentSlots
+		if a.slots != nil {
+			slots = *a.slots
 		}
-		if _, ok := c.deadline(r); ok != a.timer.queued {
-			panic(fmt.Sprintf("agent %s: state %s timer.queued=%v", id, r.State, a.timer.queued))
+		if startable(r) != slots.pend.queued || slots.pend.queued && slots.pend.zone != r.Zone {
+			panic(fmt.Sprintf("agent %s: state %s excluded=%v zone %q pend=%+v", id, r.State, r.Excluded, r.Zone, slots.pend))
+		}
+		if _, ok := c.deadline(r); ok != slots.timer.queued {
+			panic(fmt.Sprintf("agent %s: state %s timer.queued=%v", id, r.State, slots.timer.queued))
 		}
 	}
 	for p, a := range c.prev {

@@ -123,6 +123,9 @@ func (a *agent) excluded() bool {
 func (c *Coordinator) cool() {
 	for _, list := range [][]*agent{c.warm, c.dirty} {
 		for _, a := range list {
+			if s := a.slots; s != nil && !s.pend.queued && !s.timer.queued {
+				a.slots = nil
+			}
 			if a.full != nil && !a.deleted && idle(a.full) {
 				a.idle = idleOf(a.full)
 				if len(c.spare) < maxSpare {

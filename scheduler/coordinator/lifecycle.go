@@ -642,7 +642,7 @@ func (c *Coordinator) tick() {
 		if a == nil {
 			continue
 		}
-		a.timer.queued = false
+		a.slots.timer.queued = false
 		r := a.r()
 		held := false
 		if k := &r.Killing; k.Attempt != 0 && !k.Until.After(c.now) {
@@ -656,7 +656,7 @@ func (c *Coordinator) tick() {
 			held = c.due(a) || held
 		}
 		if held {
-			a.timer.queued = true
+			a.slot().timer.queued = true
 			c.skip = append(c.skip, it)
 		}
 	}
@@ -895,7 +895,7 @@ func (c *Coordinator) rekey(a *agent, id AgentID, host, zone string) {
 		c.prev[was] = a
 		r.ID, r.PreviousID = id, was
 		// Queue entries name the old id: start the slots afresh.
-		a.pend, a.timer = queueSlot{}, queueSlot{}
+		a.slots = nil
 	}
 	r.Hostname, r.Zone, r.RemovedAt = host, zone, timeZero
 	c.indexHost(a)
