@@ -43,6 +43,9 @@ type monitorState struct {
 type monitor struct {
 	taskID  string
 	running bool
+	// executor is the ExecutorInfo of the executor it runs in, when this
+	// term launched it (see term.setExecutor).
+	executor *mesos.ExecutorInfo
 }
 
 type monitorWant struct {
@@ -139,7 +142,7 @@ func (m *monitorState) place(t *term, agent string, o *mesos.Offer, pool *mesos.
 	}
 	m.ready--
 	m.byAgent[agent] = &monitor{taskID: id}
-	t.tasks[id] = &task{id: id, agent: agent, state: mesos.TASK_STAGING}
+	t.tasks[id] = &task{agent: agent, state: mesos.TASK_STAGING}
 	m.health[agent] = w
 	return ti, true
 }
@@ -189,7 +192,11 @@ func (m *monitorState) onUpdate(t *term, ref taskspec.TaskRef, st mesos.TaskStat
 			cur = &monitor{taskID: id}
 			m.byAgent[agent] = cur
 		}
-		t.tasks[id] = &task{id: id, agent: agent, state: st.GetState(), running: st.GetState() == mesos.TASK_RUNNING}
+		if tk := t.tasks[id]; tk != nil {
+			tk.state, tk.running = st.GetState(), st.GetState() == mesos.TASK_RUNNING
+		} else {
+			t.tasks[id] = &task{agent: agent, state: st.GetState(), running: st.GetState() == mesos.TASK_RUNNING}
+		}
 		if st.GetState() == mesos.TASK_RUNNING && !cur.running {
 			cur.running = true
 			if w := m.health[agent]; w != nil {

@@ -163,7 +163,7 @@ func (t *term) onOffers(offers []mesos.Offer) {
 			}
 			continue
 		}
-		t.executors[agent] = t.internExecutor(ex)
+		t.setExecutor(agent, t.internExecutor(ex))
 		accept := calls.Accept(calls.OfferOperations{calls.OpLaunch(tasks...)}.WithOffers(o.ID)).
 			With(calls.RefuseSeconds(t.cfg.DeclineFor))
 		accepts = append(accepts, pendingAccept{call: accept, agent: agent, launched: launched})
@@ -223,7 +223,7 @@ func (t *term) waitingOn(agent string) bool {
 // incompatible ExecutorInfo), so the one that started it is reused; a new
 // one takes its resources from the offer.
 func (t *term) executorFor(agent string, o *mesos.Offer, pool *mesos.Resources) (mesos.ExecutorInfo, bool) {
-	if ex, ok := t.executors[agent]; ok && t.liveTasksOn(agent) {
+	if ex := t.executorOf(agent); ex != nil && t.liveTasksOn(agent) {
 		return *ex, true
 	}
 	work := pool.Clone()
@@ -238,6 +238,26 @@ func (t *term) executorFor(agent string, o *mesos.Offer, pool *mesos.Resources) 
 	}
 	*pool = work
 	return ex, true
+}
+
+// setExecutor records the ExecutorInfo agent's executor runs with: on its
+// monitor when it has one (no map entry per agent for the common case),
+// else in t.executors.
+func (t *term) setExecutor(agent string, ex *mesos.ExecutorInfo) {
+	if mon := t.monitors.byAgent[agent]; mon != nil {
+		mon.executor = ex
+		delete(t.executors, agent)
+		return
+	}
+	t.executors[agent] = ex
+}
+
+// executorOf is the ExecutorInfo recorded for agent's executor, or nil.
+func (t *term) executorOf(agent string) *mesos.ExecutorInfo {
+	if mon := t.monitors.byAgent[agent]; mon != nil && mon.executor != nil {
+		return mon.executor
+	}
+	return t.executors[agent]
 }
 
 // internExecutor returns the term's one copy of ex: 35,000 agents running

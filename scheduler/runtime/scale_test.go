@@ -94,7 +94,7 @@ func TestExecutorInfoShared(t *testing.T) {
 	var n int
 	if _, err := h.rt.onLoop(context.Background(), false, func(t *term, done func()) {
 		defer done()
-		shared = t.executors["a1"] == t.executors["a2"] && t.executors["a2"] == t.executors["a3"] && t.executors["a1"] != nil
+		shared = t.executorOf("a1") == t.executorOf("a2") && t.executorOf("a2") == t.executorOf("a3") && t.executorOf("a1") != nil
 		n = len(t.executorInfos)
 	}); err != nil {
 		t.Fatal(err)
@@ -191,7 +191,6 @@ func TestAgentIDsShared(t *testing.T) {
 					}
 				}
 			}
-			check("executors", slices.Collect(maps.Keys(t.executors)))
 			check("monitors", slices.Collect(maps.Keys(t.monitors.byAgent)))
 			check("reports", slices.Collect(maps.Keys(t.monitors.lastReport)))
 		}); err != nil {

@@ -54,9 +54,9 @@ type launch struct {
 	started bool
 }
 
-// task is a healer task Mesos knows of, as its updates describe it.
+// task is a healer task Mesos knows of, as its updates describe it (its id
+// is its key in term.tasks).
 type task struct {
-	id      string
 	agent   string
 	state   mesos.TaskState
 	running bool
@@ -183,7 +183,7 @@ func (t *term) onRepairUpdate(ref taskspec.TaskRef, st mesos.TaskStatus) {
 			t.killTask(id, st.GetAgentID().GetValue())
 			return
 		}
-		tk = &task{id: id, agent: st.GetAgentID().GetValue()}
+		tk = &task{agent: t.agents.canonical(st.GetAgentID().GetValue())}
 		if tk.agent == "" {
 			tk.agent = ref.Agent
 		}

@@ -69,9 +69,10 @@ type term struct {
 	// drainRetries are drain windows to try opening again.
 	drainRetries []drainRetry
 	// executors are the ExecutorInfos healer's executor runs with, by
-	// agent, while it runs: shared copies from executorInfos, which holds
-	// one of each distinct ExecutorInfo (by executor id), since nearly
-	// every agent runs the same one.
+	// agent, while it runs, for agents without a monitor (which holds
+	// it otherwise: setExecutor): shared copies from executorInfos, which
+	// holds one of each distinct ExecutorInfo (by executor id), since
+	// nearly every agent runs the same one.
 	executors     map[string]*mesos.ExecutorInfo
 	executorInfos map[string]*mesos.ExecutorInfo
 	// retries are operator actions to try again.
