@@ -178,8 +178,8 @@ func TestAgentIDsShared(t *testing.T) {
 		ok := false
 		if _, err := h.rt.onLoop(context.Background(), false, func(t *term, done func()) {
 			defer done()
-			_, ok = t.monitors.lastReport["a1"]
-			if !ok {
+			mon := t.monitors.byAgent["a1"]
+			if ok = mon != nil && mon.lastReport != 0; !ok {
 				return
 			}
 			canon := unsafe.StringData(t.agents.known["a1"].id)
@@ -192,7 +192,6 @@ func TestAgentIDsShared(t *testing.T) {
 				}
 			}
 			check("monitors", slices.Collect(maps.Keys(t.monitors.byAgent)))
-			check("reports", slices.Collect(maps.Keys(t.monitors.lastReport)))
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -219,4 +218,92 @@ func TestDepartedAgentKeepsItsMachine(t *testing.T) {
 			t.Errorf("machine(%s, %s) = %v, %t; want h1 10.0.0.1", q[0], q[1], m, ok)
 		}
 	}
+}
+
+// Monitor tasks are known by agent and seq, outside term.tasks: a
+// reconciliation names them, a second monitor on an agent is killed, and
+// the newest report taken from an agent outlives its monitor (a late
+// report of the old one says nothing new).
+func TestMonitorTasksByAgentAndSeq(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Monitor = testMonitor() })
+	h.m.onOp = agentsAnswer("a1")
+	h.elect()
+	h.subscribe(1)
+	h.known("a1")
+	h.m.events <- offers(1)
+	h.waitFor("the monitor placed", func() bool { return len(h.m.callsOf(scheduler.Call_ACCEPT)) == 1 })
+	mon := h.m.callsOf(scheduler.Call_ACCEPT)[0].Accept.Operations[0].Launch.TaskInfos[0].TaskID
+	if mon.Value != taskspec.MonitorTaskID("a1", 1) {
+		t.Fatalf("monitor task %s", mon.Value)
+	}
+	h.update(mesos.TaskStatus{TaskID: mon, AgentID: &mesos.AgentID{Value: "a1"}, State: mesos.TASK_RUNNING.Enum()})
+
+	// A new subscription reconciles what healer counts on.
+	before := len(h.m.callsOf(scheduler.Call_RECONCILE))
+	h.m.events <- mesosconn.Event{Gen: 2, Subscribed: &mesosconn.Subscribed{FrameworkID: "fw-1", Master: "m:5050"}}
+	h.waitFor("the second reconciliation", func() bool { return len(h.m.callsOf(scheduler.Call_RECONCILE)) >= before+3 })
+	named, marker := false, ""
+	for _, c := range h.m.callsOf(scheduler.Call_RECONCILE)[before:] {
+		for _, tk := range c.Reconcile.Tasks {
+			named = named || tk.TaskID == mon
+			if isMarkerID(tk.TaskID.Value) {
+				marker = tk.TaskID.Value
+			}
+		}
+	}
+	if !named {
+		t.Error("the reconciliation did not name the monitor task")
+	}
+	h.update(mesos.TaskStatus{TaskID: mesos.TaskID{Value: marker}, State: mesos.TASK_LOST.Enum(),
+		Reason: mesos.REASON_RECONCILIATION.Enum()})
+
+	surplus := mesos.TaskID{Value: taskspec.MonitorTaskID("a1", 7)}
+	h.update(mesos.TaskStatus{TaskID: surplus, AgentID: &mesos.AgentID{Value: "a1"}, State: mesos.TASK_RUNNING.Enum()})
+	h.waitFor("the surplus monitor killed", func() bool {
+		for _, c := range h.m.callsOf(scheduler.Call_KILL) {
+			if c.Kill.TaskID == surplus {
+				return true
+			}
+		}
+		return false
+	})
+
+	report := func(at int64, violated bool) {
+		rep := &healerpb.MonitorReport{AgentId: "a1", AtUnixNano: at}
+		if violated {
+			rep.Violations = []healerpb.Violation{{Check: "c", Problem: "p", Message: "bad"}}
+		}
+		data, err := taskspec.EncodeMonitorReport(rep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.m.events <- mesosconn.Event{Event: &scheduler.Event{Type: scheduler.Event_MESSAGE, Message: &scheduler.Event_Message{
+			AgentID: mesos.AgentID{Value: "a1"}, ExecutorID: mesos.ExecutorID{Value: "e"}, Data: data}}}
+	}
+	state := func() string {
+		a, err := h.rt.Agent(context.Background(), "a1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.State
+	}
+	report(100, false)
+	h.update(mesos.TaskStatus{TaskID: mon, AgentID: &mesos.AgentID{Value: "a1"}, State: mesos.TASK_FAILED.Enum()})
+	report(50, true) // late, from before the one taken
+	report(60, true)
+	h.waitFor("the monitor gone", func() bool {
+		gone := false
+		if _, err := h.rt.onLoop(context.Background(), false, func(t *term, done func()) {
+			defer done()
+			gone = t.monitors.byAgent["a1"] == nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return gone
+	})
+	if s := state(); s != "healthy" {
+		t.Fatalf("a late report opened an incident: %s", s)
+	}
+	report(200, true)
+	h.waitFor("a newer report's incident", func() bool { return state() != "healthy" })
 }
