@@ -14,8 +14,11 @@ type Coordinator struct {
 	agents map[AgentID]*agent
 	// hosts resolves hostnames to agent ids, tombstones included: a
 	// re-registering machine is found by its hostname. A hostname shared
-	// by several live agents is ambiguous as a signal target.
-	hosts map[string][]AgentID
+	// by several live agents is ambiguous as a signal target. Nearly every
+	// hostname has one record: its id is in hosts; the ids of any more,
+	// in the order indexed, in hostsMore (onHost lists them all).
+	hosts     map[string]AgentID
+	hostsMore map[string][]AgentID
 	// prev maps the id a machine had before it last re-registered to its
 	// record, so reports about steps in flight that name the old id still
 	// arrive (derived from AgentRecord.PreviousID).
@@ -148,7 +151,8 @@ func Restore(p Policy, records []AgentRecord, g GlobalRecord) (*Coordinator, err
 	c := &Coordinator{
 		policy:       p,
 		agents:       make(map[AgentID]*agent, len(records)),
-		hosts:        make(map[string][]AgentID, len(records)),
+		hosts:        make(map[string]AgentID, len(records)),
+		hostsMore:    make(map[string][]AgentID),
 		prev:         make(map[AgentID]*agent),
 		global:       g,
 		zoneInFlight: make(map[string]int),
@@ -559,21 +563,41 @@ func (c *Coordinator) uncount(a *agent) {
 }
 
 func (c *Coordinator) indexHost(a *agent) {
-	if h := a.r().Hostname; h != "" {
-		c.hosts[h] = append(c.hosts[h], a.r().ID)
+	r := a.r()
+	h := r.Hostname
+	switch _, ok := c.hosts[h]; {
+	case h == "":
+	case !ok:
+		c.hosts[h] = r.ID
+	default:
+		c.hostsMore[h] = append(c.hostsMore[h], r.ID)
 	}
 }
 
+// onHost appends the ids of the records on hostname h to buf, in the order
+// they were indexed.
+func (c *Coordinator) onHost(h string, buf []AgentID) []AgentID {
+	id, ok := c.hosts[h]
+	if !ok {
+		return buf
+	}
+	return append(append(buf, id), c.hostsMore[h]...)
+}
+
 func (c *Coordinator) unindexHost(a *agent) {
-	h := a.r().Hostname
+	r := a.r()
+	h := r.Hostname
 	if h == "" {
 		return
 	}
-	ids := slices.DeleteFunc(slices.Clone(c.hosts[h]), func(id AgentID) bool { return id == a.r().ID })
-	if len(ids) == 0 {
-		delete(c.hosts, h)
-	} else {
-		c.hosts[h] = ids
+	ids := slices.DeleteFunc(c.onHost(h, nil), func(id AgentID) bool { return id == r.ID })
+	delete(c.hosts, h)
+	delete(c.hostsMore, h)
+	if len(ids) > 0 {
+		c.hosts[h] = ids[0]
+	}
+	if len(ids) > 1 {
+		c.hostsMore[h] = ids[1:]
 	}
 }
 

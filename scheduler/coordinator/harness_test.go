@@ -80,7 +80,7 @@ func (c *Coordinator) checkInvariants() {
 		if p := r.PreviousID; p != "" && c.prev[p] != a {
 			panic(fmt.Sprintf("agent %s: previous id %s not indexed", id, p))
 		}
-		if !slices.Contains(c.hosts[r.Hostname], id) && r.Hostname != "" {
+		if !slices.Contains(c.onHost(r.Hostname, nil), id) && r.Hostname != "" {
 			panic(fmt.Sprintf("agent %s: host %q not indexed", id, r.Hostname))
 		}
 		if r.State == StateRepairing {
@@ -118,7 +118,13 @@ func (c *Coordinator) checkInvariants() {
 			panic(fmt.Sprintf("previous id %s indexes a stale record %s", p, r.ID))
 		}
 	}
-	for h, ids := range c.hosts {
+	for h, more := range c.hostsMore {
+		if _, ok := c.hosts[h]; !ok || len(more) == 0 {
+			panic(fmt.Sprintf("host %q: more ids %v without a first", h, more))
+		}
+	}
+	for h := range c.hosts {
+		ids := c.onHost(h, nil)
 		for _, id := range ids {
 			if a := c.agents[id]; a == nil || a.record().Hostname != h {
 				panic(fmt.Sprintf("host %q indexes %s, which is not on it", h, id))

@@ -110,6 +110,13 @@ func (a *agent) state() State {
 	return a.idle.State
 }
 
+func (a *agent) removed() bool {
+	if a.full != nil {
+		return a.full.Removed()
+	}
+	return !a.idle.RemovedAt.IsZero()
+}
+
 func (a *agent) excluded() bool {
 	if a.full != nil {
 		return a.full.Excluded

@@ -50,10 +50,11 @@ func (c *Coordinator) resolve(t string) (*agent, error) {
 	// The live agents on host t, other than a; no allocation.
 	var host *agent
 	others, tombs := 0, 0
-	for _, id := range c.hosts[t] {
+	var buf [4]AgentID
+	for _, id := range c.onHost(t, buf[:0]) {
 		switch h := c.agents[id]; {
 		case h == a:
-		case h.r().Removed():
+		case h.removed():
 			tombs++
 		default:
 			host = h
@@ -839,11 +840,12 @@ func (c *Coordinator) predecessor(id AgentID, host string) *agent {
 	}
 	var live, tomb *agent
 	lives := 0
-	for _, other := range c.hosts[host] {
+	var buf [4]AgentID
+	for _, other := range c.onHost(host, buf[:0]) {
 		o := c.agents[other]
 		switch {
 		case other == id:
-		case !o.r().Removed():
+		case !o.removed():
 			live = o
 			lives++
 		case tomb == nil || o.r().RemovedAt.After(tomb.r().RemovedAt) ||

@@ -115,7 +115,7 @@ func (c *Coordinator) Agent(id AgentID) (AgentRecord, bool) {
 // most one record unless an agent's hostname changed to another's.
 func (c *Coordinator) Machine(host string) []AgentRecord {
 	var out []AgentRecord
-	for _, id := range c.hosts[host] {
+	for _, id := range c.onHost(host, nil) {
 		out = append(out, c.agents[id].record())
 	}
 	slices.SortFunc(out, func(x, y AgentRecord) int {
