@@ -38,9 +38,10 @@ SEED ?=
 soak:
 	SOAK_DURATION=$(SOAK_DURATION) SEED=$(SEED) $(GO) test -count=1 -timeout 2h -v -run '^TestSoak$$' ./integration/soak/
 
-## bench: benchmarks, including the coordinator's hot paths and the emulator's 10,000-agent scale run
+## bench: benchmarks, including the coordinator's hot paths, the 35,000-agent scale run (docs/scale.md)
+## and the emulator's 10,000-agent scale run
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -timeout 30m $(PKGS)
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -timeout 60m $(PKGS)
 
 ## bench-executor: healer-executor's footprint: a 10-check monitor at a 10 s interval for 5 minutes
 ## (fails over 20 MB RSS or 1% of one core); `make bench` skips it to stay short
