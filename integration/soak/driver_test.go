@@ -110,7 +110,7 @@ func (d *driver) count(kind string, ok bool) {
 }
 
 func (d *driver) leader() *proc {
-	if p := d.e.byInstance(d.w.currentLeader()); p != nil && p.alive() && !p.stopped {
+	if p := d.e.byInstance(d.w.currentLeader()); p != nil && p.alive() && !p.stopped.Load() {
 		return p
 	}
 	return nil
@@ -156,7 +156,7 @@ func (d *driver) inject(ctx context.Context, f Fault) {
 			ok = false
 			break
 		}
-		p.killed = true
+		p.killed.Store(true)
 		p.signal(syscall.SIGKILL)
 		d.healLater(f.Duration, "start a new healer-scheduler", func() { e.startScheduler() })
 	case FSchedulerStop:
@@ -165,11 +165,11 @@ func (d *driver) inject(ctx context.Context, f Fault) {
 			ok = false
 			break
 		}
-		p.stopped = true
+		p.stopped.Store(true)
 		p.signal(syscall.SIGSTOP)
 		d.healLater(f.Duration, "SIGCONT "+p.instance, func() {
 			p.signal(syscall.SIGCONT)
-			p.stopped = false
+			p.stopped.Store(false)
 		})
 	case FZKServerKill:
 		i := int(f.At/time.Millisecond) % 3
@@ -320,9 +320,9 @@ func (d *driver) quiesce(ctx context.Context) {
 		e.setSick(id, false)
 	}
 	for _, p := range e.live() {
-		if p.stopped {
+		if p.stopped.Load() {
 			p.signal(syscall.SIGCONT)
-			p.stopped = false
+			p.stopped.Store(false)
 		}
 	}
 	for len(e.live()) < e.s.schedulers {

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -69,7 +70,6 @@ func settingsFromEnv(t *testing.T) settings {
 // Healer's configuration in the soak: short timeouts so that a 10-minute
 // run sees many failovers, steps and probations.
 const (
-	sessionTimeout     = 4 * time.Second
 	stepTimeout        = 12 * time.Second
 	killGrace          = 10 * time.Second // the runtime's default, not a flag
 	probation          = 15 * time.Second
@@ -104,9 +104,10 @@ type proc struct {
 	log      string
 	done     chan struct{}
 	err      error
-	// killed: the driver killed it (an exit is expected).
-	killed  bool
-	stopped bool // SIGSTOPped
+	// killed: the driver killed it (an exit is expected); stopped: it is
+	// SIGSTOPped. The driver sets them; storms and the end read them.
+	killed  atomic.Bool
+	stopped atomic.Bool
 }
 
 func (p *proc) alive() bool {
@@ -269,7 +270,9 @@ func (e *env) flags() []string {
 // startScheduler starts a healer-scheduler and waits until its admin API
 // listens. It returns nil (and logs why) if it did not start.
 func (e *env) startScheduler() *proc {
+	e.mu.Lock()
 	n := len(e.procs)
+	e.mu.Unlock()
 	logPath := filepath.Join(e.dir, "logs", fmt.Sprintf("scheduler-%d.log", n))
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -308,16 +311,19 @@ func (e *env) startScheduler() *proc {
 		close(p.done)
 	}()
 	e.t.Cleanup(func() {
-		if p.stopped {
+		if p.stopped.Load() {
 			p.signal(syscall.SIGCONT)
 		}
 		p.signal(syscall.SIGKILL)
 		<-p.done
 	})
-	e.mu.Lock()
-	e.procs = append(e.procs, p)
-	e.byPid[p.cmd.Process.Pid] = p
-	e.mu.Unlock()
+	// Listed once its URL is known: storms read the list concurrently.
+	defer func() {
+		e.mu.Lock()
+		e.procs = append(e.procs, p)
+		e.byPid[p.cmd.Process.Pid] = p
+		e.mu.Unlock()
+	}()
 	select {
 	case p.url = <-urls:
 		return p

@@ -30,6 +30,10 @@ const (
 	FSubscriptionHang = "subscription-stall" // the event stream goes silent (half-open)
 )
 
+// sessionTimeout is the soak's --zk_session_timeout: a SIGSTOP lasts up to
+// three of them, so some stops depose the leader and some do not.
+const sessionTimeout = 4 * time.Second
+
 // faultKinds are the kinds with their weights: how often each is picked
 // relative to the others.
 var faultKinds = []struct {

@@ -140,7 +140,7 @@ func (d *driver) processViolations() []Violation {
 		for _, line := range scanLogs(p.log) {
 			out = append(out, Violation{Kind: VProcess, Detail: p.instance + ": " + line + " (log " + p.log + ")"})
 		}
-		if !p.alive() && !p.killed {
+		if !p.alive() && !p.killed.Load() {
 			out = append(out, Violation{Kind: VProcess, Detail: fmt.Sprintf("%s exited by itself: %v (log %s)", p.instance, p.err, p.log)})
 		}
 	}
