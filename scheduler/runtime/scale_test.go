@@ -13,6 +13,7 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/healer-mesos/healer/admin"
 	"github.com/healer-mesos/healer/executor/taskspec"
 	"github.com/healer-mesos/healer/proto/healerpb"
 	"github.com/healer-mesos/healer/scheduler/coordinator"
@@ -307,3 +308,41 @@ func TestMonitorTasksByAgentAndSeq(t *testing.T) {
 	report(200, true)
 	h.waitFor("a newer report's incident", func() bool { return state() != "healthy" })
 }
+
+// TASK_GONE says a task is gone, not its agent (the soak found healer
+// removing live agents after a master failover, when reconciliation
+// answered TASK_GONE "Task is unknown to the agent"): the step is lost and
+// escalates, and the agent stays registered. TASK_GONE_BY_OPERATOR (the
+// agent marked gone) removes it.
+func TestTaskGoneIsNotAgentGone(t *testing.T) {
+	for _, c := range []struct {
+		state   mesos.TaskState
+		removed bool
+	}{{mesos.TASK_GONE, false}, {mesos.TASK_GONE_BY_OPERATOR, true}} {
+		t.Run(c.state.String(), func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.m.onOp = agentsAnswer("a1")
+			h.elect()
+			h.subscribe(1)
+			h.known("a1")
+			if _, _, err := h.rt.Repair(context.Background(), admin.RepairRequest{AgentID: "a1", Problem: "hung", Source: "test"}); err != nil {
+				t.Fatal(err)
+			}
+			h.offer("o1", "a1", "h1")
+			h.waitFor("the launch", func() bool { return len(h.m.callsOf(scheduler.Call_ACCEPT)) == 1 })
+			task := h.m.callsOf(scheduler.Call_ACCEPT)[0].Accept.Operations[0].Launch.TaskInfos[0].TaskID
+			h.update(mesos.TaskStatus{TaskID: task, AgentID: &mesos.AgentID{Value: "a1"}, State: c.state.Enum(),
+				Message: strPtr("Reconciliation: Task is unknown to the agent")})
+			h.waitFor("the step lost", func() bool {
+				r, _ := h.st.record("a1")
+				return len(r.History) == 1 && r.History[0].Result == coordinator.ResultLost
+			})
+			r, _ := h.st.record("a1")
+			if r.Removed() != c.removed {
+				t.Fatalf("agent removed: %t after %s, want %t", r.Removed(), c.state, c.removed)
+			}
+		})
+	}
+}
+
+func strPtr(s string) *string { return &s }

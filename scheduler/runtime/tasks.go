@@ -250,7 +250,14 @@ func (t *term) onRepairUpdate(ref taskspec.TaskRef, st mesos.TaskStatus) {
 				repairResult(st), st.GetMessage())
 			outcome(res, exit, tail)
 		}
-	case mesos.TASK_GONE, mesos.TASK_GONE_BY_OPERATOR:
+	case mesos.TASK_GONE:
+		// The task is gone, not its agent: its executor did not come back
+		// after the agent restarted, or the agent does not know it (a
+		// reconciliation; the soak saw it after a master failover). The
+		// agent is as registered as before.
+		outcome(coordinator.ResultLost, 0, st.GetMessage())
+	case mesos.TASK_GONE_BY_OPERATOR:
+		// The agent was marked gone (MARK_AGENT_GONE): it never comes back.
 		outcome(coordinator.ResultLost, 0, st.GetMessage())
 		if st.AgentID != nil {
 			t.agents.gone(t, st.AgentID.Value)
