@@ -431,12 +431,21 @@ func (p *proc) repair(host, problem string) repairAnswer {
 		Incident *struct {
 			ID uint64 `json:"id"`
 		} `json:"incident"`
+		Decisions []struct {
+			Incident uint64 `json:"incident"`
+		} `json:"decisions"`
 	}
 	b, _ := io.ReadAll(resp.Body)
 	_ = json.Unmarshal(b, &out)
 	a := repairAnswer{code: resp.StatusCode, agentID: out.AgentID}
-	if out.Incident != nil {
+	switch {
+	case out.Incident != nil:
 		a.incident = out.Incident.ID
+	case len(out.Decisions) > 0:
+		// The incident the signal acted on closed in the same step (a
+		// relapse whose next step is isolation): the answer has no open
+		// incident, its decisions name it.
+		a.incident = out.Decisions[0].Incident
 	}
 	return a
 }
