@@ -32,6 +32,9 @@ type driver struct {
 	storms   sync.WaitGroup
 
 	heals []pendingHeal
+	// knownRaces are the known upstream data races the schedulers' logs
+	// showed (KnownRaces).
+	knownRaces []string
 }
 
 type pendingHeal struct {

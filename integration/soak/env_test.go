@@ -450,25 +450,6 @@ func (p *proc) repair(host, problem string) repairAnswer {
 	return a
 }
 
-// scanLogs reports data races and panics in a scheduler's log.
-func scanLogs(path string) []string {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.Contains(line, "WARNING: DATA RACE") || strings.HasPrefix(line, "panic:") || strings.Contains(line, "fatal error:") {
-			out = append(out, line)
-		}
-	}
-	return out
-}
-
 // setMode sets an agent's repair mode (hang, fail; "" for repairs that work).
 func (e *env) setMode(agent, mode string) {
 	p := filepath.Join(e.dir, "mode", agent)

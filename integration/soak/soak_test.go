@@ -137,9 +137,17 @@ func (d *driver) processViolations() []Violation {
 	procs := append([]*proc(nil), d.e.procs...)
 	d.e.mu.Unlock()
 	for _, p := range procs {
-		for _, line := range scanLogs(p.log) {
+		f, err := os.Open(p.log)
+		if err != nil {
+			out = append(out, Violation{Kind: VProcess, Detail: p.instance + ": " + err.Error()})
+			continue
+		}
+		problems, known := ScanLog(f)
+		f.Close()
+		for _, line := range problems {
 			out = append(out, Violation{Kind: VProcess, Detail: p.instance + ": " + line + " (log " + p.log + ")"})
 		}
+		d.knownRaces = append(d.knownRaces, known...)
 		if !p.alive() && !p.killed.Load() {
 			out = append(out, Violation{Kind: VProcess, Detail: fmt.Sprintf("%s exited by itself: %v (log %s)", p.instance, p.err, p.log)})
 		}
@@ -238,6 +246,15 @@ func (d *driver) summary(o *Observations, violations []Violation, convergedIn ti
 	}
 	if converged {
 		fmt.Fprintf(&b, "converged %v after the faults stopped (bound %v)\n", convergedIn.Round(time.Second), s.converge)
+	}
+	if len(d.knownRaces) > 0 {
+		n := map[string]int{}
+		for _, k := range d.knownRaces {
+			n[k]++
+		}
+		for k, c := range n {
+			fmt.Fprintf(&b, "known upstream data race, not healer's (docs/soak.md): %s, %d times\n", k, c)
+		}
 	}
 	fmt.Fprintf(&b, "violations: %d\n", len(violations))
 	byKind := map[string]int{}
