@@ -9,7 +9,7 @@ STATICCHECK_VERSION := v0.8.2
 FUZZTIME  ?= 20s
 BENCHTIME ?= 1s
 
-.PHONY: all build test integration bench bench-executor fuzz lint proto demo clean
+.PHONY: all build test integration soak bench bench-executor fuzz lint proto demo clean
 
 all: build
 
@@ -31,9 +31,17 @@ test:
 integration:
 	$(GO) test -race -count=1 -timeout 20m -v ./integration/...
 
-## bench: benchmarks, including the coordinator's hot paths and the emulator's 10,000-agent scale run
+## soak: the fault-injection soak (docs/soak.md): SOAK_DURATION of random faults (default 10m),
+## reproducible with SEED=<the seed a run printed>; fails on any broken promise
+SOAK_DURATION ?= 10m
+SEED ?=
+soak:
+	SOAK_DURATION=$(SOAK_DURATION) SEED=$(SEED) $(GO) test -count=1 -timeout 2h -v -run '^TestSoak$$' ./integration/soak/
+
+## bench: benchmarks, including the coordinator's hot paths, the 35,000-agent scale run (docs/scale.md)
+## and the emulator's 10,000-agent scale run
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -timeout 30m $(PKGS)
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -timeout 60m $(PKGS)
 
 ## bench-executor: healer-executor's footprint: a 10-check monitor at a 10 s interval for 5 minutes
 ## (fails over 20 MB RSS or 1% of one core); `make bench` skips it to stay short

@@ -43,6 +43,10 @@ func TestMain(m *testing.M) {
 		// shows up in its output, which the tests fail on.
 		args = append(args, "-race")
 	}
+	if os.Getenv("SCALE_PPROF") != "" {
+		// The scale run profiles the scheduler (docs/scale.md).
+		args = append(args, "-tags", "pprof")
+	}
 	args = append(args, "github.com/healer-mesos/healer/cmd/healer-scheduler", "github.com/healer-mesos/healer/cmd/healer-executor")
 	cmd := exec.Command("go", args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr

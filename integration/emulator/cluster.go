@@ -180,29 +180,95 @@ func (c *Cluster) startMasters() error {
 		if err != nil {
 			return fmt.Errorf("emulator: master %d: listen: %w", i, err)
 		}
-		mcfg := c.cfg.Master
-		mcfg.ID = ""
-		mcfg.IP = c.cfg.MasterHost
-		mcfg.Hostname = c.cfg.MasterHost
-		mcfg.Port = l.Addr().(*net.TCPAddr).Port
-		mcfg.Recorder = c.rec
-		mcfg.Registry = c.reg
-		if mcfg.Logger == nil {
-			mcfg.Logger = c.log
-		}
-		m := NewMaster(mcfg)
-		cm := &clusterMaster{master: m, addr: l.Addr().String(), server: &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}}
+		cm := &clusterMaster{}
+		c.serveMaster(cm, l)
 		c.masters = append(c.masters, cm)
-		c.wg.Add(1)
-		go func() {
-			defer c.wg.Done()
-			// ErrServerClosed after Close; any other error ends this master's
-			// service, which is what a test would observe anyway.
-			if err := cm.server.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				c.log.Error("master HTTP server failed", "master", cm.addr, "err", err)
-			}
-		}()
 	}
+	return nil
+}
+
+// serveMaster makes cm a new master serving on l.
+func (c *Cluster) serveMaster(cm *clusterMaster, l net.Listener) {
+	mcfg := c.cfg.Master
+	mcfg.ID = ""
+	mcfg.IP = c.cfg.MasterHost
+	mcfg.Hostname = c.cfg.MasterHost
+	mcfg.Port = l.Addr().(*net.TCPAddr).Port
+	mcfg.Recorder = c.rec
+	mcfg.Registry = c.reg
+	if mcfg.Logger == nil {
+		mcfg.Logger = c.log
+	}
+	m := NewMaster(mcfg)
+	cm.master, cm.addr, cm.killed, cm.contender = m, l.Addr().String(), false, nil
+	cm.server = &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := cm.server
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		// ErrServerClosed after Close; any other error ends this master's
+		// service, which is what a test would observe anyway.
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			c.log.Error("master HTTP server failed", "master", l.Addr().String(), "err", err)
+		}
+	}()
+}
+
+// RestartMaster starts master i again after it died (KillLeader,
+// CrashLeader, a lost ZooKeeper candidacy), as a restarted Mesos master
+// process: on the same address, with a new master id and nothing in memory
+// but the replicated registry. With ZooKeeper it contends again and follows
+// the current leader meanwhile; without, it leads if no master does. ctx
+// bounds the wait for ZooKeeper.
+func (c *Cluster) RestartMaster(ctx context.Context, i int) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return errors.New("emulator: the cluster is closed")
+	}
+	if i < 0 || i >= len(c.masters) {
+		c.mu.Unlock()
+		return fmt.Errorf("emulator: no master %d", i)
+	}
+	cm := c.masters[i]
+	if !cm.killed {
+		c.mu.Unlock()
+		return fmt.Errorf("emulator: master %d (%s) is running", i, cm.addr)
+	}
+	l, err := net.Listen("tcp", cm.addr)
+	if err != nil {
+		c.mu.Unlock()
+		return fmt.Errorf("emulator: restart master %d: listen: %w", i, err)
+	}
+	c.serveMaster(cm, l)
+	m := cm.master
+	c.rec.Add(Record{Kind: RecordFault, Master: m.ID(), Type: "master_restart", Detail: cm.addr})
+	switch {
+	case c.leader != nil:
+		m.Follow(c.leader.addr)
+	case c.zk == nil:
+		c.electLocked(cm)
+	}
+	c.mu.Unlock()
+	if c.zk == nil {
+		return nil
+	}
+	// Contending only once cm is live: an election the new candidacy wins
+	// at once finds it among the masters.
+	ct, err := zkgroup.NewContender(ctx, *c.zk, m.MasterInfo())
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		c.killMasterLocked(cm, false)
+		return fmt.Errorf("emulator: restart master %d: %w", i, err)
+	}
+	if cm.killed || cm.master != m || c.closed {
+		ct.Close()
+		return nil
+	}
+	cm.contender = ct
+	c.wg.Add(1)
+	go c.watchCandidacy(cm, ct)
 	return nil
 }
 
@@ -291,7 +357,8 @@ func (c *Cluster) watchCandidacy(cm *clusterMaster, ct *zkgroup.Contender) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if cm.killed || c.closed {
+	if cm.killed || c.closed || cm.contender != ct {
+		// Killed meanwhile, or restarted with a new candidacy.
 		return
 	}
 	c.rec.Add(Record{Kind: RecordFault, Master: cm.master.ID(), Type: "zk_candidacy_lost", Detail: cm.addr})

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -58,5 +59,61 @@ func TestCrashLeaderWaitsForSessionExpiry(t *testing.T) {
 	}
 	if recs := cl.Recorder().Records(RecordFault); len(recs) == 0 || recs[0].Type != "master_crash" {
 		t.Fatalf("fault records = %+v; want master_crash first", recs)
+	}
+}
+
+// TestRestartMaster: a killed master restarts on its address as a new
+// master (new id), follows the leader, and is elected when the leader dies
+// next; every master can die and come back over a run. Operator calls are
+// recorded with the caller's User-Agent.
+func TestRestartMaster(t *testing.T) {
+	cfg, _ := zkClusterConfig(t, 2)
+	cl := startCluster(t, cfg)
+	first := 0
+	if !cl.MasterLeading(0) {
+		first = 1
+	}
+	second := 1 - first
+	oldID := cl.Masters()[first].ID()
+	if err := cl.KillLeader(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "the standby leading", func() bool { return cl.MasterLeading(second) })
+	if err := cl.RestartMaster(context.Background(), second); err == nil {
+		t.Fatal("restarting a running master did not fail")
+	}
+	if err := cl.RestartMaster(context.Background(), first); err != nil {
+		t.Fatal(err)
+	}
+	if cl.Masters()[first].ID() == oldID {
+		t.Fatal("the restarted master kept its old id")
+	}
+	// The restarted master follows the leader: 307 to it.
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	waitUntil(t, 30*time.Second, "the restarted master redirecting to the leader", func() bool {
+		resp, err := noRedirect.Post(cl.MasterURLs()[first]+"/api/v1", "application/json", strings.NewReader(`{"type":"GET_HEALTH"}`))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusTemporaryRedirect &&
+			resp.Header.Get("Location") == "//"+cl.MasterAddr(second)+"/master/api/v1"
+	})
+	if err := cl.KillLeader(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "the restarted master leading", func() bool { return cl.MasterLeading(first) })
+	code, _, body := postRaw(t, cl.LeaderURL()+"/api/v1", `{"type":"GET_HEALTH"}`, map[string]string{"User-Agent": "probe/1"})
+	if code != http.StatusOK {
+		t.Fatalf("GET_HEALTH on the restarted leader: %d %s", code, body)
+	}
+	var client string
+	for _, r := range cl.Recorder().Records(RecordOperatorCall) {
+		if r.Type == "GET_HEALTH" {
+			client = r.Client
+		}
+	}
+	if client != "probe/1" {
+		t.Errorf("operator call recorded with client %q, want the User-Agent probe/1", client)
 	}
 }

@@ -32,7 +32,7 @@ func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
 		writeNotAcceptable(w)
 		return
 	}
-	m.recordOperatorCall(&call)
+	m.recordOperatorCall(r, &call)
 	switch call.Type {
 	case master.Call_GET_HEALTH:
 		writeMessage(w, r, ct, &master.Response{Type: master.Response_GET_HEALTH,
@@ -175,8 +175,8 @@ func validateOperatorCall(c *master.Call, contentType string, raw []byte) string
 	return ""
 }
 
-func (m *Master) recordOperatorCall(c *master.Call) {
-	rec := Record{Kind: RecordOperatorCall, Master: m.cfg.ID, Type: c.Type.String()}
+func (m *Master) recordOperatorCall(r *http.Request, c *master.Call) {
+	rec := Record{Kind: RecordOperatorCall, Master: m.cfg.ID, Type: c.Type.String(), Client: r.UserAgent()}
 	switch {
 	case c.DrainAgent != nil:
 		rec.AgentID = c.DrainAgent.AgentID.Value

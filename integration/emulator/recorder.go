@@ -32,6 +32,10 @@ type Record struct {
 	ExecutorID  string
 	Type        string // call type, task state or fault name
 	Detail      string
+	// Client is the caller's User-Agent, for scheduler and operator calls:
+	// which of several scheduler instances made a call (a real master logs
+	// it with every request).
+	Client string
 }
 
 // DefaultRecorderLimit is how many records the standalone mesos-emulator

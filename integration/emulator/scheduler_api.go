@@ -246,7 +246,7 @@ func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, call *sc
 		stream.Close()
 		return
 	}
-	m.recordCallLocked(call, info.GetID().GetValue())
+	m.recordCallLocked(r, call, info.GetID().GetValue())
 	if msg := m.validateSubscribeLocked(&info, call.Subscribe.SuppressedRoles); msg != "" {
 		m.mu.Unlock()
 		stream.Send(&scheduler.Event{Type: scheduler.Event_ERROR, Error: &scheduler.Event_Error{Message: msg}})
@@ -294,7 +294,7 @@ func (m *Master) serveCall(w http.ResponseWriter, r *http.Request, call *schedul
 			"' included in this request didn't match the stream ID currently associated with framework ID "+fw.id)
 		return
 	}
-	m.recordCallLocked(call, fw.id)
+	m.recordCallLocked(r, call, fw.id)
 	status := http.StatusAccepted
 	errMsg := ""
 	switch call.Type {
@@ -407,6 +407,7 @@ func (m *Master) updateFrameworkLocked(fw *framework, u *scheduler.Call_UpdateFr
 }
 
 // recordCallLocked records a scheduler call.
-func (m *Master) recordCallLocked(call *scheduler.Call, frameworkID string) {
-	m.rec.Add(Record{Kind: RecordSchedulerCall, Master: m.cfg.ID, FrameworkID: frameworkID, Type: call.Type.String()})
+func (m *Master) recordCallLocked(r *http.Request, call *scheduler.Call, frameworkID string) {
+	m.rec.Add(Record{Kind: RecordSchedulerCall, Master: m.cfg.ID, FrameworkID: frameworkID, Type: call.Type.String(),
+		Client: r.UserAgent()})
 }

@@ -8,6 +8,9 @@
 // or to expire one session on the server (Expire) the way a second client
 // holding the session's id and password can.
 //
+// StartEnsemble starts a replicated ensemble (three or more servers) whose
+// members can be killed and revived one by one, down to a lost quorum.
+//
 // When ZooKeeper is not installed the test is skipped on a developer's
 // machine but FAILS in CI (CI=true), so a missing install step in .ci/run
 // cannot turn the ZooKeeper tests into silent skips.
@@ -42,6 +45,8 @@ type Server struct {
 	classPath string
 	log       string
 	t         testing.TB
+	// member: one server of an Ensemble.
+	member bool
 
 	// cmd and exited are the running process; nil while stopped.
 	cmd    *exec.Cmd
@@ -53,6 +58,20 @@ type Server struct {
 // t.Cleanup.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	classPath := requireZooKeeper(t)
+	port, err := freePort()
+	if err != nil {
+		t.Fatalf("zktest: pick a port: %v", err)
+	}
+	s := newServer(t, classPath, port, nil)
+	s.launch()
+	return s
+}
+
+// requireZooKeeper returns the server's class path, or skips (fails in CI)
+// the test when ZooKeeper or Java is missing.
+func requireZooKeeper(t testing.TB) string {
+	t.Helper()
 	classPath, err := classPath()
 	if err != nil {
 		missing(t, err)
@@ -60,13 +79,16 @@ func Start(t testing.TB) *Server {
 	if _, err := exec.LookPath("java"); err != nil {
 		missing(t, fmt.Errorf("java not on PATH: %w", err))
 	}
-	s := &Server{dir: t.TempDir(), t: t, classPath: classPath}
-	port, err := freePort()
-	if err != nil {
-		t.Fatalf("zktest: pick a port: %v", err)
-	}
+	return classPath
+}
+
+// newServer writes a server's configuration: standalone without peers,
+// else member myid of the ensemble whose server lines are peers.
+func newServer(t testing.TB, classPath string, port int, peers []string) *Server {
+	t.Helper()
+	s := &Server{dir: t.TempDir(), t: t, classPath: classPath, member: peers != nil}
 	s.Addr = fmt.Sprintf("127.0.0.1:%d", port)
-	cfg := strings.Join([]string{
+	lines := []string{
 		"tickTime=200",
 		"initLimit=10",
 		"syncLimit=5",
@@ -79,9 +101,10 @@ func Start(t testing.TB) *Server {
 		// Sessions may be as short as 2 ticks, so tests can expire them quickly.
 		"minSessionTimeout=400",
 		"maxSessionTimeout=60000",
-	}, "\n") + "\n"
+	}
+	lines = append(lines, peers...)
 	s.cfgPath = filepath.Join(s.dir, "zoo.cfg")
-	if err := os.WriteFile(s.cfgPath, []byte(cfg), 0o644); err != nil {
+	if err := os.WriteFile(s.cfgPath, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatalf("zktest: write zoo.cfg: %v", err)
 	}
 	s.log = filepath.Join(s.dir, "zookeeper.log")
@@ -91,7 +114,6 @@ func Start(t testing.TB) *Server {
 			s.dumpLog()
 		}
 	})
-	s.launch()
 	return s
 }
 
@@ -99,9 +121,21 @@ func Start(t testing.TB) *Server {
 func (s *Server) launch() {
 	t := s.t
 	t.Helper()
+	if err := s.spawn(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.waitServing(30 * time.Second); err != nil {
+		s.dumpLog()
+		t.Fatal(err)
+	}
+}
+
+// spawn starts the server process without waiting for it to serve (an
+// ensemble member serves only once a quorum is up).
+func (s *Server) spawn() error {
 	logf, err := os.OpenFile(s.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		t.Fatalf("zktest: open log: %v", err)
+		return fmt.Errorf("zktest: open log: %w", err)
 	}
 	cmd := exec.Command("java",
 		"-Xmx256m", "-Dzookeeper.log.dir="+s.dir, "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
@@ -112,26 +146,29 @@ func (s *Server) launch() {
 	err = cmd.Start()
 	logf.Close()
 	if err != nil {
-		t.Fatalf("zktest: start ZooKeeper: %v", err)
+		return fmt.Errorf("zktest: start ZooKeeper: %w", err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	s.cmd, s.exited = cmd, exited
-	deadline := time.Now().Add(30 * time.Second)
+	return nil
+}
+
+// waitServing polls until the server serves clients, it exits, or timeout.
+func (s *Server) waitServing(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
 	for {
-		if s.serving() {
-			return
+		if s.Serving() {
+			return nil
 		}
 		select {
-		case err := <-exited:
-			exited <- err
-			s.dumpLog()
-			t.Fatalf("zktest: ZooKeeper exited before serving: %v", err)
+		case err := <-s.exited:
+			s.exited <- err
+			return fmt.Errorf("zktest: ZooKeeper on %s exited before serving: %v", s.Addr, err)
 		default:
 		}
 		if time.Now().After(deadline) {
-			s.dumpLog()
-			t.Fatalf("zktest: ZooKeeper on %s did not serve within 30s", s.Addr)
+			return fmt.Errorf("zktest: ZooKeeper on %s did not serve within %v", s.Addr, timeout)
 		}
 		time.Sleep(50 * time.Millisecond) // polling the server's readiness, not waiting for a result
 	}
@@ -159,10 +196,12 @@ func (s *Server) Restart() {
 	s.launch()
 }
 
-// serving reports whether the server answers "srvr" with its mode, which it
-// does only once it accepts client sessions ("ruok" is answered "imok" as
-// soon as the process is up, before that).
-func (s *Server) serving() bool {
+// Serving reports whether the server accepts client sessions: it answers
+// "srvr" with its mode (standalone, or leader or follower in an ensemble
+// with a quorum), which it does only once it serves ("ruok" is answered
+// "imok" as soon as the process is up, before that, and an ensemble member
+// without a quorum says it is not serving).
+func (s *Server) Serving() bool {
 	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
 	if err != nil {
 		return false
@@ -173,7 +212,12 @@ func (s *Server) serving() bool {
 		return false
 	}
 	out, _ := io.ReadAll(c)
-	return strings.Contains(string(out), "Mode: standalone")
+	for _, mode := range []string{"Mode: standalone", "Mode: leader", "Mode: follower"} {
+		if strings.Contains(string(out), mode) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) dumpLog() {

@@ -1,6 +1,7 @@
 package zktest
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -9,7 +10,7 @@ import (
 
 func connect(t *testing.T, addr string, timeout time.Duration) (*zk.Conn, <-chan zk.Event) {
 	t.Helper()
-	conn, events, err := zk.Connect([]string{addr}, timeout, zk.WithLogInfo(false))
+	conn, events, err := zk.Connect(strings.Split(addr, ","), timeout, zk.WithLogInfo(false))
 	if err != nil {
 		t.Fatalf("connect: %v", err)
 	}
@@ -113,4 +114,50 @@ func TestProxyPartition(t *testing.T) {
 	}
 	p.Heal()
 	waitState(t, events, zk.StateExpired)
+}
+
+// TestEnsembleQuorum: a 3-server ensemble keeps serving with one server
+// down, stops serving without a quorum, and a session younger than its
+// timeout survives both, with its data, once the quorum is back.
+func TestEnsembleQuorum(t *testing.T) {
+	e := StartEnsemble(t, 3)
+	conn, events := connect(t, e.Addr, 20*time.Second)
+	waitState(t, events, zk.StateHasSession)
+	if _, err := conn.Create("/eph", nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	session := conn.SessionID()
+	e.Kill(0)
+	if _, err := conn.Create("/one-down", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("create with one server down: %v", err)
+	}
+	e.Kill(1)
+	// The last server stops serving once it misses its peers (syncLimit).
+	deadline := time.Now().Add(30 * time.Second)
+	for e.Servers[2].Serving() {
+		if time.Now().After(deadline) {
+			t.Fatal("the last server still serves without a quorum after 30s")
+		}
+		time.Sleep(50 * time.Millisecond) // polling the server's state
+	}
+	if e.Up() != 1 {
+		t.Fatalf("%d members running, want 1", e.Up())
+	}
+	for _, i := range []int{0, 1} {
+		if err := e.Revive(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.WaitQuorum(60 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, events, zk.StateHasSession)
+	if got := conn.SessionID(); got != session {
+		t.Fatalf("session %#x after the quorum came back, want %#x", got, session)
+	}
+	for _, p := range []string{"/eph", "/one-down"} {
+		if ok, _, err := conn.Exists(p); err != nil || !ok {
+			t.Fatalf("%s after the quorum came back: exists %v, %v", p, ok, err)
+		}
+	}
 }

@@ -95,6 +95,10 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 			idStore = "the znode " + u.Path + "/framework in ZooKeeper " + strings.Join(u.Servers, ",")
 		}
 	}
+	// The instance id the election uses too: Mesos logs it with every
+	// call, and the soak attributes calls to instances by it.
+	instance := fmt.Sprintf("%s-%d", hostname, os.Getpid())
+	userAgent := fmt.Sprintf("healer-scheduler/%s (%s)", Version, instance)
 	commands := make(map[string]string, len(cfg.RepairSet))
 	for _, r := range cfg.RepairSet {
 		commands[r.ID] = r.Command
@@ -108,7 +112,7 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 			return mesosconn.New(mesosconn.Config{
 				Master: cfg.Master, Framework: fi, FrameworkID: frameworkID, FrameworkIDStore: idStore,
 				Principal: cfg.Principal, Secret: secret, ZKSessionTimeout: cfg.ZKSessionTimeout,
-				Logger: log.With("component", "mesos"),
+				UserAgent: userAgent, Logger: log.With("component", "mesos"),
 			})
 		},
 	}
@@ -141,7 +145,7 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 		}
 		el, err := election.New(election.Config{
 			Servers: u.Servers, Chroot: u.Path, SessionTimeout: cfg.ZKSessionTimeout, ACL: acl, Auth: auth,
-			Self: election.Member{ID: fmt.Sprintf("%s-%d", hostname, os.Getpid()), AdminURL: adminURL,
+			Self: election.Member{ID: instance, AdminURL: adminURL,
 				Hostname: hostname, Version: Version, StartedAt: time.Now()},
 			Logger: log.With("component", "election"),
 		})

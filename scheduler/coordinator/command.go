@@ -83,7 +83,7 @@ func (c *Coordinator) command(e Command) error {
 	if a == nil {
 		return reject(ErrUnknownAgent)
 	}
-	r := &a.rec
+	r := a.r()
 	if e.Op == OpApprove && (e.Incident == 0 || e.Attempt == 0) {
 		// An approval is consent to one disruptive step the operator has
 		// looked at; without the incident and the step's attempt id a late
@@ -190,7 +190,7 @@ func (c *Coordinator) command(e Command) error {
 // Immutable. On a healthy agent it opens an incident first; in probation it
 // moves to the next step, as a relapse would.
 func (c *Coordinator) force(a *agent, e Command, reject func(error) error) error {
-	r := &a.rec
+	r := a.r()
 	switch {
 	case c.policy.Mode != ModeExecute:
 		return reject(ErrNotExecuting)

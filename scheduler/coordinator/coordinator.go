@@ -14,8 +14,11 @@ type Coordinator struct {
 	agents map[AgentID]*agent
 	// hosts resolves hostnames to agent ids, tombstones included: a
 	// re-registering machine is found by its hostname. A hostname shared
-	// by several live agents is ambiguous as a signal target.
-	hosts map[string][]AgentID
+	// by several live agents is ambiguous as a signal target. Nearly every
+	// hostname has one record: its id is in hosts; the ids of any more,
+	// in the order indexed, in hostsMore (onHost lists them all).
+	hosts     map[string]AgentID
+	hostsMore map[string][]AgentID
 	// prev maps the id a machine had before it last re-registered to its
 	// record, so reports about steps in flight that name the old id still
 	// arrive (derived from AgentRecord.PreviousID).
@@ -53,6 +56,11 @@ type Coordinator struct {
 	// persists and reports it, since Restore returns no Ready.
 	restored restoredOutput
 
+	// warm are the agents made full in this Step, spare full records
+	// to reuse (idle.go).
+	warm  []*agent
+	spare []*AgentRecord
+
 	// Per-Step scratch, reused so the hot path does not allocate.
 	now         time.Time
 	step        uint64
@@ -69,7 +77,11 @@ type Coordinator struct {
 
 // agent is the coordinator's in-memory view of one record.
 type agent struct {
-	rec AgentRecord
+	// c is the coordinator the agent belongs to; full is its record while
+	// in use, else nil and idle holds it (see idle.go).
+	c    *Coordinator
+	full *AgentRecord
+	idle idleRecord
 	// counted says rec is reflected in the derived counts; edit uncounts,
 	// commit counts again.
 	counted bool
@@ -80,8 +92,19 @@ type agent struct {
 	// moved is the note of a waiting incident Restore started over
 	// because its step left its ladder (see requeueStale).
 	moved string
-	pend  queueSlot
-	timer queueSlot
+	// slots are the agent's queue entries (pending, timer); nil while it
+	// is in no queue, as most agents are (cool drops them).
+	slots *agentSlots
+}
+
+type agentSlots struct{ pend, timer queueSlot }
+
+// slot returns a's queue slots, made if need be.
+func (a *agent) slot() *agentSlots {
+	if a.slots == nil {
+		a.slots = new(agentSlots)
+	}
+	return a.slots
 }
 
 // queueSlot is an agent's live entry in a queue, if any.
@@ -128,7 +151,8 @@ func Restore(p Policy, records []AgentRecord, g GlobalRecord) (*Coordinator, err
 	c := &Coordinator{
 		policy:       p,
 		agents:       make(map[AgentID]*agent, len(records)),
-		hosts:        make(map[string][]AgentID, len(records)),
+		hosts:        make(map[string]AgentID, len(records)),
+		hostsMore:    make(map[string][]AgentID),
 		prev:         make(map[AgentID]*agent),
 		global:       g,
 		zoneInFlight: make(map[string]int),
@@ -144,7 +168,7 @@ func Restore(p Policy, records []AgentRecord, g GlobalRecord) (*Coordinator, err
 		if _, dup := c.agents[r.ID]; dup {
 			return nil, fmt.Errorf("restore: agent %s recorded twice: %w", r.ID, ErrCorruptRecord)
 		}
-		a := &agent{rec: r}
+		a := c.newAgent(r)
 		c.agents[r.ID] = a
 		c.indexHost(a)
 		if p := r.PreviousID; p != "" {
@@ -155,11 +179,11 @@ func Restore(p Policy, records []AgentRecord, g GlobalRecord) (*Coordinator, err
 		}
 		moved := c.reposition(a)
 		c.commit(a)
-		if moved || c.stale(&a.rec) {
+		if moved || c.stale(a.r()) {
 			stale = append(stale, a)
 		}
 	}
-	slices.SortFunc(stale, func(x, y *agent) int { return strings.Compare(string(x.rec.ID), string(y.rec.ID)) })
+	slices.SortFunc(stale, func(x, y *agent) int { return strings.Compare(string(x.r().ID), string(y.r().ID)) })
 	c.begin()
 	c.requeueStale(stale)
 	c.commitAll()
@@ -167,6 +191,7 @@ func Restore(p Policy, records []AgentRecord, g GlobalRecord) (*Coordinator, err
 		c.restored = restoredOutput{dirty: slices.Clone(c.dirty), decisions: slices.Clone(c.decisions),
 			enqueued: slices.Clone(c.enqueued)}
 	}
+	c.cool()
 	return c, nil
 }
 
@@ -355,7 +380,7 @@ func (c *Coordinator) ready() Ready {
 	c.commitAll()
 	for _, a := range c.dirty {
 		if !a.deleted {
-			c.persisted = append(c.persisted, a.rec)
+			c.persisted = append(c.persisted, *a.r())
 		}
 	}
 	r := Ready{Actions: c.actions, Decisions: c.decisions}
@@ -365,6 +390,7 @@ func (c *Coordinator) ready() Ready {
 		c.globalOut = c.global
 		r.Persist.Global = &c.globalOut
 	}
+	c.cool()
 	return r
 }
 
@@ -372,9 +398,9 @@ func (c *Coordinator) decide(d Decision) {
 	d.At = c.now
 	if d.Hostname == "" && d.Agent != "" {
 		if a := c.agents[d.Agent]; a != nil {
-			d.Hostname = a.rec.Hostname
+			d.Hostname = a.r().Hostname
 		} else if a := c.prev[d.Agent]; a != nil {
-			d.Hostname = a.rec.Hostname
+			d.Hostname = a.r().Hostname
 		}
 	}
 	c.decisions = append(c.decisions, d)
@@ -408,12 +434,12 @@ func (c *Coordinator) commit(a *agent) {
 		return
 	}
 	c.count(a)
-	r := &a.rec
+	r := a.r()
 	c.queuePending(a)
 	if d, ok := c.deadline(r); ok {
-		c.requeue(&c.timers, &a.timer, r.ID, d)
-	} else {
-		a.timer.queued = false
+		c.requeue(&c.timers, &a.slot().timer, r.ID, d)
+	} else if a.slots != nil {
+		a.slots.timer.queued = false
 	}
 }
 
@@ -433,20 +459,20 @@ func (c *Coordinator) requeue(q *queue, s *queueSlot, id AgentID, at time.Time) 
 }
 
 // live returns the agent a queue item stands for, or nil if it is stale.
-func (c *Coordinator) live(it queueItem, slot func(*agent) *queueSlot) *agent {
+func (c *Coordinator) live(it queueItem, slot func(*agentSlots) *queueSlot) *agent {
 	a := c.agents[it.id]
-	if a == nil {
+	if a == nil || a.slots == nil {
 		return nil
 	}
-	s := slot(a)
+	s := slot(a.slots)
 	if !s.queued || s.gen != it.gen {
 		return nil
 	}
 	return a
 }
 
-func pendSlot(a *agent) *queueSlot  { return &a.pend }
-func timerSlot(a *agent) *queueSlot { return &a.timer }
+func pendSlot(s *agentSlots) *queueSlot  { return &s.pend }
+func timerSlot(s *agentSlots) *queueSlot { return &s.timer }
 
 // deadline is when the record next needs attention from a tick: the bound
 // of a killed step's wait, or its state's deadline (stateDeadline),
@@ -479,7 +505,7 @@ func (c *Coordinator) stateDeadline(r *AgentRecord) (time.Time, bool) {
 }
 
 func (c *Coordinator) count(a *agent) {
-	r := &a.rec
+	r := a.r()
 	c.counts[r.State]++
 	if r.Removed() {
 		c.removedCounts[r.State]++
@@ -505,7 +531,7 @@ func (c *Coordinator) count(a *agent) {
 }
 
 func (c *Coordinator) uncount(a *agent) {
-	r := &a.rec
+	r := a.r()
 	c.counts[r.State]--
 	if r.Removed() {
 		c.removedCounts[r.State]--
@@ -537,21 +563,41 @@ func (c *Coordinator) uncount(a *agent) {
 }
 
 func (c *Coordinator) indexHost(a *agent) {
-	if h := a.rec.Hostname; h != "" {
-		c.hosts[h] = append(c.hosts[h], a.rec.ID)
+	r := a.r()
+	h := r.Hostname
+	switch _, ok := c.hosts[h]; {
+	case h == "":
+	case !ok:
+		c.hosts[h] = r.ID
+	default:
+		c.hostsMore[h] = append(c.hostsMore[h], r.ID)
 	}
 }
 
+// onHost appends the ids of the records on hostname h to buf, in the order
+// they were indexed.
+func (c *Coordinator) onHost(h string, buf []AgentID) []AgentID {
+	id, ok := c.hosts[h]
+	if !ok {
+		return buf
+	}
+	return append(append(buf, id), c.hostsMore[h]...)
+}
+
 func (c *Coordinator) unindexHost(a *agent) {
-	h := a.rec.Hostname
+	r := a.r()
+	h := r.Hostname
 	if h == "" {
 		return
 	}
-	ids := slices.DeleteFunc(slices.Clone(c.hosts[h]), func(id AgentID) bool { return id == a.rec.ID })
-	if len(ids) == 0 {
-		delete(c.hosts, h)
-	} else {
-		c.hosts[h] = ids
+	ids := slices.DeleteFunc(c.onHost(h, nil), func(id AgentID) bool { return id == r.ID })
+	delete(c.hosts, h)
+	delete(c.hostsMore, h)
+	if len(ids) > 0 {
+		c.hosts[h] = ids[0]
+	}
+	if len(ids) > 1 {
+		c.hostsMore[h] = ids[1:]
 	}
 }
 

@@ -60,7 +60,13 @@ func (c *Coordinator) checkInvariants() {
 	forced, killing := 0, 0
 	zones := map[string]int{}
 	for id, a := range c.agents {
-		r := &a.rec
+		// Read without making the record full; between Steps every agent
+		// that can be idle is held idle (idle.go).
+		if a.full != nil && idle(a.full) && len(c.warm) == 0 {
+			panic(fmt.Sprintf("agent %s: idle record held full", id))
+		}
+		rec := a.record()
+		r := &rec
 		if id != r.ID || !a.counted || a.deleted {
 			panic(fmt.Sprintf("agent %s: id %s counted=%v deleted=%v", id, r.ID, a.counted, a.deleted))
 		}
@@ -74,7 +80,7 @@ func (c *Coordinator) checkInvariants() {
 		if p := r.PreviousID; p != "" && c.prev[p] != a {
 			panic(fmt.Sprintf("agent %s: previous id %s not indexed", id, p))
 		}
-		if !slices.Contains(c.hosts[r.Hostname], id) && r.Hostname != "" {
+		if !slices.Contains(c.onHost(r.Hostname, nil), id) && r.Hostname != "" {
 			panic(fmt.Sprintf("agent %s: host %q not indexed", id, r.Hostname))
 		}
 		if r.State == StateRepairing {
@@ -96,21 +102,31 @@ func (c *Coordinator) checkInvariants() {
 		if owes(r) != (c.owing[id] == a) {
 			panic(fmt.Sprintf("agent %s: owes=%v but owing index says %v", id, owes(r), c.owing[id] == a))
 		}
-		if startable(r) != a.pend.queued || a.pend.queued && a.pend.zone != r.Zone {
-			panic(fmt.Sprintf("agent %s: state %s excluded=%v zone %q pend=%+v", id, r.State, r.Excluded, r.Zone, a.pend))
+		var slots agentSlots
+		if a.slots != nil {
+			slots = *a.slots
 		}
-		if _, ok := c.deadline(r); ok != a.timer.queued {
-			panic(fmt.Sprintf("agent %s: state %s timer.queued=%v", id, r.State, a.timer.queued))
+		if startable(r) != slots.pend.queued || slots.pend.queued && slots.pend.zone != r.Zone {
+			panic(fmt.Sprintf("agent %s: state %s excluded=%v zone %q pend=%+v", id, r.State, r.Excluded, r.Zone, slots.pend))
+		}
+		if _, ok := c.deadline(r); ok != slots.timer.queued {
+			panic(fmt.Sprintf("agent %s: state %s timer.queued=%v", id, r.State, slots.timer.queued))
 		}
 	}
 	for p, a := range c.prev {
-		if a.deleted || a.rec.PreviousID != p || c.agents[a.rec.ID] != a {
-			panic(fmt.Sprintf("previous id %s indexes a stale record %s", p, a.rec.ID))
+		if r := a.record(); a.deleted || r.PreviousID != p || c.agents[r.ID] != a {
+			panic(fmt.Sprintf("previous id %s indexes a stale record %s", p, r.ID))
 		}
 	}
-	for h, ids := range c.hosts {
+	for h, more := range c.hostsMore {
+		if _, ok := c.hosts[h]; !ok || len(more) == 0 {
+			panic(fmt.Sprintf("host %q: more ids %v without a first", h, more))
+		}
+	}
+	for h := range c.hosts {
+		ids := c.onHost(h, nil)
 		for _, id := range ids {
-			if a := c.agents[id]; a == nil || a.rec.Hostname != h {
+			if a := c.agents[id]; a == nil || a.record().Hostname != h {
 				panic(fmt.Sprintf("host %q indexes %s, which is not on it", h, id))
 			}
 		}

@@ -50,10 +50,11 @@ func (c *Coordinator) resolve(t string) (*agent, error) {
 	// The live agents on host t, other than a; no allocation.
 	var host *agent
 	others, tombs := 0, 0
-	for _, id := range c.hosts[t] {
+	var buf [4]AgentID
+	for _, id := range c.onHost(t, buf[:0]) {
 		switch h := c.agents[id]; {
 		case h == a:
-		case h.rec.Removed():
+		case h.removed():
 			tombs++
 		default:
 			host = h
@@ -63,7 +64,7 @@ func (c *Coordinator) resolve(t string) (*agent, error) {
 	switch {
 	case others > 1 || a != nil && others > 0:
 		return nil, ErrAmbiguousTarget
-	case a != nil && a.rec.Removed():
+	case a != nil && a.r().Removed():
 		return nil, ErrAgentRemoved
 	case a != nil:
 		return a, nil
@@ -90,7 +91,7 @@ func (c *Coordinator) signal(e Signal) error {
 		return fmt.Errorf("signal for %q (%q from %q): %w%s", target, problem, clipText(e.Source, MaxSourceBytes),
 			err, c.removedDetail(target, err))
 	}
-	r := &a.rec
+	r := a.r()
 	if c.policy.Mode == ModeObserve {
 		c.decide(Decision{Kind: DecObserved, Agent: r.ID, Problem: e.Problem, Err: ErrObserveOnly, Note: c.signalFrom(e.Source)})
 		return nil
@@ -128,10 +129,10 @@ func (c *Coordinator) removedDetail(t string, err error) string {
 	}
 	if a := c.agents[AgentID(t)]; a != nil {
 		return fmt.Sprintf(" (agent %s on %s removed at %s; the machine is remembered until it re-registers)",
-			t, a.rec.Hostname, a.rec.RemovedAt.Format(time.RFC3339))
+			t, a.r().Hostname, a.r().RemovedAt.Format(time.RFC3339))
 	}
 	if a := c.prev[AgentID(t)]; a != nil {
-		return fmt.Sprintf(" (machine %s re-registered as %s)", a.rec.Hostname, a.rec.ID)
+		return fmt.Sprintf(" (machine %s re-registered as %s)", a.r().Hostname, a.r().ID)
 	}
 	return fmt.Sprintf(" (no agent is registered on %s; the machine is remembered until it re-registers)", t)
 }
@@ -148,7 +149,7 @@ func (c *Coordinator) signalFrom(source string) string {
 // starts its first step.
 func (c *Coordinator) open(a *agent, problem, source, message string) {
 	c.edit(a)
-	r := &a.rec
+	r := a.r()
 	r.Incidents++
 	k, note := c.continuation(r, problem)
 	imagined := k > 0 && r.NextStepDryRun
@@ -223,11 +224,11 @@ func ladderChanged(problem, action string, k int, first string) string {
 // It is not a new start: the first step waits for approval and a slot
 // like any other.
 func (c *Coordinator) startOver(a *agent) {
-	inc := &a.rec.Incident
+	inc := &a.r().Incident
 	gone, at := inc.StepAction, inc.Step
-	c.setStep(&a.rec, 0)
+	c.setStep(a.r(), 0)
 	inc.unapprove()
-	c.decide(Decision{Kind: DecStartedOver, Agent: a.rec.ID, Incident: inc.ID, Step: 0,
+	c.decide(Decision{Kind: DecStartedOver, Agent: a.r().ID, Incident: inc.ID, Step: 0,
 		Action: inc.StepAction, Note: ladderChanged(inc.Problem, gone, at, inc.StepAction)})
 }
 
@@ -235,13 +236,13 @@ func (c *Coordinator) startOver(a *agent) {
 // flight, or in probation), found by action in the current ladder; if
 // that step is no longer in the ladder, the ladder starts over.
 func (c *Coordinator) advance(a *agent) {
-	inc := &a.rec.Incident
+	inc := &a.r().Incident
 	j, ok := relocate(c.policy.LadderFor(inc.Problem), inc.Step, inc.StepAction, inc.StepScope)
 	if !ok {
 		c.startOver(a)
 		return
 	}
-	c.setStep(&a.rec, j+1)
+	c.setStep(a.r(), j+1)
 }
 
 // reposition re-resolves the position of a waiting (pending or
@@ -249,7 +250,7 @@ func (c *Coordinator) advance(a *agent) {
 // first accepted Step persists it and says why (requeueStale). It reports whether
 // the position moved.
 func (c *Coordinator) reposition(a *agent) bool {
-	r := &a.rec
+	r := a.r()
 	if r.State != StatePending && r.State != StateAwaitingApproval {
 		return false
 	}
@@ -276,7 +277,7 @@ func (c *Coordinator) stepOf(r *AgentRecord) Step {
 
 // escalate moves an open incident to its next step.
 func (c *Coordinator) escalate(a *agent) {
-	inc := &a.rec.Incident
+	inc := &a.r().Incident
 	c.advance(a)
 	inc.unapprove()
 	c.enqueue(a)
@@ -286,7 +287,7 @@ func (c *Coordinator) escalate(a *agent) {
 // one, else for a slot. Whether it got one is reported after the schedule
 // pass (reportHeld).
 func (c *Coordinator) enqueue(a *agent) {
-	r := &a.rec
+	r := a.r()
 	c.startOverIfImagined(a)
 	r.Incident.Run = Run{}
 	r.Incident.ProbationEnds = time.Time{}
@@ -311,22 +312,22 @@ func (c *Coordinator) enqueue(a *agent) {
 // (dry-run keeps showing what it would do). Such an incident exists only
 // when the mode changed from dry-run to execute across a Restore.
 func (c *Coordinator) startOverIfImagined(a *agent) {
-	inc := &a.rec.Incident
+	inc := &a.r().Incident
 	if c.policy.Mode != ModeExecute || !inc.DryRun {
 		return
 	}
-	c.setStep(&a.rec, 0)
+	c.setStep(a.r(), 0)
 	inc.DryRun = false
 	inc.unapprove()
-	c.decide(Decision{Kind: DecStartedOver, Agent: a.rec.ID, Incident: inc.ID, Step: 0,
-		Action: c.stepOf(&a.rec).Action, Note: noteStartOver})
+	c.decide(Decision{Kind: DecStartedOver, Agent: a.r().ID, Incident: inc.ID, Step: 0,
+		Action: c.stepOf(a.r()).Action, Note: noteStartOver})
 }
 
 // start runs the incident's current step now. The caller has checked the
 // gates, or this is an operator's force.
 func (c *Coordinator) start(a *agent, forced bool, principal string) {
 	c.edit(a)
-	r := &a.rec
+	r := a.r()
 	inc := &r.Incident
 	s, isolate := stepAt(c.policy.LadderFor(inc.Problem), inc.Step)
 	dry := c.policy.Mode != ModeExecute
@@ -394,7 +395,7 @@ func (c *Coordinator) start(a *agent, forced bool, principal string) {
 }
 
 func (c *Coordinator) toProbation(a *agent) {
-	r := &a.rec
+	r := a.r()
 	r.State = StateProbation
 	r.Incident.ProbationEnds = c.now.Add(c.policy.Probation)
 	c.commit(a)
@@ -404,7 +405,7 @@ func (c *Coordinator) toProbation(a *agent) {
 // only says so and closes the incident.
 func (c *Coordinator) isolate(a *agent, dry, forced bool, principal, note string) {
 	c.edit(a)
-	r := &a.rec
+	r := a.r()
 	d := Decision{Kind: DecIsolated, Agent: r.ID, Incident: r.Incident.ID, Step: r.Incident.Step,
 		Action: ActionIsolate, DryRun: dry, Note: note, Principal: principal}
 	if dry {
@@ -448,7 +449,7 @@ func (c *Coordinator) attemptID(r *AgentRecord) uint64 {
 // closeIncident returns the agent to healthy. An incident that ran a step
 // arms history-aware escalation for the next one.
 func (c *Coordinator) closeIncident(a *agent) {
-	r := &a.rec
+	r := a.r()
 	if r.Incident.StepsRun > 0 {
 		r.LastClosedAt = c.now
 	}
@@ -470,7 +471,7 @@ func (c *Coordinator) record(r *AgentRecord, at Attempt) {
 
 // finish ends the step in flight with result.
 func (c *Coordinator) finish(a *agent, res Result, exit int, tail string) {
-	r := &a.rec
+	r := a.r()
 	run := &r.Incident.Run
 	started := run.StartedAt
 	if started.IsZero() {
@@ -484,7 +485,7 @@ func (c *Coordinator) finish(a *agent, res Result, exit int, tail string) {
 
 // kill ends the step in flight without an outcome from it. A started step
 // may still run: it keeps its slot until its end is confirmed (Killing).
-func (c *Coordinator) kill(a *agent, res Result) { c.killOn(a, a.rec.ID, res, true) }
+func (c *Coordinator) kill(a *agent, res Result) { c.killOn(a, a.r().ID, res, true) }
 
 // killOn is kill addressed to the agent id the step was launched on (the
 // machine's previous registration, after a re-registration). live says that
@@ -494,7 +495,7 @@ func (c *Coordinator) kill(a *agent, res Result) { c.killOn(a, a.rec.ID, res, tr
 // launches), and one on a removed agent ended with it: their ActKill only
 // stops the runtime's wait.
 func (c *Coordinator) killOn(a *agent, id AgentID, res Result, live bool) {
-	r := &a.rec
+	r := a.r()
 	run := &r.Incident.Run
 	if live && !run.StartedAt.IsZero() {
 		until := run.Deadline
@@ -513,8 +514,8 @@ func (c *Coordinator) killOn(a *agent, id AgentID, res Result, live bool) {
 // DecKillEnded) or no longer awaited (DecKillExpired).
 func (c *Coordinator) endKill(a *agent, kind DecisionKind, res Result, exit int, note string) {
 	c.edit(a)
-	k := &a.rec.Killing
-	c.decide(Decision{Kind: kind, Agent: a.rec.ID, Incident: k.Incident, Attempt: k.Attempt, Problem: k.Problem,
+	k := &a.r().Killing
+	c.decide(Decision{Kind: kind, Agent: a.r().ID, Incident: k.Incident, Attempt: k.Attempt, Problem: k.Problem,
 		Result: res, ExitCode: exit, Note: k.Step.Action + ": " + note})
 	*k = Kill{}
 }
@@ -522,7 +523,7 @@ func (c *Coordinator) endKill(a *agent, kind DecisionKind, res Result, exit int,
 // up ends the drain window of a drained agent; the UP is owed until the
 // master acknowledges it.
 func (c *Coordinator) up(a *agent) {
-	r := &a.rec
+	r := a.r()
 	if !r.Drained {
 		return
 	}
@@ -554,7 +555,7 @@ func (c *Coordinator) started(e StepStarted) error {
 	if a == nil {
 		return c.unreported("step started", e.Agent, e.Attempt)
 	}
-	r := &a.rec
+	r := a.r()
 	run := &r.Incident.Run
 	if r.State != StateRepairing || run.Attempt != e.Attempt || !run.StartedAt.IsZero() {
 		c.decide(Decision{Kind: DecIgnored, Agent: r.ID, Attempt: e.Attempt, Err: ErrStaleOutcome, Note: inFlightNote(r)})
@@ -601,7 +602,7 @@ func (c *Coordinator) outcome(e StepOutcome) error {
 			Note: "result " + strconv.Itoa(int(e.Result))})
 		return fmt.Errorf("outcome %d on %s: %w", e.Result, e.Agent, ErrUnknownResult)
 	}
-	r := &a.rec
+	r := a.r()
 	if k := &r.Killing; k.Attempt != 0 && k.Attempt == e.Attempt {
 		c.endKill(a, DecKillEnded, e.Result, e.ExitCode, "killed step ended: slot freed")
 		return nil
@@ -642,8 +643,8 @@ func (c *Coordinator) tick() {
 		if a == nil {
 			continue
 		}
-		a.timer.queued = false
-		r := &a.rec
+		a.slots.timer.queued = false
+		r := a.r()
 		held := false
 		if k := &r.Killing; k.Attempt != 0 && !k.Until.After(c.now) {
 			if c.immutable() {
@@ -656,7 +657,7 @@ func (c *Coordinator) tick() {
 			held = c.due(a) || held
 		}
 		if held {
-			a.timer.queued = true
+			a.slot().timer.queued = true
 			c.skip = append(c.skip, it)
 		}
 	}
@@ -668,7 +669,7 @@ func (c *Coordinator) tick() {
 // due handles the state deadline of a that has come; it reports whether
 // it must wait (a step deadline while Immutable).
 func (c *Coordinator) due(a *agent) bool {
-	r := &a.rec
+	r := a.r()
 	switch r.State {
 	case StateHealthy:
 		// Only a removed machine's tombstone has a timer when healthy.
@@ -744,7 +745,7 @@ func (c *Coordinator) connectivity(e Connectivity) {
 func (c *Coordinator) rearm() {
 	ids := make([]AgentID, 0, len(c.inFlight))
 	for id, a := range c.inFlight {
-		if a.rec.Incident.Run.StartedAt.IsZero() {
+		if a.r().Incident.Run.StartedAt.IsZero() {
 			ids = append(ids, id)
 		}
 	}
@@ -752,7 +753,7 @@ func (c *Coordinator) rearm() {
 	for _, id := range ids {
 		a := c.agents[id]
 		c.edit(a)
-		run := &a.rec.Incident.Run
+		run := &a.r().Incident.Run
 		wait := c.policy.OfferTimeout
 		if run.Step.Scope == ScopeMaster {
 			wait = c.policy.timeout(run.Step)
@@ -786,7 +787,7 @@ func (c *Coordinator) addAgent(id AgentID, host, zone string, update bool) error
 	case a == nil && update:
 		c.decide(Decision{Kind: DecRejected, Agent: id, Err: ErrUnknownAgent})
 		return fmt.Errorf("update agent %s: %w", id, ErrUnknownAgent)
-	case update && a.rec.Removed():
+	case update && a.r().Removed():
 		c.decide(Decision{Kind: DecRejected, Agent: id, Err: ErrAgentRemoved})
 		return fmt.Errorf("update agent %s: %w", id, ErrAgentRemoved)
 	case a == nil:
@@ -794,20 +795,20 @@ func (c *Coordinator) addAgent(id AgentID, host, zone string, update bool) error
 			c.rekey(old, id, host, zone)
 			return nil
 		}
-		a = &agent{rec: AgentRecord{ID: id, Hostname: host, Zone: zone}}
+		a = c.newAgent(AgentRecord{ID: id, Hostname: host, Zone: zone})
 		c.agents[id] = a
 		c.indexHost(a)
 		c.edit(a)
 		c.decide(Decision{Kind: DecAgentAdded, Agent: id, Note: zoneNote(zone)})
-	case a.rec.Removed():
+	case a.r().Removed():
 		c.rekey(a, id, host, zone)
-	case a.rec.Hostname == host && a.rec.Zone == zone:
+	case a.r().Hostname == host && a.r().Zone == zone:
 		// Re-announced on every subscription: no write.
 	default:
 		c.edit(a)
 		c.unindexHost(a)
-		note := "was host " + quoteEmpty(a.rec.Hostname) + " zone " + quoteEmpty(a.rec.Zone)
-		a.rec.Hostname, a.rec.Zone = host, zone
+		note := "was host " + quoteEmpty(a.r().Hostname) + " zone " + quoteEmpty(a.r().Zone)
+		a.r().Hostname, a.r().Zone = host, zone
 		c.indexHost(a)
 		c.decide(Decision{Kind: DecAgentUpdated, Agent: id, Note: joinNote(zoneNote(zone), note)})
 	}
@@ -839,15 +840,16 @@ func (c *Coordinator) predecessor(id AgentID, host string) *agent {
 	}
 	var live, tomb *agent
 	lives := 0
-	for _, other := range c.hosts[host] {
+	var buf [4]AgentID
+	for _, other := range c.onHost(host, buf[:0]) {
 		o := c.agents[other]
 		switch {
 		case other == id:
-		case !o.rec.Removed():
+		case !o.removed():
 			live = o
 			lives++
-		case tomb == nil || o.rec.RemovedAt.After(tomb.rec.RemovedAt) ||
-			o.rec.RemovedAt.Equal(tomb.rec.RemovedAt) && o.rec.ID < tomb.rec.ID:
+		case tomb == nil || o.r().RemovedAt.After(tomb.r().RemovedAt) ||
+			o.r().RemovedAt.Equal(tomb.r().RemovedAt) && o.r().ID < tomb.r().ID:
 			tomb = o
 		}
 	}
@@ -874,7 +876,7 @@ func (c *Coordinator) predecessor(id AgentID, host string) *agent {
 func (c *Coordinator) rekey(a *agent, id AgentID, host, zone string) {
 	c.edit(a)
 	c.unindexHost(a)
-	r := &a.rec
+	r := a.r()
 	was, live := r.ID, !r.Removed()
 	d := Decision{Kind: DecReregistered, Agent: id, Incident: r.Incident.ID}
 	if was == id {
@@ -890,12 +892,12 @@ func (c *Coordinator) rekey(a *agent, id AgentID, host, zone string) {
 			// Another machine re-registered from this id once: the newer
 			// claim wins, so that a restored coordinator resolves alike.
 			c.edit(o)
-			o.rec.PreviousID = ""
+			o.r().PreviousID = ""
 		}
 		c.prev[was] = a
 		r.ID, r.PreviousID = id, was
 		// Queue entries name the old id: start the slots afresh.
-		a.pend, a.timer = queueSlot{}, queueSlot{}
+		a.slots = nil
 	}
 	r.Hostname, r.Zone, r.RemovedAt = host, zone, timeZero
 	c.indexHost(a)
@@ -944,7 +946,7 @@ func (c *Coordinator) isolationOf(r *AgentRecord, at *Action) {
 // step is often master-scope, e.g. a power cycle, which suits a machine
 // that vanished). The kill goes to the id the step was launched on.
 func (c *Coordinator) lose(a *agent, launchedOn AgentID, live bool, note string) {
-	r := &a.rec
+	r := a.r()
 	d := Decision{Kind: DecStepFailed, Agent: r.ID, Incident: r.Incident.ID, Attempt: r.Incident.Run.Attempt,
 		Step: r.Incident.Step, Action: r.Incident.Run.Step.Action, Result: ResultLost, Note: note}
 	c.killOn(a, launchedOn, ResultLost, live)
@@ -963,7 +965,7 @@ func (c *Coordinator) keep(r *AgentRecord) bool {
 
 // drop deletes a record: Persist.Deleted, and out of every index.
 func (c *Coordinator) drop(a *agent) {
-	r := &a.rec
+	r := a.r()
 	a.deleted = true
 	delete(c.agents, r.ID)
 	c.unindexHost(a)
@@ -979,11 +981,11 @@ func (c *Coordinator) removeAgent(e AgentRemoved) error {
 		// The usual end of a reboot: Mesos removes the old registration
 		// after the machine came back under a new id. A step killed on it
 		// has ended with it.
-		if k := &p.rec.Killing; k.Attempt != 0 && k.Agent == e.ID && k.Step.Scope == ScopeAgent {
+		if k := &p.r().Killing; k.Attempt != 0 && k.Agent == e.ID && k.Step.Scope == ScopeAgent {
 			c.endKill(p, DecKillEnded, 0, 0, "its agent "+string(e.ID)+" was removed: the killed step ended with it; slot freed")
 			return nil
 		}
-		c.decide(Decision{Kind: DecIgnored, Agent: e.ID, Note: "machine already re-registered as " + string(p.rec.ID)})
+		c.decide(Decision{Kind: DecIgnored, Agent: e.ID, Note: "machine already re-registered as " + string(p.r().ID)})
 		return nil
 	}
 	if a == nil {
@@ -991,7 +993,7 @@ func (c *Coordinator) removeAgent(e AgentRemoved) error {
 		c.decide(Decision{Kind: DecRejected, Agent: id, Err: ErrUnknownAgent})
 		return fmt.Errorf("remove agent %q: %w", id, ErrUnknownAgent)
 	}
-	r := &a.rec
+	r := a.r()
 	if r.Removed() {
 		c.decide(Decision{Kind: DecIgnored, Agent: e.ID, Err: ErrAgentRemoved, Note: "already removed"})
 		return nil

@@ -32,7 +32,7 @@ func (c *Coordinator) appendOwed(out []Action) []Action {
 	}
 	slices.Sort(ids)
 	for _, id := range ids {
-		r := &c.owing[id].rec
+		r := c.owing[id].r()
 		if k := &r.Killing; k.Attempt != 0 {
 			out = append(out, Action{Kind: ActKill, Agent: k.Agent, Hostname: r.Hostname, Incident: k.Incident,
 				Attempt: k.Attempt, Problem: k.Problem, Step: k.Step, Forced: k.Forced, Owed: true})
@@ -79,13 +79,13 @@ func (c *Coordinator) applied(e ActionApplied) error {
 	if a == nil {
 		if p := c.prev[e.Agent]; p != nil {
 			c.decide(Decision{Kind: DecIgnored, Agent: e.Agent, Attempt: e.Attempt, Incident: e.Incident,
-				Note: e.Kind.String() + " applied to the machine's previous registration; it re-registered as " + string(p.rec.ID)})
+				Note: e.Kind.String() + " applied to the machine's previous registration; it re-registered as " + string(p.r().ID)})
 			return nil
 		}
 		c.decide(Decision{Kind: DecRejected, Agent: id, Attempt: e.Attempt, Err: ErrUnknownAgent, Note: e.Kind.String()})
 		return fmt.Errorf("%s applied on %q: %w", e.Kind, id, ErrUnknownAgent)
 	}
-	r := &a.rec
+	r := a.r()
 	want := e.Attempt
 	switch e.Kind {
 	case ActIsolate:

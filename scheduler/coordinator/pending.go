@@ -38,12 +38,14 @@ func startable(r *AgentRecord) bool {
 // queuePending puts a's record into its zone's queue, or takes it out
 // (lazily), as the record now says.
 func (c *Coordinator) queuePending(a *agent) {
-	r := &a.rec
-	s := &a.pend
+	r := a.r()
 	if !startable(r) {
-		s.queued = false
+		if a.slots != nil {
+			a.slots.pend.queued = false
+		}
 		return
 	}
+	s := &a.slot().pend
 	if s.queued && s.at.Equal(r.Incident.PendingSince) && s.zone == r.Zone {
 		return
 	}
@@ -111,7 +113,7 @@ func (c *Coordinator) nextStartable() *agent {
 			continue
 		}
 		zq.q.pop()
-		a.pend.queued = false
+		a.slots.pend.queued = false
 		return a
 	}
 	return nil

@@ -93,7 +93,7 @@ func (c *Coordinator) Status() Status {
 		},
 	}
 	for _, a := range c.agents {
-		if a.rec.Excluded {
+		if a.excluded() {
 			s.Counts.Excluded++
 		}
 	}
@@ -107,7 +107,7 @@ func (c *Coordinator) Agent(id AgentID) (AgentRecord, bool) {
 	if a == nil {
 		return AgentRecord{}, false
 	}
-	return a.rec, true
+	return a.record(), true
 }
 
 // Machine returns the records on hostname host, the live registration
@@ -115,8 +115,8 @@ func (c *Coordinator) Agent(id AgentID) (AgentRecord, bool) {
 // most one record unless an agent's hostname changed to another's.
 func (c *Coordinator) Machine(host string) []AgentRecord {
 	var out []AgentRecord
-	for _, id := range c.hosts[host] {
-		out = append(out, c.agents[id].rec)
+	for _, id := range c.onHost(host, nil) {
+		out = append(out, c.agents[id].record())
 	}
 	slices.SortFunc(out, func(x, y AgentRecord) int {
 		if x.Removed() != y.Removed() {
@@ -147,9 +147,10 @@ type OpenIncident struct {
 func (c *Coordinator) OpenIncidents() []OpenIncident {
 	var out []OpenIncident
 	for _, a := range c.agents {
-		if a.rec.State.open() {
-			out = append(out, OpenIncident{Agent: a.rec.ID, Hostname: a.rec.Hostname, State: a.rec.State,
-				Incident: a.rec.Incident, RemovedAt: a.rec.RemovedAt})
+		if a.state().open() {
+			r := a.full // an open incident is never idle
+			out = append(out, OpenIncident{Agent: r.ID, Hostname: r.Hostname, State: r.State,
+				Incident: r.Incident, RemovedAt: r.RemovedAt})
 		}
 	}
 	slices.SortFunc(out, func(x, y OpenIncident) int {
@@ -166,7 +167,7 @@ func (c *Coordinator) OpenIncidents() []OpenIncident {
 func (c *Coordinator) Records() ([]AgentRecord, GlobalRecord) {
 	out := make([]AgentRecord, 0, len(c.agents))
 	for _, a := range c.agents {
-		out = append(out, a.rec)
+		out = append(out, a.record())
 	}
 	slices.SortFunc(out, func(x, y AgentRecord) int { return strings.Compare(string(x.ID), string(y.ID)) })
 	return out, c.global

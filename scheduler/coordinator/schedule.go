@@ -23,10 +23,10 @@ func (c *Coordinator) schedule() {
 		if a == nil {
 			break
 		}
-		if c.stale(&a.rec) {
-			panic("coordinator: agent " + string(a.rec.ID) + " queued against another policy")
+		if c.stale(a.r()) {
+			panic("coordinator: agent " + string(a.r().ID) + " queued against another policy")
 		}
-		zone := a.rec.Zone
+		zone := a.r().Zone
 		c.start(a, false, "")
 		c.refreshHead(c.zoneQueue(zone))
 	}
@@ -53,7 +53,7 @@ func (c *Coordinator) stale(r *AgentRecord) bool {
 // becomes pending waits from when it last waited, or else opened.
 func (c *Coordinator) requeueStale(stale []*agent) {
 	for _, a := range stale {
-		if !c.stale(&a.rec) {
+		if !c.stale(a.r()) {
 			// Repositioned by action only: persist where it now is.
 			c.edit(a)
 			c.sayMoved(a)
@@ -61,16 +61,16 @@ func (c *Coordinator) requeueStale(stale []*agent) {
 		}
 		c.edit(a)
 		c.sayMoved(a)
-		since := a.rec.Incident.PendingSince
+		since := a.r().Incident.PendingSince
 		if since.IsZero() {
-			since = a.rec.Incident.OpenedAt
+			since = a.r().Incident.OpenedAt
 		}
 		c.enqueue(a)
-		if n := len(c.decisions); n > 0 && c.decisions[n-1].Agent == a.rec.ID && c.decisions[n-1].Note == "" {
+		if n := len(c.decisions); n > 0 && c.decisions[n-1].Agent == a.r().ID && c.decisions[n-1].Note == "" {
 			c.decisions[n-1].Note = notePolicyChanged
 		}
-		if a.rec.State == StatePending {
-			a.rec.Incident.PendingSince = since
+		if a.r().State == StatePending {
+			a.r().Incident.PendingSince = since
 		}
 	}
 }
@@ -80,8 +80,8 @@ func (c *Coordinator) sayMoved(a *agent) {
 	if a.moved == "" {
 		return
 	}
-	inc := &a.rec.Incident
-	c.decide(Decision{Kind: DecStartedOver, Agent: a.rec.ID, Incident: inc.ID, Step: 0,
+	inc := &a.r().Incident
+	c.decide(Decision{Kind: DecStartedOver, Agent: a.r().ID, Incident: inc.ID, Step: 0,
 		Action: inc.StepAction, Note: a.moved})
 	a.moved = ""
 }
@@ -90,7 +90,7 @@ func (c *Coordinator) sayMoved(a *agent) {
 // not get a slot, what holds it.
 func (c *Coordinator) reportHeld() {
 	for _, a := range c.enqueued {
-		r := &a.rec
+		r := a.r()
 		if a.deleted || r.State != StatePending {
 			continue
 		}
@@ -114,11 +114,11 @@ func (c *Coordinator) holdDetail(a *agent, err error) string {
 	case ErrLimitReached:
 		return fmt.Sprintf("%d of %d in flight%s", c.slots(), c.policy.NumAllowedRepairs, c.killedDetail())
 	case ErrKillPending:
-		k := &a.rec.Killing
+		k := &a.r().Killing
 		return fmt.Sprintf("attempt %d was killed at %s; waiting for its end until %s", k.Attempt,
 			k.KilledAt.Format(time.RFC3339), k.Until.Format(time.RFC3339))
 	case ErrZoneCapReached:
-		z := a.rec.Zone
+		z := a.r().Zone
 		return fmt.Sprintf("zone %q: %d of %d in flight", z, c.zoneInFlight[z], c.policy.zoneCap(z))
 	case ErrSpacing:
 		return fmt.Sprintf("last start %s ago, min spacing %s", c.now.Sub(c.global.LastStartAt), c.policy.MinSpacing)
@@ -148,18 +148,18 @@ func (c *Coordinator) holdReason(a *agent) error {
 	switch {
 	case c.globalHold() != nil:
 		return c.globalHold()
-	case a.rec.Excluded:
+	case a.r().Excluded:
 		return ErrExcluded
-	case a.rec.Killing.Attempt != 0:
+	case a.r().Killing.Attempt != 0:
 		return ErrKillPending
 	case c.slotsFull():
 		return ErrLimitReached
-	case c.zoneFull(a.rec.Zone):
+	case c.zoneFull(a.r().Zone):
 		return ErrZoneCapReached
 	case c.spacing():
 		return ErrSpacing
 	}
-	panic("coordinator: agent " + string(a.rec.ID) + " pending with nothing holding it")
+	panic("coordinator: agent " + string(a.r().ID) + " pending with nothing holding it")
 }
 
 // slots counts the steps that hold a slot: in flight, or killed and not

@@ -66,6 +66,10 @@ type Config struct {
 	MaxEventBytes int
 	// ZKSessionTimeout is the ZooKeeper session timeout for zk:// masters.
 	ZKSessionTimeout time.Duration
+	// UserAgent is sent with every request (default "healer-scheduler").
+	// A Mesos master logs it with each request, so an operator can tell
+	// which scheduler instance made a call.
+	UserAgent string
 	// Logger logs; nil discards.
 	Logger *slog.Logger
 }

@@ -431,7 +431,7 @@ func (c *Conn) read(sub *subscription) {
 			ErrHeartbeatLost, timeout, c.cfg.HeartbeatMisses, sub.heartbeat))
 	})
 	defer watchdog.Stop()
-	c.endSub(sub, c.stream(sub, func() { watchdog.Reset(timeout) }))
+	c.endSub(sub, c.stream(sub, func() { watchdog.Reset(timeout) }, func() { watchdog.Stop() }, timeout))
 }
 
 // deliverSubscribed queues the Subscribed event. Unlike stream events it
@@ -452,9 +452,10 @@ func (c *Conn) deliverSubscribed(sub *subscription, timeout time.Duration) error
 	}
 }
 
-// stream delivers the stream's events and returns why it stopped. It never
-// waits for room in the queue.
-func (c *Conn) stream(sub *subscription, alive func()) error {
+// stream delivers the stream's events and returns why it stopped. When the
+// queue is full it waits for room up to wait (the watchdog paused: the
+// stream is not silent, only unread), then gives the subscription up.
+func (c *Conn) stream(sub *subscription, alive, pause func(), wait time.Duration) error {
 	for {
 		var ev scheduler.Event
 		if err := sub.resp.Decode(&ev); err != nil {
@@ -480,11 +481,34 @@ func (c *Conn) stream(sub *subscription, alive func()) error {
 			}
 			return fmt.Errorf("%w: %s sent ERROR %q", ErrStreamEnded, sub.master, msg)
 		}
+		e := Event{Gen: sub.gen, Event: &ev}
 		select {
-		case c.events <- Event{Gen: sub.gen, Event: &ev}:
+		case c.events <- e:
+			continue
 		default:
-			return fmt.Errorf("%w (%d events queued); resubscribing, after which the runtime must reconcile",
-				ErrEventOverflow, cap(c.events))
+		}
+		// The runtime is behind: the answers of a reconciliation (one per
+		// task: 35,000 with a monitor on every agent of a large cluster)
+		// or a storm of reports come in one burst. Dropping the
+		// subscription at once would bring the same burst again, as the
+		// runtime reconciles after every SUBSCRIBED: a large cluster would
+		// never finish reconciling (the scale run found healer Immutable
+		// for good). So wait for room as long as the watchdog would let
+		// the stream stay unread; a runtime still stuck then is given up
+		// on, rather than leave the master to buffer without bound
+		// (MESOS-7748).
+		pause()
+		t := time.NewTimer(wait)
+		select {
+		case c.events <- e:
+			t.Stop()
+			alive()
+		case <-t.C:
+			return fmt.Errorf("%w (%d events queued, none taken for %v); resubscribing, after which the runtime must reconcile",
+				ErrEventOverflow, cap(c.events), wait)
+		case <-sub.ctx.Done():
+			t.Stop()
+			return context.Cause(sub.ctx)
 		}
 	}
 }

@@ -89,6 +89,12 @@ func TestSubscribeCallsAndStop(t *testing.T) {
 	if again.ID == offer.ID {
 		t.Error("declined offer offered again with the same ID")
 	}
+	// Every request says who sends it (a master logs the User-Agent).
+	for _, rec := range cl.Recorder().Records(emulator.RecordSchedulerCall) {
+		if rec.Client != "healer-scheduler" {
+			t.Errorf("%s sent with User-Agent %q, want healer-scheduler", rec.Type, rec.Client)
+		}
+	}
 
 	// UPDATE_FRAMEWORK answers 200 with no Content-Type: success.
 	fi := testFramework()
@@ -353,9 +359,46 @@ func TestSecondSchedulerWithSameID(t *testing.T) {
 	b.quiet(time.Second)
 }
 
-// A runtime that stops reading fills the queue: the stream is not blocked;
-// the subscription is dropped with ErrEventOverflow and made again, so the
-// runtime reconciles.
+// A burst larger than the queue (a reconciliation's answers) waits for the
+// runtime to take it: every event arrives, in one subscription. Dropping the
+// subscription instead would bring the same burst again after the next
+// SUBSCRIBED, for ever at the size of a large cluster.
+func TestEventBurstWaitsForTheRuntime(t *testing.T) {
+	cl := startCluster(t, clusterConfig(1))
+	cfg := testConfig(t, cl.MasterAddr(0))
+	cfg.EventBuffer = 8
+	r := start(t, cfg)
+	r.subscribed(1)
+	tasks := map[string]string{}
+	for i := range 50 {
+		tasks["t"+string(rune('A'+i%26))+string(rune('a'+i/26))] = ""
+	}
+	r.mustCall(calls.Reconcile(calls.ReconcileTasks(tasks)))
+	// The master has sent all 50 while the runtime read none: the queue is
+	// full and the stream waits.
+	deadline := time.Now().Add(waitTimeout)
+	for len(cl.Recorder().Records(emulator.RecordStatusUpdate)) < 50 {
+		if time.Now().After(deadline) {
+			t.Fatal("the master did not answer the reconciliation")
+		}
+		time.Sleep(5 * time.Millisecond) // polling the master's records
+	}
+	for i := range 50 {
+		ev := r.next("an UPDATE", func(ev Event) bool { return ev.Event != nil && ev.Event.Type == scheduler.Event_UPDATE })
+		if ev.Gen != 1 {
+			t.Fatalf("UPDATE %d in generation %d, want 1", i, ev.Gen)
+		}
+	}
+	for _, ev := range r.seen {
+		if ev.Disconnected != nil {
+			t.Fatalf("the subscription was dropped during the burst: %v", ev.Disconnected)
+		}
+	}
+}
+
+// A runtime that stops reading altogether fills the queue: after the
+// watchdog's time the subscription is dropped with ErrEventOverflow and
+// made again, so the runtime reconciles.
 func TestEventOverflowResubscribes(t *testing.T) {
 	cl := startCluster(t, clusterConfig(1))
 	cfg := testConfig(t, cl.MasterAddr(0))

@@ -18,9 +18,11 @@
 //     subscription is a generation: a Subscribed event opens it (Gen+1), its
 //     stream events carry its Gen, and a Disconnected event closes it with
 //     the reason. Subscribed and Disconnected are never dropped; HEARTBEAT is
-//     consumed here. When the runtime falls so far behind that the queue is
-//     full, the adapter drops the subscription rather than stall the stream
-//     (a stalled reader makes the master buffer without bound, MESOS-7748):
+//     consumed here. When the queue is full (a burst: a reconciliation's
+//     answers for every task), the stream waits for room up to
+//     HeartbeatMisses heartbeat intervals; a runtime that takes nothing for
+//     that long is given up on, rather than stall the stream for good (a
+//     stalled reader makes the master buffer without bound, MESOS-7748):
 //     Disconnected wraps ErrEventOverflow, and the next Subscribed tells the
 //     runtime to reconcile. Disconnected may close a generation whose
 //     Subscribed the runtime was never handed only if delivering it timed

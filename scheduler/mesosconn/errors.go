@@ -34,8 +34,9 @@ var (
 	// ErrHeartbeatLost: no event, not even a HEARTBEAT, for
 	// Config.HeartbeatMisses heartbeat intervals.
 	ErrHeartbeatLost = errors.New("the Mesos master went silent")
-	// ErrEventOverflow: the events queue was full; the subscription was
-	// dropped so that the stream never stalls.
+	// ErrEventOverflow: the events queue stayed full for HeartbeatMisses
+	// heartbeat intervals; the subscription was dropped so that the stream
+	// does not stall for good.
 	ErrEventOverflow = errors.New("the events queue is full: the runtime is not keeping up")
 	// ErrLeaderChanged: ZooKeeper names another leading master.
 	ErrLeaderChanged = errors.New("the leading Mesos master changed")

@@ -50,9 +50,14 @@ func newHTTP(cfg Config) (sched, op *httpcli.Client, transport *http.Transport) 
 	}
 	do := httpcli.With(opts...)
 	h := &responseHandler{maxEvent: cfg.MaxEventBytes}
+	ua := cfg.UserAgent
+	if ua == "" {
+		ua = "healer-scheduler"
+	}
 	newClient := func(path string) *httpcli.Client {
 		return httpcli.New(
 			httpcli.Endpoint("http://unset"+path),
+			httpcli.DefaultHeader("User-Agent", ua),
 			httpcli.Codec(codec),
 			httpcli.Do(do),
 			httpcli.HandleResponse(h.handle),

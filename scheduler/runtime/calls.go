@@ -59,6 +59,9 @@ func (c *callQueue) send(call *scheduler.Call, done func(error)) {
 	}
 }
 
+// room is how many more calls the queue takes now.
+func (c *callQueue) room() int { return cap(c.q) - len(c.q) }
+
 func (c *callQueue) run(ctx context.Context) {
 	var deadGen uint64
 	for {

@@ -66,7 +66,7 @@ func (t *term) onEvent(e *scheduler.Event) {
 		t.onUpdate(e.GetUpdate().Status)
 	case scheduler.Event_MESSAGE:
 		m := e.GetMessage()
-		t.monitors.onMessage(t, m.AgentID.Value, m.Data)
+		t.monitors.onMessage(t, t.agents.canonical(m.AgentID.Value), m.Data)
 	case scheduler.Event_FAILURE:
 		f := e.GetFailure()
 		if f.ExecutorID == nil && f.AgentID != nil {

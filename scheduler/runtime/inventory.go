@@ -20,34 +20,50 @@ import (
 // step still in flight (TASK_UNREACHABLE is not an outcome). Mesos marking
 // an agent gone (TASK_GONE_BY_OPERATOR) removes it at once.
 type inventory struct {
-	// known are the agent ids the coordinator has as registered.
-	known map[string]agentInfo
+	// known are the agent ids the coordinator has as registered. Each
+	// agentInfo holds the term's one copy of the id (canonical): every
+	// offer, update and message brings its own copy, and the maps kept per
+	// agent would otherwise each pin a different one (at 35,000 agents, 11
+	// MB of the leader's heap in the scale run).
+	known map[string]*agentInfo
 	// retired are ids whose record moved to a new id (the machine
 	// re-registered): never added back while Mesos still lists them.
 	retired map[string]bool
 	// missing says since when a known agent is missing from the list.
 	missing map[string]time.Time
-	// machines are the agents' maintenance machine ids (hostname and the
-	// IP of their pid), for drain windows and maintenance isolation.
-	machines map[string]mesos.MachineID
+	// departed are agents no longer known whose machine (hostname and
+	// ip) a drain window or maintenance isolation may still need.
+	departed map[string]*agentInfo
 
 	refreshing bool
 	soon       bool
 	last       time.Time
 }
 
-type agentInfo struct{ hostname, zone string }
+// agentInfo is what the inventory knows of an agent; ip is the IP of its
+// pid (its maintenance machine id is hostname and ip), "" until the master
+// lists it with one.
+type agentInfo struct{ id, hostname, zone, ip string }
 
 func (v *inventory) init(records []coordinator.AgentRecord) {
-	v.known = make(map[string]agentInfo)
+	v.known = make(map[string]*agentInfo)
 	v.retired = make(map[string]bool)
 	v.missing = make(map[string]time.Time)
-	v.machines = make(map[string]mesos.MachineID)
+	v.departed = make(map[string]*agentInfo)
 	for _, r := range records {
 		if !r.Removed() {
-			v.known[string(r.ID)] = agentInfo{hostname: r.Hostname, zone: r.Zone}
+			v.known[string(r.ID)] = &agentInfo{id: string(r.ID), hostname: r.Hostname, zone: r.Zone}
 		}
 	}
+}
+
+// canonical is the term's copy of a known agent's id (id itself if the
+// agent is not known): what maps kept per agent should hold.
+func (v *inventory) canonical(id string) string {
+	if a := v.known[id]; a != nil {
+		return a.id
+	}
+	return id
 }
 
 func (v *inventory) isKnown(agent string) bool {
@@ -115,11 +131,12 @@ func (v *inventory) apply(t *term, g *master.Response_GetAgents) {
 		}
 		id := info.ID.Value
 		listed[id] = true
-		if ip := pidIP(pid); ip != "" {
-			host := info.Hostname
-			v.machines[id] = mesos.MachineID{Hostname: &host, IP: &ip}
-		}
 		v.see(t, id, info.Hostname, zoneOf(info.Domain), now)
+		if a := v.known[id]; a != nil {
+			if ip := pidIP(pid); ip != "" && ip != a.ip {
+				a.ip = ip
+			}
+		}
 	}
 	for _, a := range g.Agents {
 		see(a.AgentInfo, a.GetPID())
@@ -155,15 +172,16 @@ func (v *inventory) see(t *term, id, hostname, zone string, now time.Time) {
 	if v.retired[id] {
 		return
 	}
-	cur, ok := v.known[id]
+	cur := v.known[id]
 	switch {
-	case !ok:
-		v.known[id] = agentInfo{hostname: hostname, zone: zone}
+	case cur == nil:
+		delete(v.departed, id)
+		v.known[id] = &agentInfo{id: id, hostname: hostname, zone: zone}
 		t.step(coordinator.AgentAdded{At: now, ID: coordinator.AgentID(id), Hostname: hostname, Zone: zone})
 		t.monitors.agentAdded(id, now)
 	case cur.hostname != hostname || cur.zone != zone:
-		v.known[id] = agentInfo{hostname: hostname, zone: zone}
-		t.step(coordinator.AgentUpdated{At: now, ID: coordinator.AgentID(id), Hostname: hostname, Zone: zone})
+		cur.hostname, cur.zone = hostname, zone
+		t.step(coordinator.AgentUpdated{At: now, ID: coordinator.AgentID(cur.id), Hostname: hostname, Zone: zone})
 	}
 }
 
@@ -178,8 +196,15 @@ func (v *inventory) gone(t *term, id string) {
 	}
 }
 
-func (v *inventory) remove(t *term, id string) {
+func (v *inventory) forget(id string) {
+	if a := v.known[id]; a != nil && a.ip != "" {
+		v.departed[id] = a
+	}
 	delete(v.known, id)
+}
+
+func (v *inventory) remove(t *term, id string) {
+	v.forget(id)
 	delete(v.missing, id)
 	t.monitors.agentRemoved(id)
 	t.step(coordinator.AgentRemoved{At: t.now(), ID: coordinator.AgentID(id)})
@@ -189,7 +214,7 @@ func (v *inventory) remove(t *term, id string) {
 // id is retired.
 func (v *inventory) deleted(id coordinator.AgentID) {
 	if _, ok := v.known[string(id)]; ok {
-		delete(v.known, string(id))
+		v.forget(string(id))
 		v.retired[string(id)] = true
 	}
 }
@@ -197,12 +222,20 @@ func (v *inventory) deleted(id coordinator.AgentID) {
 // machine is the agent's maintenance machine id; ok false when the master
 // never listed it with a pid.
 func (v *inventory) machine(agent, hostname string) (mesos.MachineID, bool) {
-	if m, ok := v.machines[agent]; ok {
-		return m, true
+	machineOf := func(a *agentInfo) mesos.MachineID {
+		host, ip := a.hostname, a.ip
+		return mesos.MachineID{Hostname: &host, IP: &ip}
 	}
-	for _, m := range v.machines {
-		if m.GetHostname() == hostname {
-			return m, true
+	for _, m := range []map[string]*agentInfo{v.known, v.departed} {
+		if a := m[agent]; a != nil && a.ip != "" {
+			return machineOf(a), true
+		}
+	}
+	for _, m := range []map[string]*agentInfo{v.known, v.departed} {
+		for _, a := range m {
+			if a.hostname == hostname && a.ip != "" {
+				return machineOf(a), true
+			}
 		}
 	}
 	return mesos.MachineID{}, false

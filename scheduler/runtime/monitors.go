@@ -35,14 +35,51 @@ type monitorState struct {
 	health map[string]*monitorWant
 	// ready counts wants due now (recomputed on ticks and changes).
 	ready int
-	// lastReport is the time of the newest report taken from each agent.
+	// lastReport is the time of the newest report taken from each agent
+	// without a monitor here (one that ended, or one reconciliation has
+	// not yet adopted); an agent's monitor keeps its own.
 	lastReport map[string]int64
 	seq        uint64
 }
 
+// monitor is an agent's monitor task: healer.monitor.<agent>.<seq>. It is
+// not in term.tasks (one entry and id string per agent for nothing, at
+// 35,000 agents): the agent and seq name it.
 type monitor struct {
-	taskID  string
+	seq     uint64
 	running bool
+	// lastReport is the time of the newest report taken from the agent.
+	lastReport int64
+	// executor is the ExecutorInfo of the executor it runs in, when this
+	// term launched it (see term.setExecutor).
+	executor *mesos.ExecutorInfo
+}
+
+// taskIDs lists the monitor tasks healer counts on, with their agents.
+func (m *monitorState) taskIDs(out map[string]string) {
+	for agent, mon := range m.byAgent {
+		out[taskspec.MonitorTaskID(agent, mon.seq)] = agent
+	}
+}
+
+// track makes mon agent's monitor, taking over what is known of the
+// agent's reports.
+func (m *monitorState) track(agent string, mon *monitor) {
+	if at, ok := m.lastReport[agent]; ok {
+		mon.lastReport = at
+		delete(m.lastReport, agent)
+	}
+	m.byAgent[agent] = mon
+}
+
+// untrack forgets agent's monitor, keeping what is known of its reports.
+func (m *monitorState) untrack(agent string) {
+	if mon := m.byAgent[agent]; mon != nil {
+		if mon.lastReport != 0 {
+			m.lastReport[agent] = mon.lastReport
+		}
+		delete(m.byAgent, agent)
+	}
 }
 
 type monitorWant struct {
@@ -93,6 +130,13 @@ func (m *monitorState) needOffers(*term) bool { return m.ready > 0 }
 
 func (m *monitorState) liveOn(agent string) bool { return m.byAgent[agent] != nil }
 
+// due reports whether agent needs a monitor now (its backoff, if any,
+// has passed).
+func (m *monitorState) due(t *term, agent string) bool {
+	w := m.want[agent]
+	return m.cfg != nil && w != nil && !w.next.After(t.now())
+}
+
 // wants reports whether agent needs a monitor.
 func (m *monitorState) wants(agent string) bool { return m.want[agent] != nil }
 
@@ -106,9 +150,9 @@ func (m *monitorState) tick(_ *term, now time.Time) {
 	m.ready = n
 }
 
-// place puts a monitor task on the offer's agent if it needs one.
-func (m *monitorState) place(t *term, o *mesos.Offer, pool *mesos.Resources, ex mesos.ExecutorInfo) (mesos.TaskInfo, bool) {
-	agent := o.AgentID.Value
+// place puts a monitor task on the offer's agent (agent: the inventory's
+// copy of its id) if it needs one.
+func (m *monitorState) place(t *term, agent string, o *mesos.Offer, pool *mesos.Resources, ex mesos.ExecutorInfo) (mesos.TaskInfo, bool) {
 	w := m.want[agent]
 	if m.cfg == nil || w == nil || w.next.After(t.now()) {
 		return mesos.TaskInfo{}, false
@@ -118,16 +162,19 @@ func (m *monitorState) place(t *term, o *mesos.Offer, pool *mesos.Resources, ex 
 		return mesos.TaskInfo{}, false
 	}
 	m.seq++
-	id := taskspec.MonitorTaskID(agent, m.seq)
 	ti, err := taskspec.MonitorTaskInfo(ex, o.AgentID, m.seq, m.cfg, res)
 	if err != nil {
 		t.log.Error("cannot build a monitor task", "agent", agent, "err", err)
 		return mesos.TaskInfo{}, false
 	}
 	delete(m.want, agent)
+	if len(m.want) == 0 {
+		// A map keeps its buckets when emptied: let those of the first
+		// placement of every agent's monitor go.
+		m.want = make(map[string]*monitorWant)
+	}
 	m.ready--
-	m.byAgent[agent] = &monitor{taskID: id}
-	t.tasks[id] = &task{id: id, agent: agent, state: mesos.TASK_STAGING}
+	m.track(agent, &monitor{seq: m.seq})
 	m.health[agent] = w
 	return ti, true
 }
@@ -149,8 +196,7 @@ func (m *monitorState) retry(t *term, agent, why string) {
 
 func (m *monitorState) launchFailed(t *term, agent string) {
 	if mon := m.byAgent[agent]; mon != nil && !mon.running {
-		delete(m.byAgent, agent)
-		delete(t.tasks, mon.taskID)
+		m.untrack(agent)
 		m.retry(t, agent, "launch failed")
 	}
 }
@@ -159,11 +205,14 @@ func (m *monitorState) launchFailed(t *term, agent string) {
 // kills duplicates, and relaunches one that ended.
 func (m *monitorState) onUpdate(t *term, ref taskspec.TaskRef, st mesos.TaskStatus) {
 	id := st.TaskID.Value
-	agent := ref.Agent
+	agent := t.agents.canonical(ref.Agent)
 	cur := m.byAgent[agent]
+	// A monitor is known by its agent and seq; an id healer would not have
+	// written for them (another form of the number) is no monitor of ours.
+	ours := taskspec.MonitorTaskID(agent, ref.Seq) == id
 	if !terminal(st.GetState()) {
 		switch {
-		case m.cfg == nil || cur != nil && cur.taskID != id:
+		case m.cfg == nil || !ours || cur != nil && cur.seq != ref.Seq:
 			t.log.Info("killing a surplus monitor task", "task", id)
 			t.killTask(id, agent)
 			return
@@ -174,23 +223,26 @@ func (m *monitorState) onUpdate(t *term, ref taskspec.TaskRef, st mesos.TaskStat
 					m.ready--
 				}
 			}
-			cur = &monitor{taskID: id}
-			m.byAgent[agent] = cur
+			cur = &monitor{seq: ref.Seq}
+			m.track(agent, cur)
 		}
-		t.tasks[id] = &task{id: id, agent: agent, state: st.GetState(), running: st.GetState() == mesos.TASK_RUNNING}
 		if st.GetState() == mesos.TASK_RUNNING && !cur.running {
 			cur.running = true
 			if w := m.health[agent]; w != nil {
 				w.failures = 0
+				if w.lastError == "" {
+					// Nothing to remember of a monitor that never failed
+					// (at 35,000 agents, a map entry each for nothing).
+					delete(m.health, agent)
+				}
 			}
 		}
 		return
 	}
-	delete(t.tasks, id)
-	if cur == nil || cur.taskID != id {
+	if cur == nil || !ours || cur.seq != ref.Seq {
 		return
 	}
-	delete(m.byAgent, agent)
+	m.untrack(agent)
 	why := st.GetState().String()
 	if msg := st.GetMessage(); msg != "" {
 		why += ": " + msg
@@ -214,10 +266,17 @@ func (m *monitorState) onMessage(t *term, agent string, data []byte) {
 	// than one already taken says nothing new (a violation it lists may
 	// have recovered since).
 	if at := rep.AtUnixNano; at != 0 {
-		if at <= m.lastReport[agent] {
-			return
+		if mon := m.byAgent[agent]; mon != nil {
+			if at <= mon.lastReport {
+				return
+			}
+			mon.lastReport = at
+		} else {
+			if at <= m.lastReport[agent] {
+				return
+			}
+			m.lastReport[agent] = at
 		}
-		m.lastReport[agent] = at
 	}
 	for _, v := range rep.Recovered {
 		t.log.Info("monitor: check back in range", "agent", agent, "check", v.Check, "problem", v.Problem)

@@ -88,6 +88,13 @@ func (t *term) onOffers(offers []mesos.Offer) {
 		soon, later []mesos.OfferID
 		accepts     []pendingAccept
 	)
+	// Monitors are placed only as fast as the master takes the calls: each
+	// costs an ACCEPT now and an acknowledgement soon after, and the call
+	// queue drops what does not fit. The first OFFERS event of a 35,000-agent
+	// cluster would otherwise queue 35,000 ACCEPTs and lose most of them
+	// (each a failed launch, retried after a growing backoff). Offers past
+	// the budget are declined with the short filter and come back.
+	placements := t.calls.room() / 2
 	defer func() {
 		t.batch.after = append(t.batch.after, func(err error) {
 			if err != nil {
@@ -106,13 +113,26 @@ func (t *term) onOffers(offers []mesos.Offer) {
 	}()
 	for i := range offers {
 		o := &offers[i]
-		agent := o.AgentID.Value
 		t.agents.offered(t, o)
-		pool := mesos.Resources(o.Resources).Clone()
+		agent := t.agents.canonical(o.AgentID.Value)
 		var tasks []mesos.TaskInfo
 		var launched []*launch
-		ex, exOK := t.executorFor(agent, o, &pool)
-		if l := waiting[agent]; l != nil && exOK {
+		l := waiting[agent]
+		monitor := mutable && placements > 0 && t.monitors.due(t, agent)
+		var (
+			pool mesos.Resources
+			ex   mesos.ExecutorInfo
+			exOK bool
+		)
+		// Only an offer healer may use is taken apart (its resources cloned,
+		// an ExecutorInfo built): in a large cluster nearly every offer is
+		// declined, and the clones (reflection) dominated the leader's CPU
+		// on an OFFERS event of 35,000 agents.
+		if l != nil || monitor {
+			pool = mesos.Resources(o.Resources).Clone()
+			ex, exOK = t.executorFor(agent, o, &pool)
+		}
+		if l != nil && exOK {
 			ti, ok := t.repairTaskInfo(l, o, &pool, ex)
 			switch {
 			case !ok:
@@ -126,9 +146,10 @@ func (t *term) onOffers(offers []mesos.Offer) {
 				delete(t.launches, keyOf(l.action))
 			}
 		}
-		if exOK && mutable {
-			if ti, ok := t.monitors.place(t, o, &pool, ex); ok {
+		if exOK && monitor {
+			if ti, ok := t.monitors.place(t, agent, o, &pool, ex); ok {
 				tasks = append(tasks, ti)
+				placements--
 			}
 		}
 		if len(tasks) == 0 {
@@ -142,7 +163,7 @@ func (t *term) onOffers(offers []mesos.Offer) {
 			}
 			continue
 		}
-		t.executors[agent] = ex
+		t.setExecutor(agent, t.internExecutor(ex))
 		accept := calls.Accept(calls.OfferOperations{calls.OpLaunch(tasks...)}.WithOffers(o.ID)).
 			With(calls.RefuseSeconds(t.cfg.DeclineFor))
 		accepts = append(accepts, pendingAccept{call: accept, agent: agent, launched: launched})
@@ -202,8 +223,8 @@ func (t *term) waitingOn(agent string) bool {
 // incompatible ExecutorInfo), so the one that started it is reused; a new
 // one takes its resources from the offer.
 func (t *term) executorFor(agent string, o *mesos.Offer, pool *mesos.Resources) (mesos.ExecutorInfo, bool) {
-	if ex, ok := t.executors[agent]; ok && t.liveTasksOn(agent) {
-		return ex, true
+	if ex := t.executorOf(agent); ex != nil && t.liveTasksOn(agent) {
+		return *ex, true
 	}
 	work := pool.Clone()
 	res, ok := takeScalars(&work, t.cfg.ExecutorCPUs, t.cfg.ExecutorMemMB)
@@ -219,15 +240,54 @@ func (t *term) executorFor(agent string, o *mesos.Offer, pool *mesos.Resources) 
 	return ex, true
 }
 
+// setExecutor records the ExecutorInfo agent's executor runs with: on its
+// monitor when it has one (no map entry per agent for the common case),
+// else in t.executors.
+func (t *term) setExecutor(agent string, ex *mesos.ExecutorInfo) {
+	if mon := t.monitors.byAgent[agent]; mon != nil {
+		mon.executor = ex
+		delete(t.executors, agent)
+		return
+	}
+	t.executors[agent] = ex
+}
+
+// executorOf is the ExecutorInfo recorded for agent's executor, or nil.
+func (t *term) executorOf(agent string) *mesos.ExecutorInfo {
+	if mon := t.monitors.byAgent[agent]; mon != nil && mon.executor != nil {
+		return mon.executor
+	}
+	return t.executors[agent]
+}
+
+// internExecutor returns the term's one copy of ex: 35,000 agents running
+// the same executor keep one ExecutorInfo, not one each (the scale run
+// found 25 MB of the leader's heap in per-agent copies).
+func (t *term) internExecutor(ex mesos.ExecutorInfo) *mesos.ExecutorInfo {
+	id := ex.ExecutorID.Value
+	if p, ok := t.executorInfos[id]; ok && p.Equal(&ex) {
+		return p
+	}
+	p := &ex
+	t.executorInfos[id] = p
+	return p
+}
+
 // liveTasksOn reports whether a healer task is live on agent, so its
-// executor runs there.
+// executor runs there. The agent's monitor answers first: with a monitor
+// on every agent, t.tasks holds one task per agent, and scanning it for
+// each offer of a 35,000-agent OFFERS event would cost 35,000² steps;
+// without monitors it holds only the few repair tasks.
 func (t *term) liveTasksOn(agent string) bool {
+	if t.monitors.liveOn(agent) {
+		return true
+	}
 	for _, tk := range t.tasks {
 		if tk.agent == agent && !terminal(tk.state) {
 			return true
 		}
 	}
-	return t.monitors.liveOn(agent)
+	return false
 }
 
 func (t *term) repairTaskInfo(l *launch, o *mesos.Offer, pool *mesos.Resources, ex mesos.ExecutorInfo) (mesos.TaskInfo, bool) {

@@ -81,6 +81,7 @@ func (t *term) sendReconcile() {
 	for id, tk := range t.tasks {
 		tasks[id] = tk.agent
 	}
+	t.monitors.taskIDs(tasks)
 	chunk := make(map[string]string)
 	flush := func() {
 		if len(chunk) > 0 {

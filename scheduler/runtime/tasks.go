@@ -57,9 +57,9 @@ type launch struct {
 	sentAt, askedAt time.Time
 }
 
-// task is a healer task Mesos knows of, as its updates describe it.
+// task is a healer task Mesos knows of, as its updates describe it (its id
+// is its key in term.tasks).
 type task struct {
-	id      string
 	agent   string
 	state   mesos.TaskState
 	running bool
@@ -186,7 +186,7 @@ func (t *term) onRepairUpdate(ref taskspec.TaskRef, st mesos.TaskStatus) {
 			t.killTask(id, st.GetAgentID().GetValue())
 			return
 		}
-		tk = &task{id: id, agent: st.GetAgentID().GetValue()}
+		tk = &task{agent: t.agents.canonical(st.GetAgentID().GetValue())}
 		if tk.agent == "" {
 			tk.agent = ref.Agent
 		}
@@ -253,7 +253,14 @@ func (t *term) onRepairUpdate(ref taskspec.TaskRef, st mesos.TaskStatus) {
 				repairResult(st), st.GetMessage())
 			outcome(res, exit, tail)
 		}
-	case mesos.TASK_GONE, mesos.TASK_GONE_BY_OPERATOR:
+	case mesos.TASK_GONE:
+		// The task is gone, not its agent: its executor did not come back
+		// after the agent restarted, or the agent does not know it (a
+		// reconciliation; the soak saw it after a master failover). The
+		// agent is as registered as before.
+		outcome(coordinator.ResultLost, 0, st.GetMessage())
+	case mesos.TASK_GONE_BY_OPERATOR:
+		// The agent was marked gone (MARK_AGENT_GONE): it never comes back.
 		outcome(coordinator.ResultLost, 0, st.GetMessage())
 		if st.AgentID != nil {
 			t.agents.gone(t, st.AgentID.Value)

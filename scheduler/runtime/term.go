@@ -69,8 +69,12 @@ type term struct {
 	// drainRetries are drain windows to try opening again.
 	drainRetries []drainRetry
 	// executors are the ExecutorInfos healer's executor runs with, by
-	// agent, while it runs.
-	executors map[string]mesos.ExecutorInfo
+	// agent, while it runs, for agents without a monitor (which holds
+	// it otherwise: setExecutor): shared copies from executorInfos, which
+	// holds one of each distinct ExecutorInfo (by executor id), since
+	// nearly every agent runs the same one.
+	executors     map[string]*mesos.ExecutorInfo
+	executorInfos map[string]*mesos.ExecutorInfo
 	// retries are operator actions to try again.
 	retries []opRetry
 	// audit merges repeated refusals (audit.go).
@@ -114,7 +118,7 @@ func (r *Runtime) runTerm(ctx context.Context, lt *Term, suspend <-chan bool) (e
 		launches:  make(map[launchKey]*launch),
 		runs:      make(map[launchKey]*masterRun),
 		drains:    make(map[launchKey]*drain),
-		executors: make(map[string]mesos.ExecutorInfo),
+		executors: make(map[string]*mesos.ExecutorInfo), executorInfos: make(map[string]*mesos.ExecutorInfo),
 	}
 	t.agents.init(snap.Agents)
 	t.monitors.init(cfg.Monitor, t.agents.ids(), t.now())
@@ -136,6 +140,9 @@ func (r *Runtime) runTerm(ctx context.Context, lt *Term, suspend <-chan bool) (e
 	defer r.setTerm(nil)
 	cfg.Metrics.isLeader.Set(1)
 	defer cfg.Metrics.isLeader.Set(0)
+	// A term starts with its session up (it was just elected on it).
+	cfg.Metrics.zkConnected.Set(1)
+	defer cfg.Metrics.zkConnected.Set(0)
 	r.log.Info("leading: state loaded", "agents", len(snap.Agents), "framework_id", fwID,
 		"znodes", snap.Stats.Znodes, "bytes", snap.Stats.Bytes, "load_took", snap.Stats.Took)
 	defer func() {
@@ -379,7 +386,17 @@ func (b *batch) persist() coordinator.Persist {
 	return p
 }
 
+// batchKeep bounds what a batch keeps allocated between flushes. One
+// large batch (35,000 agents added at the first agent list, a storm) must
+// not pin its arrays, about a kilobyte per record, for the rest of the
+// term: the scale run found 38 MB held that way.
+const batchKeep = 1024
+
 func (b *batch) reset() {
+	if cap(b.agents) > batchKeep || cap(b.decisions) > batchKeep || cap(b.actions) > batchKeep {
+		*b = batch{}
+		return
+	}
 	b.agents = b.agents[:0]
 	clear(b.index)
 	b.deleted = b.deleted[:0]
