@@ -335,7 +335,7 @@ func (a *Agent) listenLocked(addr string) error {
 		a.endpoint = net.JoinHostPort(a.info.Hostname, strconv.Itoa(defaultAgentPort))
 		return nil
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listenStable(addr)
 	if err != nil {
 		return fmt.Errorf("emulator: agent %s listen: %w", a.cfg.ID.Value, err)
 	}

@@ -176,7 +176,7 @@ func (c *Cluster) startMasters() error {
 		if i < len(c.cfg.MasterPorts) {
 			port = c.cfg.MasterPorts[i]
 		}
-		l, err := net.Listen("tcp", net.JoinHostPort(c.cfg.MasterHost, strconv.Itoa(port)))
+		l, err := listenStable(net.JoinHostPort(c.cfg.MasterHost, strconv.Itoa(port)))
 		if err != nil {
 			return fmt.Errorf("emulator: master %d: listen: %w", i, err)
 		}
