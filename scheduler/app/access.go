@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,7 +54,12 @@ func adminAccess(cfg config.Config, log *slog.Logger, m *admin.Metrics) (access,
 // docs describes every healer_ metric on it (docs/metrics.md).
 func newMetrics() (reg *prometheus.Registry, rt *runtime.Metrics, api *admin.Metrics, docs []promdoc.Metric) {
 	reg = prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(
+		// go_gc_heap_live_bytes besides the default go_memstats_*: the
+		// heap the last GC found live, the figure that says how much
+		// memory healer needs for its agents (docs/scale.md).
+		collectors.WithGoCollectorRuntimeMetrics(collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/heap/live:bytes$`)}),
+	), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	rt = runtime.NewMetrics(reg)
 	api = admin.NewMetrics(reg)
 	f := &promdoc.Factory{Reg: reg}
