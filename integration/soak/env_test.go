@@ -407,6 +407,7 @@ type statusView struct {
 	Immutable       bool   `json:"immutable"`
 	ImmutableReason string `json:"immutable_reason"`
 	InFlight        int    `json:"in_flight"`
+	Paused          bool   `json:"paused"`
 	Counts          map[string]int
 }
 
