@@ -370,7 +370,7 @@ func TestVerifyHolds(t *testing.T) {
 	o.Audit = []store.AuditEntry{accepted(at(10), "pause", ""), accepted(at(20), "resume", ""),
 		accepted(at(30), "exclude", "a2"), accepted(at(40), "include", "host-a2")}
 	o.Agents[p] = []AgentVersion{
-		{Mtime: at(9.9), Version: 1, Record: runningRecord("a2", 1, false, at(9.9))}, // before the pause
+		{Mtime: at(9.9), Version: 1, Record: runningRecord("a2", 1, false, at(9.9))},   // before the pause
 		{Mtime: at(20.1), Version: 2, Record: runningRecord("a2", 2, false, at(20.1))}, // after the resume
 		{Mtime: at(41), Version: 3, Record: runningRecord("a2", 3, false, at(41))},     // after the include
 	}
