@@ -90,7 +90,8 @@ func (d *driver) retryCommand(path, action, target string) {
 }
 
 // injectOp carries out an operator fault; false when it found nothing to
-// hit.
+// hit. A command that may have been taken (any answer but a refusal: no
+// answer may still mean done) gets its undoing later.
 func (d *driver) injectOp(f Fault) bool {
 	p := d.anyInstance(f)
 	if p == nil {
@@ -99,7 +100,7 @@ func (d *driver) injectOp(f Fault) bool {
 	switch f.Kind {
 	case FOpIsolate:
 		id := d.agent(f.Agents[0])
-		if code := d.command(p, "/agents/"+id+"/isolate", admin.OpIsolate, id, nil); code/100 == 2 {
+		if code := d.command(p, "/agents/"+id+"/isolate", admin.OpIsolate, id, nil); code/100 != 4 {
 			d.healLater(f.Duration, "reactivate "+id, func() { d.retryCommand("/agents/"+id+"/reactivate", admin.OpReactivate, id) })
 		}
 	case FOpReactivate:
@@ -125,7 +126,7 @@ func (d *driver) injectOp(f Fault) bool {
 		d.mu.Lock()
 		d.pausedOnce = true
 		d.mu.Unlock()
-		if code := d.command(p, "/pause", admin.OpPause, "", nil); code/100 == 2 {
+		if code := d.command(p, "/pause", admin.OpPause, "", nil); code/100 != 4 {
 			d.healLater(f.Duration, "resume", func() { d.retryCommand("/resume", admin.OpResume, "") })
 		}
 	case FOpExclude:
@@ -133,7 +134,7 @@ func (d *driver) injectOp(f Fault) bool {
 		d.mu.Lock()
 		d.excluded = append(d.excluded, id)
 		d.mu.Unlock()
-		if code := d.command(p, "/agents/"+id+"/exclude", admin.OpExclude, id, nil); code/100 == 2 {
+		if code := d.command(p, "/agents/"+id+"/exclude", admin.OpExclude, id, nil); code/100 != 4 {
 			d.healLater(f.Duration, "include "+id, func() { d.retryCommand("/agents/"+id+"/include", admin.OpInclude, id) })
 		}
 	case FOpCancel:
