@@ -562,22 +562,33 @@ func checkIsolations(o *Observations) []Violation {
 	hosts := o.hosts()
 	for path, vs := range o.Agents {
 		wasIsolated := false
+		prev := int32(-1)
 		for _, v := range vs {
 			if v.Deleted {
-				wasIsolated = false
+				wasIsolated, prev = false, -1
 				continue
 			}
 			r := v.Record
 			iso := r.State == coordinator.StateIsolated
 			if iso && !wasIsolated {
 				id := string(r.ID)
-				isolatedAt[id] = append(isolatedAt[id], v.Mtime)
+				// The version that isolated it, if the watch read it; when
+				// it read only a later one (the master's acknowledgement is
+				// written right after), the isolation was persisted no
+				// earlier than it was decided.
+				persisted := v.Mtime
+				if prev >= 0 && v.Version != prev+1 {
+					if a := isolationAttempt(r); a != nil {
+						persisted = a.StartedAt
+					}
+				}
+				isolatedAt[id] = append(isolatedAt[id], persisted)
 				if why := o.isolationWhy(r, ladder, hosts); why != "" {
 					out = append(out, Violation{At: v.Mtime, Kind: VIsolation, Detail: fmt.Sprintf(
 						"%s isolated (version %d): %s", path, v.Version, why)})
 				}
 			}
-			wasIsolated = iso
+			wasIsolated, prev = iso, v.Version
 		}
 	}
 	for _, r := range o.Records {
@@ -605,13 +616,7 @@ func checkIsolations(o *Observations) []Violation {
 // force when the forced step was the isolation, must be in the audit
 // trail at that moment).
 func (o *Observations) isolationWhy(r coordinator.AgentRecord, ladder []string, hosts map[string]string) string {
-	var iso *coordinator.Attempt
-	for i := len(r.History) - 1; i >= 0; i-- {
-		if r.History[i].Result == coordinator.ResultIsolated {
-			iso = &r.History[i]
-			break
-		}
-	}
+	iso := isolationAttempt(r)
 	if iso != nil && iso.Principal != "" {
 		action := "isolate"
 		if iso.Forced {
@@ -637,6 +642,16 @@ func (o *Observations) isolationWhy(r coordinator.AgentRecord, ladder []string, 
 		return fmt.Sprintf("after %v, not the whole ladder %v, and no operator asked", got, ladder)
 	}
 	return ""
+}
+
+// isolationAttempt is r's last isolation in its history (nil if none).
+func isolationAttempt(r coordinator.AgentRecord) *coordinator.Attempt {
+	for i := len(r.History) - 1; i >= 0; i-- {
+		if r.History[i].Result == coordinator.ResultIsolated {
+			return &r.History[i]
+		}
+	}
+	return nil
 }
 
 // hosts maps every agent id the records held (and the id before a

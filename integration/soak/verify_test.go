@@ -167,6 +167,20 @@ func TestVerifyIsolation(t *testing.T) {
 	if vs := Verify(o); !slices.Equal(kinds(vs), []string{VIsolation}) || !strings.Contains(vs[0].Detail, "before") {
 		t.Fatalf("violations %v, want isolation for an unpersisted DEACTIVATE_AGENT", vs)
 	}
+	// The watch read only a later version (the acknowledgement's): the
+	// isolation was persisted no earlier than decided, which is all it
+	// can tell.
+	late := iso("restart", "cycle", "isolate")
+	late.History[2].Result, late.History[2].StartedAt = coordinator.ResultIsolated, at(6)
+	o.Agents[p][1] = AgentVersion{Mtime: at(6.5), Version: 3, Record: late}
+	if vs := Verify(o); len(vs) > 0 {
+		t.Fatalf("violations %v for a DEACTIVATE_AGENT after the isolation's decision, its version unseen", vs)
+	}
+	late.History[2].StartedAt = at(6.2)
+	o.Agents[p][1].Record = late
+	if vs := Verify(o); !slices.Equal(kinds(vs), []string{VIsolation}) {
+		t.Fatalf("violations %v, want isolation for a DEACTIVATE_AGENT before the isolation was decided", vs)
+	}
 }
 
 func TestVerifyFramework(t *testing.T) {
