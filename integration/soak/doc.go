@@ -9,8 +9,10 @@
 // Recorder (every launch, kill, status update, scheduler and operator call,
 // each call with the User-Agent that names the scheduler instance), what a
 // ZooKeeper watch saw (the election's member nodes, the framework znode,
-// every version of every agent record), the master-scope commands' own log,
-// and the signals the admin API accepted. Its checks are listed on
+// every version of every agent record, the audit trail), the master-scope
+// commands' own log, the signals the admin API accepted, and every operator
+// command the driver sent with its answer (the plan holds an on-call
+// engineer's commands among its faults). Its checks are listed on
 // Violation's kinds; docs/soak.md says what each means and how to read the
 // summary.
 //

@@ -30,6 +30,12 @@ type driver struct {
 	answers  map[int]int    // POST /repair answers by status code
 	accepted []AcceptedSignal
 	storms   sync.WaitGroup
+	// commands are the operator commands sent and their answers (the
+	// storms' signals included); pausedOnce and excluded what the end
+	// must undo.
+	commands   []OperatorCommand
+	pausedOnce bool
+	excluded   []string
 
 	heals []pendingHeal
 	// knownRaces are the known upstream data races the schedulers' logs
@@ -93,7 +99,8 @@ func (d *driver) healLater(after time.Duration, what string, do func()) {
 	sort.SliceStable(d.heals, func(i, j int) bool { return d.heals[i].at.Before(d.heals[j].at) })
 }
 
-// healAll runs every pending heal now.
+// healAll runs every pending heal now (once: a heal that would try again
+// later is dropped; quiesce makes sure of what matters).
 func (d *driver) healAll() {
 	for _, h := range d.heals {
 		d.logf("heal: %s", h.what)
@@ -261,6 +268,8 @@ func (d *driver) inject(ctx context.Context, f Fault) {
 		if ok = c.StallSubscription(fw); ok {
 			d.healLater(f.Duration, "subscription resumed", func() { c.ResumeSubscription(fw) })
 		}
+	case FOpIsolate, FOpReactivate, FOpForce, FOpPause, FOpExclude, FOpCancel:
+		ok = d.injectOp(f)
 	}
 	d.count(f.Kind, ok)
 	if ok {
@@ -286,6 +295,7 @@ func (d *driver) restartMaster(ctx context.Context, i int) {
 
 // signal posts one signal and records the answer.
 func (d *driver) signal(p *proc, host string) {
+	sent := time.Now()
 	a := p.repair(host, "soak_storm")
 	if a.code == http.StatusTemporaryRedirect {
 		// A standby: the client does not follow redirects for a POST
@@ -297,6 +307,7 @@ func (d *driver) signal(p *proc, host string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.answers[a.code]++
+	d.commands = append(d.commands, OperatorCommand{Sent: sent, Answered: time.Now(), Action: "repair", Target: host, Code: a.code})
 	if a.code == http.StatusAccepted {
 		d.accepted = append(d.accepted, AcceptedSignal{At: time.Now(), Agent: a.agentID, Incident: a.incident})
 	}
@@ -333,6 +344,7 @@ func (d *driver) quiesce(ctx context.Context) {
 			break
 		}
 	}
+	d.undoOperators(2 * time.Minute)
 }
 
 // converged reports whether the system has settled: one leader, subscribed
@@ -358,6 +370,9 @@ func (d *driver) converged() (ok bool, why string) {
 		return false, fmt.Sprintf("%d instances say they lead", len(leaders))
 	}
 	lead := leaders[0]
+	if leaderSt.Paused {
+		return false, "the leader is paused"
+	}
 	if !leaderSt.Subscribed || leaderSt.Immutable {
 		return false, fmt.Sprintf("the leader %s: subscribed %t, immutable %t (%s)", lead.instance, leaderSt.Subscribed,
 			leaderSt.Immutable, leaderSt.ImmutableReason)

@@ -3,6 +3,8 @@ package soak
 import (
 	"bufio"
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -90,6 +92,8 @@ type env struct {
 	c    *emulator.Cluster
 	// agents are the agent ids, agent i on host agent-i.
 	agents []string
+	// token is the operator token of the schedulers' --admin_tokens.
+	token string
 
 	mu    sync.Mutex
 	procs []*proc // every scheduler ever started
@@ -142,6 +146,7 @@ func newEnv(t *testing.T, s settings) *env {
 	}
 	e.build()
 	e.scripts()
+	e.tokens()
 	e.zk = zktest.StartEnsemble(t, 3)
 	e.startCluster()
 	return e
@@ -264,7 +269,41 @@ func (e *env) flags() []string {
 		"--step_timeout=" + stepTimeout.String(), "--probation=" + probation.String(), "--reset_after=20s",
 		"--offer_timeout=30s", "--kill_confirm_timeout=15s",
 		"--monitor_config=" + e.dir + "/monitor.yaml",
+		"--admin_tokens=" + filepath.Join(e.dir, "admin-tokens"),
 	}
+}
+
+// operatorName is the soak's operator token's name: the principal of every
+// command the driver sends, in the audit trail and in the records.
+const operatorName = "soak-operator"
+
+// tokens writes the schedulers' --admin_tokens file with one operator
+// token, which every request the driver makes carries: without it every
+// mutation (storms included) would be refused.
+func (e *env) tokens() {
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		e.t.Fatal(err)
+	}
+	e.token = hex.EncodeToString(secret)
+	line := operatorName + " operator " + e.token + "\n"
+	if err := os.WriteFile(filepath.Join(e.dir, "admin-tokens"), []byte(line), 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+	httpClient.Transport = bearer{token: e.token, next: http.DefaultTransport}
+}
+
+// bearer adds the operator token to every request, redirects to the
+// leader included.
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(r)
 }
 
 // startScheduler starts a healer-scheduler and waits until its admin API
@@ -368,6 +407,7 @@ type statusView struct {
 	Immutable       bool   `json:"immutable"`
 	ImmutableReason string `json:"immutable_reason"`
 	InFlight        int    `json:"in_flight"`
+	Paused          bool   `json:"paused"`
 	Counts          map[string]int
 }
 

@@ -28,6 +28,14 @@ const (
 	FMasterCallsFail  = "master-calls-fail"  // scheduler and operator API calls answered 503
 	FSubscriptionDrop = "subscription-drop"  // the framework's event stream closed (EOF)
 	FSubscriptionHang = "subscription-stall" // the event stream goes silent (half-open)
+
+	// An on-call engineer's commands, sent mid-chaos to any instance.
+	FOpIsolate    = "op-isolate"    // isolate an agent; reactivate it later
+	FOpReactivate = "op-reactivate" // reactivate an agent the ladder (or an operator) isolated
+	FOpForce      = "op-force"      // force an agent's next step now, past every limit
+	FOpPause      = "op-pause"      // pause healer; resume later
+	FOpExclude    = "op-exclude"    // exclude an agent from repairs; include it later
+	FOpCancel     = "op-cancel"     // cancel an open incident (killing its step in flight)
 )
 
 // sessionTimeout is the soak's --zk_session_timeout: a SIGSTOP lasts up to
@@ -59,6 +67,12 @@ var faultKinds = []struct {
 	{FMasterCallsFail, 2, "calls"},
 	{FSubscriptionDrop, 2, "master"},
 	{FSubscriptionHang, 2, "master"},
+	{FOpIsolate, 2, ""},
+	{FOpReactivate, 2, ""},
+	{FOpForce, 3, ""},
+	{FOpPause, 2, "pause"},
+	{FOpExclude, 2, ""},
+	{FOpCancel, 2, ""},
 }
 
 // Fault is one planned fault: what, when (from the start of the run), for
@@ -74,6 +88,10 @@ type Fault struct {
 	// Coin picks between two forms of a fault (a master crash or a clean
 	// stop).
 	Coin bool
+	// Pick chooses the target of a fault whose candidates are known only
+	// at runtime (the isolated agents, the open incidents): candidate
+	// Pick mod their number, in a stable order.
+	Pick int
 }
 
 func (f Fault) String() string {
@@ -89,6 +107,9 @@ func (f Fault) String() string {
 	}
 	if f.Coin {
 		s += " (alt)"
+	}
+	if f.Pick > 0 {
+		s += fmt.Sprintf(" pick %d", f.Pick)
 	}
 	return s
 }
@@ -179,18 +200,30 @@ func Plan(seed uint64, duration time.Duration, agents int) []Fault {
 		case FSubscriptionDrop:
 		case FSubscriptionHang:
 			f.Duration = between(3*time.Second, 10*time.Second)
+		case FOpIsolate, FOpExclude:
+			f.Duration = between(10*time.Second, 40*time.Second)
+			f.Agents = pickAgents(at, 1)
+		case FOpForce:
+			f.Agents = pickAgents(at, 1)
+		case FOpPause:
+			f.Duration = between(5*time.Second, 20*time.Second)
+		case FOpReactivate, FOpCancel:
+			// The target is found at runtime: an isolated agent, an open
+			// incident (Pick chooses among them).
+			f.Pick = rng.IntN(1 << 16)
 		}
 		if k.group != "" {
 			busyGroup[k.group] = at + f.Duration + 2*time.Second
 		}
 		switch f.Kind {
-		case FAgentKill, FAgentPartition, FRepairHang, FRepairFail, FRepairBroken:
+		case FAgentKill, FAgentPartition, FRepairHang, FRepairFail, FRepairBroken, FOpIsolate, FOpExclude:
 			for _, a := range f.Agents {
 				busyAgent[a] = at + f.Duration
 			}
 		}
 		if len(f.Agents) == 0 && (f.Kind == FAgentKill || f.Kind == FAgentPartition || f.Kind == FRepairHang ||
-			f.Kind == FRepairFail || f.Kind == FRepairBroken || f.Kind == FSickAgents || f.Kind == FSignalStorm) {
+			f.Kind == FRepairFail || f.Kind == FRepairBroken || f.Kind == FSickAgents || f.Kind == FSignalStorm ||
+			f.Kind == FOpIsolate || f.Kind == FOpExclude || f.Kind == FOpForce) {
 			continue // every agent busy
 		}
 		plan = append(plan, f)

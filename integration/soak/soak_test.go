@@ -13,6 +13,7 @@ import (
 
 	"github.com/healer-mesos/healer/integration/emulator"
 	"github.com/healer-mesos/healer/scheduler/coordinator"
+	"github.com/healer-mesos/healer/scheduler/store"
 )
 
 // TestSoak is the soak: make soak (SOAK_DURATION=10m, SEED=... to replay a
@@ -78,10 +79,11 @@ func TestSoak(t *testing.T) {
 	for _, p := range e.live() {
 		writes += p.zkWrites()
 	}
+	trail := d.auditTrail()
 	cancel()
 	w.close()
 
-	obs := d.observations(w)
+	obs := d.observations(w, trail)
 	violations := Verify(obs)
 	if !converged {
 		violations = append(violations, Violation{At: time.Now(), Kind: VConvergence, Detail: fmt.Sprintf(
@@ -115,7 +117,9 @@ func waitCond(timeout time.Duration, cond func() bool) bool {
 	}
 }
 
-func (d *driver) observations(w *zkWatch) *Observations {
+// observations gathers what the run left; trail is GET /audit's answer,
+// which fills in audit entries the watch did not read.
+func (d *driver) observations(w *zkWatch, trail []store.AuditEntry) *Observations {
 	rec := d.e.c.Recorder()
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -126,6 +130,7 @@ func (d *driver) observations(w *zkWatch) *Observations {
 		Records: rec.Records(), Dropped: rec.Dropped(),
 		Leaders: append([]LeaderSpan(nil), w.leaders...), Agents: w.agents, Frameworks: w.framework,
 		MasterRuns: d.masterRuns(), Accepted: d.accepted,
+		Commands: d.commands, Audit: mergeAudit(w.audit, trail),
 		Tolerance: 250 * time.Millisecond,
 	}
 }
@@ -194,6 +199,45 @@ func (d *driver) summary(o *Observations, violations []Violation, convergedIn ti
 	}
 	sort.Strings(codes)
 	fmt.Fprintf(&b, "signals: %d posted by storms (%s); monitors reported the rest\n", posted, strings.Join(codes, ", "))
+	byOp := map[string]map[int]int{}
+	ops := 0
+	for _, c := range o.Commands {
+		if c.Action == "repair" {
+			continue
+		}
+		ops++
+		if byOp[c.Action] == nil {
+			byOp[c.Action] = map[int]int{}
+		}
+		byOp[c.Action][c.Code]++
+	}
+	var opLines []string
+	for op, m := range byOp {
+		var cs []string
+		for code, n := range m {
+			cs = append(cs, fmt.Sprintf("%d×%d", code, n))
+		}
+		sort.Strings(cs)
+		opLines = append(opLines, op+" "+strings.Join(cs, " "))
+	}
+	sort.Strings(opLines)
+	fmt.Fprintf(&b, "operator: %d commands (by answer: %s)\n", ops, strings.Join(opLines, "; "))
+	accepted, ours := 0, 0
+	for _, c := range o.Commands {
+		if c.accepted() {
+			accepted++
+		}
+	}
+	for _, a := range o.Audit {
+		if a.Principal == operatorName {
+			ours++
+		}
+	}
+	pauses, exclusions := o.holds()
+	forced := len(o.forcedAttempts())
+	fmt.Fprintf(&b, "audit trail: %d entries (%d read by the watch, %d more from GET /audit), %d of them the soak's; "+
+		"%d accepted requests looked up in it; %d pauses and %d exclusions held against %d starts; %d forced steps set aside by the cap check\n",
+		len(o.Audit), len(d.w.audit), len(o.Audit)-len(d.w.audit), ours, accepted, len(pauses), len(exclusions), len(o.starts()), forced)
 
 	launches, masterRuns := 0, len(o.MasterRuns)
 	for _, r := range o.Records {
@@ -202,7 +246,7 @@ func (d *driver) summary(o *Observations, violations []Violation, convergedIn ti
 		}
 	}
 	results := map[string]int{}
-	isolations := 0
+	isolations, byOperator := 0, 0
 	for _, vs := range o.Agents {
 		final := map[uint64]coordinator.Attempt{}
 		for _, v := range vs {
@@ -214,6 +258,9 @@ func (d *driver) summary(o *Observations, violations []Violation, convergedIn ti
 			results[h.Result.String()]++
 			if h.Action == "isolate" {
 				isolations++
+				if h.Principal != "" {
+					byOperator++
+				}
 			}
 		}
 	}
@@ -222,8 +269,8 @@ func (d *driver) summary(o *Observations, violations []Violation, convergedIn ti
 		rs = append(rs, fmt.Sprintf("%s %d", r, n))
 	}
 	sort.Strings(rs)
-	fmt.Fprintf(&b, "repairs: %d repair tasks launched on agents, %d master-scope runs; step outcomes: %s; %d isolations\n",
-		launches, masterRuns, strings.Join(rs, ", "), isolations)
+	fmt.Fprintf(&b, "repairs: %d repair tasks launched on agents, %d master-scope runs; step outcomes: %s; %d isolations (%d asked by the operator)\n",
+		launches, masterRuns, strings.Join(rs, ", "), isolations, byOperator)
 
 	masterLeaders := 0
 	for _, r := range o.Records {

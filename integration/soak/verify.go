@@ -7,8 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/healer-mesos/healer/executor/taskspec"
 	"github.com/healer-mesos/healer/integration/emulator"
 	"github.com/healer-mesos/healer/scheduler/coordinator"
+	"github.com/healer-mesos/healer/scheduler/store"
 )
 
 // The kinds of violation Verify reports, one per promise the soak checks.
@@ -27,9 +29,17 @@ const (
 	// an agent record that went back in time (an incident forgotten).
 	VLostSignal = "lost-signal"
 	VForgotten  = "forgotten"
-	// An isolation without the ladder exhausted first (the soak makes no
-	// operator isolations), or an isolation call not persisted first.
+	// An isolation without the ladder exhausted first or an operator's
+	// accepted isolate (or force) behind it, or an isolation call not
+	// persisted first.
 	VIsolation = "isolation"
+	// An operator command answered 2xx (or a signal answered 202) that
+	// the audit trail does not hold.
+	VAuditLost = "audit-lost"
+	// A step healer started by itself (not forced) while paused, or on an
+	// excluded agent.
+	VPaused   = "paused"
+	VExcluded = "excluded"
 	// A second framework registered, or the framework id changed.
 	VFramework = "framework"
 	// No convergence within the bound after the faults stopped.
@@ -102,6 +112,38 @@ type AcceptedSignal struct {
 	Incident uint64
 }
 
+// OperatorCommand is a request the driver sent to a mutating endpoint
+// (an operator command, or a storm's signal) and its answer.
+type OperatorCommand struct {
+	Sent, Answered time.Time
+	// Action is the audit trail's name of it (repair, isolate, pause, ...);
+	// Target the agent id or hostname the request named ("" for pause and
+	// resume).
+	Action, Target string
+	// Code is the answer's status (0: no answer); Detail the error's.
+	Code   int
+	Detail string
+}
+
+func (c OperatorCommand) String() string {
+	s := c.Action
+	if c.Target != "" {
+		s += " " + c.Target
+	}
+	return fmt.Sprintf("%s (sent %s, answered %d at %s)", s, c.Sent.Format("15:04:05.000"), c.Code,
+		c.Answered.Format("15:04:05.000"))
+}
+
+// accepted reports whether healer took the command: a signal's 202 (a 200
+// signal attached to an open incident changed nothing and is not
+// audited), any 2xx of a command.
+func (c OperatorCommand) accepted() bool {
+	if c.Action == "repair" {
+		return c.Code == 202
+	}
+	return c.Code/100 == 2
+}
+
 // Observations are everything the soak saw.
 type Observations struct {
 	Policy  Policy
@@ -113,6 +155,10 @@ type Observations struct {
 	Frameworks []string                  // every framework id the framework znode held
 	MasterRuns []MasterRun
 	Accepted   []AcceptedSignal
+	// Commands are the driver's requests to mutating endpoints; Audit the
+	// audit trail's entries (the watch's and GET /audit's), by seq.
+	Commands []OperatorCommand
+	Audit    []store.AuditEntry
 	// Tolerance is how far apart two clocks' views of one moment may be
 	// (the watch learns of a change after ZooKeeper made it).
 	Tolerance time.Duration
@@ -132,6 +178,8 @@ func Verify(o *Observations) []Violation {
 	out = append(out, checkRecords(o)...)
 	out = append(out, checkIsolations(o)...)
 	out = append(out, checkFramework(o)...)
+	out = append(out, checkAuditTrail(o)...)
+	out = append(out, checkHolds(o)...)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
 	return out
 }
@@ -167,11 +215,18 @@ func terminalState(s string) bool {
 // the step timeout and kill grace (the executor ends it by then, whatever
 // the network lets through); a master-scope step from its command's start
 // to its end line, bounded the same way.
+//
+// Forced steps are set aside as the promise says: they occupy slots (the
+// coordinator counts them), so a step healer starts by itself never
+// brings the count past the cap, but a force may. Only a start that is not
+// forced is a violation.
 func checkCap(o *Observations) []Violation {
 	bound := o.Policy.StepTimeout + o.Policy.KillGrace + time.Second
+	forced := o.forcedAttempts()
 	type span struct {
 		what       string
 		start, end time.Time
+		forced     bool
 	}
 	var spans []span
 	open := map[string]int{}
@@ -182,7 +237,12 @@ func checkCap(o *Observations) []Violation {
 		switch {
 		case r.Kind == emulator.RecordLaunch:
 			open[r.TaskID] = len(spans)
-			spans = append(spans, span{what: "task " + r.TaskID, start: r.At, end: r.At.Add(bound)})
+			sp := span{what: "task " + r.TaskID, start: r.At, end: r.At.Add(bound)}
+			if ref, err := taskspec.ParseTaskID(r.TaskID); err == nil && forced[agentAttempt{ref.Agent, ref.Attempt}] {
+				sp.forced = true
+				sp.what += " (forced)"
+			}
+			spans = append(spans, sp)
 		case r.Kind == emulator.RecordStatusUpdate && terminalState(r.Type):
 			if i, ok := open[r.TaskID]; ok {
 				if r.At.Before(spans[i].end) {
@@ -197,8 +257,12 @@ func checkCap(o *Observations) []Violation {
 		if !m.End.IsZero() && m.End.Before(end) {
 			end = m.End
 		}
-		spans = append(spans, span{what: fmt.Sprintf("master-scope run %s/%d by %s", m.Agent, m.Attempt, m.Instance),
-			start: m.Start, end: end})
+		sp := span{what: fmt.Sprintf("master-scope run %s/%d by %s", m.Agent, m.Attempt, m.Instance),
+			start: m.Start, end: end, forced: forced[agentAttempt{m.Agent, m.Attempt}]}
+		if sp.forced {
+			sp.what += " (forced)"
+		}
+		spans = append(spans, sp)
 	}
 	// Sweep: ends before starts at the same instant.
 	type edge struct {
@@ -224,7 +288,7 @@ func checkCap(o *Observations) []Violation {
 			continue
 		}
 		live[e.i] = true
-		if len(live) > o.Policy.NumAllowedRepairs {
+		if len(live) > o.Policy.NumAllowedRepairs && !spans[e.i].forced {
 			var names []string
 			for i := range live {
 				names = append(names, spans[i].what)
@@ -232,6 +296,42 @@ func checkCap(o *Observations) []Violation {
 			slices.Sort(names)
 			out = append(out, Violation{At: e.at, Kind: VCap, Detail: fmt.Sprintf("%d steps in flight, num_allowed_repairs %d: %s",
 				len(live), o.Policy.NumAllowedRepairs, strings.Join(names, ", "))})
+		}
+	}
+	return out
+}
+
+// agentAttempt names a step: the agent id it ran on and its attempt id.
+type agentAttempt struct {
+	agent   string
+	attempt uint64
+}
+
+// forcedAttempts are the steps an operator forced, as the records say
+// (the step in flight, a killed step, the history), under the agent id
+// the record had and the one before it.
+func (o *Observations) forcedAttempts() map[agentAttempt]bool {
+	out := map[agentAttempt]bool{}
+	for _, vs := range o.Agents {
+		for _, v := range vs {
+			r := &v.Record
+			mark := func(attempt uint64) {
+				out[agentAttempt{string(r.ID), attempt}] = true
+				if r.PreviousID != "" {
+					out[agentAttempt{string(r.PreviousID), attempt}] = true
+				}
+			}
+			if r.Incident.Run.Forced {
+				mark(r.Incident.Run.Attempt)
+			}
+			if r.Killing.Forced {
+				mark(r.Killing.Attempt)
+			}
+			for _, h := range r.History {
+				if h.Forced {
+					mark(h.ID)
+				}
+			}
 		}
 	}
 	return out
@@ -452,35 +552,43 @@ func closedIn(r coordinator.AgentRecord, inc uint64) bool {
 }
 
 // checkIsolations: every isolation follows the whole ladder, tried in
-// order (the soak makes no operator isolations), and is persisted before
-// the master is asked.
+// order, or an operator asked for it (an accepted isolate, or a force
+// whose step was the ladder's isolation, in the audit trail at the moment
+// the record says); and it is persisted before the master is asked.
 func checkIsolations(o *Observations) []Violation {
 	var out []Violation
 	isolatedAt := map[string][]time.Time{} // agent id → Mtime of versions isolating it
 	ladder := o.Policy.Ladder
+	hosts := o.hosts()
 	for path, vs := range o.Agents {
 		wasIsolated := false
+		prev := int32(-1)
 		for _, v := range vs {
 			if v.Deleted {
-				wasIsolated = false
+				wasIsolated, prev = false, -1
 				continue
 			}
 			r := v.Record
 			iso := r.State == coordinator.StateIsolated
 			if iso && !wasIsolated {
 				id := string(r.ID)
-				isolatedAt[id] = append(isolatedAt[id], v.Mtime)
-				h := r.History
-				var got []string
-				for i := max(0, len(h)-len(ladder)); i < len(h); i++ {
-					got = append(got, h[i].Action)
+				// The version that isolated it, if the watch read it; when
+				// it read only a later one (the master's acknowledgement is
+				// written right after), the isolation was persisted no
+				// earlier than it was decided.
+				persisted := v.Mtime
+				if prev >= 0 && v.Version != prev+1 {
+					if a := isolationAttempt(r); a != nil {
+						persisted = a.StartedAt
+					}
 				}
-				if !slices.Equal(got, ladder) {
+				isolatedAt[id] = append(isolatedAt[id], persisted)
+				if why := o.isolationWhy(r, ladder, hosts); why != "" {
 					out = append(out, Violation{At: v.Mtime, Kind: VIsolation, Detail: fmt.Sprintf(
-						"%s isolated (version %d) after %v, not the whole ladder %v", path, v.Version, got, ladder)})
+						"%s isolated (version %d): %s", path, v.Version, why)})
 				}
 			}
-			wasIsolated = iso
+			wasIsolated, prev = iso, v.Version
 		}
 	}
 	for _, r := range o.Records {
@@ -496,6 +604,242 @@ func checkIsolations(o *Observations) []Violation {
 		if !ok {
 			out = append(out, Violation{At: r.At, Kind: VIsolation, Detail: "DEACTIVATE_AGENT " + r.AgentID +
 				" before any isolation of it was persisted"})
+		}
+	}
+	return out
+}
+
+// isolationWhy says what is wrong with the isolation r records ("" if
+// nothing). Its isolation attempt names who asked: no one (the ladder ran
+// out: the whole ladder must show before it, cancelled steps aside, as
+// they do not count as tried), or an operator (an accepted isolate, or a
+// force when the forced step was the isolation, must be in the audit
+// trail at that moment).
+func (o *Observations) isolationWhy(r coordinator.AgentRecord, ladder []string, hosts map[string]string) string {
+	iso := isolationAttempt(r)
+	if iso != nil && iso.Principal != "" {
+		action := "isolate"
+		if iso.Forced {
+			action = "force"
+		}
+		for _, a := range o.Audit {
+			if a.Result == "accepted" && a.Action == action && o.names(a.Target, r, hosts) &&
+				!a.At.Before(iso.StartedAt.Add(-o.Tolerance)) && !a.At.After(iso.StartedAt.Add(o.Tolerance)) {
+				return ""
+			}
+		}
+		return fmt.Sprintf("by %s (attempt %d at %s), but the audit trail holds no accepted %s of it then", iso.Principal,
+			iso.ID, iso.StartedAt.Format("15:04:05.000"), action)
+	}
+	var tried []string
+	for _, h := range r.History {
+		if h.Result != coordinator.ResultCancelled {
+			tried = append(tried, h.Action)
+		}
+	}
+	got := tried[max(0, len(tried)-len(ladder)):]
+	if !slices.Equal(got, ladder) {
+		return fmt.Sprintf("after %v, not the whole ladder %v, and no operator asked", got, ladder)
+	}
+	return ""
+}
+
+// isolationAttempt is r's last isolation in its history (nil if none).
+func isolationAttempt(r coordinator.AgentRecord) *coordinator.Attempt {
+	for i := len(r.History) - 1; i >= 0; i-- {
+		if r.History[i].Result == coordinator.ResultIsolated {
+			return &r.History[i]
+		}
+	}
+	return nil
+}
+
+// hosts maps every agent id the records held (and the id before a
+// re-registration) to its hostname.
+func (o *Observations) hosts() map[string]string {
+	out := map[string]string{}
+	for _, vs := range o.Agents {
+		for _, v := range vs {
+			if v.Deleted {
+				continue
+			}
+			out[string(v.Record.ID)] = v.Record.Hostname
+			if v.Record.PreviousID != "" {
+				out[string(v.Record.PreviousID)] = v.Record.Hostname
+			}
+		}
+	}
+	return out
+}
+
+// names reports whether an audit entry's target (an agent id or a
+// hostname, as the request named it) is r's machine.
+func (o *Observations) names(target string, r coordinator.AgentRecord, hosts map[string]string) bool {
+	return target == string(r.ID) || target == string(r.PreviousID) ||
+		(r.Hostname != "" && (target == r.Hostname || hosts[target] == r.Hostname))
+}
+
+// checkAuditTrail: every command healer accepted is in the audit trail,
+// as accepted, written between the request and its answer (the leader
+// stores the entry with the change before it answers, so no failover can
+// lose it).
+func checkAuditTrail(o *Observations) []Violation {
+	used := make([]bool, len(o.Audit))
+	var out []Violation
+	for _, c := range o.Commands {
+		if !c.accepted() {
+			continue
+		}
+		found := false
+		for i, a := range o.Audit {
+			if !used[i] && a.Result == "accepted" && a.Action == c.Action && a.Target == c.Target &&
+				!a.At.Before(c.Sent.Add(-o.Tolerance)) && !a.At.After(c.Answered.Add(o.Tolerance)) {
+				used[i], found = true, true
+				break
+			}
+		}
+		if !found {
+			out = append(out, Violation{At: c.Answered, Kind: VAuditLost, Detail: c.String() +
+				": accepted, but no accepted entry of it in the audit trail"})
+		}
+	}
+	return out
+}
+
+// start is a step healer decided to start (a launch or run, or the
+// ladder's isolation), as the records show it.
+type start struct {
+	host, agent string
+	attempt     uint64
+	at          time.Time // when the coordinator decided it (Run.LaunchedAt)
+	forced      bool
+	what        string
+}
+
+// starts lists the steps the records show started: each step in flight
+// the watch read (with the time it was decided, not when its task reached
+// an agent: a launch waits for an offer), and each isolation the ladder
+// made. An operator's isolation is its command, not a start.
+func (o *Observations) starts() []start {
+	seen := map[string]bool{}
+	var out []start
+	add := func(s start) {
+		k := fmt.Sprintf("%s/%d", s.host, s.attempt)
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, s)
+		}
+	}
+	for _, vs := range o.Agents {
+		for _, v := range vs {
+			r := &v.Record
+			if v.Deleted {
+				continue
+			}
+			if run := r.Incident.Run; r.State == coordinator.StateRepairing && run.Attempt != 0 && !run.LaunchedAt.IsZero() {
+				add(start{host: r.Hostname, agent: string(r.ID), attempt: run.Attempt, at: run.LaunchedAt, forced: run.Forced,
+					what: fmt.Sprintf("attempt %d (%s)", run.Attempt, run.Step.Action)})
+			}
+			for _, h := range r.History {
+				if h.Result == coordinator.ResultIsolated && (h.Principal == "" || h.Forced) {
+					add(start{host: r.Hostname, agent: string(r.ID), attempt: h.ID, at: h.StartedAt, forced: h.Forced,
+						what: fmt.Sprintf("attempt %d (the ladder's isolation)", h.ID)})
+				}
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].at.Before(out[j].at) })
+	return out
+}
+
+// hold is a span during which healer may start nothing by itself: a pause
+// (host "") or an agent's exclusion, from the accepted command to the
+// accepted command that ends it (To zero: never ended).
+type hold struct {
+	host     string
+	from, to time.Time
+}
+
+// holds reads the pauses and exclusions from the audit trail. An
+// exclusion's target is resolved to its machine (the record follows the
+// machine across re-registrations).
+func (o *Observations) holds() (pauses, exclusions []hold) {
+	hosts := o.hosts()
+	open := map[string]time.Time{}
+	var out []hold
+	entries := slices.Clone(o.Audit)
+	sort.SliceStable(entries, func(i, j int) bool { return entries[i].At.Before(entries[j].At) })
+	for _, a := range entries {
+		if a.Result != "accepted" {
+			continue
+		}
+		host := a.Target
+		if h, ok := hosts[a.Target]; ok {
+			host = h
+		}
+		switch a.Action {
+		case "pause":
+			host = ""
+			fallthrough
+		case "exclude":
+			if _, ok := open[host]; !ok {
+				open[host] = a.At
+			}
+		case "resume":
+			host = ""
+			fallthrough
+		case "include":
+			if from, ok := open[host]; ok {
+				out = append(out, hold{host: host, from: from, to: a.At})
+				delete(open, host)
+			}
+		}
+	}
+	for host, from := range open {
+		out = append(out, hold{host: host, from: from})
+	}
+	for _, h := range out {
+		if h.host == "" {
+			pauses = append(pauses, h)
+		} else {
+			exclusions = append(exclusions, h)
+		}
+	}
+	return pauses, exclusions
+}
+
+// checkHolds: healer starts no step by itself while paused, nor on an
+// excluded agent (the pause and the exclusion refuse nothing but starts:
+// a step in flight finishes, and a force starts regardless). A start is
+// dated by the coordinator's decision, the same clock as the audit entry
+// of the command (both are the leader's now when it takes the command).
+func checkHolds(o *Observations) []Violation {
+	pauses, exclusions := o.holds()
+	inside := func(h hold, at time.Time) bool {
+		return at.After(h.from.Add(time.Millisecond)) && (h.to.IsZero() || at.Before(h.to.Add(-time.Millisecond)))
+	}
+	span := func(h hold) string {
+		if h.to.IsZero() {
+			return "since " + h.from.Format("15:04:05.000")
+		}
+		return h.from.Format("15:04:05.000") + " to " + h.to.Format("15:04:05.000")
+	}
+	var out []Violation
+	for _, s := range o.starts() {
+		if s.forced {
+			continue
+		}
+		for _, h := range pauses {
+			if inside(h, s.at) {
+				out = append(out, Violation{At: s.at, Kind: VPaused, Detail: fmt.Sprintf("%s on %s (%s) started while paused (%s)",
+					s.what, s.agent, s.host, span(h))})
+			}
+		}
+		for _, h := range exclusions {
+			if h.host == s.host && inside(h, s.at) {
+				out = append(out, Violation{At: s.at, Kind: VExcluded, Detail: fmt.Sprintf("%s on %s (%s) started while it was excluded (%s)",
+					s.what, s.agent, s.host, span(h))})
+			}
 		}
 	}
 	return out

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path"
 	"sort"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/healer-mesos/healer/proto/healerpb"
 	"github.com/healer-mesos/healer/scheduler/store"
 )
 
@@ -35,6 +37,10 @@ type zkWatch struct {
 	framework []string
 	skipped   int
 	errs      []string
+	// audit is the audit trail's entries as the watch read them (oldest
+	// first); auditHead the newest seq read.
+	audit     []store.AuditEntry
+	auditHead uint64
 	armed     map[string]bool // paths with a watch set
 }
 
@@ -69,6 +75,7 @@ func (w *zkWatch) run(ctx context.Context) {
 	w.children(w.chroot+"/leader", w.onLeader)
 	w.data(w.chroot+"/framework", w.onFramework)
 	w.children(w.chroot+"/agents", w.onBuckets)
+	w.data(w.chroot+"/audit", w.onAuditHead)
 	retry := time.NewTicker(time.Second)
 	defer retry.Stop()
 	for {
@@ -88,6 +95,7 @@ func (w *zkWatch) run(ctx context.Context) {
 			w.dispatch(watchFired{w.chroot + "/leader", "children"})
 			w.dispatch(watchFired{w.chroot + "/framework", "data"})
 			w.dispatch(watchFired{w.chroot + "/agents", "children"})
+			w.dispatch(watchFired{w.chroot + "/audit", "data"})
 		}
 	}
 }
@@ -100,6 +108,8 @@ func (w *zkWatch) dispatch(f watchFired) {
 		w.data(f.path, w.onFramework)
 	case f.path == w.chroot+"/agents":
 		w.children(f.path, w.onBuckets)
+	case f.path == w.chroot+"/audit":
+		w.data(f.path, w.onAuditHead)
 	case f.kind == "children":
 		w.children(f.path, w.onAgents)
 	default:
@@ -267,6 +277,54 @@ func (w *zkWatch) onAgent(p string, b []byte, st *zk.Stat, ok bool) {
 		return
 	}
 	w.agents[p] = append(vs, AgentVersion{Seen: now, Mtime: time.UnixMilli(st.Mtime), Version: st.Version, Record: r})
+}
+
+// onAuditHead reads the audit entries written since the last head it saw:
+// the head znode moves in the same transaction as the entries it counts,
+// so each change of it brings new entries (at most the ring's 1000 are
+// still there). A read that fails leaves the rest for the next change, or
+// for GET /audit at the end.
+func (w *zkWatch) onAuditHead(_ string, b []byte, _ *zk.Stat, ok bool) {
+	if !ok {
+		return
+	}
+	var h healerpb.AuditHead
+	if err := h.Unmarshal(b); err != nil {
+		w.mu.Lock()
+		w.errs = append(w.errs, "audit head: "+err.Error())
+		w.mu.Unlock()
+		return
+	}
+	w.mu.Lock()
+	from := w.auditHead + 1
+	w.mu.Unlock()
+	if h.Seq >= store.AuditCapacity && from < h.Seq-store.AuditCapacity+1 {
+		from = h.Seq - store.AuditCapacity + 1
+	}
+	var got []store.AuditEntry
+	read := from - 1
+	for seq := from; seq <= h.Seq; seq++ {
+		p := fmt.Sprintf("%s/audit/%04d", w.chroot, (seq-1)%store.AuditCapacity)
+		data, _, err := w.conn.Get(p)
+		if err != nil {
+			break
+		}
+		a, err := store.DecodeAudit(data)
+		if err != nil {
+			w.mu.Lock()
+			w.errs = append(w.errs, p+": "+err.Error())
+			w.mu.Unlock()
+			break
+		}
+		if a.Seq == seq {
+			got = append(got, a)
+		}
+		read = seq
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.audit = append(w.audit, got...)
+	w.auditHead = max(w.auditHead, read)
 }
 
 // currentLeader is the instance the watch last saw lead ("" if none).

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -380,4 +382,54 @@ func TestClosedRepairsComeFromHistory(t *testing.T) {
 	if l := repairList(recs, admin.RepairFilter{State: "closed", NewerThan: time.Hour}, at(120)); l.Total != 1 || l.Repairs[0].Incident != 2 {
 		t.Fatalf("closed within the hour: %+v", l.Repairs)
 	}
+}
+
+// Found by the soak: a request whose client gave up while the loop was
+// busy returned its response variable while the loop, taking the request
+// later, still wrote it (a data race under -race). A request that ends
+// early answers with nothing the loop may touch.
+func TestRequestEndingBeforeTheLoopTakesIt(t *testing.T) {
+	h, _ := leading(t, nil)
+	release := make(chan struct{})
+	term := h.rt.term()
+	if !term.post(func() { <-release }) {
+		t.Fatal("the term ended")
+	}
+	// The loop is let go once a request is queued, by a goroutine that
+	// does not wait for the caller: nothing orders the loop's handling of
+	// the request after the caller's return, as with a real client that
+	// gives up.
+	freed := make(chan struct{})
+	go func() {
+		defer close(freed)
+		for len(term.requests) == 0 {
+			runtime.Gosched()
+		}
+		close(release)
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := h.rt.Command(ctx, admin.Command{Op: admin.OpIsolate, Target: "a2", Reason: "gave up"}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("command with its request ended: %v", err)
+	}
+	if _, err := h.rt.Status(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("status with its request ended: %v", err)
+	}
+	if _, err := h.rt.Agents(ctx, admin.AgentFilter{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("agents with its request ended: %v", err)
+	}
+	if _, err := h.rt.Agent(ctx, "a2"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("agent with its request ended: %v", err)
+	}
+	if _, _, err := h.rt.Repair(ctx, admin.RepairRequest{Hostname: "h1", Problem: "hung"}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("repair with its request ended: %v", err)
+	}
+	<-freed
+	// The loop takes the queued requests after it is free; the isolation
+	// they asked for happens (the request was taken, only its answer was
+	// lost).
+	h.waitFor("the queued isolate taken", func() bool {
+		st, err := h.rt.Status(context.Background())
+		return err == nil && st.Counts.Isolated == 1
+	})
 }

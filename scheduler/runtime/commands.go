@@ -99,7 +99,9 @@ func (r *Runtime) Command(ctx context.Context, c admin.Command) (admin.CommandRe
 	})
 	switch {
 	case err != nil:
-		return resp, err
+		// The request ended before the loop answered: the loop may still
+		// fill resp in, so it is not read.
+		return admin.CommandResponse{}, err
 	case !leading:
 		return resp, r.notLeading()
 	case rerr != nil:
@@ -381,7 +383,7 @@ func (r *Runtime) Alerts(ctx context.Context, alerts []admin.AlertSignal) (admin
 	})
 	switch {
 	case err != nil:
-		return resp, err
+		return admin.AlertResponse{}, err // the loop may still fill resp in
 	case !leading:
 		return resp, r.notLeading()
 	case rerr != nil:

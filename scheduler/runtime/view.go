@@ -52,7 +52,9 @@ var errTermEnded = &admin.Error{Status: http.StatusServiceUnavailable, Msg: "lea
 	Detail: "the leader's term ended while serving the request; retry shortly", RetryAfter: 2 * time.Second}
 
 // onLoop runs do on the current term's loop and waits for it to call
-// done; ok is false on a standby.
+// done; ok is false on a standby. On an error (the request or the term
+// ended first) do may still run later: the caller must not read what do
+// writes.
 func (r *Runtime) onLoop(ctx context.Context, write bool, do func(t *term, done func())) (bool, error) {
 	t := r.term()
 	if t == nil {
@@ -175,7 +177,9 @@ func (r *Runtime) Repair(ctx context.Context, req admin.RepairRequest) (admin.Re
 	})
 	switch {
 	case err != nil:
-		return resp, false, err
+		// The request ended before the loop answered: the loop may still
+		// fill resp in, so it is not read.
+		return admin.RepairResponse{}, false, err
 	case !leading:
 		return resp, false, r.notLeading()
 	case rerr != nil:
@@ -224,7 +228,7 @@ func (r *Runtime) Status(ctx context.Context) (admin.Status, error) {
 		st.AsOf = t.now()
 	})
 	if err != nil {
-		return st, err
+		return admin.Status{}, err // the loop may still fill st in
 	}
 	st.Leader = r.cfg.LeaderURL()
 	if leading {
@@ -249,8 +253,11 @@ func (r *Runtime) Agents(ctx context.Context, f admin.AgentFilter) (admin.AgentL
 		list = agentList(recs, f)
 		list.AsOf = t.now()
 	})
-	if err != nil || leading {
-		return list, err
+	switch {
+	case err != nil:
+		return admin.AgentList{}, err // the loop may still fill list in
+	case leading:
+		return list, nil
 	}
 	snap, asOf, err := r.standbyView(ctx)
 	if err != nil {
@@ -282,7 +289,7 @@ func (r *Runtime) Agent(ctx context.Context, id string) (admin.Agent, error) {
 		}
 	})
 	if err != nil {
-		return a, err
+		return admin.Agent{}, err // the loop may still fill a in
 	}
 	if !leading {
 		snap, _, err := r.standbyView(ctx)

@@ -292,11 +292,15 @@ func (z *ZK) SaveAudited(ctx context.Context, p coordinator.Persist, audit []Aud
 	}
 	entries, head := assignSeqs(z.auditHead, audit)
 	version := z.auditVersion
+	// The head is the newest seq written: a merged refusal rewrites an
+	// older entry, which must not move it back (the next leader would
+	// number from there, overwriting newer entries, and a standby would
+	// read from there).
+	top := z.auditHead
 	for rest := entries; len(rest) > 0; {
 		chunk := rest[:min(len(rest), MaxAuditPerWrite)]
 		rest = rest[len(chunk):]
 		u := &unit{}
-		top := uint64(0)
 		for _, a := range chunk {
 			top = max(top, a.Seq)
 		}

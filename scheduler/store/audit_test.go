@@ -196,6 +196,43 @@ func TestZKAudit(t *testing.T) {
 		}
 	})
 
+	// Found by the soak: a merged refusal rewrites an older entry (its seq
+	// kept); the head must stay at the newest, or a standby's read and
+	// the next leader's numbering start from the rewritten entry, and the
+	// next leader overwrites the entries after it.
+	t.Run("a rewrite of an older entry keeps the head", func(t *testing.T) {
+		const root = "/audit4/healer"
+		s := leaderStore(t, conn, root, ZKConfig{})
+		var written []AuditEntry
+		for i := 1; i <= 3; i++ {
+			e := []AuditEntry{auditEntry(i)}
+			if err := s.SaveAudited(ctx, coordinator.Persist{}, e); err != nil {
+				t.Fatal(err)
+			}
+			written = append(written, e[0])
+		}
+		merged := written[0]
+		merged.Count = 2
+		if err := s.SaveAudited(ctx, coordinator.Persist{}, []AuditEntry{merged}); err != nil {
+			t.Fatal(err)
+		}
+		next := leaderStore(t, conn, root, ZKConfig{})
+		e := []AuditEntry{auditEntry(4)}
+		if err := next.SaveAudited(ctx, coordinator.Persist{}, e); err != nil {
+			t.Fatal(err)
+		}
+		if e[0].Seq != 4 {
+			t.Fatalf("after a rewrite of entry 1, the next leader's first entry has seq %d, want 4", e[0].Seq)
+		}
+		got, err := next.LoadAudit(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 4 || got[0].Count != 2 || got[1].Target != "agent-2" || got[3].Target != "agent-4" {
+			t.Fatalf("trail after a rewrite of entry 1 and a new leader: %+v", got)
+		}
+	})
+
 	t.Run("fenced: a deposed leader writes no entry", func(t *testing.T) {
 		const root = "/audit3/healer"
 		fence := elect(t, conn, root, nil)
