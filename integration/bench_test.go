@@ -82,7 +82,7 @@ func BenchmarkSignalToLaunch(b *testing.B) {
 	s.ready(60 * time.Second)
 	waitFor(b, "every agent known", 60*time.Second, func() bool {
 		st, _ := s.status()
-		return st.Counts["healthy"] == repairs
+		return st.Counts.Healthy == repairs
 	})
 	lat := make([]time.Duration, 0, repairs)
 	b.ResetTimer()
@@ -192,7 +192,7 @@ func BenchmarkZooKeeperFootprint10k(b *testing.B) {
 	s.ready(120 * time.Second)
 	waitFor(b, "every agent known", 300*time.Second, func() bool {
 		st, _ := s.status()
-		return st.Counts["healthy"] == agents
+		return st.Counts.Healthy == agents
 	})
 	b.ResetTimer()
 	w0 := s.zkWrites()

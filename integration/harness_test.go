@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/healer-mesos/healer/admin"
 	"github.com/healer-mesos/healer/integration/emulator"
 )
 
@@ -256,19 +257,8 @@ func (s *scheduler) agent(id string) agentView {
 	return a
 }
 
-type statusView struct {
-	IsLeader        bool   `json:"is_leader"`
-	Leader          string `json:"leader"`
-	FrameworkID     string `json:"framework_id"`
-	Subscribed      bool   `json:"subscribed"`
-	Immutable       bool   `json:"immutable"`
-	ImmutableReason string `json:"immutable_reason"`
-	InFlight        int    `json:"in_flight"`
-	Counts          map[string]int
-}
-
-func (s *scheduler) status() (statusView, int) {
-	var st statusView
+func (s *scheduler) status() (admin.Status, int) {
+	var st admin.Status
 	code := s.request(http.MethodGet, "/status", nil, &st)
 	return st, code
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/healer-mesos/healer/admin"
 	"github.com/healer-mesos/healer/integration/emulator"
 )
 
@@ -100,9 +101,9 @@ func TestNumAllowedRepairsHoldsUnderStorm(t *testing.T) {
 		}
 	}
 	waitFor(t, "every agent repaired", 90*time.Second, func() bool {
-		var st statusView
+		var st admin.Status
 		s.request(http.MethodGet, "/status", nil, &st)
-		return st.Counts["probation"] == 8
+		return st.Counts.Probation == 8
 	})
 	if peak := peakRunning(c.Recorder().Records()); peak > 2 {
 		t.Errorf("%d repair tasks ran at once, num_allowed_repairs is 2", peak)

@@ -20,6 +20,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
+	"github.com/healer-mesos/healer/admin"
 	"github.com/healer-mesos/healer/executor/taskspec"
 	"github.com/healer-mesos/healer/integration/emulator"
 	"github.com/healer-mesos/healer/internal/zktest"
@@ -221,7 +222,7 @@ func BenchmarkScale35kAgents(b *testing.B) {
 	waitFor(b, "a monitor on every agent", 30*time.Minute, func() bool { return fleet.monitors.Load() >= int64(agents) })
 	waitFor(b, "every violating agent's incident open", 5*time.Minute, func() bool {
 		st, _ := s.status()
-		return st.Counts["pending"]+st.Counts["repairing"] >= violating
+		return st.Counts.Pending+st.Counts.Repairing >= violating
 	})
 	setupTook := time.Since(setup)
 	b.ResetTimer()
@@ -276,7 +277,7 @@ func BenchmarkScale35kAgents(b *testing.B) {
 	var tripped time.Time
 	for time.Since(stormStart) < 30*time.Second {
 		t := time.Now()
-		var st statusView
+		var st admin.Status
 		code := s.request(http.MethodGet, "/status", nil, &st)
 		lat = append(lat, time.Since(t))
 		if code != http.StatusOK {

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/healer-mesos/healer/admin"
 	"github.com/healer-mesos/healer/integration/emulator"
 )
 
@@ -353,8 +354,8 @@ func (d *driver) quiesce(ctx context.Context) {
 func (d *driver) converged() (ok bool, why string) {
 	live := d.e.live()
 	var leaders []*proc
-	var leaderSt statusView
-	sts := map[*proc]statusView{}
+	var leaderSt admin.Status
+	sts := map[*proc]admin.Status{}
 	for _, p := range live {
 		st, ok := p.status()
 		if !ok {
@@ -383,9 +384,9 @@ func (d *driver) converged() (ok bool, why string) {
 		}
 	}
 	c := leaderSt.Counts
-	if open := c["pending"] + c["awaiting_approval"] + c["repairing"] + c["probation"]; open > 0 {
-		return false, fmt.Sprintf("%d incidents open (pending %d, repairing %d, probation %d)", open, c["pending"],
-			c["repairing"], c["probation"])
+	if open := c.Pending + c.AwaitingApproval + c.Repairing + c.Probation; open > 0 {
+		return false, fmt.Sprintf("%d incidents open (pending %d, awaiting approval %d, repairing %d, probation %d)", open,
+			c.Pending, c.AwaitingApproval, c.Repairing, c.Probation)
 	}
 	return true, ""
 }

@@ -23,6 +23,7 @@ import (
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
+	"github.com/healer-mesos/healer/admin"
 	"github.com/healer-mesos/healer/integration/emulator"
 	"github.com/healer-mesos/healer/internal/zktest"
 )
@@ -398,19 +399,6 @@ func (e *env) byInstance(id string) *proc {
 	return nil
 }
 
-// statusView is what the soak reads of GET /status.
-type statusView struct {
-	IsLeader        bool   `json:"is_leader"`
-	Leader          string `json:"leader"`
-	FrameworkID     string `json:"framework_id"`
-	Subscribed      bool   `json:"subscribed"`
-	Immutable       bool   `json:"immutable"`
-	ImmutableReason string `json:"immutable_reason"`
-	InFlight        int    `json:"in_flight"`
-	Paused          bool   `json:"paused"`
-	Counts          map[string]int
-}
-
 var httpClient = &http.Client{Timeout: 5 * time.Second}
 
 // get decodes GET url into out; it returns the status code (0 when there
@@ -428,8 +416,8 @@ func get(url string, out any) int {
 	return resp.StatusCode
 }
 
-func (p *proc) status() (statusView, bool) {
-	var st statusView
+func (p *proc) status() (admin.Status, bool) {
+	var st admin.Status
 	return st, get(p.url+"/status", &st) == http.StatusOK
 }
 
