@@ -21,8 +21,7 @@ type tb interface {
 
 // listed is what healer reads of one entry of a GET_AGENTS answer.
 type listed struct {
-	recovered              bool
-	id, hostname, zone, pd string
+	kind, id, hostname, zone, pid string // kind: "agent" or "recovered"
 }
 
 // fullView projects mesos-go's decoding of an answer: the reference.
@@ -31,14 +30,14 @@ func fullView(r *master.Response) (present bool, out []listed) {
 	if g == nil {
 		return false, nil
 	}
-	view := func(info mesos.AgentInfo, recovered bool, pid string) listed {
-		return listed{recovered, info.GetID().GetValue(), info.Hostname, info.GetDomain().GetFaultDomain().GetZone().Name, pid}
+	view := func(info mesos.AgentInfo, kind, pid string) listed {
+		return listed{kind, info.GetID().GetValue(), info.Hostname, info.GetDomain().GetFaultDomain().GetZone().Name, pid}
 	}
 	for _, a := range g.Agents {
-		out = append(out, view(a.AgentInfo, false, a.GetPID()))
+		out = append(out, view(a.AgentInfo, "agent", a.GetPID()))
 	}
 	for _, a := range g.RecoveredAgents {
-		out = append(out, view(a, true, ""))
+		out = append(out, view(a, "recovered", ""))
 	}
 	return true, out
 }
@@ -49,14 +48,14 @@ func leanView(r *AgentsResponse) (present bool, out []listed) {
 	if g == nil {
 		return false, nil
 	}
-	view := func(info AgentInfo, recovered bool, pid string) listed {
-		return listed{recovered, info.ID.Value, info.Hostname, info.Domain.FaultDomain.Zone.Name, pid}
+	view := func(info AgentInfo, kind, pid string) listed {
+		return listed{kind, info.ID.Value, info.Hostname, info.Domain.FaultDomain.Zone.Name, pid}
 	}
 	for _, a := range g.Agents {
-		out = append(out, view(a.AgentInfo, false, a.PID))
+		out = append(out, view(a.AgentInfo, "agent", a.PID))
 	}
 	for _, a := range g.RecoveredAgents {
-		out = append(out, view(a, true, ""))
+		out = append(out, view(a, "recovered", ""))
 	}
 	return true, out
 }
@@ -79,7 +78,7 @@ func agree(t tb, data []byte) {
 	fp, fv := fullView(&full)
 	lp, lv := leanView(&lean)
 	if fp != lp || !slices.Equal(fv, lv) {
-		t.Fatalf("AgentsResponse reads (list %t) %+v\nmesos-go reads        (list %t) %+v", lp, lv, fp, fv)
+		t.Fatalf("AgentsResponse reads (list %t) %q\nmesos-go reads        (list %t) %q", lp, lv, fp, fv)
 	}
 }
 
