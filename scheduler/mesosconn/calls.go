@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/gogo/protobuf/proto"
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/client"
 	"github.com/mesos/mesos-go/api/v1/lib/httpcli"
@@ -82,8 +83,58 @@ func (c *Conn) Call(ctx context.Context, call *scheduler.Call) error {
 // does not need a subscription. The operator event stream (SUBSCRIBE) is not
 // supported.
 func (c *Conn) Operator(ctx context.Context, call *master.Call) (*master.Response, error) {
+	var out *master.Response
+	err := c.operator(ctx, call, func(resp mesos.Response) error {
+		out = nil // not a previous master's half-decoded answer
+		if resp == nil {
+			return nil
+		}
+		var r master.Response
+		if err := resp.Decode(&r); err != nil {
+			return err
+		}
+		out = &r
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// OperatorInto is Operator for a query whose answer the caller decodes into
+// its own message: out mirrors mesos.v1.master.Response's field numbers with
+// only the fields the caller reads (healerpb.AgentsResponse for GET_AGENTS),
+// so that the rest of a large answer is skipped, never allocated. out is
+// reset first. Redirects, errors and the masters tried are as for Operator;
+// an answer without a body is a decoding error.
+func (c *Conn) OperatorInto(ctx context.Context, call *master.Call, out proto.Message) error {
+	return c.operator(ctx, call, func(resp mesos.Response) error {
+		if resp == nil {
+			return errors.New("the master answered without a body")
+		}
+		return resp.Decode(protobufOnly{out})
+	})
+}
+
+// protobufOnly lets mesos-go's protobuf decoder fill any gogo message: its
+// Decode takes messages that could also be decoded from JSON.
+type protobufOnly struct{ proto.Message }
+
+func (p protobufOnly) Unmarshal(b []byte) error { return proto.Unmarshal(b, p.Message) }
+
+// UnmarshalJSON is never called: the connection's codec is protobuf, and an
+// answer of another Content-Type is refused before decoding (responseHandler).
+func (protobufOnly) UnmarshalJSON([]byte) error {
+	return errors.New("healer decodes the operator API's protobuf answers only")
+}
+
+// operator sends call to the leading master (Operator's rules) and hands
+// the answer to decode: nil for an answer without a body. A decoding error
+// counts as that master's failure, and the next master is tried.
+func (c *Conn) operator(ctx context.Context, call *master.Call, decode func(mesos.Response) error) error {
 	if call == nil || call.Type == master.Call_SUBSCRIBE {
-		return nil, errors.New("mesosconn: Operator: the operator event stream (SUBSCRIBE) is not supported")
+		return errors.New("mesosconn: Operator: the operator event stream (SUBSCRIBE) is not supported")
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
 	defer cancel()
@@ -96,9 +147,9 @@ func (c *Conn) Operator(ctx context.Context, call *master.Call) (*master.Respons
 			continue
 		}
 		tried[m] = true
-		resp, err := c.operatorAt(ctx, m, call)
+		err := c.operatorAt(ctx, m, call, decode)
 		if err == nil {
-			return resp, nil
+			return nil
 		}
 		err = fmt.Errorf("%s: %w", m, err)
 		var r *redirectError
@@ -111,31 +162,29 @@ func (c *Conn) Operator(ctx context.Context, call *master.Call) (*master.Respons
 		var e *Error
 		if errors.As(err, &e) && e.Code != http.StatusServiceUnavailable {
 			// The leader's answer.
-			return nil, fmt.Errorf("mesosconn: operator %s to %w", call.Type, err)
+			return fmt.Errorf("mesosconn: operator %s to %w", call.Type, err)
 		}
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("mesosconn: operator %s to %w", call.Type, err)
+			return fmt.Errorf("mesosconn: operator %s to %w", call.Type, err)
 		}
 		errs = append(errs, err)
 	}
-	return nil, fmt.Errorf("mesosconn: operator %s: %w: %w", call.Type, ErrNoLeader, errors.Join(errs...))
+	return fmt.Errorf("mesosconn: operator %s: %w: %w", call.Type, ErrNoLeader, errors.Join(errs...))
 }
 
-func (c *Conn) operatorAt(ctx context.Context, m string, call *master.Call) (*master.Response, error) {
+func (c *Conn) operatorAt(ctx context.Context, m string, call *master.Call, decode func(mesos.Response) error) error {
 	sender := httpmaster.NewSender(func(r client.Request, rc client.ResponseClass, o ...httpcli.RequestOpt) (mesos.Response, error) {
 		return c.op.Send(r, rc, append(o, at(m, operatorPath))...)
 	})
 	resp, err := sender.Send(ctx, mcalls.NonStreaming(call))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if resp == nil {
-		return nil, nil
+	if resp != nil {
+		defer resp.Close()
 	}
-	defer resp.Close()
-	var out master.Response
-	if err := resp.Decode(&out); err != nil {
-		return nil, fmt.Errorf("decode the %s response: %w", call.Type, err)
+	if err := decode(resp); err != nil {
+		return fmt.Errorf("decode the %s response: %w", call.Type, err)
 	}
-	return &out, nil
+	return nil
 }

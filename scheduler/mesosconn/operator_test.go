@@ -3,7 +3,11 @@ package mesosconn
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +16,8 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/maintenance"
 	"github.com/mesos/mesos-go/api/v1/lib/master"
 	mcalls "github.com/mesos/mesos-go/api/v1/lib/master/calls"
+
+	"github.com/healer-mesos/healer/proto/healerpb"
 )
 
 // The operator calls healer makes, through a standby first (the redirect
@@ -92,5 +98,64 @@ func TestOperatorNoMaster(t *testing.T) {
 	var merr *Error
 	if !errors.Is(err, ErrNoLeader) || !errors.As(err, &merr) || merr.Code != http.StatusServiceUnavailable {
 		t.Fatalf("operator call with no leader: %v; want ErrNoLeader with the 503", err)
+	}
+}
+
+// OperatorInto decodes the emulated master's GET_AGENTS answer, reached
+// through a standby's redirect, into the lean healerpb.AgentsResponse: the
+// ids, hostnames, zones and pids Operator's full decoding reads.
+func TestOperatorIntoAgents(t *testing.T) {
+	cfg := clusterConfig(3)
+	cfg.Masters = 2
+	cfg.Zones = []string{"z1", "z2"}
+	cl := startCluster(t, cfg)
+	op := operator(t, cl.MasterAddr(1)+","+cl.MasterAddr(0))
+
+	var want []string
+	for _, a := range mustOperator(t, op, mcalls.GetAgents()).GetAgents.Agents {
+		want = append(want, strings.Join([]string{a.AgentInfo.GetID().GetValue(), a.AgentInfo.Hostname,
+			a.AgentInfo.GetDomain().GetFaultDomain().GetZone().Name, a.GetPID()}, " "))
+	}
+	var lean healerpb.AgentsResponse
+	if err := op.OperatorInto(context.Background(), mcalls.GetAgents(), &lean); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range lean.GetAgents.Agents {
+		got = append(got, strings.Join([]string{a.AgentInfo.ID.Value, a.AgentInfo.Hostname, a.AgentInfo.Domain.FaultDomain.Zone.Name, a.PID}, " "))
+	}
+	if len(got) != 3 || !slices.Equal(got, want) || !strings.Contains(got[0], " z1 slave(1)@") {
+		t.Errorf("OperatorInto read %q; Operator read %q (want 3 agents, zoned, with pids)", got, want)
+	}
+	if err := op.OperatorInto(context.Background(), &master.Call{Type: master.Call_SUBSCRIBE}, &lean); err == nil {
+		t.Error("OperatorInto SUBSCRIBE accepted; want it refused (not supported)")
+	}
+}
+
+// An answer OperatorInto cannot decode says why: a Content-Type other
+// than protobuf (healer speaks protobuf only), or no body at all.
+func TestOperatorIntoBadAnswers(t *testing.T) {
+	for _, tc := range []struct {
+		name, contentType, body, want string
+	}{
+		{"json", "application/json", `{"type":"GET_AGENTS","get_agents":{}}`, `unexpected Content-Type "application/json" (want application/x-protobuf)`},
+		{"no body", "", "", "decode the GET_AGENTS response: the master answered without a body"},
+		{"garbage", "application/x-protobuf", "\x52\xff", "decode the GET_AGENTS response: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tc.contentType != "" {
+					w.Header().Set("Content-Type", tc.contentType)
+				}
+				io.WriteString(w, tc.body)
+			}))
+			defer srv.Close()
+			op := operator(t, strings.TrimPrefix(srv.URL, "http://"))
+			var lean healerpb.AgentsResponse
+			err := op.OperatorInto(context.Background(), mcalls.GetAgents(), &lean)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("OperatorInto: %v; want an error saying %q", err, tc.want)
+			}
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gogo/protobuf/proto"
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/master"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
@@ -76,6 +77,20 @@ func (m *fakeMaster) Operator(_ context.Context, c *master.Call) (*master.Respon
 		return on(c)
 	}
 	return &master.Response{}, nil
+}
+
+// OperatorInto answers like Operator, through the wire: the answer is
+// encoded and decoded into out, as mesosconn does with a master's.
+func (m *fakeMaster) OperatorInto(ctx context.Context, c *master.Call, out proto.Message) error {
+	resp, err := m.Operator(ctx, c)
+	if err != nil {
+		return err
+	}
+	b, err := proto.Marshal(resp)
+	if err != nil {
+		return err
+	}
+	return proto.Unmarshal(b, out)
 }
 
 func (m *fakeMaster) callsOf(typ scheduler.Call_Type) []*scheduler.Call {

@@ -7,6 +7,7 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/master"
 
+	"github.com/healer-mesos/healer/proto/healerpb"
 	"github.com/healer-mesos/healer/scheduler/coordinator"
 )
 
@@ -88,7 +89,10 @@ func (v *inventory) refresh(t *term) {
 	}
 	v.refreshing, v.soon = true, false
 	t.ops.queue(func(ops *opQueue) {
-		resp, err := ops.call(master.Call{Type: master.Call_GET_AGENTS})
+		// Only what apply reads is decoded: the whole answer of a large
+		// cluster is tens of megabytes of Go structs (docs/scale.md).
+		var resp healerpb.AgentsResponse
+		err := ops.query(master.Call{Type: master.Call_GET_AGENTS}, &resp)
 		t.post(func() {
 			v.refreshing = false
 			v.last = t.now()
@@ -96,7 +100,11 @@ func (v *inventory) refresh(t *term) {
 				t.log.Warn("reading the master's agent list failed", "err", err)
 				return
 			}
-			v.apply(t, resp.GetGetAgents())
+			if resp.GetAgents == nil {
+				t.log.Warn("the master's answer to GET_AGENTS holds no agent list: agents left as they are")
+				return
+			}
+			v.apply(t, resp.GetAgents)
 		})
 	})
 }
@@ -119,19 +127,16 @@ func (v *inventory) tick(t *term, now time.Time) {
 }
 
 // apply reconciles the coordinator's agents with the master's list.
-func (v *inventory) apply(t *term, g *master.Response_GetAgents) {
-	if g == nil {
-		return
-	}
+func (v *inventory) apply(t *term, g *healerpb.AgentsResponse_GetAgents) {
 	now := t.now()
 	listed := make(map[string]bool, len(g.Agents)+len(g.RecoveredAgents))
-	see := func(info mesos.AgentInfo, pid string) {
-		if info.ID == nil {
-			return
-		}
+	see := func(info healerpb.AgentInfo, pid string) {
 		id := info.ID.Value
+		if id == "" {
+			return // not an agent Mesos could name
+		}
 		listed[id] = true
-		v.see(t, id, info.Hostname, zoneOf(info.Domain), now)
+		v.see(t, id, info.Hostname, info.Domain.FaultDomain.Zone.Name, now)
 		if a := v.known[id]; a != nil {
 			if ip := pidIP(pid); ip != "" && ip != a.ip {
 				a.ip = ip
@@ -139,7 +144,7 @@ func (v *inventory) apply(t *term, g *master.Response_GetAgents) {
 		}
 	}
 	for _, a := range g.Agents {
-		see(a.AgentInfo, a.GetPID())
+		see(a.AgentInfo, a.PID)
 	}
 	for _, a := range g.RecoveredAgents {
 		see(a, "")

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gogo/protobuf/proto"
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/maintenance"
 	"github.com/mesos/mesos-go/api/v1/lib/master"
@@ -62,15 +63,31 @@ func (q *opQueue) run(ctx context.Context) {
 
 // call makes one operator call on the leading master.
 func (q *opQueue) call(c master.Call) (*master.Response, error) {
+	var resp *master.Response
+	err := q.timed(c, func(ctx context.Context) (err error) {
+		resp, err = q.t.m.Operator(ctx, &c)
+		return err
+	})
+	return resp, err
+}
+
+// query makes one operator query on the leading master, decoding its
+// answer into out (Master.OperatorInto).
+func (q *opQueue) query(c master.Call, out proto.Message) error {
+	return q.timed(c, func(ctx context.Context) error { return q.t.m.OperatorInto(ctx, &c, out) })
+}
+
+// timed runs an operator call with the queue's deadline and metrics.
+func (q *opQueue) timed(c master.Call, do func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(q.ctx, 30*time.Second)
 	defer cancel()
 	start := time.Now()
-	resp, err := q.t.m.Operator(ctx, &c)
+	err := do(ctx)
 	q.t.cfg.Metrics.observeCall("operator_"+strings.ToLower(c.Type.String()), time.Since(start), err)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", c.Type, err)
+		return fmt.Errorf("%s: %w", c.Type, err)
 	}
-	return resp, nil
+	return nil
 }
 
 // The master's answers that mean an isolation or reactivation has nothing

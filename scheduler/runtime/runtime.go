@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gogo/protobuf/proto"
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/master"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
@@ -25,6 +26,9 @@ type Master interface {
 	Events() <-chan mesosconn.Event
 	Call(ctx context.Context, call *scheduler.Call) error
 	Operator(ctx context.Context, call *master.Call) (*master.Response, error)
+	// OperatorInto is Operator decoding the answer into out, a message
+	// mirroring master.Response with only the fields the caller reads.
+	OperatorInto(ctx context.Context, call *master.Call, out proto.Message) error
 }
 
 // MasterFactory makes the master connection of a term, subscribing with
