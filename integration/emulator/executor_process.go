@@ -300,15 +300,7 @@ func fetchURI(sandbox string, u mesos.CommandInfo_URI) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return fmt.Errorf("fetch %s: %w", u.Value, err)
 	}
-	f, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("fetch %s: %w", u.Value, err)
-	}
-	if _, err := io.Copy(f, r); err != nil {
-		f.Close()
-		return fmt.Errorf("fetch %s: %w", u.Value, err)
-	}
-	if err := f.Close(); err != nil {
+	if err := writeUnshared(dst, r); err != nil {
 		return fmt.Errorf("fetch %s: %w", u.Value, err)
 	}
 	if u.GetExecutable() {
@@ -591,4 +583,44 @@ func (c *commandTask) destroy() {
 	if c.pgid > 0 && !c.exited {
 		syscall.Kill(-c.pgid, syscall.SIGKILL)
 	}
+}
+
+// writeUnshared writes r to path so that no process started meanwhile
+// holds it open for writing. Mesos fetches in a process of its own; the
+// emulator fetches in the process that starts every container, and a
+// container forked while a fetched executable is still open for writing
+// keeps that descriptor until it execs, long enough for another container
+// executing the file to fail with ETXTBSY ("Text file busy"). The body is
+// first written to a side file, never executed; the final copy, a local
+// one, is made holding syscall.ForkLock, which every fork takes.
+func writeUnshared(path string, r io.Reader) error {
+	side := path + ".fetching"
+	f, err := os.OpenFile(side, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(side)
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	in, err := os.Open(side)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	syscall.ForkLock.Lock()
+	defer syscall.ForkLock.Unlock()
+	out, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
