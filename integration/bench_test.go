@@ -22,7 +22,27 @@ import (
 // quickExecutor is an in-process executor that runs every repair task for
 // `took` and reports it finished (exit 0), for benchmarks that measure
 // healer, not a command.
-type quickExecutor struct{ took time.Duration }
+type quickExecutor struct {
+	took time.Duration
+	taskEnds
+}
+
+// taskEnds is the end of a fake executor whose tasks hold nothing to
+// stop: a kill is answered at once, a shutdown kills every task.
+type taskEnds struct{}
+
+func (taskEnds) Kill(d *emulator.FakeDriver, id mesos.TaskID, _ *mesos.KillPolicy) {
+	d.SendState(id, mesos.TASK_KILLED)
+}
+
+func (taskEnds) Message(*emulator.FakeDriver, []byte) {}
+
+func (taskEnds) Shutdown(d *emulator.FakeDriver) {
+	for _, id := range d.LiveTasks() {
+		d.SendState(id, mesos.TASK_KILLED)
+	}
+	d.Exit(0)
+}
 
 func (q quickExecutor) Launch(d *emulator.FakeDriver, task mesos.TaskInfo) {
 	d.SendState(task.TaskID, mesos.TASK_RUNNING)
@@ -31,19 +51,6 @@ func (q quickExecutor) Launch(d *emulator.FakeDriver, task mesos.TaskInfo) {
 		data, _ := taskspec.EncodeRepairResult(&healerpb.RepairResult{StartedAtUnixNano: now, EndedAtUnixNano: now})
 		d.Update(mesos.TaskStatus{TaskID: task.TaskID, State: mesos.TASK_FINISHED.Enum(), Data: data})
 	})
-}
-
-func (quickExecutor) Kill(d *emulator.FakeDriver, id mesos.TaskID, _ *mesos.KillPolicy) {
-	d.SendState(id, mesos.TASK_KILLED)
-}
-
-func (quickExecutor) Message(*emulator.FakeDriver, []byte) {}
-
-func (quickExecutor) Shutdown(d *emulator.FakeDriver) {
-	for _, id := range d.LiveTasks() {
-		d.SendState(id, mesos.TASK_KILLED)
-	}
-	d.Exit(0)
 }
 
 func quickAgents(took time.Duration) emulator.AgentConfig {

@@ -54,10 +54,13 @@ type scaleFleet struct {
 	triggers  sync.Map    // agent id → func() sending a report within a second
 }
 
-type scaleExecutor struct{ f *scaleFleet }
+type scaleExecutor struct {
+	f *scaleFleet
+	taskEnds
+}
 
 func (f *scaleFleet) factory(mesos.FrameworkInfo, mesos.ExecutorInfo) emulator.FakeExecutor {
-	return scaleExecutor{f}
+	return scaleExecutor{f: f}
 }
 
 func (x scaleExecutor) Launch(d *emulator.FakeDriver, task mesos.TaskInfo) {
@@ -97,19 +100,6 @@ func (x scaleExecutor) Launch(d *emulator.FakeDriver, task mesos.TaskInfo) {
 	d.After(time.Duration(rand.Int64N(int64(scaleReportInterval))), loop)
 	// A storm: an extra report within the next second.
 	x.f.triggers.Store(agent, func() { d.After(time.Duration(rand.Int64N(int64(time.Second))), send) })
-}
-
-func (x scaleExecutor) Kill(d *emulator.FakeDriver, id mesos.TaskID, _ *mesos.KillPolicy) {
-	d.SendState(id, mesos.TASK_KILLED)
-}
-
-func (scaleExecutor) Message(*emulator.FakeDriver, []byte) {}
-
-func (scaleExecutor) Shutdown(d *emulator.FakeDriver) {
-	for _, id := range d.LiveTasks() {
-		d.SendState(id, mesos.TASK_KILLED)
-	}
-	d.Exit(0)
 }
 
 // procStat is a process's CPU time (user + system) and resident set.
