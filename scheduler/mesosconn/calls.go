@@ -160,8 +160,11 @@ func (c *Conn) operator(ctx context.Context, call *master.Call, decode func(meso
 			}
 		}
 		var e *Error
-		if errors.As(err, &e) && e.Code != http.StatusServiceUnavailable {
-			// The leader's answer.
+		var bad *badAnswerError
+		if errors.As(err, &e) && e.Code != http.StatusServiceUnavailable || errors.As(err, &bad) {
+			// The leader's answer (an answer that does not decode came
+			// from a master that took the call: the others would only
+			// redirect to it).
 			return fmt.Errorf("mesosconn: operator %s to %w", call.Type, err)
 		}
 		if ctx.Err() != nil {
@@ -184,7 +187,13 @@ func (c *Conn) operatorAt(ctx context.Context, m string, call *master.Call, deco
 		defer resp.Close()
 	}
 	if err := decode(resp); err != nil {
-		return fmt.Errorf("decode the %s response: %w", call.Type, err)
+		return &badAnswerError{fmt.Errorf("decode the %s response: %w", call.Type, err)}
 	}
 	return nil
 }
+
+// badAnswerError is a master's answer that does not decode.
+type badAnswerError struct{ err error }
+
+func (e *badAnswerError) Error() string { return e.err.Error() }
+func (e *badAnswerError) Unwrap() error { return e.err }

@@ -156,6 +156,10 @@ func TestOperatorIntoBadAnswers(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("OperatorInto: %v; want an error saying %q", err, tc.want)
 			}
+			if tc.contentType != "application/json" && errors.Is(err, ErrNoLeader) {
+				// The master answered: it is no missing leader.
+				t.Errorf("OperatorInto: %v; a master that answered is reported as no leader", err)
+			}
 		})
 	}
 }
