@@ -278,3 +278,16 @@ func (u URL) GoString() string { return "zkurl.URL(" + strconv.Quote(u.Redacted(
 // WithPassword is the full URL, password included: what Parse reads back
 // to u. Never log it.
 func (u URL) WithPassword() string { return u.format(u.Password) }
+
+// Ancestors lists the znodes above path, root first, path excluded:
+// "/a/b/c" gives "/a", "/a/b". What must exist before path is created (a
+// URL's Path, or a node below it).
+func Ancestors(path string) []string {
+	var out []string
+	for i := 1; i < len(path); i++ {
+		if path[i] == '/' {
+			out = append(out, path[:i])
+		}
+	}
+	return out
+}

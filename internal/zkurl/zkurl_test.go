@@ -161,3 +161,15 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestAncestors(t *testing.T) {
+	for in, want := range map[string][]string{
+		"/a/b/c": {"/a", "/a/b"},
+		"/a":     nil,
+		"/":      nil,
+	} {
+		if got := Ancestors(in); !reflect.DeepEqual(got, want) {
+			t.Errorf("Ancestors(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -76,6 +76,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/healer-mesos/healer/internal/zkurl"
 )
 
 // Dir is the directory of the member nodes under the chroot.
@@ -535,7 +537,7 @@ func (c *campaign) states() error {
 // join creates the member node, and the directories above it if missing.
 func (c *campaign) join() error {
 	dir := c.e.dir
-	for _, p := range append(ancestors(dir), dir) {
+	for _, p := range append(zkurl.Ancestors(dir), dir) {
 		_, err := c.conn.Create(p, nil, 0, c.e.acl)
 		switch {
 		case err == nil, errors.Is(err, zk.ErrNodeExists):
@@ -676,18 +678,6 @@ func order(kids []string) []member {
 		out = append(out, member{k, seq})
 	}
 	slices.SortFunc(out, func(a, b member) int { return cmp.Compare(a.seq, b.seq) })
-	return out
-}
-
-// ancestors lists the directories above path, root first: "/a/b/c" gives
-// "/a", "/a/b".
-func ancestors(path string) []string {
-	var out []string
-	for i := 1; i < len(path); i++ {
-		if path[i] == '/' {
-			out = append(out, path[:i])
-		}
-	}
 	return out
 }
 

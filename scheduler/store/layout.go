@@ -117,18 +117,6 @@ func (p paths) agent(id coordinator.AgentID) string {
 	return p.bucket(bucketOf(id)) + "/" + escapeID(id)
 }
 
-// ancestors lists the directories above path, root first, path excluded:
-// "/a/b/c" gives "/a", "/a/b".
-func ancestors(path string) []string {
-	var out []string
-	for i := 1; i < len(path); i++ {
-		if path[i] == '/' {
-			out = append(out, path[:i])
-		}
-	}
-	return out
-}
-
 // CheckChroot checks a chroot path: absolute, not "/", no trailing '/',
 // no empty, "." or ".." segment.
 func CheckChroot(root string) error { return checkPath("chroot", root) }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/healer-mesos/healer/internal/zkurl"
 	"github.com/healer-mesos/healer/scheduler/coordinator"
 )
 
@@ -233,7 +234,7 @@ func (z *ZK) Load(ctx context.Context) (Snapshot, error) {
 		return Snapshot{}, readError(root, err)
 	}
 	if !ok {
-		for _, dir := range ancestors(root) {
+		for _, dir := range zkurl.Ancestors(root) {
 			ok, err := z.exists(dir)
 			if err != nil {
 				return Snapshot{}, readError(dir, err)
@@ -245,7 +246,7 @@ func (z *ZK) Load(ctx context.Context) (Snapshot, error) {
 		}
 		return finish()
 	}
-	for _, dir := range ancestors(root) {
+	for _, dir := range zkurl.Ancestors(root) {
 		z.dirs[dir] = true
 	}
 	z.dirs[root] = true
@@ -456,7 +457,7 @@ type planner struct {
 
 // dirs adds creates for the missing directories above path to u.
 func (pl *planner) dirs(u *unit, path string) {
-	for _, dir := range ancestors(path) {
+	for _, dir := range zkurl.Ancestors(path) {
 		if pl.z.dirs[dir] || pl.planned[dir] {
 			continue
 		}

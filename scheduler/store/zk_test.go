@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/healer-mesos/healer/internal/zktest"
+	"github.com/healer-mesos/healer/internal/zkurl"
 	"github.com/healer-mesos/healer/scheduler/coordinator"
 )
 
@@ -80,7 +81,7 @@ func elect(t testing.TB, conn *zk.Conn, chroot string, acl []zk.ACL) string {
 		acl = zk.WorldACL(zk.PermAll)
 	}
 	dir := chroot + "/leader"
-	for _, p := range append(ancestors(dir), dir) {
+	for _, p := range append(zkurl.Ancestors(dir), dir) {
 		if _, err := conn.Create(p, nil, 0, acl); err != nil && !errors.Is(err, zk.ErrNodeExists) {
 			t.Fatalf("create %s: %v", p, err)
 		}
@@ -609,7 +610,7 @@ func check(t testing.TB, err error) {
 }
 
 func createAll(conn *zk.Conn, path string, data []byte) error {
-	for _, p := range ancestors(path) {
+	for _, p := range zkurl.Ancestors(path) {
 		if _, err := conn.Create(p, nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
 			return err
 		}
