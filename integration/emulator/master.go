@@ -832,17 +832,7 @@ func (m *Master) RemoveAgentLocked(agentID string, kind AgentRemoval) bool {
 	defer m.persistLocked()
 	a.link.Shutdown()
 	m.removeAgentLocked(a, func(fw *framework, t *mesos.Task) {
-		state, reason := mesos.TASK_LOST, mesos.REASON_AGENT_REMOVED
-		if kind == AgentMarkedGone && fw.partitionAware() {
-			state, reason = mesos.TASK_GONE_BY_OPERATOR, mesos.REASON_AGENT_REMOVED_BY_OPERATOR
-		}
-		st := masterStatus(t.TaskID, &t.AgentID, state, reason, msg)
-		st.ExecutorID = t.ExecutorID
-		t.State = &state
-		m.publishTaskUpdatedLocked(t, st)
-		appendTaskStatus(t, st)
-		m.completeTaskLocked(fw, t)
-		m.forwardLocked(fw, st)
+		m.endRemovedTaskLocked(fw, t, kind == AgentMarkedGone, msg)
 	})
 	if kind == AgentRemovedForMaintenance {
 		m.publishAgentRemovedLocked(agentID) // not for gone agents: __removeSlave sends none
@@ -862,19 +852,27 @@ func (m *Master) markUnreachableAgentGoneLocked(agentID string) {
 			if t.AgentID.Value != agentID {
 				continue
 			}
-			state, reason := mesos.TASK_LOST, mesos.REASON_AGENT_REMOVED
-			if fw.partitionAware() {
-				state, reason = mesos.TASK_GONE_BY_OPERATOR, mesos.REASON_AGENT_REMOVED_BY_OPERATOR
-			}
-			st := masterStatus(t.TaskID, &t.AgentID, state, reason, agentGoneMessage)
-			st.ExecutorID = t.ExecutorID
-			t.State = &state
-			m.publishTaskUpdatedLocked(t, st)
-			appendTaskStatus(t, st)
-			m.completeTaskLocked(fw, t)
-			m.forwardLocked(fw, st)
+			m.endRemovedTaskLocked(fw, t, true, agentGoneMessage)
 		}
 	}
+}
+
+// endRemovedTaskLocked ends a task of an agent removed for good:
+// TASK_LOST / REASON_AGENT_REMOVED, or, when the agent was marked gone,
+// TASK_GONE_BY_OPERATOR / REASON_AGENT_REMOVED_BY_OPERATOR for a
+// partition-aware framework; published, completed and sent to fw.
+func (m *Master) endRemovedTaskLocked(fw *framework, t *mesos.Task, gone bool, msg string) {
+	state, reason := mesos.TASK_LOST, mesos.REASON_AGENT_REMOVED
+	if gone && fw.partitionAware() {
+		state, reason = mesos.TASK_GONE_BY_OPERATOR, mesos.REASON_AGENT_REMOVED_BY_OPERATOR
+	}
+	st := masterStatus(t.TaskID, &t.AgentID, state, reason, msg)
+	st.ExecutorID = t.ExecutorID
+	t.State = &state
+	m.publishTaskUpdatedLocked(t, st)
+	appendTaskStatus(t, st)
+	m.completeTaskLocked(fw, t)
+	m.forwardLocked(fw, st)
 }
 
 // removeAgentLocked takes an agent out of the registry in the order
