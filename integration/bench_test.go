@@ -14,6 +14,7 @@ import (
 
 	"github.com/healer-mesos/healer/executor/taskspec"
 	"github.com/healer-mesos/healer/integration/emulator"
+	"github.com/healer-mesos/healer/internal/testtool"
 	"github.com/healer-mesos/healer/internal/zktest"
 	"github.com/healer-mesos/healer/proto/healerpb"
 	"github.com/healer-mesos/healer/scheduler/store"
@@ -87,7 +88,7 @@ func BenchmarkSignalToLaunch(b *testing.B) {
 	s := startScheduler(b, c.MasterAddr(0), "--zk=zk://"+zks.Addr+"/healer", "--log_level=info",
 		"--repair_set=restart=true", "--repair_order=restart:agent", "--num_allowed_repairs=10", "--probation=1hrs")
 	s.ready(60 * time.Second)
-	waitFor(b, "every agent known", 60*time.Second, func() bool {
+	testtool.WaitFor(b, "every agent known", 60*time.Second, func() bool {
 		st, _ := s.status()
 		return st.Counts.Healthy == repairs
 	})
@@ -95,7 +96,7 @@ func BenchmarkSignalToLaunch(b *testing.B) {
 	b.ResetTimer()
 	for i := range repairs {
 		// Suppressed: a SUPPRESS after the last ACCEPT.
-		waitFor(b, "a suppressed framework", 30*time.Second, func() bool {
+		testtool.WaitFor(b, "a suppressed framework", 30*time.Second, func() bool {
 			acc, sup := callsAfter(c, "ACCEPT", time.Time{}), callsAfter(c, "SUPPRESS", time.Time{})
 			return len(sup) > 0 && (len(acc) == 0 || !sup[len(sup)-1].At.Before(acc[len(acc)-1].At))
 		})
@@ -104,7 +105,7 @@ func BenchmarkSignalToLaunch(b *testing.B) {
 			b.Fatalf("POST /repair %d: %d", i, code)
 		}
 		var at time.Time
-		waitFor(b, "the ACCEPT", 30*time.Second, func() bool {
+		testtool.WaitFor(b, "the ACCEPT", 30*time.Second, func() bool {
 			acc := callsAfter(c, "ACCEPT", t0)
 			if len(acc) > 0 {
 				at = acc[0].At
@@ -156,7 +157,7 @@ func BenchmarkFailover(b *testing.B) {
 			<-lead.done
 			host := "agent-" + strconv.Itoa(agent)
 			agent++
-			waitFor(b, "the standby accepting repairs", 60*time.Second, func() bool {
+			testtool.WaitFor(b, "the standby accepting repairs", 60*time.Second, func() bool {
 				st, code := standby.status()
 				if code != http.StatusOK || !st.IsLeader || !st.Subscribed || st.Immutable {
 					return false
@@ -170,7 +171,7 @@ func BenchmarkFailover(b *testing.B) {
 				term = append(term, d)
 			}
 			pool = []*scheduler{standby, startScheduler(b, c.MasterAddr(0), flags...)}
-			waitFor(b, "the new standby following", 30*time.Second, func() bool {
+			testtool.WaitFor(b, "the new standby following", 30*time.Second, func() bool {
 				st, code := pool[1].status()
 				return code == http.StatusOK && st.Leader == standby.URL
 			})
@@ -197,7 +198,7 @@ func BenchmarkZooKeeperFootprint10k(b *testing.B) {
 	s := startScheduler(b, c.MasterAddr(0), "--zk=zk://"+zks.Addr+"/healer", "--log_level=info",
 		"--repair_set=restart=true", "--repair_order=restart:agent", "--probation=1hrs")
 	s.ready(120 * time.Second)
-	waitFor(b, "every agent known", 300*time.Second, func() bool {
+	testtool.WaitFor(b, "every agent known", 300*time.Second, func() bool {
 		st, _ := s.status()
 		return st.Counts.Healthy == agents
 	})
@@ -206,7 +207,7 @@ func BenchmarkZooKeeperFootprint10k(b *testing.B) {
 	if code := s.repair("agent-7", "hung"); code != http.StatusAccepted {
 		b.Fatalf("POST /repair: %d", code)
 	}
-	waitFor(b, "the step running", 30*time.Second, func() bool { return s.agent("agent-7").State == "repairing" })
+	testtool.WaitFor(b, "the step running", 30*time.Second, func() bool { return s.agent("agent-7").State == "repairing" })
 	w1 := s.zkWrites()
 	for range 20 {
 		if code := s.repair("agent-7", "hung"); code != http.StatusOK {
@@ -214,7 +215,7 @@ func BenchmarkZooKeeperFootprint10k(b *testing.B) {
 		}
 	}
 	dedupWrites := s.zkWrites() - w1
-	waitFor(b, "the step done", 30*time.Second, func() bool { return s.agent("agent-7").State == "probation" })
+	testtool.WaitFor(b, "the step done", 30*time.Second, func() bool { return s.agent("agent-7").State == "probation" })
 	stepWrites := s.zkWrites() - w0 - dedupWrites
 	b.StopTimer()
 

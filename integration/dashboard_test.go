@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/healer-mesos/healer/integration/emulator"
+	"github.com/healer-mesos/healer/internal/testtool"
 )
 
 const (
@@ -48,7 +49,7 @@ ladders:
 		t.Fatalf("POST /repair agent-2: %d", code)
 	}
 	waiting, running := agentID(t, c, "agent-1"), agentID(t, c, "agent-2")
-	waitFor(t, "agent-2 repairing", 30*time.Second, func() bool { return s.agent("agent-2").State == "repairing" })
+	testtool.WaitFor(t, "agent-2 repairing", 30*time.Second, func() bool { return s.agent("agent-2").State == "repairing" })
 
 	// The browser sends the operator's token with every request.
 	br.page("Network.enable", map[string]any{}, nil)
@@ -81,7 +82,7 @@ ladders:
 		return v
 	}
 	var v view
-	waitFor(t, "the dashboard showing both repairs", 30*time.Second, func() bool {
+	testtool.WaitFor(t, "the dashboard showing both repairs", 30*time.Second, func() bool {
 		v = read()
 		return v.Counts["awaiting-approval"] == "1" && len(v.Open) == 2 && len(v.Waiting) == 1 && v.ButtonEnabled
 	})
@@ -102,11 +103,11 @@ ladders:
 	if err := br.eval(`document.querySelector("#approvals button.approve").click()`, nil); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the approved step to run", 30*time.Second, func() bool {
+	testtool.WaitFor(t, "the approved step to run", 30*time.Second, func() bool {
 		a := s.agent("agent-1")
 		return len(a.History) == 1 && a.History[0].Action == "quick" && a.History[0].Result == "succeeded"
 	})
-	waitFor(t, "the dashboard showing nothing waiting", 30*time.Second, func() bool {
+	testtool.WaitFor(t, "the dashboard showing nothing waiting", 30*time.Second, func() bool {
 		v = read()
 		return len(v.Waiting) == 0 && v.Counts["awaiting-approval"] == "0"
 	})

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/healer-mesos/healer/integration/emulator"
+	"github.com/healer-mesos/healer/internal/testtool"
 	"github.com/healer-mesos/healer/internal/zktest"
 )
 
@@ -27,7 +28,7 @@ func zkFlags(addr string) []string {
 func leaderOf(t testing.TB, timeout time.Duration, ss ...*scheduler) *scheduler {
 	t.Helper()
 	var lead *scheduler
-	waitFor(t, "one leader", timeout, func() bool {
+	testtool.WaitFor(t, "one leader", timeout, func() bool {
 		lead = nil
 		n := 0
 		for _, s := range ss {
@@ -81,7 +82,7 @@ func TestLeaderKilledMidRepairStandbyFinishes(t *testing.T) {
 	a := startScheduler(t, c.MasterAddr(0), flags...)
 	b := startScheduler(t, c.MasterAddr(0), flags...)
 	lead, standby := leaderAndStandby(t, a, b)
-	waitFor(t, "the standby to know the leader", 30*time.Second, func() bool {
+	testtool.WaitFor(t, "the standby to know the leader", 30*time.Second, func() bool {
 		st, code := standby.status()
 		return code == http.StatusOK && !st.IsLeader && st.Leader == lead.URL
 	})
@@ -93,7 +94,7 @@ func TestLeaderKilledMidRepairStandbyFinishes(t *testing.T) {
 		t.Fatalf("POST /repair: %d", code)
 	}
 	target := agentID(t, c, "agent-1")
-	waitFor(t, "the repair task running", 30*time.Second, func() bool {
+	testtool.WaitFor(t, "the repair task running", 30*time.Second, func() bool {
 		for _, r := range c.Recorder().Records(emulator.RecordStatusUpdate) {
 			if r.AgentID == target && strings.HasPrefix(r.TaskID, "healer.repair.") && r.Type == "TASK_RUNNING" {
 				return true
@@ -104,7 +105,7 @@ func TestLeaderKilledMidRepairStandbyFinishes(t *testing.T) {
 	lead.signal(syscall.SIGKILL)
 	<-lead.done
 	next := leaderOf(t, 30*time.Second, standby)
-	waitFor(t, "the incident finished by the new leader", 30*time.Second, func() bool {
+	testtool.WaitFor(t, "the incident finished by the new leader", 30*time.Second, func() bool {
 		return next.agent("agent-1").State == "probation"
 	})
 	h := next.agent("agent-1").History
@@ -132,12 +133,12 @@ func TestLeaderPartitionedFromZooKeeperStopsActing(t *testing.T) {
 	a := startScheduler(t, c.MasterAddr(0), append(zkFlags(proxy.Addr), common...)...)
 	leaderOf(t, 30*time.Second, a)
 	b := startScheduler(t, c.MasterAddr(0), append(zkFlags(zk.Addr), common...)...)
-	waitFor(t, "the standby following", 30*time.Second, func() bool {
+	testtool.WaitFor(t, "the standby following", 30*time.Second, func() bool {
 		st, code := b.status()
 		return code == http.StatusOK && st.Leader == a.URL
 	})
 	proxy.Partition()
-	waitFor(t, "the cut-off leader refusing mutations", 10*time.Second, func() bool {
+	testtool.WaitFor(t, "the cut-off leader refusing mutations", 10*time.Second, func() bool {
 		return a.repair("agent-0", "hung") == http.StatusServiceUnavailable
 	})
 	launchesBefore := len(c.Recorder().Records(emulator.RecordLaunch))
@@ -145,9 +146,9 @@ func TestLeaderPartitionedFromZooKeeperStopsActing(t *testing.T) {
 	if code := b.repair("agent-0", "hung"); code != http.StatusAccepted {
 		t.Fatalf("POST /repair on the new leader: %d", code)
 	}
-	waitFor(t, "the new leader's repair", 30*time.Second, func() bool { return b.agent("agent-0").State == "probation" })
+	testtool.WaitFor(t, "the new leader's repair", 30*time.Second, func() bool { return b.agent("agent-0").State == "probation" })
 	proxy.Heal()
-	waitFor(t, "the old leader following the new one", 30*time.Second, func() bool {
+	testtool.WaitFor(t, "the old leader following the new one", 30*time.Second, func() bool {
 		st, code := a.status()
 		return code == http.StatusOK && !st.IsLeader && st.Leader == b.URL
 	})
@@ -170,7 +171,7 @@ func TestZooKeeperRestart(t *testing.T) {
 		"--repair_set=restart="+ok, "--repair_order=restart:agent", "--probation=10mins")
 	leaderOf(t, 30*time.Second, s)
 	zk.Stop()
-	waitFor(t, "Immutable while ZooKeeper is down", 20*time.Second, func() bool {
+	testtool.WaitFor(t, "Immutable while ZooKeeper is down", 20*time.Second, func() bool {
 		st, code := s.status()
 		return code == http.StatusOK && st.Immutable
 	})
@@ -182,7 +183,7 @@ func TestZooKeeperRestart(t *testing.T) {
 	if code := s.repair("agent-0", "hung"); code != http.StatusAccepted {
 		t.Fatalf("POST /repair after ZooKeeper came back: %d", code)
 	}
-	waitFor(t, "the repair", 30*time.Second, func() bool { return s.agent("agent-0").State == "probation" })
+	testtool.WaitFor(t, "the repair", 30*time.Second, func() bool { return s.agent("agent-0").State == "probation" })
 }
 
 // The leading Mesos master fails over: healer is Immutable until it has
@@ -200,12 +201,12 @@ func TestMasterFailover(t *testing.T) {
 	if err := c.KillLeader(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a new leading master", 30*time.Second, func() bool { return c.LeaderURL() != "" && c.LeaderURL() != before })
+	testtool.WaitFor(t, "a new leading master", 30*time.Second, func() bool { return c.LeaderURL() != "" && c.LeaderURL() != before })
 	s.ready(60 * time.Second)
 	if code := s.repair("agent-1", "hung"); code != http.StatusAccepted {
 		t.Fatalf("POST /repair after the master failover: %d", code)
 	}
-	waitFor(t, "the repair on the new master", 30*time.Second, func() bool { return s.agent("agent-1").State == "probation" })
+	testtool.WaitFor(t, "the repair on the new master", 30*time.Second, func() bool { return s.agent("agent-1").State == "probation" })
 }
 
 // A framework the master no longer knows stops the scheduler with a
@@ -256,14 +257,14 @@ func TestHungRepairTimesOut(t *testing.T) {
 	if code := s.repair("agent-0", "hung"); code != http.StatusAccepted {
 		t.Fatalf("POST /repair: %d", code)
 	}
-	waitFor(t, "the step to time out and the ladder to go on", 60*time.Second, func() bool {
+	testtool.WaitFor(t, "the step to time out and the ladder to go on", 60*time.Second, func() bool {
 		return s.agent("agent-0").State == "isolated"
 	})
 	h := s.agent("agent-0").History
 	if len(h) != 2 || h[0].Result != "timed-out" {
 		t.Errorf("history %+v, want restart timed out, then isolation", h)
 	}
-	waitFor(t, "no process of the hung command left", 20*time.Second, func() bool {
+	testtool.WaitFor(t, "no process of the hung command left", 20*time.Second, func() bool {
 		out, _ := exec.Command("pgrep", "-f", mark).Output()
 		return len(bytes.TrimSpace(out)) == 0
 	})
@@ -287,11 +288,11 @@ func TestAgentLostMidRepair(t *testing.T) {
 	if code := s.repair("agent-1", "hung"); code != http.StatusAccepted {
 		t.Fatalf("POST /repair: %d", code)
 	}
-	waitFor(t, "the repair task running", 30*time.Second, func() bool { return len(updates(c, target, "TASK_RUNNING")) > 0 })
+	testtool.WaitFor(t, "the repair task running", 30*time.Second, func() bool { return len(updates(c, target, "TASK_RUNNING")) > 0 })
 	if err := c.KillAgent(target); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the master-scope step after the lost one", 60*time.Second, func() bool {
+	testtool.WaitFor(t, "the master-scope step after the lost one", 60*time.Second, func() bool {
 		return s.agent("agent-1").State == "probation"
 	})
 	h := s.agent("agent-1").History
@@ -322,7 +323,7 @@ func TestDrainFirstLeavesOtherWindowsAlone(t *testing.T) {
 		t.Fatalf("POST /repair: %d", code)
 	}
 	sawHealerWindow := false
-	waitFor(t, "the drained repair", 60*time.Second, func() bool {
+	testtool.WaitFor(t, "the drained repair", 60*time.Second, func() bool {
 		if strings.Contains(schedule(t, c), `"hostname":"agent-0"`) {
 			sawHealerWindow = true
 		}
@@ -331,7 +332,7 @@ func TestDrainFirstLeavesOtherWindowsAlone(t *testing.T) {
 	if !sawHealerWindow {
 		t.Error("healer never put agent-0 in a maintenance window before its drain step")
 	}
-	waitFor(t, "healer's window gone, the operator's kept", 20*time.Second, func() bool {
+	testtool.WaitFor(t, "healer's window gone, the operator's kept", 20*time.Second, func() bool {
 		sch := schedule(t, c)
 		return !strings.Contains(sch, `"hostname":"agent-0"`) && strings.Contains(sch, `"hostname":"agent-1"`) &&
 			strings.Contains(sch, `"nanoseconds":3600000000000`)
@@ -411,7 +412,7 @@ func TestIsolationByMaintenanceDown(t *testing.T) {
 	if code := s.repair("agent-0", "hung"); code != http.StatusAccepted {
 		t.Fatalf("POST /repair: %d", code)
 	}
-	waitFor(t, "agent-0 DOWN for maintenance", 30*time.Second, func() bool {
+	testtool.WaitFor(t, "agent-0 DOWN for maintenance", 30*time.Second, func() bool {
 		code, body := operator(t, c, `{"type":"GET_MAINTENANCE_STATUS"}`)
 		return code == http.StatusOK && strings.Contains(body, `"down_machines"`) && strings.Contains(body, `agent-0`)
 	})

@@ -25,6 +25,7 @@ import (
 
 	"github.com/healer-mesos/healer/admin"
 	"github.com/healer-mesos/healer/integration/emulator"
+	"github.com/healer-mesos/healer/internal/testtool"
 )
 
 // bins are the binaries under test, built once by TestMain.
@@ -266,22 +267,10 @@ func (s *scheduler) status() (admin.Status, int) {
 // ready waits until the scheduler leads, is subscribed and reconciled.
 func (s *scheduler) ready(timeout time.Duration) {
 	s.t.Helper()
-	waitFor(s.t, "healer-scheduler leading and mutable", timeout, func() bool {
+	testtool.WaitFor(s.t, "healer-scheduler leading and mutable", timeout, func() bool {
 		st, code := s.status()
 		return code == http.StatusOK && st.IsLeader && st.Subscribed && !st.Immutable
 	})
-}
-
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // script writes an executable shell script into dir and returns its path.

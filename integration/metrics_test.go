@@ -26,10 +26,10 @@ func TestMetricsScrapePassesPromtool(t *testing.T) {
 	if code := s.repair("agent-1", "hung"); code != http.StatusAccepted {
 		t.Fatalf("POST /repair: %d", code)
 	}
-	waitFor(t, "the repair to succeed", 30*time.Second, func() bool { return s.agent("agent-1").State == "probation" })
+	testtool.WaitFor(t, "the repair to succeed", 30*time.Second, func() bool { return s.agent("agent-1").State == "probation" })
 
 	var scrape []byte
-	waitFor(t, "the repair's metrics", 10*time.Second, func() bool {
+	testtool.WaitFor(t, "the repair's metrics", 10*time.Second, func() bool {
 		resp, err := http.Get(s.URL + "/metrics")
 		if err != nil {
 			return false

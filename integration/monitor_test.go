@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/healer-mesos/healer/integration/emulator"
+	"github.com/healer-mesos/healer/internal/testtool"
 	"github.com/healer-mesos/healer/internal/zktest"
 )
 
@@ -61,7 +62,7 @@ checks:
 	s := startScheduler(t, c.MasterAddr(0), append(zkFlags(zk.Addr), "--monitor_config="+monitor,
 		"--repair_set=fix="+fix, "--repair_order=fix:agent", "--probation=10mins")...)
 	leaderOf(t, 30*time.Second, s)
-	waitFor(t, "the monitor task running", 30*time.Second, func() bool {
+	testtool.WaitFor(t, "the monitor task running", 30*time.Second, func() bool {
 		for _, r := range c.Recorder().Records(emulator.RecordStatusUpdate) {
 			if strings.HasPrefix(r.TaskID, "healer.monitor.") && r.Type == "TASK_RUNNING" {
 				return true
@@ -70,14 +71,14 @@ checks:
 		return false
 	})
 	writeFile(t, sick, "")
-	waitFor(t, "the monitor's signal repairing the agent", 30*time.Second, func() bool {
+	testtool.WaitFor(t, "the monitor's signal repairing the agent", 30*time.Second, func() bool {
 		a := s.agent("agent-0")
 		return a.State == "repairing"
 	})
 	start := s.zkWrites()
 	// While the repair runs the monitor keeps reporting every second:
 	// each report is deduplicated into the open incident.
-	waitFor(t, "the repair", 30*time.Second, func() bool { return s.agent("agent-0").State == "probation" })
+	testtool.WaitFor(t, "the repair", 30*time.Second, func() bool { return s.agent("agent-0").State == "probation" })
 	if _, err := os.Stat(sick); !os.IsNotExist(err) {
 		t.Fatalf("the repair did not fix the problem: %v", err)
 	}
@@ -95,7 +96,7 @@ checks:
 		t.Errorf("%d ZooKeeper writes after the launch of one repair step (with duplicate reports every second), want ≤ 2", stepWrites)
 	}
 	if !strings.Contains(s.logs.String(), "check back in range") {
-		waitFor(t, "the monitor's recovery report", 20*time.Second, func() bool {
+		testtool.WaitFor(t, "the monitor's recovery report", 20*time.Second, func() bool {
 			return strings.Contains(s.logs.String(), "check back in range")
 		})
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/healer-mesos/healer/cmd/healerctl/ctl"
 	"github.com/healer-mesos/healer/integration/emulator"
+	"github.com/healer-mesos/healer/internal/testtool"
 	"github.com/healer-mesos/healer/internal/zktest"
 )
 
@@ -41,7 +42,7 @@ func TestOperatorSurfaceAcrossInstances(t *testing.T) {
 		standby = b
 	}
 	lead.ready(30 * time.Second)
-	waitFor(t, "the standby to know the leader", 30*time.Second, func() bool {
+	testtool.WaitFor(t, "the standby to know the leader", 30*time.Second, func() bool {
 		st, code := standby.status()
 		return code == http.StatusOK && !st.IsLeader && st.Leader == lead.URL
 	})
@@ -55,12 +56,12 @@ func TestOperatorSurfaceAcrossInstances(t *testing.T) {
 		t.Fatalf("a viewer's resume: %d %q", code, errOut)
 	}
 	// The standby reads the trail from ZooKeeper.
-	waitFor(t, "the audit trail on the standby", 10*time.Second, func() bool {
+	testtool.WaitFor(t, "the audit trail on the standby", 10*time.Second, func() bool {
 		code, out, _ := healerctl("--addr", standby.URL, "--token", viewerToken, "audit")
 		return code == ctl.ExitOK && strings.Contains(out, "olga (operator)") && strings.Contains(out, "pause")
 	})
 	// Its status, from a view at most two seconds old.
-	waitFor(t, "the pause in the standby's status", 10*time.Second, func() bool {
+	testtool.WaitFor(t, "the pause in the standby's status", 10*time.Second, func() bool {
 		code, out, _ = healerctl("--addr", standby.URL, "--token", viewerToken, "status")
 		return code == ctl.ExitOK && strings.Contains(out, "standby") && strings.Contains(out, "by olga: network maintenance")
 	})
@@ -69,14 +70,14 @@ func TestOperatorSurfaceAcrossInstances(t *testing.T) {
 	const newToken = "nina-operator-token-0123456789"
 	writeFile(t, tokens, "olga operator "+operatorToken+"\nvera viewer "+viewerToken+"\nnina operator "+newToken+"\n")
 	lead.signal(syscall.SIGHUP)
-	waitFor(t, "the new token to work", 10*time.Second, func() bool {
+	testtool.WaitFor(t, "the new token to work", 10*time.Second, func() bool {
 		code, out, _ := healerctl("--addr", lead.URL, "--token", newToken, "whoami")
 		return code == ctl.ExitOK && strings.HasPrefix(out, "nina (operator)")
 	})
 	// A broken file keeps the tokens in use, and the log says why.
 	writeFile(t, tokens, "nina operator short\n")
 	lead.signal(syscall.SIGHUP)
-	waitFor(t, "the refused reload in the log", 10*time.Second, func() bool {
+	testtool.WaitFor(t, "the refused reload in the log", 10*time.Second, func() bool {
 		return strings.Contains(lead.logs.String(), "admin token file NOT reloaded")
 	})
 	if code, _, errOut := healerctl("--addr", lead.URL, "--token", newToken, "resume"); code != ctl.ExitOK {

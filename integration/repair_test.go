@@ -10,6 +10,7 @@ import (
 
 	"github.com/healer-mesos/healer/admin"
 	"github.com/healer-mesos/healer/integration/emulator"
+	"github.com/healer-mesos/healer/internal/testtool"
 )
 
 // A repair runs on the agent it names, and a relapse escalates through an
@@ -32,7 +33,7 @@ func TestRepairEscalatesToIsolation(t *testing.T) {
 	if code := s.repair("agent-1", "hung"); code != http.StatusAccepted {
 		t.Fatalf("POST /repair: %d, want 202", code)
 	}
-	waitFor(t, "restart to succeed", 30*time.Second, func() bool {
+	testtool.WaitFor(t, "restart to succeed", 30*time.Second, func() bool {
 		a := s.agent("agent-1")
 		return a.State == "probation" && len(a.History) == 1
 	})
@@ -52,7 +53,7 @@ func TestRepairEscalatesToIsolation(t *testing.T) {
 	if code := s.repair("agent-1", "hung"); code != http.StatusAccepted {
 		t.Fatalf("POST /repair during probation: %d, want 202", code)
 	}
-	waitFor(t, "isolation", 60*time.Second, func() bool { return s.agent("agent-1").State == "isolated" })
+	testtool.WaitFor(t, "isolation", 60*time.Second, func() bool { return s.agent("agent-1").State == "isolated" })
 	a = s.agent("agent-1")
 	var steps []string
 	for _, h := range a.History {
@@ -69,7 +70,7 @@ func TestRepairEscalatesToIsolation(t *testing.T) {
 	if err != nil || strings.TrimSpace(string(ran)) != "agent-1 "+target {
 		t.Errorf("master-scope step environment: %q, %v", ran, err)
 	}
-	waitFor(t, "DEACTIVATE_AGENT at the master", 10*time.Second, func() bool {
+	testtool.WaitFor(t, "DEACTIVATE_AGENT at the master", 10*time.Second, func() bool {
 		for _, r := range c.Recorder().Records(emulator.RecordOperatorCall) {
 			if r.Type == "DEACTIVATE_AGENT" && r.AgentID == target {
 				return true
@@ -100,7 +101,7 @@ func TestNumAllowedRepairsHoldsUnderStorm(t *testing.T) {
 			t.Fatalf("POST /repair: %d", code)
 		}
 	}
-	waitFor(t, "every agent repaired", 90*time.Second, func() bool {
+	testtool.WaitFor(t, "every agent repaired", 90*time.Second, func() bool {
 		var st admin.Status
 		s.request(http.MethodGet, "/status", nil, &st)
 		return st.Counts.Probation == 8

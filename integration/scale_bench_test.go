@@ -23,6 +23,7 @@ import (
 	"github.com/healer-mesos/healer/admin"
 	"github.com/healer-mesos/healer/executor/taskspec"
 	"github.com/healer-mesos/healer/integration/emulator"
+	"github.com/healer-mesos/healer/internal/testtool"
 	"github.com/healer-mesos/healer/internal/zktest"
 	"github.com/healer-mesos/healer/proto/healerpb"
 	"github.com/healer-mesos/healer/scheduler/coordinator"
@@ -209,8 +210,8 @@ func BenchmarkScale35kAgents(b *testing.B) {
 	pid := s.cmd.Process.Pid
 	setup := time.Now()
 	s.ready(10 * time.Minute)
-	waitFor(b, "a monitor on every agent", 30*time.Minute, func() bool { return fleet.monitors.Load() >= int64(agents) })
-	waitFor(b, "every violating agent's incident open", 5*time.Minute, func() bool {
+	testtool.WaitFor(b, "a monitor on every agent", 30*time.Minute, func() bool { return fleet.monitors.Load() >= int64(agents) })
+	testtool.WaitFor(b, "every violating agent's incident open", 5*time.Minute, func() bool {
 		st, _ := s.status()
 		return st.Counts.Pending+st.Counts.Repairing >= violating
 	})

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/healer-mesos/healer/integration/emulator"
+	"github.com/healer-mesos/healer/internal/testtool"
 )
 
 // selfSigned writes a certificate for 127.0.0.1 and its key into dir.
@@ -59,7 +60,7 @@ func TestAdminOverTLS(t *testing.T) {
 		t.Fatalf("admin URL %s is not https", s.URL)
 	}
 	cli := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	waitFor(t, "healer over TLS", 30*time.Second, func() bool {
+	testtool.WaitFor(t, "healer over TLS", 30*time.Second, func() bool {
 		resp, err := cli.Get(s.URL + "/status")
 		if err != nil {
 			return false

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/healer-mesos/healer/executor/monitorconfig"
+	"github.com/healer-mesos/healer/internal/testtool"
 	"github.com/healer-mesos/healer/proto/healerpb"
 )
 
@@ -206,17 +207,6 @@ func (s *fakeStats) Metric(name, path string) (float64, error) {
 	return v, nil
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func TestMonitorRunReportsThroughSend(t *testing.T) {
 	cfg := parse(t, `
 interval: 10s
@@ -246,9 +236,9 @@ checks:
 	tick := func() {
 		t.Helper()
 		clock.Advance(10 * time.Second)
-		waitFor(t, "the monitor to wait again", func() bool { return clock.waiting() == 1 })
+		testtool.WaitFor(t, "the monitor to wait again", 10*time.Second, func() bool { return clock.waiting() == 1 })
 	}
-	waitFor(t, "the first round", func() bool { return clock.waiting() == 1 })
+	testtool.WaitFor(t, "the first round", 10*time.Second, func() bool { return clock.waiting() == 1 })
 	if len(got()) != 0 {
 		t.Fatalf("healthy rounds sent %d reports", len(got()))
 	}

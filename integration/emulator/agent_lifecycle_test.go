@@ -10,6 +10,8 @@ import (
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/executor"
+
+	"github.com/healer-mesos/healer/internal/testtool"
 )
 
 // orderedMaster is a masterDouble that also remembers the order in which
@@ -106,7 +108,7 @@ func TestExecutorDisconnect(t *testing.T) {
 				// framework, starts the shutdown in the same step), so once
 				// it has noticed, a still-running executor proves it was left
 				// alone: no window to wait out.
-				waitUntil(t, 5*time.Second, "the agent noticing the disconnect", func() bool {
+				testtool.WaitFor(t, "the agent noticing the disconnect", 5*time.Second, func() bool {
 					a.mu.Lock()
 					defer a.mu.Unlock()
 					return a.frameworks["fw-1"].executors["e1"].stream == nil
@@ -132,7 +134,7 @@ func TestExecutorDisconnect(t *testing.T) {
 			if u.Status.GetReason() != mesos.REASON_EXECUTOR_TERMINATED || u.Status.GetSource() != mesos.SOURCE_AGENT {
 				t.Errorf("update after disconnect: %+v", u.Status)
 			}
-			waitUntil(t, 5*time.Second, "FAILURE with SIGKILL status", func() bool {
+			testtool.WaitFor(t, "FAILURE with SIGKILL status", 5*time.Second, func() bool {
 				ex := m.Exits()
 				return len(ex) == 1 && ex[0] == agentSentExit{"e1", 9}
 			})
@@ -152,7 +154,7 @@ func TestAgentRecoveryWindow(t *testing.T) {
 	fw.Checkpoint = &checkpoint
 	a.RunTask(fw, customExecTask("t1", "e1", "sleep 30"))
 	// RunTask is a message: SUBSCRIBE before the agent handled it is a 400.
-	waitUntil(t, 5*time.Second, "executor launched", func() bool { return len(a.State().Executors) == 1 })
+	testtool.WaitFor(t, "executor launched", 5*time.Second, func() bool { return len(a.State().Executors) == 1 })
 	url := "http://" + a.Endpoint() + "/api/v1/executor"
 	sub := `{"type":"SUBSCRIBE","framework_id":{"value":"fw-1"},"executor_id":{"value":"e1"},"subscribe":{}}`
 	resp, rr := subscribeRaw(t, url, mediaJSON, sub)
@@ -217,7 +219,7 @@ func restartUntilRecovering(t *testing.T, a *Agent, timeout time.Duration) <-cha
 	t.Helper()
 	restarted := make(chan error, 1)
 	go func() { restarted <- a.Restart() }()
-	waitUntil(t, timeout, "recovery to start", func() bool {
+	testtool.WaitFor(t, "recovery to start", timeout, func() bool {
 		select {
 		case err := <-restarted:
 			t.Fatalf("Restart returned %v before recovering", err)

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+
+	"github.com/healer-mesos/healer/internal/testtool"
 )
 
 // masterDouble is a MasterLink double that records what an agent sends.
@@ -101,7 +103,7 @@ func (m *masterDouble) updatesFor(taskID string) []agentSentUpdate {
 func waitAgentUpdate(t *testing.T, m *masterDouble, taskID string, n int) agentSentUpdate {
 	t.Helper()
 	var got []agentSentUpdate
-	waitUntil(t, 10*time.Second, fmt.Sprintf("update #%d of %s", n, taskID), func() bool {
+	testtool.WaitFor(t, fmt.Sprintf("update #%d of %s", n, taskID), 10*time.Second, func() bool {
 		got = m.updatesFor(taskID)
 		return len(got) >= n
 	})
@@ -112,7 +114,7 @@ func waitAgentUpdate(t *testing.T, m *masterDouble, taskID string, n int) agentS
 func waitAgentState(t *testing.T, m *masterDouble, taskID string, state mesos.TaskState) agentSentUpdate {
 	t.Helper()
 	var last agentSentUpdate
-	waitUntil(t, 10*time.Second, fmt.Sprintf("%s for %s", state, taskID), func() bool {
+	testtool.WaitFor(t, fmt.Sprintf("%s for %s", state, taskID), 10*time.Second, func() bool {
 		us := m.updatesFor(taskID)
 		if len(us) == 0 {
 			return false
@@ -208,7 +210,7 @@ func TestAgentDefaults(t *testing.T) {
 func TestPingPong(t *testing.T) {
 	a, m := startTestAgent(t, testAgentConfig(t))
 	a.Ping()
-	waitUntil(t, 5*time.Second, "pong", func() bool { return m.Pongs() == 1 })
+	testtool.WaitFor(t, "pong", 5*time.Second, func() bool { return m.Pongs() == 1 })
 	a.Kill()
 	a.Ping()
 	a.Ping()
@@ -217,7 +219,7 @@ func TestPingPong(t *testing.T) {
 	}
 	a.SetMaster(m)
 	a.Ping() // only this one is answered: the others reached a dead agent
-	waitUntil(t, 5*time.Second, "pong after restart", func() bool { return m.Pongs() == 2 })
+	testtool.WaitFor(t, "pong after restart", 5*time.Second, func() bool { return m.Pongs() == 2 })
 }
 
 func TestFakeExecutorLifecycle(t *testing.T) {
@@ -239,7 +241,7 @@ func TestFakeExecutorLifecycle(t *testing.T) {
 	}
 
 	a.FrameworkMessage(*fw.ID, mesos.ExecutorID{Value: "e1"}, []byte("ping"))
-	waitUntil(t, 5*time.Second, "echoed message", func() bool {
+	testtool.WaitFor(t, "echoed message", 5*time.Second, func() bool {
 		ms := m.Messages()
 		return len(ms) == 1 && ms[0] == agentSentMessage{"e1", "ping"}
 	})
@@ -251,7 +253,7 @@ func TestFakeExecutorLifecycle(t *testing.T) {
 		t.Fatalf("after kill: %+v", killed.Status)
 	}
 	ackUpdate(a, fw, killed)
-	waitUntil(t, 5*time.Second, "task removed", func() bool { return len(a.State().Tasks) == 0 })
+	testtool.WaitFor(t, "task removed", 5*time.Second, func() bool { return len(a.State().Tasks) == 0 })
 	if n := a.PendingUpdates(); n != 0 {
 		t.Errorf("%d updates still pending", n)
 	}
@@ -296,7 +298,7 @@ func TestStatusUpdateRetryBackoff(t *testing.T) {
 	// A stale acknowledgement changes nothing; the right one ends the retries.
 	ackUpdate(a, fw, third)
 	ackUpdate(a, fw, next)
-	waitUntil(t, 5*time.Second, "task removed", func() bool { return len(a.State().Tasks) == 0 })
+	testtool.WaitFor(t, "task removed", 5*time.Second, func() bool { return len(a.State().Tasks) == 0 })
 	// Retries come only from the task's update stream, whose timer fires only
 	// while the stream is current and has the update pending; the final ack
 	// removed the stream, so nothing can be re-sent and no window is needed.
@@ -389,7 +391,7 @@ func TestDrain(t *testing.T) {
 	for _, u := range []agentSentUpdate{k2, d3} {
 		ackUpdate(a, aware, u)
 	}
-	waitUntil(t, 5*time.Second, "drained", func() bool { return len(a.State().Tasks) == 0 })
+	testtool.WaitFor(t, "drained", 5*time.Second, func() bool { return len(a.State().Tasks) == 0 })
 }
 
 func TestDrainCapsKillGrace(t *testing.T) {
@@ -438,7 +440,7 @@ func TestFakeExecutorExitFailsTasks(t *testing.T) {
 		u.Status.GetSource() != mesos.SOURCE_AGENT || u.Status.GetMessage() != "Executor terminated" {
 		t.Errorf("update after exit = %+v", u.Status)
 	}
-	waitUntil(t, 5*time.Second, "FAILURE", func() bool {
+	testtool.WaitFor(t, "FAILURE", 5*time.Second, func() bool {
 		ex := m.Exits()
 		return len(ex) == 1 && ex[0] == agentSentExit{"e1", 256}
 	})
@@ -456,7 +458,7 @@ func TestShutdownFrameworkSendsNoUpdates(t *testing.T) {
 	a.RunTask(fw, customExecTask("t1", "e1", "x"))
 	ackUpdate(a, fw, waitAgentState(t, m, "t1", mesos.TASK_RUNNING))
 	a.ShutdownFramework(*fw.ID)
-	waitUntil(t, 5*time.Second, "framework gone", func() bool { return len(a.State().Frameworks) == 0 })
+	testtool.WaitFor(t, "framework gone", 5*time.Second, func() bool { return len(a.State().Frameworks) == 0 })
 	if us := m.updatesFor("t1"); len(us) != 1 {
 		t.Errorf("framework removal sent updates: %+v", us)
 	}
@@ -497,7 +499,7 @@ func TestKillAndRestart(t *testing.T) {
 	ackUpdate(a, ckpt, waitAgentState(t, m, "t1", mesos.TASK_RUNNING))
 	ackUpdate(a, plain, waitAgentState(t, m, "t2", mesos.TASK_RUNNING))
 	ep := a.Endpoint()
-	waitUntil(t, 5*time.Second, "acks processed", func() bool { return a.PendingUpdates() == 0 })
+	testtool.WaitFor(t, "acks processed", 5*time.Second, func() bool { return a.PendingUpdates() == 0 })
 
 	a.Kill()
 	a.KillTask(*plain.ID, mesos.TaskID{Value: "t2"}, nil) // lost: the agent is down
@@ -553,7 +555,7 @@ func TestShutdownAgent(t *testing.T) {
 	a.RunTask(fw, customExecTask("t1", "e1", "x"))
 	waitAgentState(t, m, "t1", mesos.TASK_RUNNING)
 	a.Shutdown()
-	waitUntil(t, 5*time.Second, "agent empty", func() bool { return len(a.State().Frameworks) == 0 })
+	testtool.WaitFor(t, "agent empty", 5*time.Second, func() bool { return len(a.State().Frameworks) == 0 })
 	a.Ping()
 	a.RunTask(fw, customExecTask("t2", "e2", "x"))
 	// The agent's mailbox runs in order: once a message posted after Ping
@@ -580,7 +582,7 @@ func TestFakeExecutorTaskGroup(t *testing.T) {
 		ackUpdate(a, fw, waitAgentState(t, m, id, mesos.TASK_RUNNING))
 		ackUpdate(a, fw, waitAgentState(t, m, id, mesos.TASK_FINISHED))
 	}
-	waitUntil(t, 5*time.Second, "tasks removed", func() bool { return len(a.State().Tasks) == 0 })
+	testtool.WaitFor(t, "tasks removed", 5*time.Second, func() bool { return len(a.State().Tasks) == 0 })
 }
 
 // TestFakeAgentsAreCheap guards the scale target: many agents with fake
@@ -610,5 +612,5 @@ func TestFakeAgentsAreCheap(t *testing.T) {
 		a.RunTask(fw, customExecTask(fmt.Sprintf("t%d", i), "e", "x"))
 		a.Ping()
 	}
-	waitUntil(t, 10*time.Second, "all running", func() bool { return len(m.Updates()) >= n && m.Pongs() == n })
+	testtool.WaitFor(t, "all running", 10*time.Second, func() bool { return len(m.Updates()) >= n && m.Pongs() == n })
 }

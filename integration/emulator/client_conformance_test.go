@@ -23,6 +23,8 @@ import (
 	mcalls "github.com/mesos/mesos-go/api/v1/lib/master/calls"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+
+	"github.com/healer-mesos/healer/internal/testtool"
 )
 
 // These conformance tests drive the emulator with the mesos-go v0.0.11
@@ -210,7 +212,7 @@ func TestClientMessageAndKillProcessExecutor(t *testing.T) {
 		t.Errorf("TASK_KILLED update = %+v", st)
 	}
 	ackEvent(t, c, killed)
-	waitUntil(t, 5*time.Second, "t1 removed from the master", func() bool { return masterTaskState(cl.Leader(), c.fid, "t1") == -1 })
+	testtool.WaitFor(t, "t1 removed from the master", 5*time.Second, func() bool { return masterTaskState(cl.Leader(), c.fid, "t1") == -1 })
 }
 
 // KILL of a running task on a real agent (fake executor): TASK_KILLED from
@@ -227,7 +229,7 @@ func TestClientKillRunningTask(t *testing.T) {
 	}
 	ackEvent(t, c, killed)
 	a := agentByID(t, cl, agentID)
-	waitUntil(t, 5*time.Second, "t1 removed", func() bool {
+	testtool.WaitFor(t, "t1 removed", 5*time.Second, func() bool {
 		return masterTaskState(cl.Leader(), c.fid, "t1") == -1 && agentTaskState(a, "t1") == -1
 	})
 }
@@ -262,7 +264,7 @@ func TestClientLaunchGroup(t *testing.T) {
 		ackEvent(t, c, ev)
 	}
 	a := agentByID(t, cl, o.AgentID)
-	waitUntil(t, 5*time.Second, "group running on the agent", func() bool {
+	testtool.WaitFor(t, "group running on the agent", 5*time.Second, func() bool {
 		st := a.State()
 		return len(st.Executors) == 1 && st.Executors[0].ExecutorID.Value == "g1" &&
 			agentTaskState(a, "ga") == mesos.TASK_RUNNING && agentTaskState(a, "gb") == mesos.TASK_RUNNING
@@ -398,7 +400,7 @@ func TestClientTeardown(t *testing.T) {
 		t.Errorf("GET_FRAMEWORKS after TEARDOWN: %d active, completed %+v", len(fws.Frameworks), fws.CompletedFrameworks)
 	}
 	a := agentByID(t, cl, agentID)
-	waitUntil(t, 5*time.Second, "framework gone from the agent", func() bool {
+	testtool.WaitFor(t, "framework gone from the agent", 5*time.Second, func() bool {
 		st := a.State()
 		return len(st.Tasks) == 0 && len(st.Executors) == 0 && len(st.Frameworks) == 0
 	})
@@ -481,7 +483,7 @@ func TestClientSubscribeRedirectHalfFollowed(t *testing.T) {
 	if err := c.call(calls.Revive()); err == nil || !strings.Contains(err.Error(), "no subscription established") {
 		t.Errorf("call after the drop: %v; want no subscription established", err)
 	}
-	waitUntil(t, 5*time.Second, "leader sees the framework disconnected", func() bool { return !masterFrameworkConnected(leader, c.fid) })
+	testtool.WaitFor(t, "leader sees the framework disconnected", 5*time.Second, func() bool { return !masterFrameworkConnected(leader, c.fid) })
 }
 
 func masterFrameworkConnected(m *Master, frameworkID string) bool {
@@ -556,9 +558,9 @@ func TestClientStatusUpdateRetry(t *testing.T) {
 		t.Fatal("CloseSubscription found no stream")
 	}
 	waitStreamEnd(t, c)
-	waitUntil(t, 5*time.Second, "framework disconnected", func() bool { return !masterFrameworkConnected(cl.Leader(), c.fid) })
+	testtool.WaitFor(t, "framework disconnected", 5*time.Second, func() bool { return !masterFrameworkConnected(cl.Leader(), c.fid) })
 	driver.SendState(task.TaskID, mesos.TASK_FINISHED)
-	waitUntil(t, 5*time.Second, "master hears of TASK_FINISHED", func() bool {
+	testtool.WaitFor(t, "master hears of TASK_FINISHED", 5*time.Second, func() bool {
 		return masterTaskState(cl.Leader(), c.fid, "t1") == mesos.TASK_FINISHED
 	})
 
@@ -570,7 +572,7 @@ func TestClientStatusUpdateRetry(t *testing.T) {
 		t.Errorf("TASK_FINISHED update = %+v", st)
 	}
 	ackEvent(t, c2, finished)
-	waitUntil(t, 5*time.Second, "t1 removed", func() bool { return masterTaskState(cl.Leader(), c.fid, "t1") == -1 })
+	testtool.WaitFor(t, "t1 removed", 5*time.Second, func() bool { return masterTaskState(cl.Leader(), c.fid, "t1") == -1 })
 }
 
 // refusalFilter returns the expiry of the newest refusal filter a

@@ -16,6 +16,7 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 
 	"github.com/healer-mesos/healer/integration/emulator/zkgroup"
+	"github.com/healer-mesos/healer/internal/testtool"
 )
 
 // launchOn accepts an offer with one small fake task and waits for its
@@ -151,7 +152,7 @@ func TestClusterZooKeeperFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitStreamEnd(t, c)
-	waitUntil(t, 5*time.Second, "standby elected", func() bool { return cl.MasterLeading(standbyIdx) })
+	testtool.WaitFor(t, "standby elected", 5*time.Second, func() bool { return cl.MasterLeading(standbyIdx) })
 	if _, err := http.Post(cl.MasterURLs()[leaderIdx]+"/api/v1/scheduler", "application/json", strings.NewReader(`{}`)); err == nil {
 		t.Error("killed master still answers HTTP")
 	}
@@ -164,7 +165,7 @@ func TestClusterZooKeeperFailover(t *testing.T) {
 	// partitioned agent does not, and the new leader lists it among the
 	// recovered agents.
 	op := operatorSender(cl.LeaderURL())
-	waitUntil(t, 5*time.Second, "one agent re-registered, one recovered", func() bool {
+	testtool.WaitFor(t, "one agent re-registered, one recovered", 5*time.Second, func() bool {
 		agents := sendOperator(t, op, mcalls.GetAgents()).GetAgents
 		return len(agents.Agents) == 1 && len(agents.RecoveredAgents) == 1
 	})

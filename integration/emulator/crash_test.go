@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/healer-mesos/healer/internal/testtool"
 )
 
 // TestCrashLeaderWaitsForSessionExpiry: a crashed leader's ZooKeeper
@@ -78,7 +80,7 @@ func TestRestartMaster(t *testing.T) {
 	if err := cl.KillLeader(); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 30*time.Second, "the standby leading", func() bool { return cl.MasterLeading(second) })
+	testtool.WaitFor(t, "the standby leading", 30*time.Second, func() bool { return cl.MasterLeading(second) })
 	if err := cl.RestartMaster(context.Background(), second); err == nil {
 		t.Fatal("restarting a running master did not fail")
 	}
@@ -90,7 +92,7 @@ func TestRestartMaster(t *testing.T) {
 	}
 	// The restarted master follows the leader: 307 to it.
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	waitUntil(t, 30*time.Second, "the restarted master redirecting to the leader", func() bool {
+	testtool.WaitFor(t, "the restarted master redirecting to the leader", 30*time.Second, func() bool {
 		resp, err := noRedirect.Post(cl.MasterURLs()[first]+"/api/v1", "application/json", strings.NewReader(`{"type":"GET_HEALTH"}`))
 		if err != nil {
 			return false
@@ -102,7 +104,7 @@ func TestRestartMaster(t *testing.T) {
 	if err := cl.KillLeader(); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 30*time.Second, "the restarted master leading", func() bool { return cl.MasterLeading(first) })
+	testtool.WaitFor(t, "the restarted master leading", 30*time.Second, func() bool { return cl.MasterLeading(first) })
 	code, _, body := postRaw(t, cl.LeaderURL()+"/api/v1", `{"type":"GET_HEALTH"}`, map[string]string{"User-Agent": "probe/1"})
 	if code != http.StatusOK {
 		t.Fatalf("GET_HEALTH on the restarted leader: %d %s", code, body)

@@ -16,6 +16,7 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/executor"
 
 	"github.com/healer-mesos/healer/integration/emulator/mesosjson"
+	"github.com/healer-mesos/healer/internal/testtool"
 )
 
 // rawExecutorAgent starts an agent with one framework "fw-1" whose executor
@@ -25,7 +26,7 @@ func rawExecutorAgent(t *testing.T) (*Agent, *masterDouble, string) {
 	t.Helper()
 	a, m := startTestAgent(t, testAgentConfig(t))
 	a.RunTask(agentTestFramework("fw-1"), customExecTask("t1", "e1", "sleep 30"))
-	waitUntil(t, 5*time.Second, "executor registered", func() bool { return len(a.State().Executors) == 1 })
+	testtool.WaitFor(t, "executor registered", 5*time.Second, func() bool { return len(a.State().Executors) == 1 })
 	return a, m, "http://" + a.Endpoint() + "/api/v1/executor"
 }
 
@@ -233,7 +234,7 @@ func TestExecutorSubscribeStream(t *testing.T) {
 	if r.StatusCode != http.StatusAccepted {
 		t.Errorf("MESSAGE: %d", r.StatusCode)
 	}
-	waitUntil(t, 5*time.Second, "executor message", func() bool { return len(m.Messages()) == 1 })
+	testtool.WaitFor(t, "executor message", 5*time.Second, func() bool { return len(m.Messages()) == 1 })
 	a.FrameworkMessage(mesos.FrameworkID{Value: "fw-1"}, mesos.ExecutorID{Value: "e1"}, []byte("down"))
 	ev = rr.next(t)
 	if ev.Type != executor.Event_MESSAGE || string(ev.Message.Data) != "down" {
@@ -285,7 +286,7 @@ func TestExecutorHeartbeats(t *testing.T) {
 	cfg.ExecutorHeartbeatInterval = 50 * time.Millisecond
 	a, _ := startTestAgent(t, cfg)
 	a.RunTask(agentTestFramework("fw-1"), customExecTask("t1", "e1", "sleep 30"))
-	waitUntil(t, 5*time.Second, "executor registered", func() bool { return len(a.State().Executors) == 1 })
+	testtool.WaitFor(t, "executor registered", 5*time.Second, func() bool { return len(a.State().Executors) == 1 })
 	url := "http://" + a.Endpoint() + "/api/v1/executor"
 	_, rr := subscribeRaw(t, url, mediaJSON, `{"type":"SUBSCRIBE","framework_id":{"value":"fw-1"},"executor_id":{"value":"e1"},"subscribe":{}}`)
 	var types []string

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+
+	"github.com/healer-mesos/healer/internal/testtool"
 )
 
 // The test executor (testdata/testexecutor) is built once per test binary,
@@ -93,7 +95,7 @@ func executorEnvOutput(t *testing.T, sandbox string) (map[string]string, string)
 	t.Helper()
 	var env map[string]string
 	var cfgLine string
-	waitUntil(t, 10*time.Second, "executor output", func() bool {
+	testtool.WaitFor(t, "executor output", 10*time.Second, func() bool {
 		b, err := os.ReadFile(filepath.Join(sandbox, "stdout"))
 		if err != nil {
 			return false
@@ -179,21 +181,21 @@ func TestProcessExecutorEnvironmentAndLifecycle(t *testing.T) {
 
 			// Framework messages are echoed back through the agent.
 			a.FrameworkMessage(*fw.ID, mesos.ExecutorID{Value: "e1"}, []byte("hello"))
-			waitUntil(t, 10*time.Second, "echo", func() bool {
+			testtool.WaitFor(t, "echo", 10*time.Second, func() bool {
 				ms := m.Messages()
 				return len(ms) == 1 && ms[0] == agentSentMessage{"e1", "hello"}
 			})
 
 			// SHUTDOWN: the executor exits 0; with no live task nothing fails.
 			a.ShutdownExecutor(*fw.ID, mesos.ExecutorID{Value: "e1"})
-			waitUntil(t, 10*time.Second, "executor exit", func() bool {
+			testtool.WaitFor(t, "executor exit", 10*time.Second, func() bool {
 				ex := m.Exits()
 				return len(ex) == 1 && ex[0] == agentSentExit{"e1", 0}
 			})
 			if n := len(m.updatesFor("t1")); n != 2 {
 				t.Errorf("%d updates, want 2", n)
 			}
-			waitUntil(t, 5*time.Second, "executor removed", func() bool { return len(a.State().Executors) == 0 })
+			testtool.WaitFor(t, "executor removed", 5*time.Second, func() bool { return len(a.State().Executors) == 0 })
 		})
 	}
 }
@@ -233,7 +235,7 @@ func TestProcessExecutorExitFailsLiveTasks(t *testing.T) {
 		u.Status.GetMessage() != "Executor terminated" || len(u.Status.UUID) != 16 {
 		t.Errorf("update after exit: %+v", u.Status)
 	}
-	waitUntil(t, 5*time.Second, "FAILURE", func() bool {
+	testtool.WaitFor(t, "FAILURE", 5*time.Second, func() bool {
 		ex := m.Exits()
 		return len(ex) == 1 && ex[0] == agentSentExit{"e1", 3 << 8}
 	})
@@ -250,7 +252,7 @@ func TestProcessExecutorExitBeforeSubscribing(t *testing.T) {
 		u.Status.GetSource() != mesos.SOURCE_AGENT || u.Status.GetMessage() != "Executor terminated" {
 		t.Errorf("update: %+v", u.Status)
 	}
-	waitUntil(t, 5*time.Second, "FAILURE status 0", func() bool {
+	testtool.WaitFor(t, "FAILURE status 0", 5*time.Second, func() bool {
 		ex := m.Exits()
 		return len(ex) == 1 && ex[0] == agentSentExit{"e1", 0}
 	})
@@ -268,7 +270,7 @@ func TestExecutorRegistrationTimeout(t *testing.T) {
 		u.Status.GetSource() != mesos.SOURCE_AGENT {
 		t.Errorf("update: %+v", u.Status)
 	}
-	waitUntil(t, 5*time.Second, "FAILURE with SIGKILL status", func() bool {
+	testtool.WaitFor(t, "FAILURE with SIGKILL status", 5*time.Second, func() bool {
 		ex := m.Exits()
 		return len(ex) == 1 && syscall.WaitStatus(ex[0].Status).Signal() == syscall.SIGKILL
 	})
@@ -291,7 +293,7 @@ func TestProcessExecutorShutdownGrace(t *testing.T) {
 	if u.Status.GetReason() != mesos.REASON_EXECUTOR_TERMINATED {
 		t.Errorf("reason %v", u.Status.GetReason())
 	}
-	waitUntil(t, 5*time.Second, "FAILURE", func() bool { return len(m.Exits()) == 1 })
+	testtool.WaitFor(t, "FAILURE", 5*time.Second, func() bool { return len(m.Exits()) == 1 })
 	sandbox := sandboxOf(t, a, "fw-1", "e1")
 	out, _ := os.ReadFile(filepath.Join(sandbox, "stdout"))
 	if !strings.Contains(string(out), "EVENT SHUTDOWN") {
@@ -322,13 +324,13 @@ func TestProcessExecutorRecoversAfterAgentRestart(t *testing.T) {
 	*fw.Checkpoint = true
 	a.RunTask(fw, executorTask(t, "t1", "e1", "hold"))
 	waitAgentState(t, m, "t1", mesos.TASK_RUNNING)
-	waitUntil(t, 5*time.Second, "ack processed", func() bool { return a.PendingUpdates() == 0 })
+	testtool.WaitFor(t, "ack processed", 5*time.Second, func() bool { return a.PendingUpdates() == 0 })
 	if err := a.Restart(); err != nil {
 		t.Fatal(err)
 	}
 	a.SetMaster(m)
 	// The executor re-subscribes; a kill then reaches it.
-	waitUntil(t, 10*time.Second, "re-subscription", func() bool {
+	testtool.WaitFor(t, "re-subscription", 10*time.Second, func() bool {
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		f := a.frameworks["fw-1"]
@@ -501,7 +503,7 @@ func TestCommandTasks(t *testing.T) {
 	if len(m.Exits()) != 0 {
 		t.Errorf("command executors must not report FAILURE: %+v", m.Exits())
 	}
-	waitUntil(t, 5*time.Second, "command executors gone", func() bool { return len(a.State().Frameworks) == 0 })
+	testtool.WaitFor(t, "command executors gone", 5*time.Second, func() bool { return len(a.State().Frameworks) == 0 })
 }
 
 func TestCloseKillsProcessGroups(t *testing.T) {
@@ -518,7 +520,7 @@ func TestCloseKillsProcessGroups(t *testing.T) {
 	// The executor's child outlives the shell unless the group is killed.
 	a.RunTask(agentTestFramework("fw-1"), customExecTask("t1", "e1", "sleep 30 & echo $! > child; wait"))
 	var pid int
-	waitUntil(t, 5*time.Second, "child pid", func() bool {
+	testtool.WaitFor(t, "child pid", 5*time.Second, func() bool {
 		runs, _ := filepath.Glob(filepath.Join(cfg.WorkDir, "slaves", "*", "frameworks", "*", "executors", "e1", "runs", "*", "child"))
 		if len(runs) != 1 {
 			return false
@@ -528,7 +530,7 @@ func TestCloseKillsProcessGroups(t *testing.T) {
 		return err == nil && pid > 0
 	})
 	a.Close()
-	waitUntil(t, 5*time.Second, "child killed", func() bool {
+	testtool.WaitFor(t, "child killed", 5*time.Second, func() bool {
 		return syscall.Kill(pid, 0) == syscall.ESRCH || isZombie(pid)
 	})
 }

@@ -8,6 +8,8 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+
+	"github.com/healer-mesos/healer/internal/testtool"
 )
 
 // oneTaskCluster starts a one-agent cluster with a subscribed framework
@@ -53,7 +55,7 @@ func TestFaultPartitionAgent(t *testing.T) {
 	if err := cl.HealAgent(agentID.Value); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 5*time.Second, "agent back", func() bool {
+	testtool.WaitFor(t, "agent back", 5*time.Second, func() bool {
 		c.mustCall(calls.Reconcile(calls.ReconcileTasks(map[string]string{"t1": agentID.Value})))
 		select {
 		case ev := <-c.events:

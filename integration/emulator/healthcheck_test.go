@@ -13,6 +13,8 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+
+	"github.com/healer-mesos/healer/internal/testtool"
 )
 
 func f64(v float64) *float64 { return &v }
@@ -107,7 +109,7 @@ func healthStates(m *masterDouble, id string) []string {
 func waitHealthStates(t *testing.T, m *masterDouble, id string, want ...string) []agentSentUpdate {
 	t.Helper()
 	var got []string
-	waitUntil(t, 20*time.Second, strings.Join(want, ","), func() bool {
+	testtool.WaitFor(t, strings.Join(want, ","), 20*time.Second, func() bool {
 		got = healthStates(m, id)
 		return len(got) >= len(want)
 	})
@@ -183,7 +185,7 @@ func TestHealthCheckHTTP(t *testing.T) {
 		t.Errorf("TASK_KILLED after failed health checks has reason %v; Mesos sets none", killed.GetReason())
 	}
 	// Checks stop with the kill.
-	waitUntil(t, 5*time.Second, "task gone", func() bool { return len(a.State().Frameworks) == 0 })
+	testtool.WaitFor(t, "task gone", 5*time.Second, func() bool { return len(a.State().Frameworks) == 0 })
 	// The failure that kills the task stops the checker in the same locked
 	// step that applies its result, before the next check is scheduled, so
 	// the script's last request is the last one ever: exactly len(script)

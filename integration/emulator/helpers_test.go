@@ -260,18 +260,6 @@ func (c *schedClient) expectQuiet(d time.Duration) {
 	}
 }
 
-// waitUntil polls cond until it holds or timeout passes.
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // fastCluster is a cluster config with test-sized intervals and in-process
 // fake executors. An agent is marked unreachable after 1 s without pongs:
 // fast enough for the tests that lose agents, slow enough that a busy

@@ -15,6 +15,8 @@ import (
 	mcalls "github.com/mesos/mesos-go/api/v1/lib/master/calls"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+
+	"github.com/healer-mesos/healer/internal/testtool"
 )
 
 // TestInverseOffersResent: after an answer without a refusal filter the next
@@ -66,7 +68,7 @@ func TestInverseOffersResent(t *testing.T) {
 		t.Errorf("resubscribed framework got the old inverse offer %v", third.OfferID)
 	}
 	c2.mustCall(calls.AcceptInverseOffers(third.OfferID))
-	waitUntil(t, 5*time.Second, "ACCEPT in maintenance status", func() bool {
+	testtool.WaitFor(t, "ACCEPT in maintenance status", 5*time.Second, func() bool {
 		status := sendOperator(t, op, mcalls.GetMaintenanceStatus()).GetMaintenanceStatus.Status
 		return len(status.DrainingMachines) == 1 && len(status.DrainingMachines[0].Statuses) == 1 &&
 			status.DrainingMachines[0].Statuses[0].GetStatus() == allocator.InverseOfferStatus_ACCEPT &&
@@ -114,7 +116,7 @@ func TestTaskStatusesDoNotGrowWithRetries(t *testing.T) {
 		Resources: []mesos.Resource{scalarRes("cpus", 0.1), scalarRes("mem", 32)},
 		Command:   &mesos.CommandInfo{Value: strPtr("true")}}
 	c.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunch(task)}.WithOffers(offer.ID)))
-	waitUntil(t, 5*time.Second, "launch", func() bool { return a.has("run t1") })
+	testtool.WaitFor(t, "launch", 5*time.Second, func() bool { return a.has("run t1") })
 
 	send := func(state mesos.TaskState) {
 		st := mesos.TaskStatus{TaskID: task.TaskID, State: state.Enum(), Source: mesos.SOURCE_EXECUTOR.Enum(),

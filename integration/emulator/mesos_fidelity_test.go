@@ -19,6 +19,8 @@ import (
 	mcalls "github.com/mesos/mesos-go/api/v1/lib/master/calls"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+
+	"github.com/healer-mesos/healer/internal/testtool"
 )
 
 // fakeClock is a MasterConfig.now the test steps by hand.
@@ -148,7 +150,7 @@ func TestUnreachableAgentLostAndBack(t *testing.T) {
 	launchRefusing(t, plain, waitEvent(t, plain, "offer", isType(scheduler.Event_OFFERS)).Offers.Offers[0], "tp", 0.1, 32, 0)
 	ackEvent(t, plain, waitEvent(t, plain, "tp RUNNING", isUpdate("tp", mesos.TASK_RUNNING)))
 	// plain holds an offer of the rest of the agent when it is lost.
-	waitUntil(t, 5*time.Second, "plain holds an offer", func() bool { return offersHeld(cl.Leader(), plain.fid) == 1 })
+	testtool.WaitFor(t, "plain holds an offer", 5*time.Second, func() bool { return offersHeld(cl.Leader(), plain.fid) == 1 })
 	var held mesos.OfferID
 	m := cl.Leader()
 	m.mu.Lock()
@@ -726,7 +728,7 @@ func TestAgentDropsUpdatesOfTerminatingFramework(t *testing.T) {
 	ackUpdate(a, fw, waitAgentState(t, m, "t1", mesos.TASK_RUNNING))
 	a.ShutdownFramework(*fw.ID)
 	a.RunTask(fw, customExecTask("t2", "e2", "x")) // while terminating
-	waitUntil(t, 5*time.Second, "framework removed", func() bool {
+	testtool.WaitFor(t, "framework removed", 5*time.Second, func() bool {
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		return len(a.frameworks) == 0

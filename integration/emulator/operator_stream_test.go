@@ -17,6 +17,8 @@ import (
 	mcalls "github.com/mesos/mesos-go/api/v1/lib/master/calls"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+
+	"github.com/healer-mesos/healer/internal/testtool"
 )
 
 // opStream is an operator SUBSCRIBE stream read with mesos-go's httpmaster
@@ -257,7 +259,7 @@ func TestOperatorStreamEvents(t *testing.T) {
 	}
 	_, skipped = s.waitFor("TASK_UPDATED LOST", opTaskUpdated("t1", mesos.TASK_LOST))
 	noneOf(t, skipped, master.Event_AGENT_REMOVED, "agent killed")
-	waitUntil(t, 5*time.Second, "agent unreachable", func() bool {
+	testtool.WaitFor(t, "agent unreachable", 5*time.Second, func() bool {
 		return len(sendOperator(t, operatorSender(cl.LeaderURL()), mcalls.GetAgents()).GetAgents.Agents) == 0
 	})
 	if err := cl.RestartAgent(agentID); err != nil {

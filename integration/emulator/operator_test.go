@@ -12,6 +12,8 @@ import (
 	mcalls "github.com/mesos/mesos-go/api/v1/lib/master/calls"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+
+	"github.com/healer-mesos/healer/internal/testtool"
 )
 
 func TestOperatorWire(t *testing.T) {
@@ -176,7 +178,7 @@ func TestOperatorMaintenance(t *testing.T) {
 		t.Errorf("GET_MAINTENANCE_SCHEDULE = %+v", got.Schedule)
 	}
 	c.mustCall(calls.DeclineInverseOffers(inv.OfferID))
-	waitUntil(t, 5*time.Second, "DECLINE in maintenance status", func() bool {
+	testtool.WaitFor(t, "DECLINE in maintenance status", 5*time.Second, func() bool {
 		status := sendOperator(t, op, mcalls.GetMaintenanceStatus()).GetMaintenanceStatus.Status
 		return len(status.DrainingMachines) == 1 && len(status.DrainingMachines[0].Statuses) == 1 &&
 			status.DrainingMachines[0].Statuses[0].GetStatus() == allocator.InverseOfferStatus_DECLINE &&
@@ -252,7 +254,7 @@ func TestOperatorDrainAgent(t *testing.T) {
 	// Once the terminal update is acknowledged the agent is DRAINED, and
 	// with mark_gone it is then marked gone.
 	c.mustCall(calls.Acknowledge(agentID.Value, "t1", ev.Update.Status.UUID))
-	waitUntil(t, 5*time.Second, "drained agent marked gone", func() bool {
+	testtool.WaitFor(t, "drained agent marked gone", 5*time.Second, func() bool {
 		return len(sendOperator(t, op, mcalls.GetAgents()).GetAgents.Agents) == 0
 	})
 	code, _, _ = postRaw(t, cl.LeaderURL()+"/api/v1", `{"type":"MARK_AGENT_GONE","mark_agent_gone":{"agent_id":{"value":"`+agentID.Value+`"}}}`, nil)

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+
+	"github.com/healer-mesos/healer/internal/testtool"
 )
 
 // A Cluster's default recorder keeps the whole run, so a verifier sees
@@ -35,7 +37,7 @@ func TestVerifyRun(t *testing.T) {
 		launchOn(t, c, ev.Offers.Offers[0], id)
 	}
 	c.mustCall(&scheduler.Call{Type: scheduler.Call_TEARDOWN}) // mesos-go has no builder for TEARDOWN
-	waitUntil(t, 5*time.Second, "the teardown record", func() bool {
+	testtool.WaitFor(t, "the teardown record", 5*time.Second, func() bool {
 		for _, r := range cl.Recorder().Records(RecordSchedulerCall) {
 			if r.Type == "TEARDOWN" {
 				return true

@@ -10,6 +10,8 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/httpcli/apierrors"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+
+	"github.com/healer-mesos/healer/internal/testtool"
 )
 
 // TestRecoveryAfterFailover: a master elected after a failover answers 503
@@ -29,7 +31,7 @@ func TestRecoveryAfterFailover(t *testing.T) {
 	if err := cl.KillLeader(); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 5*time.Second, "a new leader", func() bool { m := cl.Leader(); return m != nil && m != old })
+	testtool.WaitFor(t, "a new leader", 5*time.Second, func() bool { m := cl.Leader(); return m != nil && m != old })
 	leader := cl.Leader()
 	url := cl.LeaderURL()
 	if !leader.Recovering() {

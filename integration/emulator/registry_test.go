@@ -12,6 +12,8 @@ import (
 	mcalls "github.com/mesos/mesos-go/api/v1/lib/master/calls"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+
+	"github.com/healer-mesos/healer/internal/testtool"
 )
 
 // agentEntryOf returns GET_AGENTS' entry for an agent, or nil.
@@ -79,7 +81,7 @@ func TestRegistryDeactivationSurvivesFailover(t *testing.T) {
 	if url == "" {
 		t.Fatal("no new leader")
 	}
-	waitUntil(t, 5*time.Second, "agent re-registered with the new leader", func() bool { return agentEntryOf(t, url, agentID) != nil })
+	testtool.WaitFor(t, "agent re-registered with the new leader", 5*time.Second, func() bool { return agentEntryOf(t, url, agentID) != nil })
 	if a := agentEntryOf(t, url, agentID); !a.GetDeactivated() || a.Active {
 		t.Errorf("GET_AGENTS on the new leader: deactivated=%v active=%v; want deactivated, inactive", a.GetDeactivated(), a.Active)
 	}
@@ -97,11 +99,11 @@ func TestRegistryDeactivationSurvivesUnreachable(t *testing.T) {
 	if err := cl.PartitionAgent(agentID); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 5*time.Second, "agent unreachable", func() bool { return agentEntryOf(t, url, agentID) == nil })
+	testtool.WaitFor(t, "agent unreachable", 5*time.Second, func() bool { return agentEntryOf(t, url, agentID) == nil })
 	if err := cl.HealAgent(agentID); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 5*time.Second, "agent back", func() bool { return agentEntryOf(t, url, agentID) != nil })
+	testtool.WaitFor(t, "agent back", 5*time.Second, func() bool { return agentEntryOf(t, url, agentID) != nil })
 	if a := agentEntryOf(t, url, agentID); !a.GetDeactivated() {
 		t.Errorf("agent back from unreachable is not deactivated: %+v", a)
 	}
@@ -240,7 +242,7 @@ func TestRegistryDrainResumesOnReregistration(t *testing.T) {
 	if err := m.AddAgent(again); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 5*time.Second, "DRAINED", func() bool {
+	testtool.WaitFor(t, "DRAINED", 5*time.Second, func() bool {
 		return agentEntryOf(t, m.url, "a1").GetDrainInfo().GetState() == mesos.DrainState_DRAINED
 	})
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 
 	"github.com/healer-mesos/healer/integration/emulator/mesosjson"
+	"github.com/healer-mesos/healer/internal/testtool"
 )
 
 // rawPost posts body to the master with the given headers.
@@ -327,7 +328,7 @@ func TestFailoverTimeoutRemovesFramework(t *testing.T) {
 	task := mesos.TaskInfo{Name: "t", TaskID: mesos.TaskID{Value: "t"}, AgentID: o.AgentID,
 		Resources: []mesos.Resource{scalarRes("cpus", 1)}, Command: &mesos.CommandInfo{Value: strPtr("true")}}
 	c.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunch(task)}.WithOffers(o.ID)))
-	waitUntil(t, 5*time.Second, "launch", func() bool { return agent.has("run t") })
+	testtool.WaitFor(t, "launch", 5*time.Second, func() bool { return agent.has("run t") })
 
 	if !m.CloseSubscription(c.fid) {
 		t.Fatal("CloseSubscription found no stream")
@@ -337,7 +338,7 @@ func TestFailoverTimeoutRemovesFramework(t *testing.T) {
 	raw := rawPost(t, m.url+"/api/v1/scheduler", fmt.Sprintf(`{"type":"REVIVE","framework_id":{"value":%q}}`, c.fid),
 		map[string]string{"Content-Type": "application/json", "Mesos-Stream-Id": "x"})
 	expectError(t, raw, http.StatusForbidden, "Framework is not subscribed")
-	waitUntil(t, 5*time.Second, "framework removed", func() bool { return agent.has("shutdown_framework " + c.fid) })
+	testtool.WaitFor(t, "framework removed", 5*time.Second, func() bool { return agent.has("shutdown_framework " + c.fid) })
 	expectError(t, rawPost(t, m.url+"/api/v1/scheduler", fmt.Sprintf(`{"type":"REVIVE","framework_id":{"value":%q}}`, c.fid),
 		map[string]string{"Content-Type": "application/json", "Mesos-Stream-Id": "x"}),
 		http.StatusBadRequest, "Framework cannot be found")
@@ -399,7 +400,7 @@ func TestReconciliation(t *testing.T) {
 			task := mesos.TaskInfo{Name: "t", TaskID: mesos.TaskID{Value: "known"}, AgentID: o.AgentID,
 				Resources: []mesos.Resource{scalarRes("cpus", 1)}, Command: &mesos.CommandInfo{Value: strPtr("true")}}
 			c.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunch(task)}.WithOffers(o.ID)))
-			waitUntil(t, 5*time.Second, "launch", func() bool { return agent.has("run known") })
+			testtool.WaitFor(t, "launch", 5*time.Second, func() bool { return agent.has("run known") })
 			m.MarkAgentUnreachable("a-lost")
 			c.next(scheduler.Event_FAILURE)
 			m.ExpectAgents([]mesos.AgentInfo{{Hostname: "h", ID: &mesos.AgentID{Value: "a-recovering"}}})
@@ -474,7 +475,7 @@ func TestInvalidLaunches(t *testing.T) {
 			t.Fatalf("got %v, want TASK_ERROR for %s", st, want.id)
 		}
 	}
-	waitUntil(t, 5*time.Second, "valid task launched", func() bool { return agent.has("run ok") })
+	testtool.WaitFor(t, "valid task launched", 5*time.Second, func() bool { return agent.has("run ok") })
 	// The offer is gone: reusing it is an invalid-offer launch.
 	c.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunch(mk("late", 1))}.WithOffers(o.ID)))
 	st := c.next(scheduler.Event_UPDATE).Update.Status

@@ -8,6 +8,8 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/encoding"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+
+	"github.com/healer-mesos/healer/internal/testtool"
 )
 
 // TestSchedulerCoreFlow drives subscribe → offers → decline → revive →
@@ -82,7 +84,7 @@ func TestSchedulerCoreFlow(t *testing.T) {
 				task.Resources[i].Role = strPtr("*")
 			}
 			c.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunch(task)}.WithOffers(o.ID)))
-			waitUntil(t, 5*time.Second, "RunTask", func() bool { return agent.has("run t1") })
+			testtool.WaitFor(t, "RunTask", 5*time.Second, func() bool { return agent.has("run t1") })
 			if st := masterTaskState(m.Master, c.fid, "t1"); st != mesos.TASK_STAGING {
 				t.Fatalf("task state %s, want TASK_STAGING", st)
 			}
@@ -106,7 +108,7 @@ func TestSchedulerCoreFlow(t *testing.T) {
 				t.Fatalf("update = %v", up)
 			}
 			c.mustCall(calls.Acknowledge(o.AgentID.Value, "t1", up.UUID))
-			waitUntil(t, 5*time.Second, "ack forwarded", func() bool { return agent.has("ack t1") })
+			testtool.WaitFor(t, "ack forwarded", 5*time.Second, func() bool { return agent.has("ack t1") })
 
 			// Terminal update, then its ack removes the task.
 			finished := mesos.TASK_FINISHED
@@ -122,7 +124,7 @@ func TestSchedulerCoreFlow(t *testing.T) {
 				t.Fatalf("task state %s before ack, want TASK_FINISHED", st)
 			}
 			c.mustCall(calls.Acknowledge(o.AgentID.Value, "t1", up.UUID))
-			waitUntil(t, 5*time.Second, "task removed", func() bool { return masterTaskState(m.Master, c.fid, "t1") == -1 })
+			testtool.WaitFor(t, "task removed", 5*time.Second, func() bool { return masterTaskState(m.Master, c.fid, "t1") == -1 })
 
 			recs := m.Recorder().Records(RecordLaunch)
 			if len(recs) != 1 || recs[0].TaskID != "t1" {

@@ -24,6 +24,7 @@ import (
 	"github.com/healer-mesos/healer/executor/monitorconfig"
 	"github.com/healer-mesos/healer/executor/taskspec"
 	"github.com/healer-mesos/healer/integration/emulator"
+	"github.com/healer-mesos/healer/internal/testtool"
 	"github.com/healer-mesos/healer/proto/healerpb"
 )
 
@@ -91,7 +92,7 @@ func stubbornCommand(pidFile string) string {
 func readPid(t testing.TB, path string) int {
 	t.Helper()
 	var pid int
-	waitFor(t, 10*time.Second, "the grandchild's pid", func() bool {
+	testtool.WaitFor(t, "the grandchild's pid", 10*time.Second, func() bool {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return false
@@ -153,10 +154,17 @@ func TestRepairKill(t *testing.T) {
 	agent := a.ID().Value
 	ex := executorInfo(t, time.Minute)
 
-	task := repairTask(t, ex, agent, 1, `trap 'echo "cleaning up after TERM"; exit 143' TERM; echo working; while :; do sleep 0.1; done`,
+	// The KILL goes once the trap is set (the file says so): TASK_RUNNING
+	// only says the shell started.
+	trapped := filepath.Join(t.TempDir(), "trapped")
+	task := repairTask(t, ex, agent, 1, `trap 'echo "cleaning up after TERM"; exit 143' TERM; echo working; : > `+trapped+`; while :; do sleep 0.1; done`,
 		time.Hour, 10*time.Second)
 	f.launch(agent, task)
 	f.waitUpdate(task.TaskID.Value, mesos.TASK_RUNNING)
+	testtool.WaitFor(t, "the step's TERM trap set", 10*time.Second, func() bool {
+		_, err := os.Stat(trapped)
+		return err == nil
+	})
 	f.mustCall(calls.Kill(task.TaskID.Value, agent))
 	st := f.waitUpdate(task.TaskID.Value, mesos.TASK_KILLED)
 	r := repairResult(t, st)
@@ -185,7 +193,7 @@ func TestAgentRestartResubscribes(t *testing.T) {
 	go func() { restarted <- c.RestartAgent(agent) }()
 	// While the agent recovers its executor API answers 503: the step ends
 	// then, and its update cannot be delivered.
-	waitFor(t, 10*time.Second, "the agent to be recovering", func() bool {
+	testtool.WaitFor(t, "the agent to be recovering", 10*time.Second, func() bool {
 		resp, err := http.Post("http://"+a.Endpoint()+"/api/v1/executor", "application/x-protobuf", nil)
 		if err != nil {
 			return false
@@ -253,7 +261,7 @@ func TestShutdown(t *testing.T) {
 	if st.GetSource() != mesos.SOURCE_EXECUTOR || !repairResult(t, st).Killed {
 		t.Errorf("repair status %v", st)
 	}
-	waitFor(t, 10*time.Second, "the executor to exit", func() bool { return len(f.executorExits()) == 1 })
+	testtool.WaitFor(t, "the executor to exit", 10*time.Second, func() bool { return len(f.executorExits()) == 1 })
 	if e := f.executorExits()[0]; e.GetStatus() != 0 || e.ExecutorID.Value != ex.ExecutorID.Value {
 		t.Errorf("executor exit %+v, want status 0", e)
 	}
@@ -301,7 +309,7 @@ checks:
 		t.Fatal(err)
 	}
 	broke := time.Now()
-	waitFor(t, 15*time.Second, "a violation report", func() bool { return len(f.reports(t)) > 0 })
+	testtool.WaitFor(t, "a violation report", 15*time.Second, func() bool { return len(f.reports(t)) > 0 })
 	if d := time.Since(broke); d < 2*time.Second {
 		t.Errorf("reported %v after the check broke, before its for of 2s", d)
 	}
@@ -313,7 +321,7 @@ checks:
 		t.Errorf("violation %+v", v)
 	}
 	// Reports repeat every round while it stays broken.
-	waitFor(t, 10*time.Second, "repeated reports", func() bool { return len(f.reports(t)) >= 3 })
+	testtool.WaitFor(t, "repeated reports", 10*time.Second, func() bool { return len(f.reports(t)) >= 3 })
 
 	// Lost framework messages cost nothing: the next report says it all.
 	var dropped atomic.Int32
@@ -321,8 +329,8 @@ checks:
 		return dropped.Add(1) <= 2, 0
 	})
 	before := len(f.reports(t))
-	waitFor(t, 10*time.Second, "two lost reports", func() bool { return dropped.Load() >= 2 })
-	waitFor(t, 10*time.Second, "a report after the loss", func() bool { return len(f.reports(t)) > before })
+	testtool.WaitFor(t, "two lost reports", 10*time.Second, func() bool { return dropped.Load() >= 2 })
+	testtool.WaitFor(t, "a report after the loss", 10*time.Second, func() bool { return len(f.reports(t)) > before })
 	c.SetFrameworkMessageFaults(nil, nil)
 	if r := f.reports(t)[len(f.reports(t))-1]; len(r.Violations) != 1 || r.Violations[0].Check != "flag" {
 		t.Errorf("report after the loss %+v", r)
@@ -332,7 +340,7 @@ checks:
 		t.Fatal(err)
 	}
 	var recovered int
-	waitFor(t, 10*time.Second, "a recovery report", func() bool {
+	testtool.WaitFor(t, "a recovery report", 10*time.Second, func() bool {
 		for i, r := range f.reports(t) {
 			if len(r.Recovered) > 0 {
 				recovered = i
@@ -347,7 +355,7 @@ checks:
 	}
 	// Healthy again: three more rounds send nothing.
 	after := roundsSoFar()
-	waitFor(t, 10*time.Second, "three healthy rounds", func() bool { return roundsSoFar() >= after+3 })
+	testtool.WaitFor(t, "three healthy rounds", 10*time.Second, func() bool { return roundsSoFar() >= after+3 })
 	if n := len(f.reports(t)); n != recovered+1 {
 		t.Errorf("%d reports after the recovery", n-recovered-1)
 	}
@@ -415,7 +423,7 @@ func TestIdleExit(t *testing.T) {
 	second := repairTask(t, ex, agent, 2, "true", time.Minute, time.Second)
 	f.launch(agent, second)
 	f.waitUpdate(second.TaskID.Value, mesos.TASK_FINISHED)
-	waitFor(t, 15*time.Second, "the idle executor to exit", func() bool { return len(f.executorExits()) == 1 })
+	testtool.WaitFor(t, "the idle executor to exit", 15*time.Second, func() bool { return len(f.executorExits()) == 1 })
 	if e := f.executorExits()[0]; e.GetStatus() != 0 {
 		t.Errorf("exit %+v", e)
 	}
@@ -464,7 +472,7 @@ func TestUpdateRetried(t *testing.T) {
 	if err := os.WriteFile(release, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the refused update", func() bool { return refused.Load() > 0 })
+	testtool.WaitFor(t, "the refused update", 10*time.Second, func() bool { return refused.Load() > 0 })
 	a.SetCallFault(nil)
 	f.waitUpdate(task.TaskID.Value, mesos.TASK_FINISHED)
 	log := executorLog(t, a, f.fid, ex)

@@ -16,6 +16,7 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 
 	"github.com/healer-mesos/healer/internal/mesosduration"
+	"github.com/healer-mesos/healer/internal/testtool"
 )
 
 // FootprintEnv sets how long BenchmarkMonitorFootprint watches the executor
@@ -85,7 +86,7 @@ checks:
 	f.launch(agent, mon)
 	f.waitUpdate(mon.TaskID.Value, mesos.TASK_RUNNING)
 	var pid int
-	waitFor(tb, 10*time.Second, "the executor process", func() bool {
+	testtool.WaitFor(tb, "the executor process", 10*time.Second, func() bool {
 		pid = executorPid(a.WorkDir())
 		return pid > 0
 	})

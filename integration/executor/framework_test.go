@@ -21,6 +21,7 @@ import (
 
 	"github.com/healer-mesos/healer/executor/taskspec"
 	"github.com/healer-mesos/healer/integration/emulator"
+	"github.com/healer-mesos/healer/internal/testtool"
 	"github.com/healer-mesos/healer/proto/healerpb"
 )
 
@@ -181,7 +182,7 @@ func (f *framework) mustCall(c *scheduler.Call) {
 func (f *framework) launch(agent string, tasks ...mesos.TaskInfo) {
 	f.t.Helper()
 	var offer mesos.Offer
-	waitFor(f.t, 10*time.Second, "an offer from "+agent, func() bool {
+	testtool.WaitFor(f.t, "an offer from "+agent, 10*time.Second, func() bool {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		o, ok := f.offers[agent]
@@ -199,7 +200,7 @@ func (f *framework) launch(agent string, tasks ...mesos.TaskInfo) {
 func (f *framework) waitUpdate(task string, state mesos.TaskState) mesos.TaskStatus {
 	f.t.Helper()
 	var st mesos.TaskStatus
-	waitFor(f.t, 30*time.Second, fmt.Sprintf("%s %s", task, state), func() bool {
+	testtool.WaitFor(f.t, fmt.Sprintf("%s %s", task, state), 30*time.Second, func() bool {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		for _, u := range f.updates {
@@ -244,17 +245,6 @@ func (f *framework) executorExits() []scheduler.Event_Failure {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]scheduler.Event_Failure(nil), f.exits...)
-}
-
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // executorInfo is healer's executor, fetched from the test binary.

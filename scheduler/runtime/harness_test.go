@@ -15,6 +15,7 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/master"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 
+	"github.com/healer-mesos/healer/internal/testtool"
 	"github.com/healer-mesos/healer/scheduler/coordinator"
 	"github.com/healer-mesos/healer/scheduler/mesosconn"
 	"github.com/healer-mesos/healer/scheduler/store"
@@ -344,13 +345,7 @@ func (h *harness) offer(id, agent, host string) {
 
 func (h *harness) waitFor(what string, cond func() bool) {
 	h.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			h.t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testtool.WaitFor(h.t, what, 10*time.Second, cond)
 }
 
 var errStoreDown = errors.New("store down")
