@@ -120,21 +120,34 @@ func procStat(pid int) (cpu time.Duration, rss int64) {
 
 // metric reads one sample of the scheduler's /metrics (the first line that
 // starts with name).
-func (s *scheduler) metric(name string) float64 {
+func (s *scheduler) metric(name string) float64 { return s.metrics(name)[name] }
+
+// metrics reads the first series of each name from one scrape (-1 for a
+// name it lacks).
+func (s *scheduler) metrics(names ...string) map[string]float64 {
+	out := make(map[string]float64, len(names))
+	for _, n := range names {
+		out[n] = -1
+	}
 	resp, err := http.Get(s.URL + "/metrics")
 	if err != nil {
-		return -1
+		return out
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if line := sc.Text(); strings.HasPrefix(line, name+" ") || strings.HasPrefix(line, name+"{") {
-			v, _ := strconv.ParseFloat(strings.Fields(line)[len(strings.Fields(line))-1], 64)
-			return v
+	found := 0
+	for sc.Scan() && found < len(names) {
+		line := sc.Text()
+		for _, n := range names {
+			if out[n] == -1 && (strings.HasPrefix(line, n+" ") || strings.HasPrefix(line, n+"{")) {
+				f := strings.Fields(line)
+				out[n], _ = strconv.ParseFloat(f[len(f)-1], 64)
+				found++
+			}
 		}
 	}
-	return -1
+	return out
 }
 
 // profile saves a CPU profile of seconds and a heap profile of the
@@ -230,11 +243,12 @@ func BenchmarkScale35kAgents(b *testing.B) {
 		time.Sleep(5 * time.Second) // sampling the process at an interval
 		_, rss := procStat(pid)
 		rssMax = max(rssMax, rss)
-		heapInuse = append(heapInuse, s.metric("go_memstats_heap_inuse_bytes"))
+		m := s.metrics("go_memstats_heap_inuse_bytes", "go_memstats_last_gc_time_seconds", "go_gc_heap_live_bytes")
+		heapInuse = append(heapInuse, m["go_memstats_heap_inuse_bytes"])
 		// Only a GC of the steady phase says what it holds: the heap
 		// live at the end of setting up is larger.
-		if s.metric("go_memstats_last_gc_time_seconds") > float64(t0.UnixNano())/1e9 {
-			heapLive = append(heapLive, s.metric("go_gc_heap_live_bytes"))
+		if m["go_memstats_last_gc_time_seconds"] > float64(t0.UnixNano())/1e9 {
+			heapLive = append(heapLive, m["go_gc_heap_live_bytes"])
 		}
 	}
 	if len(heapLive) == 0 || slices.Min(heapLive) < 0 {
