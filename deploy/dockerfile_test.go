@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -191,7 +192,7 @@ func TestDockerfile(t *testing.T) {
 			t.Errorf("the Dockerfile removes %s/%s, which make build does not produce: docker build would fail", bin, b)
 		}
 	}
-	for _, b := range sortedKeys(shipped) {
+	for _, b := range slices.Sorted(maps.Keys(shipped)) {
 		if !slices.Contains(operatorBinaries, b) {
 			t.Errorf("make build produces %s and the image would ship it: remove it in the build stage, or add it to operatorBinaries if operators need it", b)
 		}
@@ -276,7 +277,7 @@ func TestDockerfile(t *testing.T) {
 	// Every script the example configuration names is in the image, and
 	// executable.
 	cfg := exampleRepairSet(t)
-	for _, id := range sortedKeys(cfg) {
+	for _, id := range slices.Sorted(maps.Keys(cfg)) {
 		script := strings.Fields(cfg[id])[0]
 		local := image[script]
 		if local == "" {

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
@@ -250,7 +251,7 @@ func TestMarathonAppDeploysHealer(t *testing.T) {
 		}
 		mounted[v.ContainerPath] = true
 	}
-	for _, k := range sortedKeys(a.Env) {
+	for _, k := range slices.Sorted(maps.Keys(a.Env)) {
 		v := a.Env[k]
 		if !strings.HasPrefix(v, "/") {
 			continue
@@ -260,7 +261,7 @@ func TestMarathonAppDeploysHealer(t *testing.T) {
 			in = in || strings.HasPrefix(v, strings.TrimSuffix(dir, "/")+"/")
 		}
 		if !in {
-			t.Errorf("%s=%s is not inside a mounted volume (%v): the container would not find it", k, v, sortedKeys(mounted))
+			t.Errorf("%s=%s is not inside a mounted volume (%v): the container would not find it", k, v, slices.Sorted(maps.Keys(mounted)))
 		}
 	}
 	if _, ok := a.Env["HEALER_CONFIG"]; !ok {
@@ -331,7 +332,7 @@ func TestMarathonEnvAccepted(t *testing.T) {
 	c.AddFlags(fs)
 	fs.VisitAll(func(f *flag.Flag) { settings[config.EnvName(f.Name)] = true })
 	var all []string
-	for _, k := range sortedKeys(env) {
+	for _, k := range slices.Sorted(maps.Keys(env)) {
 		all = append(all, k+"="+env[k])
 		if strings.HasPrefix(k, "HEALER_") && !settings[k] {
 			t.Errorf("env %s: not a healer-scheduler setting", k)

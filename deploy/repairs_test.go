@@ -3,6 +3,7 @@ package deploy
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -217,9 +218,9 @@ func TestRepairScriptsDryRun(t *testing.T) {
 	}
 	steps := exampleSteps(t, etc)
 	if len(steps) != len(want) {
-		t.Errorf("healer.yaml has repairs %v; this test knows %v", sortedKeys(steps), sortedKeys(want))
+		t.Errorf("healer.yaml has repairs %v; this test knows %v", slices.Sorted(maps.Keys(steps)), slices.Sorted(maps.Keys(want)))
 	}
-	for _, id := range sortedKeys(steps) {
+	for _, id := range slices.Sorted(maps.Keys(steps)) {
 		t.Run(id, func(t *testing.T) {
 			box, log := toolbox(t)
 			scope, command := steps[id][0], steps[id][1]

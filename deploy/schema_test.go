@@ -2,9 +2,9 @@ package deploy
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -47,11 +47,11 @@ func (o object) check(path string, v any) []string {
 		return []string{fmt.Sprintf("%s: want an object, got %s", path, kind(v))}
 	}
 	var errs []string
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		s, ok := o[k]
 		if !ok {
 			errs = append(errs, fmt.Sprintf("%s.%s: not a field of Marathon's schema here (allowed: %s)",
-				path, k, strings.Join(sortedKeys(o), ", ")))
+				path, k, strings.Join(slices.Sorted(maps.Keys(o)), ", ")))
 			continue
 		}
 		errs = append(errs, s.check(path+"."+k, m[k])...)
@@ -83,7 +83,7 @@ func (m mapOf) check(path string, v any) []string {
 		return []string{fmt.Sprintf("%s: want an object, got %s", path, kind(v))}
 	}
 	var errs []string
-	for _, k := range sortedKeys(o) {
+	for _, k := range slices.Sorted(maps.Keys(o)) {
 		errs = append(errs, m.value.check(path+"."+k, o[k])...)
 	}
 	return errs
@@ -311,13 +311,4 @@ func kind(v any) string {
 		return "an object"
 	}
 	return fmt.Sprintf("%T", v)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -3,10 +3,11 @@ package docs
 import (
 	"flag"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -100,7 +101,7 @@ func inDocs(path string) bool {
 // every #anchor a heading of its page.
 func TestLinksResolve(t *testing.T) {
 	ps := pages(t)
-	for _, name := range sortedKeys(ps) {
+	for _, name := range slices.Sorted(maps.Keys(ps)) {
 		for _, m := range linkRE.FindAllStringSubmatch(prose(ps[name]), -1) {
 			target := m[1]
 			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
@@ -233,7 +234,7 @@ func TestNamesExist(t *testing.T) {
 	}
 	code := emitted(t)
 	ps := pages(t)
-	for _, name := range sortedKeys(ps) {
+	for _, name := range slices.Sorted(maps.Keys(ps)) {
 		for _, v := range regexp.MustCompile(`\bHEALER_[A-Z0-9_]*[A-Z0-9]\b`).FindAllString(ps[name], -1) {
 			if _, ok := otherHealerVars[v]; !settings[v] && !ok {
 				t.Errorf("%s mentions %s, which is not a healer-scheduler setting", name, v)
@@ -255,13 +256,4 @@ func TestNamesExist(t *testing.T) {
 			}
 		}
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

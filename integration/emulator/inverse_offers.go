@@ -1,7 +1,9 @@
 package emulator
 
 import (
+	"maps"
 	"math"
+	"slices"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -19,7 +21,7 @@ import (
 // one INVERSE_OFFERS event.
 func (m *Master) allocateInverseOffersLocked(agents []*agentEntry, now time.Time) {
 	if m.cfg.OfferTimeout > 0 {
-		for _, id := range sortedKeys(m.InverseOffers.Offers) {
+		for _, id := range slices.Sorted(maps.Keys(m.InverseOffers.Offers)) {
 			if now.Sub(m.InverseOffers.Offers[id].Created) >= m.cfg.OfferTimeout {
 				m.RescindInverseOfferLocked(id)
 			}

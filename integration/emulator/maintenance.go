@@ -1,7 +1,9 @@
 package emulator
 
 import (
+	"maps"
 	"net"
+	"slices"
 	"strings"
 
 	"github.com/gogo/protobuf/proto"
@@ -163,7 +165,7 @@ func (m *Master) validateScheduleLocked(s maintenance.Schedule) string {
 			updated[key] = true
 		}
 	}
-	for _, key := range sortedKeys(m.maintenance.machines) {
+	for _, key := range slices.Sorted(maps.Keys(m.maintenance.machines)) {
 		sm := m.maintenance.machines[key]
 		if sm.mode == machineDown && !updated[key] {
 			return "Machine '" + machineJSON(sm.id) + "' is deactivated and cannot be removed from the schedule"
@@ -222,7 +224,7 @@ func (m *Master) updateMaintenanceSchedule(s maintenance.Schedule) opResult {
 			known[key] = id
 		}
 	}
-	for _, key := range sortedKeys(known) {
+	for _, key := range slices.Sorted(maps.Keys(known)) {
 		if u, ok := windows[key]; ok {
 			if sm := st.machines[key]; sm != nil {
 				sm.unavailability = u
@@ -405,7 +407,7 @@ func (m *Master) maintenanceStatusLocked() maintenance.ClusterStatus {
 // hide the answer: the allocator's statuses change only with answers.
 func (m *Master) inverseOfferStatusesLocked(agentID string) []allocator.InverseOfferStatus {
 	byFw := make(map[string]allocator.InverseOfferStatus)
-	for _, id := range sortedKeys(m.InverseOffers.Offers) {
+	for _, id := range slices.Sorted(maps.Keys(m.InverseOffers.Offers)) {
 		io := m.InverseOffers.Offers[id]
 		if io.AgentID == agentID {
 			byFw[io.FrameworkID] = allocator.InverseOfferStatus{
@@ -427,7 +429,7 @@ func (m *Master) inverseOfferStatusesLocked(agentID string) []allocator.InverseO
 		}
 	}
 	out := make([]allocator.InverseOfferStatus, 0, len(byFw))
-	for _, fwID := range sortedKeys(byFw) {
+	for _, fwID := range slices.Sorted(maps.Keys(byFw)) {
 		out = append(out, byFw[fwID])
 	}
 	return out

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -847,7 +849,7 @@ func (m *Master) RemoveAgentLocked(agentID string, kind AgentRemoval) bool {
 // gone", sent to connected frameworks, and moves to the completed tasks.
 func (m *Master) markUnreachableAgentGoneLocked(agentID string) {
 	for _, fw := range sortedFrameworks(m.frameworks) {
-		for _, tid := range sortedKeys(fw.unreachableTasks) {
+		for _, tid := range slices.Sorted(maps.Keys(fw.unreachableTasks)) {
 			t := fw.unreachableTasks[tid]
 			if t.AgentID.Value != agentID {
 				continue

@@ -1,7 +1,9 @@
 package emulator
 
 import (
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -311,7 +313,7 @@ func (m *Master) frameworkEntryLocked(fw *framework) master.Response_GetFramewor
 		e.UnregisteredTime = nil
 	}
 	var offered, allocated mesos.Resources
-	for _, id := range sortedKeys(fw.offers) {
+	for _, id := range slices.Sorted(maps.Keys(fw.offers)) {
 		o := fw.offers[id]
 		if a := m.agents[o.agentID]; a != nil {
 			e.Offers = append(e.Offers, m.offerWireLocked(fw, a, o))
@@ -337,15 +339,6 @@ func (m *Master) frameworkEntryLocked(fw *framework) master.Response_GetFramewor
 	return e
 }
 
-func sortedKeys[V any](mp map[string]V) []string {
-	out := make([]string, 0, len(mp))
-	for k := range mp {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 func (m *Master) getFrameworksLocked() *master.Response_GetFrameworks {
 	out := &master.Response_GetFrameworks{}
 	for _, fw := range sortedFrameworks(m.frameworks) {
@@ -359,7 +352,7 @@ func (m *Master) getFrameworksLocked() *master.Response_GetFrameworks {
 
 func taskList(tasks map[string]*mesos.Task) []mesos.Task {
 	out := make([]mesos.Task, 0, len(tasks))
-	for _, id := range sortedKeys(tasks) {
+	for _, id := range slices.Sorted(maps.Keys(tasks)) {
 		out = append(out, *tasks[id])
 	}
 	return out
@@ -385,9 +378,9 @@ func (m *Master) getTasksLocked() *master.Response_GetTasks {
 func (m *Master) getExecutorsLocked() *master.Response_GetExecutors {
 	out := &master.Response_GetExecutors{}
 	for _, fw := range sortedFrameworks(m.frameworks) {
-		for _, agentID := range sortedKeys(fw.executors) {
+		for _, agentID := range slices.Sorted(maps.Keys(fw.executors)) {
 			execs := fw.executors[agentID]
-			for _, id := range sortedKeys(execs) {
+			for _, id := range slices.Sorted(maps.Keys(execs)) {
 				out.Executors = append(out.Executors, master.Response_GetExecutors_Executor{
 					ExecutorInfo: execs[id], AgentID: mesos.AgentID{Value: agentID}})
 			}
@@ -415,7 +408,7 @@ func (m *Master) knownAgentLocked(id string) bool {
 // rescindAgentInverseOffersLocked withdraws every outstanding inverse offer
 // for an agent.
 func (m *Master) rescindAgentInverseOffersLocked(agentID string) {
-	for _, id := range sortedKeys(m.InverseOffers.Offers) {
+	for _, id := range slices.Sorted(maps.Keys(m.InverseOffers.Offers)) {
 		if m.InverseOffers.Offers[id].AgentID == agentID {
 			m.RescindInverseOfferLocked(id)
 		}

@@ -60,9 +60,10 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -472,7 +473,7 @@ func (c Config) problems() []problem {
 	if c.ZoneCap < 0 {
 		bad("zone_cap", "must be 0 (unlimited) or more, got %d", c.ZoneCap)
 	}
-	for _, z := range sortedKeys(c.ZoneCaps) {
+	for _, z := range slices.Sorted(maps.Keys(c.ZoneCaps)) {
 		if z == "" {
 			bad("zone_caps", "empty zone name")
 		}
@@ -583,7 +584,7 @@ func (c Config) validateRepairs() []error {
 		}
 	}
 	checkLadder(c.label("repair_order"), c.RepairOrder)
-	for _, p := range sortedKeys(c.Ladders) {
+	for _, p := range slices.Sorted(maps.Keys(c.Ladders)) {
 		where := fmt.Sprintf("%s.%s", c.label("ladders"), p)
 		if err := checkProblem(p); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", c.label("ladders"), err))
@@ -652,15 +653,6 @@ func (c Config) ZKURL() (zkurl.URL, error) {
 		e.Input = zkurl.Redact(c.ZK)
 	}
 	return u, err
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 // validLabelName says whether s is a Prometheus label name.

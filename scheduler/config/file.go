@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -488,14 +490,14 @@ func (c Config) MarshalFile() ([]byte, error) {
 	}
 	if len(c.Ladders) > 0 {
 		m := mapping()
-		for _, p := range sortedKeys(c.Ladders) {
+		for _, p := range slices.Sorted(maps.Keys(c.Ladders)) {
 			m.Content = append(m.Content, str(p), steps(c.Ladders[p]))
 		}
 		doc.Content = append(doc.Content, str(keyLadders), m)
 	}
 	if len(c.ZoneCaps) > 0 {
 		m := mapping()
-		for _, z := range sortedKeys(c.ZoneCaps) {
+		for _, z := range slices.Sorted(maps.Keys(c.ZoneCaps)) {
 			m.Content = append(m.Content, str(z), str(strconv.Itoa(c.ZoneCaps[z])))
 		}
 		doc.Content = append(doc.Content, str(keyZoneCaps), m)

@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -336,12 +338,12 @@ func (c Config) Settings() [][2]string {
 		}
 		out = append(out, [2]string{b.name, v})
 	}
-	for _, p := range sortedKeys(c.Ladders) {
+	for _, p := range slices.Sorted(maps.Keys(c.Ladders)) {
 		out = append(out, [2]string{"ladders." + p, c.formatSteps(c.Ladders[p])})
 	}
 	if len(c.ZoneCaps) > 0 {
 		parts := make([]string, 0, len(c.ZoneCaps))
-		for _, z := range sortedKeys(c.ZoneCaps) {
+		for _, z := range slices.Sorted(maps.Keys(c.ZoneCaps)) {
 			parts = append(parts, fmt.Sprintf("%s: %d", yamlScalar(z), c.ZoneCaps[z]))
 		}
 		out = append(out, [2]string{keyZoneCaps, "{" + strings.Join(parts, ", ") + "}"})
